@@ -1,0 +1,37 @@
+"""Datasets: IDX files, where they are found, class subsets, user images.
+
+Public API (stable; other stages code against it):
+
+    load_dataset(name, data_dir=None, classes=None, ...) -> ImageDataset
+    ImageDataset: x_train/x_test uint8 (N, H, W); y_train/y_test int64 0..k-1;
+                  class_names (after any subset); source (where it was read from)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class ImageDataset:
+    name: str                 # registry name, e.g. "mnist", "mnist-sample", "folder:/path"
+    x_train: np.ndarray       # (N, H, W) uint8, grey levels 0..255
+    y_train: np.ndarray       # (N,) int64, labels 0..k-1
+    x_test: np.ndarray        # (M, H, W) uint8
+    y_test: np.ndarray        # (M,) int64
+    class_names: list[str]    # k names, index = label
+    source: str               # human-readable: the folder or file it was read from
+    original_labels: list[int] = field(default_factory=list)  # label in the full dataset, per class
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return tuple(self.x_train.shape[1:3])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
+from .registry import load_dataset  # noqa: E402,F401
