@@ -17,3 +17,15 @@ class DataConfig:
     image_size: int | None = None       # resize user images to this (square); None keeps the dataset's
     test_fraction: float = 0.2          # used only where the dataset has no split of its own
     split_seed: int = 0
+
+
+# --- ModelConfig, TrainConfig: owned by the training issue (replace this line) ---
+
+
+# --- AnalysisConfig: owned by the analysis issue (replace this line) ---
+
+
+# --- GenerateConfig: owned by the generation issue (replace this line) ---
+
+
+# --- RunConfig, load/save/validate, presets: owned by the run/report issue (replace this line) ---
