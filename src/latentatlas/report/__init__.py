@@ -1,0 +1,1 @@
+"""Figures (matplotlib, plotly, image grids) and the HTML report."""
