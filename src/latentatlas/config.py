@@ -28,4 +28,252 @@ class DataConfig:
 # --- GenerateConfig: owned by the generation issue (replace this line) ---
 
 
-# --- RunConfig, load/save/validate, presets: owned by the run/report issue (replace this line) ---
+# --- RunConfig, load/save/validate, presets (the run/report issue) -----------------------
+#
+# A run's configuration is one dataclass per stage, composed into RunConfig; it is
+# written as config.json and read from presets (TOML, package data) or a user's
+# TOML/JSON file. Every key is checked against the dataclass fields and their
+# annotated types, so a typo or a wrong type ends in one line naming the key.
+
+import difflib  # noqa: E402
+from dataclasses import asdict, field, fields, is_dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from types import UnionType  # noqa: E402
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints  # noqa: E402
+
+from .errors import UserError  # noqa: E402
+
+SECTIONS = ("data", "model", "train", "analysis", "generate")
+
+
+@dataclass
+class StudyFigure:
+    """One figure quoted from a study's write-up, and where our number for it lives."""
+    name: str                                  # what is measured, e.g. "test loss after 20 epochs"
+    published: float | int | str | None = None  # the study's figure, quoted (a number or its words)
+    metric: str | None = None                  # dotted path into metrics.json for our number
+    better: str | None = None                  # "lower" | "higher" | None (no direction)
+    note: str | None = None                    # how the two are compared, caveats
+
+
+@dataclass
+class StudyConfig:
+    """A preset's quotation of the study it rebuilds (the only typed-in figures)."""
+    title: str = ""
+    source: str = ""                           # where the quoted figures come from
+    baseline: str | None = None                # our preset to compare with, e.g. "default-vae"
+    figures: list[StudyFigure] = field(default_factory=list)
+
+
+def _section_classes() -> dict[str, type | None]:
+    """Stage name -> its dataclass, or None while that stage's issue has not landed."""
+    g = globals()
+    names = {"data": "DataConfig", "model": "ModelConfig", "train": "TrainConfig",
+             "analysis": "AnalysisConfig", "generate": "GenerateConfig"}
+    return {section: g.get(cls) for section, cls in names.items()}
+
+
+@dataclass
+class RunConfig:
+    """Everything one `latentatlas run` does: one section per stage (+ an optional study)."""
+    data: Any = None
+    model: Any = None
+    train: Any = None
+    analysis: Any = None
+    generate: Any = None
+    study: StudyConfig | None = None
+
+    def __post_init__(self):
+        for section, cls in _section_classes().items():
+            if getattr(self, section) is None:
+                setattr(self, section, cls() if cls is not None else {})
+
+    def section_dict(self, section: str) -> dict:
+        value = getattr(self, section)
+        return asdict(value) if is_dataclass(value) else dict(value or {})
+
+    def to_dict(self) -> dict:
+        out = {section: self.section_dict(section) for section in SECTIONS}
+        if self.study is not None:
+            out["study"] = asdict(self.study)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict, source: str = "config") -> "RunConfig":
+        if not isinstance(raw, dict):
+            raise UserError(f"{source}: expected a table of sections ({', '.join(SECTIONS)}, study)")
+        allowed = SECTIONS + ("study",)
+        for key in raw:
+            if key not in allowed:
+                raise UserError(f"{source}: unknown section {key!r}; the sections are {', '.join(allowed)}")
+        kwargs = {}
+        for section, sec_cls in _section_classes().items():
+            if section in raw:
+                if sec_cls is None:  # that stage has no dataclass yet: keep its table as given
+                    kwargs[section] = _check_value(raw[section], dict, section, source)
+                else:
+                    kwargs[section] = build_dataclass(sec_cls, raw[section], section, source)
+        if "study" in raw:
+            kwargs["study"] = build_dataclass(StudyConfig, raw["study"], "study", source)
+        return cls(**kwargs)
+
+
+# -- type checking of config values -------------------------------------------------------
+
+def _type_name(tp) -> str:
+    origin = get_origin(tp)
+    if tp is type(None):
+        return "nothing (omit the key)"
+    if tp is Any:
+        return "any value"
+    if origin in (Union, UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if origin in (list, tuple):
+        args = get_args(tp)
+        plural = {str: "strings", int: "integers", float: "numbers", bool: "true/false values"}
+        return f"a list of {plural.get(args[0], _type_name(args[0]))}" if args else "a list"
+    if origin is dict:
+        return "a table"
+    if is_dataclass(tp):
+        return "a table"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+            dict: "a table", list: "a list"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _check_value(value, tp, key: str, source: str):
+    """Return `value` (ints widened to float where a float is wanted) or raise UserError."""
+    def bad():
+        raise UserError(f"{source}: {key} = {value!r} has the wrong type; expected {_type_name(tp)}")
+
+    if tp is Any:
+        return value
+    origin = get_origin(tp)
+    if origin in (Union, UnionType):
+        options = [a for a in get_args(tp) if value is None or a is not type(None)]
+        if len(options) == 1:  # `X | None` given a value: check X, whose message is more precise
+            return _check_value(value, options[0], key, source)
+        for arg in options:
+            try:
+                return _check_value(value, arg, key, source)
+            except UserError:
+                continue
+        bad()
+    if tp is type(None):
+        return value if value is None else bad()
+    if origin is Literal:
+        return value if value in get_args(tp) else bad()
+    if is_dataclass(tp):
+        return build_dataclass(tp, value, key, source)
+    if origin in (list, tuple) or tp in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            bad()
+        args = get_args(tp)
+        item = args[0] if args else Any
+        items = [_check_value(v, item, f"{key}[{i}]", source) for i, v in enumerate(value)]
+        return tuple(items) if (origin or tp) is tuple else items
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            bad()
+        args = get_args(tp)
+        return {k: _check_value(v, args[1], f"{key}.{k}", source) for k, v in value.items()} if args else value
+    if tp is bool:
+        return value if isinstance(value, bool) else bad()
+    if tp is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else bad()
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        bad()
+    if tp is str:
+        return value if isinstance(value, str) else bad()
+    if isinstance(tp, type):
+        return value if isinstance(value, tp) else bad()
+    return value  # an annotation we cannot check (a forward reference): accept
+
+
+def build_dataclass(cls, raw, section: str, source: str = "config"):
+    """cls(**raw) after checking every key is a field and every value has the field's type."""
+    if is_dataclass(raw) and isinstance(raw, cls):
+        return raw
+    if not isinstance(raw, dict):
+        raise UserError(f"{source}: [{section}] must be a table of settings, not {type(raw).__name__}")
+    hints = get_type_hints(cls)
+    names = [f.name for f in fields(cls) if f.init]
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UserError(f"{source}: unknown key {section}.{key}{hint}; "
+                            f"[{section}] accepts: {', '.join(names)}")
+        kwargs[key] = _check_value(value, hints.get(key, Any), f"{section}.{key}", source)
+    try:
+        return cls(**kwargs)
+    except UserError:
+        raise
+    except (TypeError, ValueError) as exc:  # the dataclass's own validation
+        raise UserError(f"{source}: [{section}] {exc}") from None
+
+
+# -- files and presets -------------------------------------------------------------------
+
+def read_config_file(path) -> dict:
+    """The raw table of a TOML or JSON configuration file (UserError if unreadable)."""
+    import json
+    import tomllib
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file {path} does not exist; give a .toml or .json file")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        if path.suffix.lower() == ".toml":
+            return tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"{path} is not valid {path.suffix[1:].upper()} ({exc}); fix the file") from None
+    raise UserError(f"config file {path} must end in .toml or .json")
+
+
+def load_config(path) -> RunConfig:
+    """A RunConfig from a TOML or JSON file; missing sections and keys take their defaults."""
+    return RunConfig.from_dict(read_config_file(path), source=str(path))
+
+
+def save_config(path, cfg: RunConfig) -> None:
+    """Write the resolved configuration as JSON, atomically."""
+    from .rundir import atomic_write_json
+
+    atomic_write_json(path, cfg.to_dict())
+
+
+def _presets_folder():
+    from importlib.resources import files
+
+    return files("latentatlas") / "presets"
+
+
+def list_presets() -> list[str]:
+    """Names of the presets shipped with the package (presets/<name>.toml)."""
+    folder = _presets_folder()
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def read_preset(name: str) -> dict:
+    """The raw table of a preset; UserError naming the presets that exist."""
+    import tomllib
+
+    names = list_presets()
+    if name not in names:
+        raise UserError(f"unknown preset {name!r}; the presets are: {', '.join(names) or '(none installed)'}")
+    text = (_presets_folder() / f"{name}.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def load_preset(name: str) -> RunConfig:
+    return RunConfig.from_dict(read_preset(name), source=f"preset {name}")
