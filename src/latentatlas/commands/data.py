@@ -1,14 +1,207 @@
-"""`latentatlas data`: not implemented yet (placeholder until its issue lands)."""
+"""`latentatlas data`: list, fetch, verify and describe datasets.
 
-from . import HelpFormatter
+Also home of the data options every data-reading command shares
+(`add_data_args`, `data_config_from_args`), so `train` and `run` reuse them.
+Nothing here imports numpy at module level: `add_parser` must stay light.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from . import HelpFormatter, add_common_data_args
+
+NAMES_HELP = "mnist, fashion-mnist, mnist-sample, folder:PATH or npz:PATH"
+
+
+def add_subset_args(p: argparse.ArgumentParser) -> None:
+    """--classes, --image-size, --test-fraction, --split-seed (the DataConfig fields but name)."""
+    p.add_argument("--classes", default=None, metavar="LIST",
+                   help="keep only these classes, by label or name, comma-separated "
+                        "(e.g. 1,4,8 or Sandal,Sneaker); relabelled 0..k-1 in label order "
+                        "(default: all classes)")
+    p.add_argument("--image-size", type=int, default=None, metavar="PIXELS",
+                   help="resize images to this square size (default: keep the dataset's; "
+                        "image folders default to 28)")
+    p.add_argument("--test-fraction", type=float, default=0.2,
+                   help="test share of a seeded split, for data without a split of its own "
+                        "(mnist-sample, folder:, npz: without x_test)")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of that split")
+
+
+def add_data_args(p: argparse.ArgumentParser, default_dataset: str | None = "mnist") -> None:
+    """All data options, for commands that train or evaluate (train, run)."""
+    p.add_argument("--dataset", default=default_dataset, metavar="NAME", help=f"dataset: {NAMES_HELP}")
+    add_common_data_args(p)
+    add_subset_args(p)
+
+
+def data_config_from_args(args):
+    """DataConfig from the options of `add_data_args`."""
+    from ..config import DataConfig
+    from ..data.subset import parse_classes
+
+    return DataConfig(name=args.dataset, data_dir=args.data_dir, classes=parse_classes(args.classes),
+                      image_size=args.image_size, test_fraction=args.test_fraction,
+                      split_seed=args.split_seed)
 
 
 def add_parser(sub):
-    p = sub.add_parser("data", help="(not yet available)", formatter_class=HelpFormatter)
+    p = sub.add_parser(
+        "data", help="list, fetch, verify and describe datasets", formatter_class=HelpFormatter,
+        description="Datasets: where they are found, downloading and checking them, what they hold.\n\n"
+                    "Search order for mnist / fashion-mnist: --data-dir; $LATENTATLAS_DATA; the cache\n"
+                    "($LATENTATLAS_CACHE or ~/.cache/latentatlas)/datasets/<name>; /usr/share/datasets/<name>;\n"
+                    "last, a download from the official mirrors, verified by SHA-256.\n"
+                    "In a folder, both FOLDER/<name>/<files> and FOLDER/<files> are accepted.")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
+
+    q = dsub.add_parser("list", help="known datasets and where each is found (no download)",
+                        formatter_class=HelpFormatter)
+    add_common_data_args(q)
+
+    q = dsub.add_parser("fetch", help="download a dataset into the cache (verified by SHA-256)",
+                        formatter_class=HelpFormatter,
+                        description="Download mnist or fashion-mnist from the official mirrors into the "
+                                    "cache, unless it is already found; verified by the SHA-256 of the "
+                                    "decompressed bytes. $LATENTATLAS_MIRRORS (comma-separated URLs) "
+                                    "replaces the mirrors.")
+    q.add_argument("name", metavar="NAME", help="mnist or fashion-mnist")
+    q.add_argument("--force", action="store_true", help="download again into the cache even if found")
+    q.add_argument("--timeout", type=float, default=30.0, help="seconds to wait on a silent mirror")
+
+    q = dsub.add_parser("verify", help="check a dataset's files against their SHA-256 (exit 2 on mismatch)",
+                        formatter_class=HelpFormatter,
+                        description="Compute the SHA-256 of each file's decompressed bytes and compare it "
+                                    "with the published value. Never downloads.")
+    q.add_argument("name", metavar="NAME", help="mnist, fashion-mnist or mnist-sample")
+    add_common_data_args(q)
+
+    q = dsub.add_parser("info", help="shapes, class counts per split, pixel range, source",
+                        formatter_class=HelpFormatter)
+    q.add_argument("name", metavar="NAME", help=NAMES_HELP)
+    add_common_data_args(q)
+    add_subset_args(q)
+    q.add_argument("--no-download", action="store_true",
+                   help="never download; fail if the dataset is not found")
+    q.add_argument("--json", action="store_true", help="print the description as JSON")
+    p.set_defaults(_data_parser=p)
     return p
 
 
 def run(args) -> int:
+    action = getattr(args, "data_command", None)
+    if action is None:
+        args._data_parser.print_help()
+        return 0
+    return {"list": _list, "fetch": _fetch, "verify": _verify, "info": _info}[action](args)
+
+
+def _list(args) -> int:
+    from ..data.registry import DESCRIPTIONS, KNOWN, dataset_status
+
+    width = max(len(n) for n in KNOWN)
+    for name in KNOWN:
+        print(f"{name:<{width}}  {dataset_status(name, args.data_dir)}")
+        print(f"{'':<{width}}  {DESCRIPTIONS[name]}")
+    print(f"{'folder:PATH':<{width}}  your images, one sub-folder per class (PNG/JPEG)")
+    print(f"{'npz:PATH':<{width}}  your arrays: x (N,H,W) or (N,1,H,W), y (N,), optional class_names")
+    return 0
+
+
+def _fetch(args) -> int:
+    from ..data import sources
     from ..errors import UserError
 
-    raise UserError("'data' is not available in this version yet")
+    if args.name not in sources.SHA256:
+        raise UserError(f"cannot fetch {args.name!r}: only {', '.join(sources.SHA256)} are downloadable "
+                        "(mnist-sample is embedded)")
+    if not args.force:
+        loc = sources.locate(args.name)
+        if loc.found:
+            print(f"{args.name}: already present at {loc.folder} ({loc.where}); "
+                  "`latentatlas data verify` checks it, --force downloads again")
+            return 0
+    loc = sources.download(args.name, timeout=args.timeout, force=args.force)
+    print(f"{args.name}: {len(loc.paths)} files verified in {loc.folder}")
+    return 0
+
+
+def _verify(args) -> int:
+    from ..data import registry, sources
+    from ..errors import UserError
+
+    if args.name == "mnist-sample":
+        # The sample is the MNIST test split: same files, same checksums.
+        paths = {"x_test": registry.SAMPLE_FILES["x"], "y_test": registry.SAMPLE_FILES["y"]}
+        table = "mnist"
+    elif args.name in sources.SHA256:
+        loc = sources.locate(args.name, args.data_dir)
+        if not loc.found:
+            raise UserError(sources.not_found_message(args.name, loc.looked, None))
+        paths, table = loc.paths, args.name
+    else:
+        raise UserError(f"cannot verify {args.name!r}: checksums are known for "
+                        f"{', '.join(sources.SHA256)}, mnist-sample")
+    bad = []
+    for path, ok, expected, actual in sources.verify_files(table, paths):
+        print(f"{'OK ' if ok else 'BAD'}  {path}")
+        if not ok:
+            bad.append((path, expected, actual))
+    if bad:
+        path, expected, actual = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise UserError(f"{path}: checksum mismatch{more}: SHA-256 of the decompressed bytes is {actual}, "
+                        f"expected {expected}; delete it and run `latentatlas data fetch {table}`, "
+                        "or copy a good file there")
+    print(f"{args.name}: all {len(paths)} files match their published SHA-256")
+    return 0
+
+
+def describe(ds) -> dict:
+    """What `data info` prints: shapes, per-class counts per split, pixel range, source."""
+    import numpy as np
+
+    def split(x, y):
+        counts = np.bincount(y, minlength=ds.n_classes)
+        return {"images": int(len(y)), "shape": list(x.shape),
+                "class_counts": [int(c) for c in counts],   # index = label
+                "pixel_min": int(x.min()) if x.size else None,
+                "pixel_max": int(x.max()) if x.size else None,
+                "pixel_mean": round(float(x.mean()), 2) if x.size else None}
+
+    return {"name": ds.name, "source": ds.source, "image_shape": list(ds.image_shape),
+            "n_classes": ds.n_classes, "class_names": list(ds.class_names),
+            "original_labels": list(ds.original_labels),
+            "train": split(ds.x_train, ds.y_train), "test": split(ds.x_test, ds.y_test)}
+
+
+def _info(args) -> int:
+    import json
+
+    from ..data import load_dataset
+    from ..data.subset import parse_classes
+
+    ds = load_dataset(args.name, data_dir=args.data_dir, classes=parse_classes(args.classes),
+                      image_size=args.image_size, test_fraction=args.test_fraction,
+                      split_seed=args.split_seed, download=not args.no_download)
+    d = describe(ds)
+    if args.json:
+        print(json.dumps(d, indent=2))
+        return 0
+    h, w = ds.image_shape
+    print(f"dataset   {d['name']}")
+    print(f"source    {d['source']}")
+    print(f"images    {d['train']['images']} train, {d['test']['images']} test, {h}x{w} grey, uint8")
+    print(f"classes   {d['n_classes']}")
+    for part in ("train", "test"):
+        s = d[part]
+        print(f"{part:<5}     x {tuple(s['shape'])}  pixels {s['pixel_min']}..{s['pixel_max']} "
+              f"(mean {s['pixel_mean']})")
+    width = max(len(n) for n in ds.class_names)
+    print(f"  {'label':>5}  {'class':<{width}}  {'orig':>4}  {'train':>6}  {'test':>6}")
+    for i, name in enumerate(ds.class_names):
+        orig = ds.original_labels[i] if ds.original_labels else i
+        print(f"  {i:>5}  {name:<{width}}  {orig:>4}  {d['train']['class_counts'][i]:>6}  "
+              f"{d['test']['class_counts'][i]:>6}")
+    return 0

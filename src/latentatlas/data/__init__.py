@@ -2,9 +2,17 @@
 
 Public API (stable; other stages code against it):
 
-    load_dataset(name, data_dir=None, classes=None, ...) -> ImageDataset
+    load_dataset(name, data_dir=None, classes=None, image_size=None,
+                 test_fraction=0.2, split_seed=0, download=True) -> ImageDataset
+    load_dataset_or_sample(data_dir=None, ...) -> (ImageDataset, note)
+        full MNIST when found or fetched, else the embedded sample; the note says which
+    parse_classes("1,4,8") -> ["1", "4", "8"]
     ImageDataset: x_train/x_test uint8 (N, H, W); y_train/y_test int64 0..k-1;
-                  class_names (after any subset); source (where it was read from)
+                  class_names (after any subset); source (where it was read from);
+                  original_labels (label in the full dataset, per class)
+
+Modules: idx (IDX read/write), sources (locate, download, verify), registry
+(names, load_dataset), subset, split, images (folders of images, .npz).
 """
 
 from __future__ import annotations
@@ -34,4 +42,5 @@ class ImageDataset:
         return len(self.class_names)
 
 
-from .registry import load_dataset  # noqa: E402,F401
+from .registry import DATASETS, KNOWN, load_dataset, load_dataset_or_sample  # noqa: E402,F401
+from .subset import parse_classes  # noqa: E402,F401

@@ -1,8 +1,18 @@
-"""Known datasets and `load_dataset` (minimal version; hardened by the data issue)."""
+"""Known datasets and `load_dataset`, the one entry point every stage uses.
+
+Names:
+    mnist            MNIST digits, 60,000 / 10,000 images 28x28 (its own split)
+    fashion-mnist    Fashion-MNIST, same sizes, 10 clothing classes (its own split)
+    mnist-sample     the 10,000 MNIST test images embedded in the package,
+                     split 8,000 / 2,000 with a seeded permutation (test_fraction 0.2)
+    folder:PATH      PATH/<class>/<image>.png|jpg, grey, resized to image_size (28)
+    npz:PATH         arrays x (N,H,W) or (N,1,H,W), y (N,), optional class_names,
+                     optional x_test/y_test (else a seeded split)
+"""
 
 from __future__ import annotations
 
-import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,50 +20,187 @@ import numpy as np
 from ..errors import UserError
 from . import ImageDataset
 from .idx import read_idx
+from . import sources
+from .sources import FILES, locate, not_found_message
+from .split import check_test_fraction, seeded_split
+from .subset import select_classes
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
+SAMPLE_FILES = {"x": SAMPLE_DIR / "t10k-images-idx3-ubyte.gz", "y": SAMPLE_DIR / "t10k-labels-idx1-ubyte.gz"}
 
+MNIST_CLASSES = [str(i) for i in range(10)]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+# Named IDX datasets: class names in label order.
 DATASETS = {
-    "mnist": [str(i) for i in range(10)],
-    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    "mnist": MNIST_CLASSES,
+    "fashion-mnist": FASHION_CLASSES,
 }
-
-FILES = {
-    "x_train": "train-images-idx3-ubyte",
-    "y_train": "train-labels-idx1-ubyte",
-    "x_test": "t10k-images-idx3-ubyte",
-    "y_test": "t10k-labels-idx1-ubyte",
+DESCRIPTIONS = {
+    "mnist": "MNIST handwritten digits (LeCun, Cortes, Burges), 60k/10k 28x28, CC BY-SA 3.0",
+    "fashion-mnist": "Fashion-MNIST (Zalando Research), 60k/10k 28x28, 10 clothing classes, MIT",
+    "mnist-sample": "embedded: the 10k MNIST test images, seeded 8000/2000 split, CC BY-SA 3.0",
 }
+KNOWN = [*DATASETS, "mnist-sample"]
+FALLBACK_TIMEOUT = 5.0   # seconds: a machine without network falls back to the sample quickly
 
 
-def _find(folder: Path, stem: str) -> Path | None:
-    for cand in (folder / stem, folder / (stem + ".gz")):
-        if cand.exists():
-            return cand
-    return None
+def known_names() -> str:
+    return ", ".join(KNOWN) + ", folder:PATH, npz:PATH"
 
 
-def load_dataset(name: str, data_dir=None, classes=None, **_) -> ImageDataset:
+def read_idx_pair(x_path: Path, y_path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, H, W) uint8 and labels (N,) int64, checked against each other."""
+    x = read_idx(x_path, ndim=3)
+    y = read_idx(y_path, ndim=1)
+    if x.dtype != np.uint8 or y.dtype != np.uint8:
+        bad = x_path if x.dtype != np.uint8 else y_path
+        raise UserError(f"{bad}: holds {(x if bad == x_path else y).dtype} values, expected unsigned bytes")
+    if len(x) != len(y):
+        raise UserError(f"{y_path}: holds {len(y)} labels but {x_path.name} holds {len(x)} images; "
+                        "the label and image files must come from the same split")
+    if len(y) and int(y.max()) >= n_classes:
+        raise UserError(f"{y_path}: label {int(y.max())} is out of range (this dataset has "
+                        f"{n_classes} classes, labels 0..{n_classes - 1})")
+    return x, y.astype(np.int64)
+
+
+def _load_idx_folder(name: str, paths: dict[str, Path], source: str) -> ImageDataset:
+    names = DATASETS[name]
+    x_tr, y_tr = read_idx_pair(paths["x_train"], paths["y_train"], len(names))
+    x_te, y_te = read_idx_pair(paths["x_test"], paths["y_test"], len(names))
+    if x_tr.shape[1:] != x_te.shape[1:]:
+        raise UserError(f"{paths['x_test']}: images are {x_te.shape[1:]} but the training images are "
+                        f"{x_tr.shape[1:]}; the files come from different datasets")
+    return ImageDataset(name, x_tr, y_tr, x_te, y_te, list(names), source, list(range(len(names))))
+
+
+def _load_named(name: str, data_dir, download_ok: bool, timeout: float | None = None) -> ImageDataset:
+    loc = locate(name, data_dir)
+    if not loc.found:
+        if data_dir is not None and str(data_dir) != "":
+            raise UserError(f"dataset {name!r} not found in --data-dir {data_dir} "
+                            f"(looked in: {'; '.join(loc.looked)}); put the four IDX files "
+                            f"({', '.join(s + '[.gz]' for s in FILES.values())}) there, "
+                            "or leave out --data-dir to search elsewhere and download")
+        error = None
+        if download_ok:
+            try:
+                loc = sources.download(name, **({"timeout": timeout} if timeout else {}))
+            except UserError as exc:
+                error = str(exc)
+        if not loc.found:
+            raise UserError(not_found_message(name, loc.looked, error))
+    return _load_idx_folder(name, loc.paths, f"{loc.folder} ({loc.where})")
+
+
+def load_sample(test_fraction: float = 0.2, split_seed: int = 0) -> ImageDataset:
+    x, y = read_idx_pair(SAMPLE_FILES["x"], SAMPLE_FILES["y"], 10)
+    tr, te = seeded_split(len(y), test_fraction, split_seed)
+    return ImageDataset("mnist-sample", x[tr], y[tr], x[te], y[te], list(MNIST_CLASSES),
+                        f"embedded sample {SAMPLE_DIR} (MNIST test split, seeded "
+                        f"{len(tr)}/{len(te)} split, seed {split_seed})", list(range(10)))
+
+
+def _load_user(name: str, test_fraction: float, split_seed: int, image_size: int | None) -> ImageDataset:
+    kind, _, path = name.partition(":")
+    if not path:
+        raise UserError(f"dataset {name!r} needs a path after '{kind}:', e.g. {kind}:/data/my_images")
+    if kind == "folder":
+        from .images import load_image_folder
+
+        x, y, names = load_image_folder(path, image_size)
+        x_te = y_te = None
+    else:
+        from .images import load_npz
+
+        x, y, x_te, y_te, names = load_npz(path)
+    if x_te is None:
+        tr, te = seeded_split(len(y), test_fraction, split_seed)
+        x, y, x_te, y_te = x[tr], y[tr], x[te], y[te]
+        split = f"seeded split, test fraction {test_fraction}, seed {split_seed}"
+    else:
+        split = "its own train/test split"
+    source = f"{Path(path).expanduser()} ({split})"
+    return ImageDataset(name, x, y, x_te, y_te, names, source, list(range(len(names))))
+
+
+def _finish(ds: ImageDataset, classes, image_size) -> ImageDataset:
+    """Apply a class subset, then resize when a size other than the dataset's is asked for."""
+    ds = select_classes(ds, classes)
+    if image_size is not None:
+        from .images import check_image_size, resize_images
+
+        size = check_image_size(image_size)
+        if ds.image_shape != (size, size):
+            ds = replace(ds, x_train=resize_images(ds.x_train, size), x_test=resize_images(ds.x_test, size),
+                         source=f"{ds.source}, resized to {size}x{size}")
+    return ds
+
+
+def load_dataset(name: str, data_dir=None, classes=None, image_size=None,
+                 test_fraction: float = 0.2, split_seed: int = 0, download: bool = True) -> ImageDataset:
+    """Load a dataset by name; see the module docstring for names and search order.
+
+    classes: labels or class names to keep (list, or "1,4,8"); relabelled 0..k-1.
+    image_size: resize to this square size (None keeps the dataset's; folders default to 28).
+    test_fraction, split_seed: the seeded split for data without a split of its own.
+    download: allow fetching mnist / fashion-mnist from the official mirrors.
+    """
+    if not isinstance(name, str) or not name:
+        raise UserError(f"dataset name {name!r} is empty; known: {known_names()}")
+    check_test_fraction(test_fraction)
+    if name in DATASETS:
+        ds = _load_named(name, data_dir, download)
+    elif name == "mnist-sample":
+        ds = load_sample(test_fraction, split_seed)
+    elif name.startswith(("folder:", "npz:")):
+        ds = _load_user(name, test_fraction, split_seed, image_size)
+    else:
+        raise UserError(f"unknown dataset {name!r}; known: {known_names()}")
+    return _finish(ds, classes, image_size)
+
+
+def load_dataset_or_sample(data_dir=None, classes=None, image_size=None, test_fraction: float = 0.2,
+                           split_seed: int = 0, download: bool = True,
+                           timeout: float = FALLBACK_TIMEOUT) -> tuple[ImageDataset, str]:
+    """Full MNIST when it can be found or fetched, else the embedded sample; and a note saying which.
+
+    Only "not found / cannot download" falls back; a corrupt file found on the
+    way is still an error (the user should hear about it).
+    """
+    check_test_fraction(test_fraction)
+    loc = locate("mnist", data_dir)
+    if loc.found:
+        ds = _load_idx_folder("mnist", loc.paths, f"{loc.folder} ({loc.where})")
+        note = f"using the full MNIST dataset from {loc.folder}"
+    else:
+        error = "download not attempted"
+        if download and not (data_dir is not None and str(data_dir) != ""):
+            try:
+                loc = sources.download("mnist", timeout=timeout)
+            except UserError as exc:
+                error = str(exc)
+        if loc.found:
+            ds = _load_idx_folder("mnist", loc.paths, f"{loc.folder} ({loc.where})")
+            note = f"using the full MNIST dataset, downloaded to {loc.folder}"
+        else:
+            ds = load_sample(test_fraction, split_seed)
+            note = ("full MNIST not found or downloadable "
+                    f"({error if len(error) < 200 else error[:200] + '...'}); "
+                    f"using the embedded sample instead: {len(ds.y_train)} training and "
+                    f"{len(ds.y_test)} test images from the MNIST test split "
+                    "(give --data-dir or set $LATENTATLAS_DATA for the full dataset)")
+    return _finish(ds, classes, image_size), note
+
+
+def dataset_status(name: str, data_dir=None) -> str:
+    """Where `name` would be read from now (no download): for `data list`."""
     if name == "mnist-sample":
-        x = read_idx(SAMPLE_DIR / "t10k-images-idx3-ubyte.gz")
-        y = read_idx(SAMPLE_DIR / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
-        rng = np.random.default_rng(0)
-        perm = rng.permutation(len(y))
-        tr, te = perm[:8000], perm[8000:]
-        return ImageDataset(name, x[tr], y[tr], x[te], y[te], DATASETS["mnist"],
-                            "embedded sample (MNIST test split)", list(range(10)))
-    if name not in DATASETS:
-        raise UserError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}, mnist-sample")
-    roots = [data_dir, os.environ.get("LATENTATLAS_DATA")]
-    for root in roots:
-        if not root:
-            continue
-        for folder in (Path(root) / name, Path(root)):
-            paths = {k: _find(folder, v) for k, v in FILES.items()}
-            if all(paths.values()):
-                arrays = {k: read_idx(p) for k, p in paths.items()}
-                return ImageDataset(name, arrays["x_train"], arrays["y_train"].astype(np.int64),
-                                    arrays["x_test"], arrays["y_test"].astype(np.int64),
-                                    DATASETS[name], str(folder), list(range(len(DATASETS[name]))))
-    raise UserError(f"dataset {name!r} not found; give --data-dir or set LATENTATLAS_DATA")
+        return f"embedded ({SAMPLE_DIR})"
+    loc = locate(name, data_dir)
+    if loc.found:
+        return f"{loc.folder} ({loc.where})"
+    return "not found (will be downloaded to the cache when first used)" if not data_dir else "not found"
+

@@ -1,0 +1,71 @@
+"""Class subsets: keep some classes, relabel them 0..k-1, remember the originals.
+
+Study 003 trains on digits 1, 4 and 8 only: `--classes 1,4,8`. Classes may be
+named by label (`5`) or by class name (`Sandal`, case-insensitive); the kept
+classes are ordered by their original label, so `8,1,4` and `1,4,8` give the
+same dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ..errors import UserError
+
+
+def parse_classes(text: str | Sequence | None) -> list[str] | None:
+    """'1,4,8' or 'Sandal, Sneaker' (or a list) -> ['1', '4', '8']; None/'' -> None."""
+    if text is None:
+        return None
+    items = text.split(",") if isinstance(text, str) else list(text)
+    out = [str(c).strip() for c in items if str(c).strip() != ""]
+    return out or None
+
+
+def resolve_classes(classes: Iterable, class_names: Sequence[str], dataset: str = "dataset") -> list[int]:
+    """Original labels (sorted) of the requested classes; UserError for unknown or too few."""
+    names = list(class_names)
+    lowered = {n.lower(): i for i, n in enumerate(names)}
+    labels: list[int] = []
+    for c in classes:
+        token = str(c).strip()
+        if token in names:                      # exact name first ("0".."9" for MNIST)
+            label = names.index(token)
+        elif token.lower() in lowered:
+            label = lowered[token.lower()]
+        elif token.lstrip("-").isdigit() and 0 <= int(token) < len(names):
+            label = int(token)
+        else:
+            listing = ", ".join(f"{i}={n}" for i, n in enumerate(names))
+            raise UserError(f"unknown class {token!r} in {dataset}; give labels or names from: {listing}")
+        if label in labels:
+            raise UserError(f"class {token!r} is listed twice in --classes; list each class once")
+        labels.append(label)
+    if len(labels) < 2:
+        raise UserError(f"a class subset needs at least two classes, got {len(labels)} "
+                        f"({', '.join(map(str, classes)) or 'none'}); list two or more, e.g. --classes 1,4,8")
+    return sorted(labels)
+
+
+def select_classes(ds, classes) -> "ImageDataset":  # noqa: F821
+    """A new ImageDataset with only `classes`, relabelled 0..k-1 in original-label order."""
+    parsed = parse_classes(classes)
+    if parsed is None:
+        return ds
+    keep = resolve_classes(parsed, ds.class_names, ds.name)
+    # lookup[old] = new label or -1; labels here are 0..K-1 of the current dataset.
+    lookup = np.full(len(ds.class_names), -1, dtype=np.int64)
+    lookup[keep] = np.arange(len(keep))
+    new_tr, new_te = lookup[ds.y_train], lookup[ds.y_test]
+    mtr, mte = new_tr >= 0, new_te >= 0
+    base = ds.original_labels or list(range(len(ds.class_names)))
+    return replace(
+        ds,
+        x_train=ds.x_train[mtr], y_train=new_tr[mtr],
+        x_test=ds.x_test[mte], y_test=new_te[mte],
+        class_names=[ds.class_names[i] for i in keep],
+        original_labels=[base[i] for i in keep],
+    )
