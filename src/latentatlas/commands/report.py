@@ -1,14 +1,24 @@
-"""`latentatlas report`: not implemented yet (placeholder until its issue lands)."""
+"""`latentatlas report RUN_DIR`: write RUN_DIR/report.html from what the stages left there."""
 
 from . import HelpFormatter
 
 
 def add_parser(sub):
-    p = sub.add_parser("report", help="(not yet available)", formatter_class=HelpFormatter)
+    p = sub.add_parser(
+        "report", help="write the self-contained HTML report of a run",
+        description="Write RUN_DIR/report.html: one file that opens offline (images embedded, plotly.js "
+                    "inlined once), built from the run's config.json, metrics.json and figures.",
+        formatter_class=HelpFormatter)
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `latentatlas run` or `train`")
+    p.add_argument("--baseline", default=None, metavar="RUN_DIR",
+                   help="our default run to put beside a study preset's published figures "
+                        "(default: the study's baseline preset name, looked for beside RUN_DIR)")
     return p
 
 
 def run(args) -> int:
-    from ..errors import UserError
+    from ..report.html import write_report
 
-    raise UserError("'report' is not available in this version yet")
+    path = write_report(args.run_dir, baseline=args.baseline)
+    print(f"report: {path}")
+    return 0

@@ -1,0 +1,146 @@
+"""Numbers from metrics.json as HTML: formatting, key/value tables, matrices.
+
+Every value shown in the report passes through here, read from metrics.json as
+the stage wrote it; every string is HTML-escaped (class names are user data).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Sequence
+
+DASH = "\u2014"
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def fmt(value: Any) -> str:
+    """A number as people read it: 0.9316, 101.55, 60,000, 1.2e-05; None as a dash."""
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        a = abs(value)
+        if value == 0:
+            return "0"
+        if a >= 1e6:
+            return f"{value:,.0f}"
+        if a >= 100:
+            return f"{value:,.2f}".rstrip("0").rstrip(".")
+        if a >= 1e-3:
+            return f"{value:.4f}".rstrip("0").rstrip(".")
+        return f"{value:.2e}"
+    return esc(value)
+
+
+def is_scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (bool, int, float, str))
+
+
+def is_matrix(v: Any) -> bool:
+    return (isinstance(v, list) and len(v) > 0 and all(isinstance(r, list) and r for r in v)
+            and all(is_scalar(x) and not isinstance(x, str) for r in v for x in r))
+
+
+def label(key: str) -> str:
+    """metrics key -> column title: 'test_loss' -> 'test loss'."""
+    return esc(str(key).replace("_", " "))
+
+
+def kv_table(d: dict, skip: Sequence[str] = ("figures",)) -> str:
+    rows = [f"<tr><th>{label(k)}</th><td class=\"{'num' if not isinstance(v, str) else ''}\">{fmt(v)}</td></tr>"
+            for k, v in d.items() if k not in skip and is_scalar(v)]
+    rows += [f"<tr><th>{label(k)}</th><td>{esc(', '.join(map(str, v)))}</td></tr>"
+             for k, v in d.items() if k not in skip and isinstance(v, list) and v and all(isinstance(x, str) for x in v)]
+    rows += [f"<tr><th>{label(k)}</th><td class=\"mono\">{', '.join(fmt(x) for x in v[:24])}"
+             f"{' &hellip;' if len(v) > 24 else ''}</td></tr>"
+             for k, v in d.items() if k not in skip and isinstance(v, list) and v
+             and all(is_scalar(x) and not isinstance(x, str) for x in v)]
+    return f'<table class="kv">{"".join(rows)}</table>' if rows else ""
+
+
+def records_table(rows: dict[str, dict], columns: Sequence[str] | None = None, row_title: str = "") -> str:
+    """{row name: {column: scalar}} as one table (rows = methods, columns = measures)."""
+    if not rows:
+        return ""
+    if columns is None:
+        columns = []
+        for r in rows.values():
+            for k, v in r.items():
+                if k not in columns and k != "figures" and is_scalar(v):
+                    columns.append(k)
+    head = f"<tr><th>{esc(row_title)}</th>" + "".join(f'<th class="num">{label(c)}</th>' for c in columns) + "</tr>"
+    body = []
+    for name, r in rows.items():
+        cells = "".join(f'<td class="num">{fmt(r.get(c))}</td>' for c in columns)
+        body.append(f"<tr><th>{esc(name)}</th>{cells}</tr>")
+    return f'<div class="table-scroll"><table>{head}{"".join(body)}</table></div>'
+
+
+def matrix_table(m: list[list], row_names: Sequence[str] | None = None,
+                 col_names: Sequence[str] | None = None, corner: str = "") -> str:
+    """A confusion matrix or cluster-to-label table, cells shaded by their share of the row."""
+    n_cols = max(len(r) for r in m)
+    rn = list(row_names) if row_names and len(row_names) == len(m) else [str(i) for i in range(len(m))]
+    cn = list(col_names) if col_names and len(col_names) == n_cols else [str(j) for j in range(n_cols)]
+    head = f'<tr><th class="corner">{esc(corner)}</th>' + "".join(f"<th>{esc(c)}</th>" for c in cn) + "</tr>"
+    body = []
+    for name, row in zip(rn, m):
+        total = sum(abs(x) for x in row if x is not None) or 1.0
+        cells = []
+        for x in row:
+            share = 0.0 if x is None else min(1.0, abs(x) / total)
+            cells.append(f'<td style="background: rgba(53, 87, 196, {share * 0.75:.3f});'
+                         f'{" color:#fff;" if share > 0.55 else ""}">{fmt(x)}</td>')
+        body.append(f"<tr><th>{esc(name)}</th>{''.join(cells)}</tr>")
+    return f'<div class="table-scroll"><table class="matrix">{head}{"".join(body)}</table></div>'
+
+
+def render_any(value: Any, class_names: Sequence[str] | None = None, depth: int = 0) -> str:
+    """Best-effort rendering of a metrics sub-tree whose shape the report does not know."""
+    if is_scalar(value):
+        return f"<p>{fmt(value)}</p>"
+    if is_matrix(value):
+        return matrix_table(value, class_names, class_names)
+    if isinstance(value, list):
+        if all(isinstance(v, dict) for v in value) and value:
+            return records_table({str(i): v for i, v in enumerate(value)})
+        return f'<p class="mono">{", ".join(fmt(v) if is_scalar(v) else "&hellip;" for v in value[:40])}</p>'
+    if isinstance(value, dict):
+        parts = [kv_table(value)]
+        nested = {k: v for k, v in value.items() if k != "figures" and not is_scalar(v)
+                  and not (isinstance(v, list) and all(is_scalar(x) for x in v))}
+        flat_children = {k: v for k, v in nested.items()
+                         if isinstance(v, dict) and v and all(is_scalar(x) for x in v.values())}
+        if len(flat_children) >= 2:
+            parts.append(records_table(flat_children))
+        for k, v in nested.items():
+            if k in flat_children and len(flat_children) >= 2:
+                continue
+            inner = render_any(v, class_names, depth + 1)
+            if not inner:
+                continue
+            if depth >= 1:
+                parts.append(f"<details><summary>{label(k)}</summary>{inner}</details>")
+            else:
+                parts.append(f"<h4>{label(k)}</h4>{inner}")
+        return "".join(parts)
+    return ""
+
+
+def get_path(metrics: dict, dotted: str) -> Any:
+    """metrics["a"]["b"][0] for "a.b.0"; None where any step is missing."""
+    cur: Any = metrics
+    for part in dotted.split("."):
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, list) and part.lstrip("-").isdigit() and -len(cur) <= int(part) < len(cur):
+            cur = cur[int(part)]
+        else:
+            return None
+    return cur

@@ -1,0 +1,181 @@
+"""The HTML report: self-contained, ordered, escaped, numbers from metrics.json, renders in Chromium."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from latentatlas.cli import main
+from latentatlas.report.embed import plotly_fragment
+from latentatlas.report.html import SECTIONS, render_report, write_report
+from latentatlas.rundir import RunDir, atomic_write_json
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+EVIL = "<b>&"  # a class name that must come out escaped
+
+
+def _plotly_html(path: Path, seed: int) -> None:
+    import plotly.graph_objects as go
+
+    rng = np.random.default_rng(seed)
+    fig = go.Figure(go.Scatter3d(x=rng.normal(size=50), y=rng.normal(size=50), z=rng.normal(size=50),
+                                 mode="markers", text=[EVIL] * 50))
+    fig.write_html(path, include_plotlyjs=True, full_html=True)
+
+
+def make_fake_run(path: Path, class_names=("zero", EVIL, "two"), interactive: int = 2, seed: int = 0) -> RunDir:
+    """A run directory as the stages write it, with figures and numbers made here by code."""
+    from latentatlas.report.grids import save_gif, save_grid_png
+
+    run = RunDir(path).ensure()
+    rng = np.random.default_rng(seed)
+    imgs = rng.random((16, 28, 28)).astype(np.float32)
+    save_grid_png(run.figures / "train_reconstructions.png", imgs)
+    save_gif(run.figures / "train_progress.gif", [imgs[i] for i in range(4)])
+    save_grid_png(run.figures / "generation_class_gaussian.png", imgs)
+    save_grid_png(run.figures / "interpolation_walk.png", imgs[:8])
+    html_figs = []
+    for i in range(interactive):
+        _plotly_html(run.figures / f"projections_pca_3d_{i}.html", i)
+        html_figs.append({"path": f"figures/projections_pca_3d_{i}.html", "title": f"PCA 3-D #{i}",
+                          "kind": "html", "caption": f"interactive {EVIL}"})
+    k = len(class_names)
+    conf = rng.integers(0, 50, size=(k, k)).tolist()
+    probe_acc = float(rng.uniform(0.5, 1.0))
+    metrics = {
+        "data": {"name": "fake", "n_train": 48, "n_test": 12, "class_names": list(class_names)},
+        "train": {"epochs": 2, "final_test_loss": float(rng.uniform(90, 110)),
+                  "figures": [{"path": "figures/train_reconstructions.png", "title": "Reconstructions",
+                               "kind": "png", "caption": "test images, top; reconstructions, bottom"},
+                              {"path": "figures/train_progress.gif", "title": "Progress", "kind": "gif"}]},
+        "projections": {"pca": {"latent": {"knn_accuracy": float(rng.uniform(0.5, 1))},
+                                "pixels": {"knn_accuracy": float(rng.uniform(0.5, 1))}},
+                        "figures": html_figs},
+        "probes": {"svm": {"accuracy": probe_acc, "confusion_matrix": conf}},
+        "clustering": {"gmm": {"accuracy": float(rng.uniform(0.5, 1)), "nmi": float(rng.uniform(0, 1))}},
+        "generation": {"figures": [{"path": "figures/generation_class_gaussian.png",
+                                    "title": "Class Gaussian samples", "kind": "png"}]},
+        "interpolation": {"figures": [{"path": "figures/interpolation_walk.png", "title": "Walk", "kind": "png"}]},
+        "timings": {"train": float(rng.uniform(1, 10)), "analyze": float(rng.uniform(1, 10))},
+    }
+    atomic_write_json(run / "metrics.json", metrics)
+    atomic_write_json(run / "config.json", {"data": {"name": "fake"}, "model": {"name": "vae", "latent_dim": 2},
+                                            "train": {"epochs": 2}})
+    (run / "history.jsonl").write_text("".join(
+        json.dumps({"epoch": e + 1, "train_loss": 100.0 - e, "test_loss": 101.0 - e}) + "\n" for e in range(2)))
+    return run
+
+
+def test_report_is_self_contained_ordered_and_escaped(tmp_path):
+    run = make_fake_run(tmp_path / "run")
+    out = write_report(run.path)
+    text = out.read_text(encoding="utf-8")
+    # One copy of plotly.js for two interactive figures; both figures' divs present.
+    assert text.count("* plotly.js v") == 1
+    assert text.count('class="plotly-graph-div"') == 2
+    # Offline: no external scripts, stylesheets or images.
+    assert not re.search(r'<script[^>]+src=', text)
+    assert not re.search(r'<(img|link)[^>]+(src|href)="https?://', text)
+    assert 'src="data:image/gif;base64,' in text and 'src="data:image/png;base64,' in text
+    # Escaped user text: the raw class name never appears as markup outside script data.
+    outside_scripts = re.sub(r"<script\b.*?</script>", "", text, flags=re.DOTALL)
+    assert EVIL not in outside_scripts
+    assert "&lt;b&gt;&amp;" in outside_scripts
+    # Sections in the fixed order (those present).
+    positions = [outside_scripts.find(f'id="{key}"') for key, _ in SECTIONS]
+    present = [p for p in positions if p >= 0]
+    assert present == sorted(present) and len(present) >= 9
+    # Numbers are those of metrics.json.
+    metrics = json.loads((run / "metrics.json").read_text())
+    acc = metrics["probes"]["svm"]["accuracy"]
+    assert f"{acc:.4f}".rstrip("0") in outside_scripts
+    assert "report" in json.loads((run / "metrics.json").read_text())["timings"]
+
+
+def test_stage_missing_says_so(tmp_path):
+    run = RunDir(tmp_path / "run").ensure()
+    atomic_write_json(run / "config.json", {"data": {"name": "mnist"}})
+    text = render_report(run.path)
+    assert text.count("This stage did not run") >= 5
+    assert "latentatlas analyze" in text
+    assert "plotly.js v" not in text  # no interactive figure, no 4 MB script
+
+
+def test_plotly_fragment_drops_library_keeps_plot(tmp_path):
+    _plotly_html(tmp_path / "f.html", 0)
+    fragment, n = plotly_fragment((tmp_path / "f.html").read_text())
+    assert n == 1 and "Plotly.newPlot" in fragment and "* plotly.js v" not in fragment
+
+
+def test_report_command_and_bad_dir(tmp_path, capsys):
+    run = make_fake_run(tmp_path / "run", interactive=0)
+    assert main(["report", str(run.path)]) == 0
+    assert (run / "report.html").is_file()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("x")
+    assert main(["report", str(tmp_path / "other")]) == 2
+    err = capsys.readouterr().err
+    assert "not a latentatlas run" in err and len(err.strip().splitlines()) == 1
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+
+
+def _chromium_cmd(exe: str, profile: Path) -> list[str]:
+    return [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--virtual-time-budget=15000",
+            "--window-size=1400,1800", "--hide-scrollbars"]
+
+
+def check_in_browser(report: Path, tmp_path: Path, screenshot_name: str) -> dict:
+    """Open the report in headless Chromium: the rendered DOM's probes and a screenshot."""
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("Chromium is not installed (`make test` installs Debian's chromium when run as root)")
+    url = report.resolve().as_uri()
+    dom = subprocess.run(_chromium_cmd(exe, tmp_path / "profile-dom") + ["--dump-dom", url],
+                         capture_output=True, text=True, timeout=180)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html_tag = re.search(r"<html[^>]*>", dom.stdout)
+    assert html_tag, dom.stdout[:500]
+    attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', html_tag.group(0)))
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / screenshot_name
+    res = subprocess.run(_chromium_cmd(exe, tmp_path / "profile-shot") + [f"--screenshot={shot}", url],
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0 and shot.is_file() and shot.stat().st_size > 10_000, res.stderr[-2000:]
+    return {"attrs": attrs, "dom": dom.stdout, "screenshot": shot}
+
+
+def test_report_renders_in_chromium_without_script_errors(tmp_path):
+    run = make_fake_run(tmp_path / "run", interactive=2)
+    report = write_report(run.path)
+    seen = check_in_browser(report, tmp_path, "report_fake_run.png")
+    assert seen["attrs"].get("data-script-errors") == "0", seen["attrs"]
+    # plotly built both interactive figures (its .plot-container exists only after it ran)
+    assert seen["attrs"].get("data-plots-rendered") == "2", seen["attrs"]
+    assert seen["dom"].count('class="plot-container plotly"') == 2
+
+
+def test_browser_probe_catches_a_script_error(tmp_path):
+    """The probe the browser test relies on does see an error (so the test above can fail)."""
+    run = make_fake_run(tmp_path / "run", interactive=1)
+    report = write_report(run.path)
+    text = report.read_text(encoding="utf-8").replace("</main>", "<script>undefinedFunction()</script></main>")
+    report.write_text(text, encoding="utf-8")
+    seen = check_in_browser(report, tmp_path, "report_with_error.png")
+    assert seen["attrs"].get("data-script-errors") == "1", seen["attrs"]
