@@ -19,7 +19,80 @@ class DataConfig:
     split_seed: int = 0
 
 
-# --- ModelConfig, TrainConfig: owned by the training issue (replace this line) ---
+@dataclass
+class ModelConfig:
+    """Which network (a key of latentatlas.models.MODELS) and its settings.
+
+    Fields left None take the model's own defaults (see each class); model.json
+    then records every resolved value.
+    """
+    name: str = "vae"                   # "ae", "vae", "study000-cae", "study001-vae", ...
+    latent_dim: int | None = None       # size of the code (>= 1)
+    channels: list[int] | None = None   # conv widths, one stride-2 stage each, e.g. [32, 64]
+    hidden_dim: int | None = None       # dense layer between convolutions and code; 0 = none
+    batch_norm: bool | None = None
+    activation: str | None = None       # relu, leaky_relu, silu, elu, gelu
+    final_conv: bool | None = None      # extra full-resolution 3x3 convolution at the decoder's end
+    loss: str | None = None             # reconstruction: "bce" or "mse"
+    beta: float | None = None           # weight of the KL term (VAE); 1 = the ELBO
+
+    def __post_init__(self):
+        from .errors import UserError
+
+        if self.latent_dim is not None and (isinstance(self.latent_dim, bool) or int(self.latent_dim) < 1):
+            raise UserError(f"latent size must be at least 1, not {self.latent_dim}")
+        if self.loss is not None and self.loss not in ("bce", "mse"):
+            raise UserError(f"loss {self.loss!r} is not one of bce, mse")
+        if self.beta is not None and self.beta < 0:
+            raise UserError(f"beta must be >= 0, not {self.beta}")
+        if self.hidden_dim is not None and self.hidden_dim < 0:
+            raise UserError(f"hidden_dim must be >= 0 (0 = no hidden layer), not {self.hidden_dim}")
+        if self.channels is not None and (not self.channels or min(self.channels) < 1):
+            raise UserError(f"channels must be a non-empty list of positive widths, not {self.channels}")
+
+
+@dataclass
+class TrainConfig:
+    """How to train: optimisation, schedule, device, checkpoints and progress images."""
+    epochs: int = 5
+    batch_size: int = 128
+    optimizer: str = "adam"             # adam, adamw, rmsprop, sgd
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9               # SGD and RMSprop only
+    schedule: str = "onecycle"          # none, cosine, onecycle (stepped per batch)
+    grad_clip: float | None = None      # clip the global gradient norm to this
+    seed: int = 0
+    device: str = "auto"                # auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps
+    threads: int | None = None          # torch CPU threads; None keeps torch's default
+    max_train_images: int | None = None # train on a seeded subset of this many images
+    amp: bool = False                   # bfloat16 autocast on CUDA
+    progress_every: int = 1             # progress grids every k epochs (0 = only the last)
+    progress_images: int = 64           # latent points decoded in each progress grid
+
+    def __post_init__(self):
+        from .errors import UserError
+
+        if self.epochs < 0:
+            raise UserError(f"epochs must be >= 0, not {self.epochs}")
+        if self.batch_size < 1:
+            raise UserError(f"batch_size must be at least 1, not {self.batch_size}")
+        if self.lr <= 0:
+            raise UserError(f"lr (learning rate) must be > 0, not {self.lr}")
+        if self.optimizer not in ("adam", "adamw", "rmsprop", "sgd"):
+            raise UserError(f"optimizer {self.optimizer!r} is not one of adam, adamw, rmsprop, sgd")
+        if self.schedule not in ("none", "cosine", "onecycle"):
+            raise UserError(f"schedule {self.schedule!r} is not one of none, cosine, onecycle")
+        if self.weight_decay < 0:
+            raise UserError(f"weight_decay must be >= 0, not {self.weight_decay}")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise UserError(f"grad_clip must be > 0 (or left out), not {self.grad_clip}")
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"threads must be at least 1, not {self.threads}")
+        if self.max_train_images is not None and self.max_train_images < 1:
+            raise UserError(f"max_train_images must be at least 1, not {self.max_train_images}")
+        if self.progress_every < 0 or self.progress_images < 1:
+            raise UserError("progress_every must be >= 0 and progress_images >= 1")
 
 
 # --- AnalysisConfig: owned by the analysis issue (replace this line) ---

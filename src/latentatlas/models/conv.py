@@ -1,0 +1,143 @@
+"""ConvAE and ConvVAE: our own convolutional autoencoders, any latent size and image size.
+
+Encoder: one stride-2 3x3 convolution per entry of `channels` (28 -> 14 -> 7 for
+two), each followed by BatchNorm and the activation; then an optional hidden linear
+layer and a linear map to the latent code (twice, mu and logvar, for the VAE).
+The decoder mirrors it with stride-2 transposed convolutions whose output padding
+is chosen so that any input size comes back exactly (28, 32, 64, odd sizes too).
+Stride-2 convolutions rather than pooling keep the network small and fast on a CPU.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .base import LatentModel, VariationalMixin
+
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU, "elu": nn.ELU, "gelu": nn.GELU}
+
+
+def _activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+def _down_size(n: int) -> int:
+    """Output size of Conv2d(kernel 3, stride 2, padding 1)."""
+    return (n + 2 * 1 - 3) // 2 + 1
+
+
+class ConvEncoder(nn.Module):
+    """(B, C, H, W) -> (B, out_features); records the spatial sizes for the decoder."""
+
+    def __init__(self, in_channels, image_size, channels, hidden_dim, out_features, batch_norm, activation):
+        super().__init__()
+        layers, c_prev = [], in_channels
+        h, w = image_size
+        self.sizes = [(h, w)]
+        for c in channels:
+            layers += [nn.Conv2d(c_prev, c, 3, stride=2, padding=1, bias=not batch_norm)]
+            if batch_norm:
+                layers += [nn.BatchNorm2d(c)]
+            layers += [_activation(activation)]
+            h, w = _down_size(h), _down_size(w)
+            self.sizes.append((h, w))
+            c_prev = c
+        self.conv = nn.Sequential(*layers)
+        self.flat_features = c_prev * h * w               # e.g. 64 * 7 * 7 = 3136
+        head = [nn.Flatten()]
+        if hidden_dim:
+            head += [nn.Linear(self.flat_features, hidden_dim), _activation(activation)]
+        head += [nn.Linear(hidden_dim or self.flat_features, out_features)]
+        self.head = nn.Sequential(*head)
+
+    def forward(self, x):
+        return self.head(self.conv(x))                   # (B, out_features)
+
+
+class ConvDecoder(nn.Module):
+    """(B, d) -> (B, C, H, W) logits, mirroring a ConvEncoder."""
+
+    def __init__(self, latent_dim, in_channels, sizes, channels, hidden_dim, batch_norm, activation,
+                 final_conv):
+        super().__init__()
+        channels = list(channels)
+        c_last = channels[-1]
+        h, w = sizes[-1]
+        self.shape = (c_last, h, w)
+        stem = []
+        if hidden_dim:
+            stem += [nn.Linear(latent_dim, hidden_dim), _activation(activation)]
+        stem += [nn.Linear(hidden_dim or latent_dim, c_last * h * w), _activation(activation)]
+        self.stem = nn.Sequential(*stem)
+        layers = []
+        outs = channels[-2::-1] + [None]                  # (32, 64) -> [32, None]
+        for i, c_out in enumerate(outs):
+            c_in = channels[-1 - i]
+            (hi, wi), (ho, wo) = sizes[-1 - i], sizes[-2 - i]
+            # ConvTranspose2d(k3, s2, p1) gives 2n - 1 + output_padding: pick it to hit (ho, wo).
+            pad = (ho - (2 * hi - 1), wo - (2 * wi - 1))
+            last = c_out is None
+            if last and not final_conv:
+                layers += [nn.ConvTranspose2d(c_in, in_channels, 3, 2, 1, output_padding=pad)]
+                break
+            c_out = c_in if last else c_out
+            layers += [nn.ConvTranspose2d(c_in, c_out, 3, 2, 1, output_padding=pad, bias=not batch_norm)]
+            if batch_norm:
+                layers += [nn.BatchNorm2d(c_out)]
+            layers += [_activation(activation)]
+        if final_conv:
+            # A full-resolution 3x3 convolution sharpens the last upsampling's checkerboard.
+            layers += [nn.Conv2d(channels[0], in_channels, 3, padding=1)]
+        self.deconv = nn.Sequential(*layers)
+
+    def forward(self, z):
+        h = self.stem(z).view(z.shape[0], *self.shape)    # (B, 64, 7, 7)
+        return self.deconv(h)                             # (B, C, H, W) logits
+
+
+class ConvAE(LatentModel):
+    """Convolutional autoencoder: x -> z (B, latent_dim) -> reconstruction."""
+
+    name = "ae"
+
+    def __init__(self, latent_dim: int = 16, image_size=(28, 28), in_channels: int = 1,
+                 channels=(32, 64), hidden_dim: int = 256, batch_norm: bool = True,
+                 activation: str = "relu", final_conv: bool = False, loss: str = "mse", beta: float = 1.0):
+        super().__init__(latent_dim=latent_dim, image_size=image_size, in_channels=in_channels,
+                         loss=loss, beta=beta)
+        channels = [int(c) for c in channels]
+        if not channels:
+            raise ValueError("channels must list at least one convolution width")
+        self._config.update(channels=channels, hidden_dim=int(hidden_dim or 0), batch_norm=bool(batch_norm),
+                            activation=activation, final_conv=bool(final_conv))
+        n_out = 2 * self.latent_dim if self.is_variational else self.latent_dim
+        self.encoder = ConvEncoder(self.in_channels, self.image_size, channels, hidden_dim, n_out,
+                                   batch_norm, activation)
+        self.decoder = ConvDecoder(self.latent_dim, self.in_channels, self.encoder.sizes, channels,
+                                   hidden_dim, batch_norm, activation, final_conv)
+
+    def encode(self, x):
+        return self.encoder(x)                            # (B, d)
+
+    def decode_logits(self, z):
+        return self.decoder(z)                            # (B, C, H, W)
+
+
+class ConvVAE(VariationalMixin, ConvAE):
+    """Convolutional VAE: the encoder's last layer gives mu and logvar, (B, d) each."""
+
+    name = "vae"
+
+    def __init__(self, latent_dim: int = 10, image_size=(28, 28), in_channels: int = 1,
+                 channels=(32, 64), hidden_dim: int = 256, batch_norm: bool = True,
+                 activation: str = "relu", final_conv: bool = False, loss: str = "bce", beta: float = 1.0):
+        super().__init__(latent_dim=latent_dim, image_size=image_size, in_channels=in_channels,
+                         channels=channels, hidden_dim=hidden_dim, batch_norm=batch_norm,
+                         activation=activation, final_conv=final_conv, loss=loss, beta=beta)
+
+    def encode(self, x):
+        h = self.encoder(x)                               # (B, 2d)
+        mu, logvar = h.chunk(2, dim=1)                    # (B, d) each
+        return mu, logvar

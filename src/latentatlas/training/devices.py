@@ -1,0 +1,96 @@
+"""Where training runs: the device, the CPU thread count, and torch.distributed.
+
+Data-parallel training is started by `torchrun` (it sets RANK, WORLD_SIZE,
+LOCAL_RANK, MASTER_ADDR/PORT); the same command trains on one process otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..errors import UserError
+
+
+def choose_device(name: str = "auto", local_rank: int = 0):
+    """"auto" -> CUDA if present, else Apple MPS, else CPU; or exactly what was asked."""
+    import torch
+
+    name = (name or "auto").lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda asked for, but this torch sees no CUDA GPU; use --device auto or cpu")
+        if dev.index is None:
+            dev = torch.device("cuda", local_rank % torch.cuda.device_count())
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise UserError("--device mps asked for, but Apple MPS is not available; use --device auto or cpu")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
+    return dev
+
+
+def set_threads(threads: int | None, world_size: int = 1) -> int:
+    """Set torch's intra-op threads; under torchrun on CPU, share the cores between ranks."""
+    import torch
+
+    if threads is None and world_size > 1:
+        threads = max(1, (os.cpu_count() or 1) // world_size)
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    return torch.get_num_threads()
+
+
+@dataclass
+class Dist:
+    """This process's place in a data-parallel group (rank 0 of 1 when not distributed)."""
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    started: bool = False  # we called init_process_group (so we tear it down)
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device_name: str = "auto") -> Dist:
+    """Join the process group torchrun described in the environment, if any."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    import torch
+    import torch.distributed as dist
+
+    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    if dist.is_initialized():
+        return Dist(rank, world, local, started=False)
+    wants_gpu = device_name in ("auto", "cuda") or str(device_name).startswith("cuda")
+    backend = "nccl" if (wants_gpu and torch.cuda.is_available()) else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(local % torch.cuda.device_count())
+    dist.init_process_group(backend=backend)
+    return Dist(rank, world, local, started=True)
+
+
+def close_distributed(d: Dist) -> None:
+    if d.started:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()

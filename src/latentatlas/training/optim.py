@@ -1,0 +1,36 @@
+"""Optimizers and per-batch learning-rate schedules, straight from torch.optim."""
+
+from __future__ import annotations
+
+
+def make_optimizer(params, cfg):
+    """cfg: TrainConfig (optimizer, lr, weight_decay, momentum)."""
+    import torch
+
+    name, lr, wd = cfg.optimizer, cfg.lr, cfg.weight_decay
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if name == "rmsprop":
+        # Keras' RMSprop default (study 002): rho 0.9, eps 1e-7, no momentum.
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, weight_decay=wd)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=wd, nesterov=cfg.momentum > 0)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def make_schedule(optimizer, cfg, total_steps: int):
+    """A scheduler stepped once per batch, or None. cosine: to 0 over the run;
+    onecycle: Smith & Topor 2019, warm-up to cfg.lr over 25% then cosine down."""
+    import torch
+
+    total_steps = max(1, int(total_steps))
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if cfg.schedule == "onecycle":
+        # Momentum (Adam's beta1) cycles against the rate, where the optimizer has one.
+        cycle = cfg.optimizer in ("adam", "adamw") or (cfg.optimizer == "sgd" and cfg.momentum > 0)
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total_steps,
+                                                   pct_start=0.25, cycle_momentum=cycle)
+    return None
