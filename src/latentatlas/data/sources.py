@@ -193,7 +193,8 @@ def _download_one(url: str, dest: Path, expected_sha: str, timeout: float, progr
                 total = resp.headers.get("Content-Length")
                 total = int(total) if total and total.isdigit() else None
                 with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                          desc=dest.name, disable=not progress, leave=False) as bar:
+                          desc=dest.name, leave=False,
+                          **({} if progress else {"disable": True})) as bar:   # TQDM_DISABLE=1 also works
                     while True:
                         chunk = resp.read(1 << 16)
                         if not chunk:
