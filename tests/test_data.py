@@ -389,3 +389,29 @@ def test_full_fashion_mnist_names(full_data_dir):
 def test_sample_is_the_real_mnist_test_split(full_data_dir):
     full = load_dataset("mnist", data_dir=full_data_dir)
     np.testing.assert_array_equal(read_idx(SAMPLE_FILES["x"]), full.x_test)
+
+
+# -- resizing -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", [14, 20, 32, 56])
+def test_vectorised_resize_matches_pillow_within_one_level(size):
+    from PIL import Image
+
+    from latentatlas.data.images import resize_images
+
+    x = load_dataset("mnist-sample").x_test[:200]
+    ours = resize_images(x, size)
+    pil = np.stack([np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR)) for img in x])
+    assert ours.shape == (200, size, size) and ours.dtype == np.uint8
+    assert np.abs(ours.astype(int) - pil.astype(int)).max() <= 1
+
+
+def test_image_size_applies_to_idx_datasets():
+    ds = load_dataset("mnist-sample", image_size=32, classes="0,1")
+    assert ds.x_train.shape[1:] == (32, 32) and ds.x_test.shape[1:] == (32, 32)
+    assert "resized to 32x32" in ds.source
+
+
+def test_loaded_arrays_are_writable_for_torch():
+    ds = load_dataset("mnist-sample")
+    assert ds.x_train.flags.writeable and ds.y_train.dtype == np.int64

@@ -158,34 +158,16 @@ def _verify(args) -> int:
     return 0
 
 
-def describe(ds) -> dict:
-    """What `data info` prints: shapes, per-class counts per split, pixel range, source."""
-    import numpy as np
-
-    def split(x, y):
-        counts = np.bincount(y, minlength=ds.n_classes)
-        return {"images": int(len(y)), "shape": list(x.shape),
-                "class_counts": [int(c) for c in counts],   # index = label
-                "pixel_min": int(x.min()) if x.size else None,
-                "pixel_max": int(x.max()) if x.size else None,
-                "pixel_mean": round(float(x.mean()), 2) if x.size else None}
-
-    return {"name": ds.name, "source": ds.source, "image_shape": list(ds.image_shape),
-            "n_classes": ds.n_classes, "class_names": list(ds.class_names),
-            "original_labels": list(ds.original_labels),
-            "train": split(ds.x_train, ds.y_train), "test": split(ds.x_test, ds.y_test)}
-
-
 def _info(args) -> int:
     import json
 
-    from ..data import load_dataset
+    from ..data import describe_dataset, load_dataset
     from ..data.subset import parse_classes
 
     ds = load_dataset(args.name, data_dir=args.data_dir, classes=parse_classes(args.classes),
                       image_size=args.image_size, test_fraction=args.test_fraction,
                       split_seed=args.split_seed, download=not args.no_download)
-    d = describe(ds)
+    d = describe_dataset(ds)
     if args.json:
         print(json.dumps(d, indent=2))
         return 0

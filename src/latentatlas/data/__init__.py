@@ -7,6 +7,8 @@ Public API (stable; other stages code against it):
     load_dataset_or_sample(data_dir=None, ...) -> (ImageDataset, note)
         full MNIST when found or fetched, else the embedded sample; the note says which
     parse_classes("1,4,8") -> ["1", "4", "8"]
+    describe_dataset(ds, note=None) -> dict      shapes, class counts, pixel range, source
+                                                 (for metrics.json["data"])
     ImageDataset: x_train/x_test uint8 (N, H, W); y_train/y_test int64 0..k-1;
                   class_names (after any subset); source (where it was read from);
                   original_labels (label in the full dataset, per class)
@@ -44,3 +46,4 @@ class ImageDataset:
 
 from .registry import DATASETS, KNOWN, load_dataset, load_dataset_or_sample  # noqa: E402,F401
 from .subset import parse_classes  # noqa: E402,F401
+from .summary import describe_dataset  # noqa: E402,F401

@@ -59,7 +59,7 @@ def read_raw_bytes(path: str | Path) -> bytes:
 
 
 def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Decode IDX bytes into an array (read-only view for uint8); `name` is used in errors."""
+    """Decode IDX bytes into a new (writable, native-order) array; `name` is used in errors."""
     if len(data) < 4:
         raise UserError(f"{name}: not an IDX file (only {len(data)} bytes, shorter than the "
                         f"4-byte magic number); {FIX_HINT}")
@@ -81,7 +81,9 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
                         f"{actual} ({'truncated' if actual < expected else 'extra bytes at the end'}); "
                         f"{FIX_HINT}")
     arr = np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape)
-    return arr.astype(dtype.newbyteorder("="), copy=False) if dtype.itemsize > 1 else arr
+    # One copy: native byte order, and writable (a view of `bytes` is read-only, which
+    # torch.from_numpy warns about and in-place ops refuse).
+    return arr.astype(dtype.newbyteorder("=") if dtype.itemsize > 1 else dtype, copy=True)
 
 
 def read_idx(path: str | Path, ndim: int | None = None) -> np.ndarray:

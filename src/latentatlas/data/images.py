@@ -17,16 +17,36 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 DEFAULT_IMAGE_SIZE = 28
 
 
-def resize_images(x: np.ndarray, size: int, source: str = "") -> np.ndarray:
-    """(N, H, W) uint8 -> (N, size, size) uint8 with Pillow's bilinear filter (antialiased)."""
-    from PIL import Image
+def _bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights of an antialiased bilinear (triangle) filter, as Pillow builds them.
 
+    Pixel centres map by (i + 0.5) * scale; when shrinking, the triangle widens by
+    `scale` so every input pixel contributes (antialiasing). Rows sum to 1.
+    """
+    scale = n_in / n_out
+    support = max(scale, 1.0)
+    centres = (np.arange(n_out) + 0.5) * scale                       # (n_out,)
+    inputs = np.arange(n_in) + 0.5                                   # (n_in,)
+    w = np.clip(1.0 - np.abs(inputs[None, :] - centres[:, None]) / support, 0.0, None)
+    return (w / w.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def resize_images(x: np.ndarray, size: int, chunk: int = 8192) -> np.ndarray:
+    """(N, H, W) uint8 -> (N, size, size) uint8, antialiased bilinear, vectorised.
+
+    Separable: out = A @ x @ B.T with A (size, H), B (size, W); 70k MNIST images
+    take a fraction of a second instead of seconds with a Pillow call per image.
+    """
     size = check_image_size(size)
     if x.shape[1:] == (size, size):
         return x
+    a = _bilinear_matrix(x.shape[1], size)                           # (S, H)
+    b_t = _bilinear_matrix(x.shape[2], size).T.copy()                # (W, S)
     out = np.empty((len(x), size, size), dtype=np.uint8)
-    for i, img in enumerate(x):   # Pillow resizes one image at a time
-        out[i] = np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR))
+    for start in range(0, len(x), chunk):                             # bounded memory: chunk*S*S floats
+        block = x[start:start + chunk].astype(np.float32)            # (n, H, W)
+        res = np.matmul(np.matmul(a, block), b_t)                    # (n, S, S)
+        out[start:start + chunk] = np.clip(np.rint(res), 0, 255)
     return out
 
 
