@@ -1,0 +1,250 @@
+"""`latentatlas run` as a Python function: train, encode, analyse, generate, report.
+
+    from latentatlas.config import load_preset
+    from latentatlas.pipeline import run_pipeline
+    summary = run_pipeline("runs/demo", load_preset("demo"), preset="demo")
+
+Each stage is the stage's own entry point (docs/internals.md); this module only
+decides which of them must run. A stage is *done*, and reused, when run.json
+records that it finished with the same fingerprint - a hash of its config
+section and of the files it reads (weights, latents) - and the outputs it wrote
+(files and metrics.json sections, their figures included) are still there.
+So changing the analysis settings re-runs the analysis only; retraining
+re-runs everything after it, since the weights' hash changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import sys
+import time
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Callable
+
+from .config import RunConfig
+from .errors import UserError
+from .rundir import (CONFIG, HISTORY, LATENTS, METRICS, MODEL_JSON, REPORT, WEIGHTS, RunDir, atomic_write_json,
+                     read_json)
+
+RUN_STATE = "run.json"
+STAGES = ("train", "encode", "analyze", "generate", "report")
+
+# stage -> (module, function, files it reads, files it must leave)
+ENTRY = {
+    "train": ("latentatlas.train", "train_run", (), (WEIGHTS, MODEL_JSON, HISTORY)),
+    "encode": ("latentatlas.latent.encode", "encode_run", (WEIGHTS, MODEL_JSON), (LATENTS,)),
+    "analyze": ("latentatlas.latent.analyze", "analyze_run", (LATENTS,), ()),
+    "generate": ("latentatlas.latent.generate", "generate_run", (WEIGHTS, LATENTS), ()),
+    "report": ("latentatlas.report.html", "write_report", (), (REPORT,)),
+}
+SECTION_OF_STAGE = {"train": ("data", "model", "train"), "encode": (), "analyze": ("analysis",),
+                    "generate": ("generate",), "report": ()}
+
+
+def stage_entry(stage: str) -> Callable | None:
+    """The stage's entry point, or None while its module has not landed in this version."""
+    module_name, func, _, _ = ENTRY[stage]
+    if importlib.util.find_spec(module_name) is None:
+        return None
+    return getattr(importlib.import_module(module_name), func, None)
+
+
+def _digest(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint(run: RunDir, stage: str, cfg: RunConfig) -> str:
+    """Hash of what a stage's result depends on: its settings and the files it reads."""
+    _, _, reads, _ = ENTRY[stage]
+    parts = {s: cfg.section_dict(s) for s in SECTION_OF_STAGE[stage]}
+    if stage == "train":
+        parts["data"].pop("data_dir", None)  # where the files lie does not change the result
+    parts["inputs"] = {name: _digest(run / name) for name in reads}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _read_state(run: RunDir) -> dict:
+    path = run / RUN_STATE
+    if not path.is_file():
+        return {}
+    try:
+        state = read_json(path)
+    except UserError:
+        return {}  # a damaged record only costs a re-run
+    return state if isinstance(state, dict) else {}
+
+
+def _outputs_present(run: RunDir, record: dict, stage: str) -> bool:
+    if not all((run / name).is_file() for name in ENTRY[stage][3]):
+        return False
+    metrics = run.read_metrics()
+    for section in record.get("sections", []):
+        value = metrics.get(section)
+        if value is None:
+            return False
+        for fig in (value.get("figures") or []) if isinstance(value, dict) else []:
+            if isinstance(fig, dict) and fig.get("path") and not (run / fig["path"]).is_file():
+                return False
+    return True
+
+
+def is_done(run: RunDir, stage: str, cfg: RunConfig, state: dict) -> bool:
+    record = (state.get("stages") or {}).get(stage)
+    if not record or record.get("fingerprint") != fingerprint(run, stage, cfg):
+        return False
+    if stage == "train" and not (run.read_metrics().get("train") or {}).get("completed", True):
+        return False  # stopped early (Ctrl-C): not done
+    return _outputs_present(run, record, stage)
+
+
+def _changed_sections(before: dict, after: dict) -> list[str]:
+    return [k for k, v in after.items() if k != "timings" and before.get(k) != v]
+
+
+def _call(stage: str, fn: Callable, run: RunDir, cfg: RunConfig, force: bool, baseline):
+    if stage == "train":
+        return fn(run.path, cfg.data, cfg.model, cfg.train, overwrite=True)
+    if stage == "encode":
+        return fn(run.path)
+    if stage == "analyze":
+        return fn(run.path, cfg.analysis)
+    if stage == "generate":
+        return fn(run.path, cfg.generate)
+    return fn(run.path, baseline=baseline)
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        print(text, file=sys.stderr, flush=True)
+
+
+def resolve_data(cfg: RunConfig, sample_fallback: bool, quiet: bool = False) -> str | None:
+    """For the demo: full MNIST when it can be found or fetched, else the embedded sample.
+
+    Sets cfg.data.name to what was found and returns the note saying which (None when the
+    dataset was named explicitly and no fallback applies).
+    """
+    if not sample_fallback or cfg.section_dict("data").get("name") != "mnist":
+        return None
+    from .data import registry
+
+    finder = getattr(registry, "load_dataset_or_sample", None)
+    if finder is None:
+        return None
+    d = cfg.section_dict("data")
+    ds, note = finder(data_dir=d.get("data_dir"), classes=d.get("classes"), image_size=d.get("image_size"),
+                      test_fraction=d.get("test_fraction", 0.2), split_seed=d.get("split_seed", 0))
+    if is_dataclass(cfg.data):
+        cfg.data.name = ds.name
+    else:
+        cfg.data["name"] = ds.name
+    _say(quiet, f"data: {note}")
+    return note
+
+
+def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = None, force: bool = False,
+                 sample_fallback: bool = False, baseline=None, skip=(), quiet: bool = False) -> dict:
+    """Run every stage into `out` (reusing those already done unless force); return a summary."""
+    cfg = config or RunConfig()
+    unknown = [s for s in skip if s not in STAGES]
+    if unknown:
+        raise UserError(f"cannot skip {', '.join(unknown)}: the stages are {', '.join(STAGES)}")
+    run = RunDir(out)
+    run.ensure()  # refuses a folder holding something that is not a run, before any work
+    note = resolve_data(cfg, sample_fallback, quiet)
+    state = _read_state(run)
+    if note is None and state.get("data_note") and state.get("data_name") == cfg.section_dict("data").get("name"):
+        note = state["data_note"]
+    state.update(preset=preset, data_note=note, data_name=cfg.section_dict("data").get("name"),
+                 study=asdict(cfg.study) if cfg.study is not None else None)
+    state.setdefault("stages", {})
+    _write_config(run, cfg)
+    atomic_write_json(run / RUN_STATE, state)
+
+    summary = {"run_dir": str(run.path), "stages": {}, "data_note": note}
+    rerun_after = force
+    n = len(STAGES)
+    for i, stage in enumerate(STAGES, 1):
+        head = f"[{i}/{n}] {stage}"
+        if stage in skip:
+            _say(quiet, f"{head}: skipped (--skip)")
+            summary["stages"][stage] = "skipped"
+            continue
+        fn = stage_entry(stage)
+        if fn is None:
+            _say(quiet, f"{head}: not available in this version of latentatlas; skipped")
+            summary["stages"][stage] = "not available"
+            continue
+        missing = [name for name in ENTRY[stage][2] if not (run / name).is_file()]
+        if missing:
+            _say(quiet, f"{head}: skipped, the run has no {', '.join(missing)} (an earlier stage did not run)")
+            summary["stages"][stage] = "skipped"
+            continue
+        if stage != "report" and not rerun_after and is_done(run, stage, cfg, state):
+            _say(quiet, f"{head}: done before with the same settings; reused (--force runs it again)")
+            summary["stages"][stage] = "reused"
+            continue
+        _say(quiet, f"{head} ...")
+        before = run.read_metrics()
+        t0 = time.perf_counter()
+        _call(stage, fn, run, cfg, force, baseline)
+        seconds = time.perf_counter() - t0
+        after = run.read_metrics()
+        state["stages"][stage] = {"fingerprint": fingerprint(run, stage, cfg),
+                                  "sections": _changed_sections(before, after),
+                                  "seconds": round(seconds, 3),
+                                  "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        atomic_write_json(run / RUN_STATE, state)
+        summary["stages"][stage] = f"ran in {seconds:.1f} s"
+        _say(quiet, f"{head}: {seconds:.1f} s")
+        if stage == "train":
+            rerun_after = True  # new weights: everything after them is stale
+    summary.update(_where(run))
+    return summary
+
+
+def _write_config(run: RunDir, cfg: RunConfig) -> None:
+    """config.json = the resolved configuration, every stage's section (train_run rewrites its own)."""
+    path = run / CONFIG
+    current = read_json(path) if path.is_file() else {}
+    if not isinstance(current, dict):
+        current = {}
+    current.update(cfg.to_dict())
+    atomic_write_json(path, current)
+
+
+def _where(run: RunDir) -> dict:
+    figures = sorted(p.name for p in run.figures.glob("*")) if run.figures.is_dir() else []
+    files = {"report": run / REPORT, "config": run / CONFIG, "metrics": run / METRICS, "model": run / WEIGHTS,
+             "history": run / HISTORY, "latents": run / LATENTS}
+    return {"files": {k: str(v) for k, v in files.items() if v.exists()}, "n_figures": len(figures),
+            "timings": run.read_metrics().get("timings", {})}
+
+
+def format_summary(summary: dict) -> str:
+    lines = ["", f"run directory: {summary['run_dir']}"]
+    if summary.get("data_note"):
+        lines.append(f"  data:      {summary['data_note']}")
+    for stage, what in summary["stages"].items():
+        lines.append(f"  {stage:<10} {what}")
+    for key, path in summary.get("files", {}).items():
+        lines.append(f"  {key + ':':<10} {path}")
+    if summary.get("n_figures"):
+        lines.append(f"  {'figures:':<10} {summary['n_figures']} files in {Path(summary['run_dir']) / 'figures'}")
+    timings = summary.get("timings") or {}
+    if timings:
+        lines.append("  seconds:   " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()
+                                                 if isinstance(v, (int, float))))
+    if "report" in summary.get("files", {}):
+        lines.append(f"open {summary['files']['report']} in a browser (it works offline)")
+    return "\n".join(lines)
