@@ -193,6 +193,11 @@ def test_explicit_mnist_never_falls_back(offline):
         load_dataset("mnist")
 
 
+def test_fallback_refuses_a_wrong_data_dir(offline):
+    with pytest.raises(UserError, match="not found in --data-dir"):
+        load_dataset_or_sample(data_dir=offline / "nowhere")
+
+
 def test_fallback_still_reports_a_corrupt_file(tmp_path, offline):
     folder = tmp_path / "d" / "mnist"
     make_idx_dataset(folder)

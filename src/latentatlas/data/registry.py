@@ -76,14 +76,18 @@ def _load_idx_folder(name: str, paths: dict[str, Path], source: str) -> ImageDat
     return ImageDataset(name, x_tr, y_tr, x_te, y_te, list(names), source, list(range(len(names))))
 
 
+def _not_in_data_dir(name: str, data_dir, looked: list[str]) -> UserError:
+    return UserError(f"dataset {name!r} not found in --data-dir {data_dir} "
+                     f"(looked in: {'; '.join(looked)}); put the four IDX files "
+                     f"({', '.join(s + '[.gz]' for s in FILES.values())}) there, "
+                     "or leave out --data-dir to search elsewhere and download")
+
+
 def _load_named(name: str, data_dir, download_ok: bool, timeout: float | None = None) -> ImageDataset:
     loc = locate(name, data_dir)
     if not loc.found:
         if data_dir is not None and str(data_dir) != "":
-            raise UserError(f"dataset {name!r} not found in --data-dir {data_dir} "
-                            f"(looked in: {'; '.join(loc.looked)}); put the four IDX files "
-                            f"({', '.join(s + '[.gz]' for s in FILES.values())}) there, "
-                            "or leave out --data-dir to search elsewhere and download")
+            raise _not_in_data_dir(name, data_dir, loc.looked)
         error = None
         if download_ok:
             try:
@@ -171,13 +175,17 @@ def load_dataset_or_sample(data_dir=None, classes=None, image_size=None, test_fr
     way is still an error (the user should hear about it).
     """
     check_test_fraction(test_fraction)
+    explicit = data_dir is not None and str(data_dir) != ""
     loc = locate("mnist", data_dir)
+    if explicit and not loc.found:
+        # The user pointed at a folder: a wrong folder is an error, not a reason to fall back.
+        raise _not_in_data_dir("mnist", data_dir, loc.looked)
     if loc.found:
         ds = _load_idx_folder("mnist", loc.paths, f"{loc.folder} ({loc.where})")
         note = f"using the full MNIST dataset from {loc.folder}"
     else:
         error = "download not attempted"
-        if download and not (data_dir is not None and str(data_dir) != ""):
+        if download:
             try:
                 loc = sources.download("mnist", timeout=timeout)
             except UserError as exc:
