@@ -1,14 +1,28 @@
-"""`latentatlas compare`: not implemented yet (placeholder until its issue lands)."""
+"""`latentatlas compare RUN_DIR...`: the headline figures of several runs in one table."""
 
 from . import HelpFormatter
 
 
 def add_parser(sub):
-    p = sub.add_parser("compare", help="(not yet available)", formatter_class=HelpFormatter)
+    p = sub.add_parser(
+        "compare", help="a table of the headline figures of several runs",
+        description="One row per run: model, latent size, epochs, training seconds, test loss, the best "
+                    "probe and cluster accuracy, the class-conditional sampling fidelity and the lowest "
+                    "Frechet distance. Figures a run lacks show as an em dash.",
+        formatter_class=HelpFormatter)
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
+    p.add_argument("--format", choices=("text", "markdown", "html"), default="text", help="table format")
+    p.add_argument("--output", default=None, metavar="FILE", help="also write the table to this file")
     return p
 
 
 def run(args) -> int:
-    from ..errors import UserError
+    from ..compare import compare_runs, format_table
 
-    raise UserError("'compare' is not available in this version yet")
+    text = format_table(compare_runs(args.run_dirs), args.format)
+    print(text)
+    if args.output:
+        from ..rundir import atomic_write_text
+
+        atomic_write_text(args.output, text + "\n")
+    return 0
