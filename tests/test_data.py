@@ -420,3 +420,9 @@ def test_image_size_applies_to_idx_datasets():
 def test_loaded_arrays_are_writable_for_torch():
     ds = load_dataset("mnist-sample")
     assert ds.x_train.flags.writeable and ds.y_train.dtype == np.int64
+
+
+def test_other_datasets_files_are_refused(full_data_dir, capsys):
+    # Fashion-MNIST files directly in the root, asked for as mnist: caught by the label checksums.
+    rc, out, err = run_cli(capsys, "data", "info", "mnist", "--data-dir", full_data_dir / "fashion-mnist")
+    assert_one_line_error(rc, err, "these are the fashion-mnist files, not mnist")

@@ -54,10 +54,11 @@ def mirror(tmp_path, monkeypatch):
         "y_test": (np.arange(10) % 10).astype(np.uint8),
     }
     table = {}
-    for name in ("mnist", "fashion-mnist"):
+    for shift, name in enumerate(("mnist", "fashion-mnist")):
         (served / name).mkdir(parents=True)
         for key, arr in arrays.items():
-            raw = encode_idx(arr)
+            # The two datasets must differ: the loader refuses one's files under the other's name.
+            raw = encode_idx((arr + shift) % 10 if key.startswith("y") else arr)
             (served / name / (sources.FILES[key] + ".gz")).write_bytes(gzip.compress(raw))
             table.setdefault(name, {})[sources.FILES[key]] = hashlib.sha256(raw).hexdigest()
     monkeypatch.setattr(sources, "SHA256", table)

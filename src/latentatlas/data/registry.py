@@ -66,8 +66,21 @@ def read_idx_pair(x_path: Path, y_path: Path, n_classes: int) -> tuple[np.ndarra
     return x, y.astype(np.int64)
 
 
+def _check_identity(name: str, paths: dict[str, Path]) -> None:
+    """Refuse another known dataset's files under this name (e.g. Fashion-MNIST files in ROOT/
+    when asking for mnist). Label files are small, so their checksums cost about a millisecond."""
+    for key in ("y_train", "y_test"):
+        digest = sources.sha256_decompressed(paths[key])
+        for other, table in sources.SHA256.items():
+            if other != name and table.get(FILES[key]) == digest:
+                raise UserError(f"{paths[key]}: these are the {other} files, not {name}; "
+                                f"point --data-dir / $LATENTATLAS_DATA at a folder holding {name} "
+                                f"(ROOT/{name}/ is searched before ROOT/)")
+
+
 def _load_idx_folder(name: str, paths: dict[str, Path], source: str) -> ImageDataset:
     names = DATASETS[name]
+    _check_identity(name, paths)
     x_tr, y_tr = read_idx_pair(paths["x_train"], paths["y_train"], len(names))
     x_te, y_te = read_idx_pair(paths["x_test"], paths["y_test"], len(names))
     if x_tr.shape[1:] != x_te.shape[1:]:
