@@ -44,6 +44,10 @@ def snapshot(*folders: Path) -> dict:
     return out
 
 
+def _cache() -> Path:
+    return Path(os.environ["LATENTATLAS_CACHE"])
+
+
 def run_cli(capsys, *argv):
     rc = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()
@@ -148,10 +152,10 @@ def test_no_download_flag(offline, capsys):
 
 @pytest.mark.parametrize("name", ["mnist2", "MNIST ", "folder:", "imagenet"])
 def test_unknown_dataset(name, capsys, tmp_path):
-    before = snapshot(tmp_path)
+    before = snapshot(tmp_path, _cache())
     rc, out, err = run_cli(capsys, "data", "info", name)
     assert_one_line_error(rc, err, repr(name) if name != "folder:" else "needs a path")
-    assert snapshot(tmp_path) == before
+    assert snapshot(tmp_path, _cache()) == before
 
 
 def test_data_config_fields_are_load_dataset_kwargs():
@@ -211,7 +215,7 @@ def test_fallback_still_reports_a_corrupt_file(tmp_path, offline):
 def test_parse_classes():
     assert parse_classes("1, 4,8") == ["1", "4", "8"]
     assert parse_classes("Sandal,Sneaker") == ["Sandal", "Sneaker"]
-    assert parse_classes([1, 4]) == ["1", "4"]
+    assert parse_classes([1, 4]) == ["1", "4"] and parse_classes(3) == ["3"]
     assert parse_classes("") is None and parse_classes(None) is None
 
 
@@ -239,10 +243,10 @@ def test_subset_by_name_case_insensitive(tmp_path):
     ("3,3", "listed twice"),
 ])
 def test_bad_subsets(classes, words, capsys, tmp_path):
-    before = snapshot(tmp_path)
+    before = snapshot(tmp_path, _cache())
     rc, out, err = run_cli(capsys, "data", "info", "mnist-sample", "--classes", classes)
     assert_one_line_error(rc, err, words)
-    assert snapshot(tmp_path) == before
+    assert snapshot(tmp_path, _cache()) == before
 
 
 # -- image folders ------------------------------------------------------------------------------
@@ -276,10 +280,10 @@ def test_image_folder_with_no_images(tmp_path, capsys):
     (root / "a").mkdir(parents=True)
     (root / "b").mkdir()
     (root / "a" / "readme.txt").write_text("x")
-    before = snapshot(tmp_path)
+    before = snapshot(tmp_path, _cache())
     rc, out, err = run_cli(capsys, "data", "info", f"folder:{root}")
     assert_one_line_error(rc, err, str(root), "no images found")
-    assert snapshot(tmp_path) == before
+    assert snapshot(tmp_path, _cache()) == before
 
 
 def test_image_folder_bad_image_and_empty_class(tmp_path, capsys):
@@ -330,10 +334,10 @@ def test_npz_own_split_float_images_and_label_values(tmp_path):
 def test_bad_npz(tmp_path, capsys, arrays, words):
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
-    before = snapshot(tmp_path)
+    before = snapshot(tmp_path, _cache())
     rc, out, err = run_cli(capsys, "data", "info", f"npz:{path}")
     assert_one_line_error(rc, err, str(path), words)
-    assert snapshot(tmp_path) == before
+    assert snapshot(tmp_path, _cache()) == before
 
 
 def test_npz_not_a_zip(tmp_path, capsys):
@@ -358,7 +362,7 @@ def test_data_info_sample_text(capsys):
     rc, out, err = run_cli(capsys, "data", "info", "mnist-sample", "--classes", "1,4,8")
     assert rc == 0, err
     ds = load_dataset("mnist-sample", classes="1,4,8")
-    assert f"{len(ds.y_train)} train, {len(ds.y_test)} test, 28x28" in out
+    assert f"{len(ds.y_train)} training, {len(ds.y_test)} test, 28x28" in out
     assert "classes   3" in out and "embedded sample" in out
     counts = np.bincount(ds.y_train)
     assert all(str(c) in out for c in counts)

@@ -174,7 +174,7 @@ def _info(args) -> int:
     h, w = ds.image_shape
     print(f"dataset   {d['name']}")
     print(f"source    {d['source']}")
-    print(f"images    {d['train']['images']} train, {d['test']['images']} test, {h}x{w} grey, uint8")
+    print(f"images    {d['train']['images']} training, {d['test']['images']} test, {h}x{w} grey, uint8")
     print(f"classes   {d['n_classes']}")
     for part in ("train", "test"):
         s = d[part]

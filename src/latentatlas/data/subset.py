@@ -20,7 +20,12 @@ def parse_classes(text: str | Sequence | None) -> list[str] | None:
     """'1,4,8' or 'Sandal, Sneaker' (or a list) -> ['1', '4', '8']; None/'' -> None."""
     if text is None:
         return None
-    items = text.split(",") if isinstance(text, str) else list(text)
+    if isinstance(text, str):
+        items = text.split(",")
+    elif isinstance(text, (int, float)) or not hasattr(text, "__iter__"):
+        items = [text]                          # a single label, e.g. classes=3
+    else:
+        items = list(text)
     out = [str(c).strip() for c in items if str(c).strip() != ""]
     return out or None
 
