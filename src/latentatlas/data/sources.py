@@ -241,6 +241,10 @@ def download(name: str, timeout: float = DOWNLOAD_TIMEOUT, progress: bool = True
                 pass   # a bad cached copy: fetch it again
         errors = []
         for base in bases:
+            if progress:
+                import sys
+
+                print(f"downloading {base}{stem}.gz -> {folder}", file=sys.stderr, flush=True)
             try:
                 _download_one(base + stem + ".gz", dest, expected, timeout, progress)
                 break
