@@ -12,8 +12,6 @@ import argparse
 import importlib
 import importlib.util
 
-from . import HelpFormatter
-
 # Stage commands whose options `run` reuses (their add_*_args / *_config_from_args helpers).
 STAGE_COMMANDS = ("train", "analyze", "sample", "interpolate", "encode")
 
@@ -86,25 +84,30 @@ FALLBACK = {"dataset": ("data", "name"), "classes": ("data", "classes"), "data_d
 def add_parser(sub):
     p = sub.add_parser(
         "run", help="train, encode, analyse, generate and write the HTML report, in one command",
-        description="Train, encode, analyse, generate and write RUN/report.html in one go. Stages already "
-                    "done in the run directory with the same settings are reused (--force runs them "
-                    "again). With --preset demo and no --dataset it uses the full MNIST when it can be "
-                    "found or fetched, else the embedded 10,000-image sample, and says which.\n\n"
+        description="Train, encode, analyse, generate and write RUN/report.html in one go.\n"
+                    "Stages already done in the run directory with the same settings are reused\n"
+                    "(--force runs them again). With --preset demo (or no preset) and no --dataset,\n"
+                    "the full MNIST is used when it can be found or fetched, else the embedded\n"
+                    "10,000-image sample; the console and the report say which.\n\n"
+                    "Settings: the options given here, over a --config file or a --preset, over\n"
+                    "the defaults.\n\n"
                     "examples:\n  latentatlas run --preset demo --out runs/demo\n"
                     "  latentatlas run --dataset mnist --out runs/mnist\n"
                     "  latentatlas run --preset study001-vae-svm --out runs/study001\n"
                     "  latentatlas run --config my.toml --out runs/mine",
-        formatter_class=HelpFormatter, allow_abbrev=False)
+        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset", default=None, metavar="NAME",
                      help="start from a shipped preset (demo, default-ae, default-vae, study000-cae-lda, ...)")
     src.add_argument("--config", default=None, metavar="FILE", help="start from a TOML or JSON config file")
     p.add_argument("--out", default=None, metavar="DIR", help="run directory (default: runs/<preset or 'run'>)")
-    p.add_argument("--force", action="store_true", help="run every stage again, even those already done")
+    p.add_argument("--force", action="store_true", help="run every stage again, even those already done with the same settings")
     p.add_argument("--skip", default="", metavar="STAGES",
-                   help="comma-separated stages not to run: train, encode, analyze, generate, report")
+                   help="comma-separated stages not to run: train, encode, analyze, generate, report "
+                        "[default: none]")
     p.add_argument("--baseline", default=None, metavar="RUN_DIR",
-                   help="our default run, put beside a study preset's published figures in the report")
+                   help="our default run, put beside a study preset's published figures in the report "
+                        "[default: runs/<the study's baseline preset> when it exists]")
     p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
     added: list = []
     tolerant = _Tolerant(p, p, added)
@@ -119,7 +122,8 @@ def add_parser(sub):
     fb.add_argument("--latent-dim", type=int, default=None, help="size of the latent code")
     fb.add_argument("--epochs", type=int, default=None, help="training epochs")
     p.set_defaults(_fallback_dests=[a.dest for a in mine],
-                   _types={a.dest: a.type for a in added + mine if callable(a.type)})
+                   _types={a.dest: a.type for a in added + mine if callable(a.type)},
+                   _real_defaults={a.dest: a.default for a in added + mine})
     # Wrap defaults so run() can tell an option given from one left at its default.
     for action in added + mine:
         if action.default is not argparse.SUPPRESS and action.dest != "help":
@@ -178,8 +182,11 @@ def build_config(args, explicit: set[str]):
     else:
         cfg = RunConfig()
     # What the stage helpers make of the options, and of the same options all left at default.
-    defaults_ns = copy.copy(args)
     given = explicit - {"preset", "config", "out", "force", "skip", "baseline", "command", "list_presets"}
+    defaults_ns = copy.copy(args)  # the same options, those given reset to their defaults
+    real_defaults = getattr(args, "_real_defaults", {})
+    for dest in given & set(real_defaults):
+        setattr(defaults_ns, dest, real_defaults[dest])
     for _, helper in _helpers("from"):
         try:
             made = _dataclasses_in(helper(args))

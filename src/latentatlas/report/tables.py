@@ -77,7 +77,8 @@ def records_table(rows: dict[str, dict], columns: Sequence[str] | None = None, r
     head = f"<tr><th>{esc(row_title)}</th>" + "".join(f'<th class="num">{label(c)}</th>' for c in columns) + "</tr>"
     body = []
     for name, r in rows.items():
-        cells = "".join(f'<td class="num">{fmt(r.get(c))}</td>' for c in columns)
+        cells = "".join(f'<td{"" if isinstance(r.get(c), str) else " class=num"}>{fmt(r.get(c))}</td>'
+                        for c in columns)
         body.append(f"<tr><th>{esc(name)}</th>{cells}</tr>")
     return f'<div class="table-scroll"><table>{head}{"".join(body)}</table></div>'
 
@@ -101,36 +102,92 @@ def matrix_table(m: list[list], row_names: Sequence[str] | None = None,
     return f'<div class="table-scroll"><table class="matrix">{head}{"".join(body)}</table></div>'
 
 
+def _is_path(v: Any) -> bool:
+    """A figure file named inside a metrics section: shown as a figure, not as text."""
+    return isinstance(v, str) and v.lower().endswith((".png", ".gif", ".html", ".jpg", ".svg", ".npz"))
+
+
+def _flat(d: dict) -> bool:
+    return bool(d) and all(is_scalar(v) for v in d.values())
+
+
+def _number_lists(d: dict) -> bool:
+    """{name: [numbers]} with equal lengths (class means per dimension, ...)."""
+    vals = list(d.values())
+    return (bool(vals) and all(isinstance(v, list) and v and all(isinstance(x, (int, float)) and not
+                                                                  isinstance(x, bool) for x in v) for v in vals)
+            and len({len(v) for v in vals}) == 1)
+
+
+def _records(d: dict) -> dict:
+    """The entries of d that are records: dicts with at least one scalar (not a path) field."""
+    return {k: v for k, v in d.items() if k != "figures" and isinstance(v, dict)
+            and any(is_scalar(x) and not _is_path(x) for x in v.values())}
+
+
+def _record_table(recs: dict, class_names, depth: int) -> str:
+    """Methods as rows, their scalar measures as columns; their nested tables below."""
+    columns: list[str] = []
+    for r in recs.values():
+        for k, v in r.items():
+            if k not in columns and k != "figures" and is_scalar(v) and not _is_path(v):
+                columns.append(k)
+    parts = [records_table(recs, columns)]
+    nested_keys: list[str] = []
+    for r in recs.values():
+        for k, v in r.items():
+            if k not in nested_keys and k != "figures" and not is_scalar(v):
+                nested_keys.append(k)
+    for key in nested_keys:
+        present = {name: r[key] for name, r in recs.items() if key in r}
+        if all(isinstance(v, dict) and _flat(v) for v in present.values()):
+            cols: list[str] = []
+            for v in present.values():
+                cols += [c for c in v if c not in cols]
+            parts.append(f"<h4>{label(key)}</h4>" + records_table(present, cols))
+        else:
+            for name, v in present.items():
+                inner = render_any(v, class_names, depth + 1)
+                if inner:
+                    parts.append(f"<details><summary>{esc(name)}: {label(key)}</summary>{inner}</details>")
+    return "".join(parts)
+
+
 def render_any(value: Any, class_names: Sequence[str] | None = None, depth: int = 0) -> str:
-    """Best-effort rendering of a metrics sub-tree whose shape the report does not know."""
+    """Best-effort rendering of a metrics sub-tree whose exact shape the report does not know."""
     if is_scalar(value):
-        return f"<p>{fmt(value)}</p>"
+        return "" if _is_path(value) else f"<p>{fmt(value)}</p>"
     if is_matrix(value):
         return matrix_table(value, class_names, class_names)
     if isinstance(value, list):
-        if all(isinstance(v, dict) for v in value) and value:
-            return records_table({str(i): v for i, v in enumerate(value)})
+        if value and all(isinstance(v, dict) for v in value):
+            named = {}
+            for i, v in enumerate(value):
+                name = v.get("label") or v.get("name") or v.get("method") or str(i)
+                named[str(name)] = v
+            return _record_table(named, class_names, depth)
         return f'<p class="mono">{", ".join(fmt(v) if is_scalar(v) else "&hellip;" for v in value[:40])}</p>'
-    if isinstance(value, dict):
-        parts = [kv_table(value)]
-        nested = {k: v for k, v in value.items() if k != "figures" and not is_scalar(v)
-                  and not (isinstance(v, list) and all(is_scalar(x) for x in v))}
-        flat_children = {k: v for k, v in nested.items()
-                         if isinstance(v, dict) and v and all(is_scalar(x) for x in v.values())}
-        if len(flat_children) >= 2:
-            parts.append(records_table(flat_children))
-        for k, v in nested.items():
-            if k in flat_children and len(flat_children) >= 2:
-                continue
+    if not isinstance(value, dict):
+        return ""
+    scalars = {k: v for k, v in value.items() if not _is_path(v)}
+    parts = [kv_table(scalars)]
+    recs = _records(value)
+    if recs:
+        parts.append(_record_table(recs, class_names, depth))
+    for k, v in value.items():
+        if k == "figures" or k in recs or is_scalar(v) or (isinstance(v, list) and all(is_scalar(x) for x in v)):
+            continue
+        if isinstance(v, dict) and _number_lists(v):
+            inner = matrix_table(list(v.values()), [str(x) for x in v.keys()], None)
+        else:
             inner = render_any(v, class_names, depth + 1)
-            if not inner:
-                continue
-            if depth >= 1:
-                parts.append(f"<details><summary>{label(k)}</summary>{inner}</details>")
-            else:
-                parts.append(f"<h4>{label(k)}</h4>{inner}")
-        return "".join(parts)
-    return ""
+        if not inner:
+            continue
+        if depth >= 1 or (isinstance(v, dict) and _number_lists(v)):
+            parts.append(f"<details><summary>{label(k)}</summary>{inner}</details>")
+        else:
+            parts.append(f"<h4>{label(k)}</h4>{inner}")
+    return "".join(parts)
 
 
 def get_path(metrics: dict, dotted: str) -> Any:
