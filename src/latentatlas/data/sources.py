@@ -175,6 +175,7 @@ def _download_one(url: str, dest: Path, expected_sha: str, timeout: float, progr
     Raises OSError-like errors for network trouble (the caller tries the next
     mirror) and UserError for a checksum mismatch.
     """
+    import sys
     import tempfile
     import urllib.request
 
@@ -184,7 +185,9 @@ def _download_one(url: str, dest: Path, expected_sha: str, timeout: float, progr
 
     req = urllib.request.Request(url, headers={"User-Agent": "latentatlas"})
     with urllib.request.urlopen(req, timeout=timeout) as resp:
-        # Only now that a mirror answered do we create anything on disk.
+        # Only now that a mirror answered do we say so, and create anything on disk.
+        if progress:
+            print(f"downloading {url} -> {dest.parent}", file=sys.stderr, flush=True)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         tmp_path = Path(tmp)
@@ -241,10 +244,6 @@ def download(name: str, timeout: float = DOWNLOAD_TIMEOUT, progress: bool = True
                 pass   # a bad cached copy: fetch it again
         errors = []
         for base in bases:
-            if progress:
-                import sys
-
-                print(f"downloading {base}{stem}.gz -> {folder}", file=sys.stderr, flush=True)
             try:
                 _download_one(base + stem + ".gz", dest, expected, timeout, progress)
                 break
