@@ -210,3 +210,15 @@ def test_real_files_verify_and_flipped_byte_fails(full_data_dir, tmp_path, capsy
 def test_embedded_sample_verifies(capsys):
     rc, out, err = run_cli(capsys, "data", "verify", "mnist-sample")
     assert rc == 0 and out.count("OK ") == 2, err
+
+
+def test_real_files_from_a_local_mirror_pass_the_real_checksums(full_data_dir, tmp_path, monkeypatch):
+    """The shipped SHA-256 table and file layout match the official files (served by file://)."""
+    monkeypatch.delenv("LATENTATLAS_DATA", raising=False)
+    monkeypatch.setattr(sources, "SYSTEM_DIRS", [tmp_path / "no-system"])
+    monkeypatch.setenv("LATENTATLAS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(sources.MIRRORS_ENV, full_data_dir.as_uri() + "/{name}/")
+    loc = sources.download("mnist", progress=False)
+    assert all(ok for _, ok, _, _ in sources.verify_files("mnist", loc.paths))
+    ds = load_dataset("mnist")
+    assert ds.x_train.shape == (60000, 28, 28) and "(cache)" in ds.source
