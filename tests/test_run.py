@@ -1,0 +1,171 @@
+"""`latentatlas run`: every stage into one folder, reuse of stages done, settings precedence, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from latentatlas.cli import build_parser, main
+from latentatlas.pipeline import STAGES, stage_entry
+
+TINY = """
+[data]
+name = "mnist-sample"
+
+[model]
+name = "vae"
+latent_dim = 2
+
+[train]
+epochs = 1
+batch_size = 64
+max_train_images = 400
+threads = 1
+progress_images = 16
+
+[analysis]
+projections = ["pca:2", "pca:3"]
+projection_max_samples = 600
+raw_baseline = false
+quality_max_samples = 300
+probes = ["knn"]
+clusterers = ["kmeans"]
+hover_images = 50
+n_jobs = 1
+
+[generate]
+samplers = ["class-gaussian"]
+n_per_class = 2
+judge = false
+tour = false
+traverse = false
+steps = 4
+manifold_n = 4
+"""
+
+
+def _stage_lines(err: str) -> dict:
+    """{stage: what the console said about it} from the [i/n] lines."""
+    out = {}
+    for m in re.finditer(r"^\[\d/\d\] (\w+)(.*)$", err, re.MULTILINE):
+        out.setdefault(m.group(1), []).append(m.group(2))
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_config(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cfg") / "tiny.toml"
+    path.write_text(TINY)
+    return path
+
+
+def test_run_end_to_end_then_reuse_then_partial_rerun(tmp_path, tiny_config, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--config", str(tiny_config), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    report = out / "report.html"
+    assert report.is_file() and str(report) in captured.out  # closing summary names the report
+    state = json.loads((out / "run.json").read_text())
+    available = [s for s in STAGES if stage_entry(s) is not None]
+    assert "train" in available
+    for stage in available:
+        assert stage in state["stages"], stage
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["train"]["epochs"] == 1
+    text = report.read_text(encoding="utf-8")
+    assert f"{metrics['train']['test_loss']:.2f}" in text
+
+    # Same settings again: every stage but the report is reused, nothing retrained.
+    weights_mtime = (out / "model.safetensors").stat().st_mtime_ns
+    assert main(["run", "--config", str(tiny_config), "--out", str(out)]) == 0
+    lines = _stage_lines(capsys.readouterr().err)
+    for stage in available:
+        if stage != "report":
+            assert any("reused" in s for s in lines[stage]), (stage, lines)
+    assert (out / "model.safetensors").stat().st_mtime_ns == weights_mtime
+
+    # A generation setting changed: only that stage runs again.
+    if "generate" in available:
+        changed = tmp_path / "changed.toml"
+        changed.write_text(TINY.replace("n_per_class = 2", "n_per_class = 3"))
+        assert main(["run", "--config", str(changed), "--out", str(out)]) == 0
+        lines = _stage_lines(capsys.readouterr().err)
+        assert any("reused" in s for s in lines["train"]) and any("reused" in s for s in lines["encode"])
+        assert not any("reused" in s for s in lines["generate"])
+        assert (out / "model.safetensors").stat().st_mtime_ns == weights_mtime
+
+    # --force: training runs again.
+    assert main(["run", "--config", str(tiny_config), "--out", str(out), "--force", "--skip", "generate,analyze"]) == 0
+    lines = _stage_lines(capsys.readouterr().err)
+    assert not any("reused" in s for s in lines["train"])
+    assert (out / "model.safetensors").stat().st_mtime_ns != weights_mtime
+
+
+def test_run_refuses_a_folder_that_is_not_a_run(tmp_path, tiny_config, capsys):
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.tex").write_text("do not touch")
+    assert main(["run", "--config", str(tiny_config), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not a latentatlas run" in err
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
+    assert (out / "thesis.tex").read_text() == "do not touch"
+
+
+def test_run_unknown_stage_to_skip(tmp_path, tiny_config, capsys):
+    assert main(["run", "--config", str(tiny_config), "--out", str(tmp_path / "r"), "--skip", "painting"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "painting" in err and "train" in err and len(err.splitlines()) == 1
+
+
+def _config_of(argv: list[str]):
+    from latentatlas.commands.run import _unwrap, build_config
+
+    args = build_parser().parse_args(["run"] + argv)
+    return build_config(args, _unwrap(args))
+
+
+def test_options_override_the_preset_and_keep_the_rest():
+    from latentatlas.config import load_preset
+
+    demo = load_preset("demo")
+    cfg = _config_of(["--preset", "demo", "--latent-dim", "3"])
+    assert cfg.model.latent_dim == 3
+    assert cfg.train == demo.train and cfg.data == demo.data  # untouched sections stay the preset's
+    # An option given with the value that happens to be the dataclass default still wins.
+    from latentatlas.config import TrainConfig
+
+    default_epochs = TrainConfig().epochs
+    cfg = _config_of(["--preset", "study001-vae-svm", "--epochs", str(default_epochs)])
+    assert cfg.train.epochs == default_epochs != load_preset("study001-vae-svm").train.epochs
+
+
+def test_demo_falls_back_to_the_sample_and_says_so(tmp_path, monkeypatch, capsys):
+    """Where full MNIST cannot be found or fetched, the demo uses the embedded sample (and says so);
+    an explicit --dataset never falls back."""
+    from latentatlas.data import registry
+
+    calls = []
+
+    def no_mnist(**kw):
+        calls.append(kw)
+        return registry.load_dataset("mnist-sample"), "full MNIST not found; using the embedded sample"
+
+    monkeypatch.setattr(registry, "load_dataset_or_sample", no_mnist)
+    from latentatlas.commands.run import _unwrap
+    from latentatlas.pipeline import resolve_data
+
+    args = build_parser().parse_args(["run", "--preset", "demo", "--dataset", "mnist"])
+    explicit = _unwrap(args)
+    assert "dataset" in explicit
+    cfg = _config_of(["--preset", "demo"])
+    cfg.data.name = "mnist"
+    note = resolve_data(cfg, sample_fallback=True, quiet=True)
+    assert cfg.data.name == "mnist-sample" and "embedded sample" in note and calls
+    calls.clear()
+    cfg.data.name = "mnist"
+    assert resolve_data(cfg, sample_fallback=False, quiet=True) is None and not calls
+    assert cfg.data.name == "mnist"
