@@ -134,7 +134,8 @@ class StudyConfig:
     """A preset's quotation of the study it rebuilds (the only typed-in figures)."""
     title: str = ""
     source: str = ""                           # where the quoted figures come from
-    baseline: str | None = None                # our preset to compare with, e.g. "default-vae"
+    baseline: str | None = None                # our run to compare with, e.g. "default-vae" (runs/<baseline>)
+    baseline_options: str | None = None        # options that run it from its preset, e.g. "--dataset fashion-mnist"
     figures: list[StudyFigure] = field(default_factory=list)
 
 

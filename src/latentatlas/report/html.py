@@ -163,7 +163,8 @@ def _baseline_metrics(ctx: dict, study: dict) -> tuple[dict | None, str]:
     for cand in candidates:
         metrics_file = cand / "metrics.json"
         if metrics_file.is_file():
-            return _read_optional_json(metrics_file), str(cand)
+            lookup = dict(_read_optional_json(metrics_file), history=_history(RunDir(cand)))
+            return lookup, str(cand)
     return None, str(name or "default")
 
 
@@ -178,7 +179,7 @@ def _study_section(page: _Page, ctx: dict) -> str:
     for fig in study.get("figures") or []:
         published = fig.get("published")
         pub = fmt(published) if published is not None else DASH
-        ours = get_path(ctx["metrics"], fig["metric"]) if fig.get("metric") else None
+        ours = get_path(ctx["lookup"], fig["metric"]) if fig.get("metric") else None
         theirs = get_path(base_metrics, fig["metric"]) if (base_metrics and fig.get("metric")) else None
         ours_cell = fmt(ours) if is_scalar(ours) else esc(json.dumps(ours))
         if base_metrics is None:
@@ -194,9 +195,12 @@ def _study_section(page: _Page, ctx: dict) -> str:
              "(and from our default run's).</p>",
              f'<div class="table-scroll"><table>{head}{"".join(rows)}</table></div>']
     if base_metrics is None and study.get("baseline"):
-        parts.append(f'<p class="note">Run <code>latentatlas run --preset {esc(study["baseline"])} '
+        preset = study["baseline"].replace("-fashion", "")
+        extra = f" {study['baseline_options']}" if study.get("baseline_options") else ""
+        parts.append(f'<p class="note">Run <code>latentatlas run --preset {esc(preset)}{esc(extra)} '
                      f'--out {esc(str(ctx["run"].path.parent / study["baseline"]))}</code> to fill the '
-                     "default column, or pass <code>--baseline RUN_DIR</code>.</p>")
+                     "default column (then <code>latentatlas report</code> this run again), or pass "
+                     "<code>--baseline RUN_DIR</code>.</p>")
     return "".join(parts)
 
 
@@ -336,7 +340,9 @@ def render_report(run_dir, baseline=None) -> str:
                for fig in (value.get("figures") or []) if isinstance(fig, dict)]
     class_names = ((metrics.get("data") or {}).get("class_names") or (metrics.get("encode") or {}).get("class_names")
                    or state.get("class_names") or [])
-    ctx = {"run": run, "metrics": metrics, "config": config, "state": state, "history": _history(run),
+    history = _history(run)
+    ctx = {"run": run, "metrics": metrics, "config": config, "state": state, "history": history,
+           "lookup": dict(metrics, history=history),  # study figures may point into history.jsonl
            "routed": _route(figures), "class_names": [str(c) for c in class_names],
            "study": state.get("study") or config.get("study"), "baseline": baseline}
     page = _Page(run)
