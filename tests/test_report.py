@@ -44,7 +44,16 @@ def make_fake_run(path: Path, class_names=("zero", EVIL, "two"), interactive: in
     save_grid_png(run.figures / "interpolation_walk.png", imgs[:8])
     html_figs = []
     for i in range(interactive):
-        _plotly_html(run.figures / f"projections_pca_3d_{i}.html", i)
+        if i % 2 == 0:  # as the analysis writes them: HTML + JSON, hover images (report.interactive)
+            from latentatlas.report.interactive import scatter_3d_figure, write_html
+
+            k = len(class_names)
+            fig = scatter_3d_figure(rng.normal(size=(60, 3)), np.arange(60) % k, list(class_names),
+                                    f"PCA 3-D {EVIL}", images=(imgs[np.arange(60) % 16] * 255).astype(np.uint8),
+                                    hover_images=10)
+            write_html(fig, run.figures / f"projections_pca_3d_{i}.html")
+        else:  # any plotly page with plotly.js inlined
+            _plotly_html(run.figures / f"projections_pca_3d_{i}.html", i)
         html_figs.append({"path": f"figures/projections_pca_3d_{i}.html", "title": f"PCA 3-D #{i}",
                           "kind": "html", "caption": f"interactive {EVIL}"})
     k = len(class_names)
@@ -80,7 +89,7 @@ def test_report_is_self_contained_ordered_and_escaped(tmp_path):
     text = out.read_text(encoding="utf-8")
     # One copy of plotly.js for two interactive figures; both figures' divs present.
     assert text.count("* plotly.js v") == 1
-    assert text.count('class="plotly-graph-div"') == 2
+    assert text.count('class="plotly-graph-div"') == 1 and text.count('class="latentatlas-plotly"') == 1
     # Offline: no external scripts, stylesheets or images.
     assert not re.search(r'<script[^>]+src=', text)
     assert not re.search(r'<(img|link)[^>]+(src|href)="https?://', text)
@@ -169,6 +178,7 @@ def test_report_renders_in_chromium_without_script_errors(tmp_path):
     # plotly built both interactive figures (its .plot-container exists only after it ran)
     assert seen["attrs"].get("data-plots-rendered") == "2", seen["attrs"]
     assert seen["dom"].count('class="plot-container plotly"') == 2
+    assert 'id="la-fig-' in seen["dom"]
 
 
 def test_browser_probe_catches_a_script_error(tmp_path):

@@ -56,8 +56,26 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
-def figure_html(run_path: Path, fig: dict, wide: bool = False) -> tuple[str, int]:
-    """One <figure> for an entry of a metrics section's "figures" list; (html, n_plots)."""
+def interactive_snippet(path: Path, uid: str) -> tuple[str, int] | None:
+    """The figure's plotly JSON (written beside its HTML by report.interactive) as a <div> and
+    a <script> that draw it with the page's one plotly.js; None when there is no JSON."""
+    json_path = path.with_suffix(".json")
+    if not json_path.is_file():
+        return None
+    try:
+        from .interactive import embed_snippet
+    except ImportError:
+        return None
+    text = json_path.read_text(encoding="utf-8")
+    # A "</script>" inside a string of the JSON (a class name, say) would end the script early.
+    text = text.replace("</", "<\\/")
+    return embed_snippet(text, uid), 1
+
+
+def figure_html(run_path: Path, fig: dict, wide: bool = False, uid: str = "la-fig") -> tuple[str, int]:
+    """One <figure> for an entry of a metrics section's "figures" list; (html, n_plots).
+
+    uid: an id unique in the page, for the <div> of an interactive figure."""
     rel = str(fig.get("path", ""))
     path = (run_path / rel) if rel else None
     title = html.escape(str(fig.get("title") or Path(rel).stem.replace("_", " ")))
@@ -68,7 +86,8 @@ def figure_html(run_path: Path, fig: dict, wide: bool = False) -> tuple[str, int
         body = f'<p class="missing">figure file {html.escape(rel)} is missing from the run directory</p>'
         return f"<figure>{body}{cap}</figure>", 0
     if kind == "html" or path.suffix.lower() in (".html", ".htm"):
-        fragment, n = plotly_fragment(path.read_text(encoding="utf-8", errors="replace"))
+        made = interactive_snippet(path, uid)
+        fragment, n = made if made else plotly_fragment(path.read_text(encoding="utf-8", errors="replace"))
         return f'<figure class="wide"><div class="interactive">{fragment}</div>{cap}</figure>', n
     if path.suffix.lower() in MIME:
         # Image grids of 28x28 digits stay crisp when scaled up; plots are smoothed.

@@ -103,11 +103,13 @@ class _Page:
     def __init__(self, run: RunDir):
         self.run = run
         self.n_plots = 0
+        self.n_figures = 0
 
     def figures(self, figs: list[dict], wide: bool = False) -> str:
         parts = []
         for fig in figs:
-            body, n = figure_html(self.run.path, fig, wide=wide)
+            self.n_figures += 1
+            body, n = figure_html(self.run.path, fig, wide=wide, uid=f"la-fig-{self.n_figures}")
             self.n_plots += n
             parts.append(body)
         return f'<div class="figures">{"".join(parts)}</div>' if parts else ""
