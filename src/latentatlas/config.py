@@ -98,7 +98,51 @@ class TrainConfig:
 # --- AnalysisConfig: owned by the analysis issue (replace this line) ---
 
 
-# --- GenerateConfig: owned by the generation issue (replace this line) ---
+# --- GenerateConfig (the generation issue) ------------------------------------------------
+
+from dataclasses import field as _gen_field  # noqa: E402
+
+SAMPLER_NAMES = ("prior", "gaussian", "class-gaussian", "gmm")
+
+
+@dataclass
+class GenerateConfig:
+    """What `latentatlas sample / interpolate / judge` (and `run`) generate and measure."""
+    samplers: list[str] = _gen_field(default_factory=lambda: ["all"])  # prior (VAE), gaussian, class-gaussian, gmm; all = every one that applies
+    n_per_class: int = 10              # images per class (one grid row each); class-less samplers: a 10-column grid of this many rows
+    classes: list[str] | None = None   # class-aware grids and the tour: only these classes (label or name)
+    n_components: int = 10             # Gaussian-mixture components (study 004)
+    judge: bool = True                 # label generated images with the independent classifier; Frechet distances
+    n_judge: int = 5000                # generated images per sampler that the judge labels (and the FD uses)
+    walks: list[list[str]] | None = None          # class pairs to walk between; None: the closest and farthest class means
+    walk_indices: list[list[int]] | None = None   # test-image index pairs to walk between
+    steps: int = 12                    # images per walk (endpoints included)
+    tour: bool = True                  # one GIF through every class mean (study 004)
+    traverse: bool = True              # vary one latent dimension at a time around the data mean
+    traverse_k: float = 3.0            # traversal range: +- this many standard deviations of each dimension
+    manifold_n: int = 20               # 2-d latent: an n x n decoded grid over the occupied region
+    seed: int = 0
+
+    def __post_init__(self):
+        from .errors import UserError
+
+        for name in self.samplers:
+            if name not in SAMPLER_NAMES + ("all",):
+                raise UserError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLER_NAMES)} or all")
+        options = {"n_per_class": "-n/--n-per-class", "n_components": "--components", "n_judge": "--n-judge"}
+        for key, option in options.items():
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserError(f"the sample count {key} ({option}) must be a positive whole number, not {value!r}")
+        if self.steps < 2:
+            raise UserError(f"steps (--steps) must be at least 2 (the two endpoints), not {self.steps}")
+        if self.manifold_n < 2:
+            raise UserError(f"manifold_n must be at least 2, not {self.manifold_n}")
+        if not self.traverse_k > 0:
+            raise UserError(f"traverse_k must be > 0 (standard deviations), not {self.traverse_k}")
+        for pair in (self.walks or []) + (self.walk_indices or []):
+            if len(pair) != 2:
+                raise UserError(f"a walk needs exactly two endpoints, got {pair!r}")
 
 
 # --- RunConfig, load/save/validate, presets (the run/report issue) -----------------------

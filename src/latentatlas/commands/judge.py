@@ -1,14 +1,90 @@
-"""`latentatlas judge`: not implemented yet (placeholder until its issue lands)."""
+"""`latentatlas judge`: grade a run's generated images with an independent pixel classifier.
 
-from . import HelpFormatter
+    latentatlas judge runs/ae                       fidelity and Frechet distance per sampler
+    latentatlas judge --dataset fashion-mnist       just train (or load) the judge; print its accuracy
+
+The judge is a small CNN trained on the dataset's pixels (not on latent codes),
+trained once per dataset and cached (cache folder: $LATENTATLAS_CACHE, else
+~/.cache/latentatlas, under judge/). Fidelity: the fraction of images sampled
+for class c that it labels c. Frechet distance: between real test images and
+generated ones in its penultimate-layer features (lower is better; the floor
+is real train images vs real test images).
+"""
+
+from __future__ import annotations
+
+from . import HelpFormatter, add_common_data_args
+from .sample import SAMPLER_CHOICES
 
 
 def add_parser(sub):
-    p = sub.add_parser("judge", help="(not yet available)", formatter_class=HelpFormatter)
+    p = sub.add_parser("judge", help="grade generated images with an independent classifier (fidelity, Frechet distance)",
+                       description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
+                       formatter_class=HelpFormatter)
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?", default=None, help="a trained run folder")
+    p.add_argument("--dataset", default=None,
+                   help="no run: only train/load the judge of this dataset and print its test accuracy")
+    add_common_data_args(p)
+    p.add_argument("--sampler", nargs="+", choices=SAMPLER_CHOICES, default=None,
+                   help="which samplers to grade [default: all that apply]")
+    p.add_argument("--components", type=int, default=None, help="Gaussian-mixture components [default: 10]")
+    p.add_argument("--n-judge", type=int, default=None, help="generated images per sampler [default: 5000]")
+    p.add_argument("--seed", dest="gen_seed", type=int, default=None, help="random seed [default: 0]")
+    p.add_argument("--retrain", action="store_true", help="train the judge again even if one is cached")
     return p
 
 
+def print_judge(section: dict) -> None:
+    """The judge section as a few readable lines."""
+    j = section["judge"]
+    how = "cached" if j.get("cached") else f"trained in {j.get('train_seconds')} s"
+    print(f"judge: test accuracy {j['test_accuracy']:.4f} ({how}; {j['dataset_key']})")
+    n = section["n_per_sampler"]
+    print(f"Frechet distance to {section['fd_real_test_n']} real test images, {n} images each (lower is better):")
+    print(f"  {'real train images (floor)':32s} FD {section['fd_floor_train_vs_test']:8.3f}")
+    rec = section["reconstruction"]
+    print(f"  {'reconstructions of train images':32s} FD {rec['fd']:8.3f}   judge accuracy {rec['accuracy']:.3f}")
+    for name, rep in section["samplers"].items():
+        fid = f"   fidelity {rep['fidelity']:.3f}" if rep.get("fidelity") is not None else ""
+        top = max(rep["label_histogram"], key=rep["label_histogram"].get)
+        print(f"  {rep['description']:32s} FD {rep['fd']:8.3f}{fid}   most common label {top!r} "
+              f"({rep['top_label_share']:.0%})")
+        per = rep.get("per_class")
+        if per and name == "class-gaussian":
+            cells = "  ".join(f"{c}: {v['fidelity']:.2f}" for c, v in per.items())
+            print(f"    fidelity per class  {cells}")
+
+
 def run(args) -> int:
+    import time
+
     from ..errors import UserError
 
-    raise UserError("'judge' is not available in this version yet")
+    if args.run_dir is None:
+        if not args.dataset:
+            raise UserError("give a RUN_DIR to grade its samples, or --dataset NAME to train/load only the judge")
+        from ..data import load_dataset
+        from ..evaluate import load_or_train_judge
+
+        data = load_dataset(args.dataset, data_dir=args.data_dir)
+        judge = load_or_train_judge(data, retrain=args.retrain)
+        how = "loaded from the cache" if judge.cached else f"trained in {judge.train_seconds} s"
+        print(f"judge for {data.name}: test accuracy {judge.test_accuracy:.4f} on {len(data.y_test)} test images "
+              f"({how}; key {judge.key})")
+        return 0
+    if args.dataset:
+        raise UserError("give either a RUN_DIR (its dataset is in config.json) or --dataset, not both")
+
+    from ..latent.generate import judge_section, open_run
+    from .sample import generate_config_from_args, run_generate_table
+
+    cfg = generate_config_from_args(args, run_generate_table(args.run_dir))
+    t0 = time.perf_counter()
+    ctx = open_run(args.run_dir)
+    if args.retrain:
+        from ..evaluate import load_or_train_judge
+
+        ctx._judge = load_or_train_judge(ctx.dataset(), retrain=True)
+    print_judge(judge_section(ctx, cfg))
+    ctx.run.record_timing("judge", time.perf_counter() - t0)
+    return 0

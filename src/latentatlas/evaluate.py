@@ -1,0 +1,333 @@
+"""An independent judge of generated images, and the Frechet distance.
+
+The judge is a small CNN classifier trained on the *pixels* of a dataset (never
+on latent codes), so it knows nothing about the autoencoder whose samples it
+grades. It is trained once per dataset and cached:
+
+    cache_dir()/judge/<dataset-key>.safetensors   weights
+    cache_dir()/judge/<dataset-key>.json          architecture, class names, test accuracy
+
+It answers two questions about generated images:
+
+- fidelity: sampled "for class c", is the image labelled c by the judge?
+  (study 000 printed its synthetic digits' labels: most came out "2");
+- Frechet distance (FD) between real test images and generated images in the
+  judge's penultimate-layer features, as FID does with Inception features
+  (Heusel et al. 2017, "GANs trained by a two time-scale update rule ...", eq. 6):
+
+      FD = ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2})
+
+Public API:
+
+    load_or_train_judge(dataset, ...) -> Judge        cached per dataset
+    Judge.predict(images) / .features(images) / .test_accuracy
+    frechet_distance(mu1, sigma1, mu2, sigma2) -> float
+    feature_stats(features) -> (mu, sigma)
+    label_report(predicted, intended, n_classes) -> dict  fidelity + histograms
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+
+JUDGE_VERSION = 1          # bump when the architecture or training recipe changes
+FEATURE_DIM = 128          # penultimate-layer width: the space the FD is measured in
+
+
+# --------------------------------------------------------------------------- the network
+def _build_net(n_classes: int, feature_dim: int = FEATURE_DIM):
+    """Two conv blocks and a 128-unit hidden layer: enough for >= 0.99 on MNIST,
+    >= 0.91 on Fashion-MNIST, and about 10-20 s an epoch on 2 CPU cores."""
+    import torch
+    from torch import nn
+
+    class JudgeNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.n_classes = n_classes
+            # Strided convolutions rather than conv + max-pool at full resolution: the
+            # 28x28 layers dominate CPU time, and this is ~2x faster for the same accuracy.
+            self.conv = nn.Sequential(
+                nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.ReLU(),               # (B, 32, 14, 14)
+                nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.BatchNorm2d(64), nn.ReLU(),  # (B, 64, 7, 7)
+                nn.Conv2d(64, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),   # (B, 64, 7, 7)
+                # Any input size ends as 7x7, so user image folders of other sizes work.
+                nn.AdaptiveAvgPool2d(7),
+            )
+            self.hidden = nn.Sequential(nn.Flatten(), nn.Linear(64 * 7 * 7, feature_dim), nn.ReLU())
+            self.dropout = nn.Dropout(0.3)
+            self.head = nn.Linear(feature_dim, n_classes)
+
+        def features(self, x):          # x (B, 1, H, W) in [0, 1] -> (B, feature_dim)
+            return self.hidden(self.conv(x))
+
+        def forward(self, x):           # -> logits (B, n_classes)
+            return self.head(self.dropout(self.features(x)))
+
+    torch.manual_seed(0)
+    return JudgeNet()
+
+
+# --------------------------------------------------------------------------- the judge
+@dataclass
+class Judge:
+    net: object                  # JudgeNet, eval mode, on CPU
+    class_names: list[str]
+    test_accuracy: float
+    key: str
+    train_seconds: float | None = None
+    cached: bool = False         # True when loaded from the cache, not trained now
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def _batches(self, images, fn, batch_size: int = 1000) -> np.ndarray:
+        import torch
+
+        x = _as_float_images(images)
+        outs = []
+        with torch.no_grad():
+            for i in range(0, len(x), batch_size):
+                outs.append(fn(x[i:i + batch_size]).numpy())
+        if not outs:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.concatenate(outs)
+
+    def logits(self, images) -> np.ndarray:
+        return self._batches(images, self.net)
+
+    def predict(self, images) -> np.ndarray:
+        """Labels (N,) int64 for images (N, H, W) uint8 or (N[, 1], H, W) floats in [0, 1]."""
+        return self.logits(images).argmax(1).astype(np.int64)
+
+    def features(self, images) -> np.ndarray:
+        """Penultimate-layer features (N, 128) float64: the space of the Frechet distance."""
+        return self._batches(images, self.net.features).astype(np.float64)
+
+    def accuracy(self, images, labels) -> float:
+        return float((self.predict(images) == np.asarray(labels)).mean())
+
+
+def _as_float_images(images):
+    """uint8 (N, H, W) or float (N, H, W) / (N, 1, H, W) in [0, 1] -> float32 tensor (N, 1, H, W)."""
+    import torch
+
+    arr = np.asarray(images)
+    # torch.tensor copies: memory-mapped or read-only arrays are fine, the caller's array is never touched.
+    x = torch.tensor(arr) if not arr.flags.writeable else torch.as_tensor(arr)
+    if x.dtype == torch.uint8:
+        x = x.float().div_(255)
+    else:
+        x = x.float()
+    if x.ndim == 3:
+        x = x.unsqueeze(1)
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise UserError(f"the judge expects grey images (N, H, W) or (N, 1, H, W), got shape {tuple(x.shape)}")
+    return x
+
+
+def dataset_key(dataset) -> str:
+    """A cache key naming the dataset and fingerprinting its contents, so a class
+    subset, a resized folder or a changed file gets its own judge."""
+    h = hashlib.sha1()
+    for arr in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test):
+        arr = np.ascontiguousarray(arr)
+        h.update(str(arr.shape).encode())
+        h.update(arr.tobytes())
+    h.update(json.dumps(list(dataset.class_names)).encode())
+    h.update(f"v{JUDGE_VERSION}".encode())
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", Path(str(dataset.name)).name).strip("-").lower() or "data"
+    return f"{slug[:40]}-{dataset.n_classes}c-{h.hexdigest()[:12]}"
+
+
+def train_judge(dataset, epochs: int = 4, batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
+                threads: int | None = None, progress: bool = True) -> Judge:
+    """Train the judge on the dataset's training pixels; measure it on its test pixels.
+
+    In-memory batches (a DataLoader would only add worker overhead at this size);
+    one-cycle learning rate, so a few epochs are enough.
+    """
+    import torch
+    from torch import nn
+    from tqdm import tqdm
+
+    if threads:
+        torch.set_num_threads(threads)
+    if len(dataset.y_train) == 0 or len(dataset.y_test) == 0:
+        raise UserError(f"dataset {dataset.name!r} has an empty train or test split; the judge needs both")
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    net = _build_net(dataset.n_classes)
+    x = _as_float_images(dataset.x_train)                    # (N, 1, H, W)
+    y = torch.as_tensor(np.asarray(dataset.y_train), dtype=torch.long)
+    steps_per_epoch = (len(y) + batch_size - 1) // batch_size
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch)
+    loss_fn = nn.CrossEntropyLoss()
+    t0 = time.perf_counter()
+    net.train()
+    bar = tqdm(total=epochs * steps_per_epoch, desc=f"judge: training on {dataset.name} pixels",
+               disable=None if progress else True, leave=False)
+    for _ in range(epochs):
+        perm = torch.randperm(len(y), generator=g)
+        for i in range(0, len(y), batch_size):
+            idx = perm[i:i + batch_size]
+            xb = x[idx]
+            # One-pixel random shifts: cheap augmentation that buys the last few tenths
+            # of a percent on MNIST without slowing an epoch.
+            dx, dy = torch.randint(-1, 2, (2,), generator=g).tolist()
+            xb = torch.roll(xb, shifts=(dy, dx), dims=(2, 3))
+            loss = loss_fn(net(xb), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    bar.close()
+    seconds = time.perf_counter() - t0
+    net.eval()
+    judge = Judge(net, list(dataset.class_names), 0.0, dataset_key(dataset), round(seconds, 1))
+    judge.test_accuracy = judge.accuracy(dataset.x_test, dataset.y_test)
+    return judge
+
+
+def _paths(key: str) -> tuple[Path, Path]:
+    from .cache import cache_dir
+
+    folder = cache_dir() / "judge"
+    return folder / f"{key}.safetensors", folder / f"{key}.json"
+
+
+def save_judge(judge: Judge) -> Path:
+    from safetensors.torch import save_file
+
+    from .rundir import atomic_save, atomic_write_json
+
+    weights, meta = _paths(judge.key)
+    state = {k: v.detach().contiguous() for k, v in judge.net.state_dict().items()}
+    atomic_save(weights, lambda tmp: save_file(state, tmp))
+    atomic_write_json(meta, {"version": JUDGE_VERSION, "key": judge.key, "class_names": judge.class_names,
+                             "n_classes": judge.n_classes, "feature_dim": FEATURE_DIM,
+                             "test_accuracy": judge.test_accuracy, "train_seconds": judge.train_seconds})
+    return weights
+
+
+def load_cached_judge(key: str) -> Judge | None:
+    """The cached judge for this key, or None if absent or unreadable (then it is retrained)."""
+    from safetensors.torch import load_file
+
+    weights, meta_path = _paths(key)
+    if not (weights.exists() and meta_path.exists()):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        if meta.get("version") != JUDGE_VERSION:
+            return None
+        net = _build_net(int(meta["n_classes"]), int(meta.get("feature_dim", FEATURE_DIM)))
+        net.load_state_dict(load_file(str(weights)))
+    except Exception:  # a corrupt cache entry is not the user's problem: retrain it
+        return None
+    net.eval()
+    return Judge(net, list(meta["class_names"]), float(meta["test_accuracy"]), key,
+                 meta.get("train_seconds"), cached=True)
+
+
+def load_or_train_judge(dataset, retrain: bool = False, progress: bool = True, **train_kwargs) -> Judge:
+    """The judge for this dataset: from the cache if trained before, else trained now and cached."""
+    key = dataset_key(dataset)
+    if not retrain:
+        judge = load_cached_judge(key)
+        if judge is not None:
+            return judge
+    judge = train_judge(dataset, progress=progress, **train_kwargs)
+    save_judge(judge)
+    return judge
+
+
+# --------------------------------------------------------------------------- Frechet distance
+def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (D,) and covariance (D, D) of features (N, D), the Gaussian the FD compares."""
+    f = np.asarray(features, dtype=np.float64)
+    if f.ndim != 2 or len(f) < 2:
+        raise ValueError(f"need at least 2 feature vectors (N, D), got shape {f.shape}")
+    return f.mean(0), np.cov(f, rowvar=False)
+
+
+def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
+    """Symmetric square root of a symmetric PSD matrix via its eigendecomposition
+    (negative eigenvalues from rounding clipped to 0)."""
+    from scipy import linalg
+
+    w, v = linalg.eigh(sigma)
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+    """Frechet (2-Wasserstein) distance between N(mu1, sigma1) and N(mu2, sigma2):
+
+        ||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr((S1 S2)^{1/2})
+
+    Tr((S1 S2)^{1/2}) is computed as Tr((S1^{1/2} S2 S1^{1/2})^{1/2}) (the two matrices
+    are similar, so their square roots have the same eigenvalues): the inner matrix
+    is symmetric PSD, so an eigendecomposition gives its square root exactly. The
+    usual `scipy.linalg.sqrtm(S1 @ S2)` works on a non-symmetric product and warns,
+    or returns complex noise, when a covariance is singular, which it is whenever
+    some of the judge's ReLU features are dead; tests check both agree where sqrtm
+    is well-posed.
+    """
+    from scipy import linalg
+
+    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
+    s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
+        raise ValueError(f"shapes do not match: mu {mu1.shape} {mu2.shape}, sigma {s1.shape} {s2.shape}")
+    s1, s2 = (s1 + s1.T) / 2, (s2 + s2.T) / 2          # symmetric up to rounding
+    root1 = _psd_sqrt(s1)
+    inner = root1 @ s2 @ root1                          # (D, D) symmetric PSD
+    eig = linalg.eigvalsh((inner + inner.T) / 2)
+    tr_covmean = float(np.sqrt(np.clip(eig, 0.0, None)).sum())
+    diff = mu1 - mu2
+    fd = float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
+    return max(fd, 0.0)  # rounding can leave a tiny negative value for identical inputs
+
+
+def frechet_distance_features(f1: np.ndarray, f2: np.ndarray) -> float:
+    return frechet_distance(*feature_stats(f1), *feature_stats(f2))
+
+
+# --------------------------------------------------------------------------- labelling
+def label_report(predicted: np.ndarray, intended: np.ndarray | None, class_names: list[str]) -> dict:
+    """Fidelity per intended class (fraction the judge labels as that class) and label histograms.
+
+    predicted, intended: (N,) int labels. With intended None only the overall histogram.
+    """
+    k = len(class_names)
+    predicted = np.asarray(predicted, dtype=np.int64)
+    out = {"n": int(len(predicted)),
+           "label_histogram": {class_names[c]: int(n) for c, n in enumerate(np.bincount(predicted, minlength=k))}}
+    if intended is None:
+        return out
+    intended = np.asarray(intended, dtype=np.int64)
+    out["fidelity"] = float((predicted == intended).mean()) if len(predicted) else None
+    per_class = {}
+    for c in np.unique(intended):
+        sel = intended == c
+        hist = np.bincount(predicted[sel], minlength=k)
+        per_class[class_names[c]] = {
+            "n": int(sel.sum()),
+            "fidelity": float(hist[c] / sel.sum()),
+            "label_histogram": {class_names[j]: int(n) for j, n in enumerate(hist) if n},
+        }
+    out["per_class"] = per_class
+    return out
