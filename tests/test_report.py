@@ -20,6 +20,7 @@ from latentatlas.rundir import RunDir, atomic_write_json
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 EVIL = "<b>&"  # a class name that must come out escaped
+QUALITY = ("knn_accuracy", "silhouette", "trustworthiness")
 
 
 def _plotly_html(path: Path, seed: int) -> None:
@@ -65,8 +66,11 @@ def make_fake_run(path: Path, class_names=("zero", EVIL, "two"), interactive: in
                   "figures": [{"path": "figures/train_reconstructions.png", "title": "Reconstructions",
                                "kind": "png", "caption": "test images, top; reconstructions, bottom"},
                               {"path": "figures/train_progress.gif", "title": "Progress", "kind": "gif"}]},
-        "projections": {"pca": {"latent": {"knn_accuracy": float(rng.uniform(0.5, 1))},
-                                "pixels": {"knn_accuracy": float(rng.uniform(0.5, 1))}},
+        "projections": {"pca_2d": {"method": "pca", "points": 60, "seconds": 0.5,
+                                   "latent": {m: float(rng.uniform(0.5, 1)) for m in QUALITY},
+                                   "raw": {m: float(rng.uniform(0.1, 0.5)) for m in QUALITY}},
+                        "pca_spectrum": {"n_components_90": int(rng.integers(2, 9)),
+                                         "explained_variance_ratio": [0.5, 0.3, 0.2]},
                         "figures": html_figs},
         "probes": {"svm": {"accuracy": probe_acc, "confusion_matrix": conf}},
         "clustering": {"gmm": {"accuracy": float(rng.uniform(0.5, 1)), "nmi": float(rng.uniform(0, 1))}},
@@ -106,6 +110,11 @@ def test_report_is_self_contained_ordered_and_escaped(tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     acc = metrics["probes"]["svm"]["accuracy"]
     assert f"{acc:.4f}".rstrip("0") in outside_scripts
+    for q in QUALITY:  # the before/after table: both numbers of each measure
+        for side in ("latent", "raw"):
+            assert f"{metrics['projections']['pca_2d'][side][q]:.4f}".rstrip("0") in outside_scripts
+    n90 = metrics["projections"]["pca_spectrum"]["n_components_90"]
+    assert f"90 % of the variance: <b>{n90}</b>" in outside_scripts
     assert "report" in json.loads((run / "metrics.json").read_text())["timings"]
 
 

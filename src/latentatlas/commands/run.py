@@ -228,7 +228,7 @@ def run(args) -> int:
         print("\n".join(list_presets()))
         return 0
     cfg = build_config(args, explicit)
-    dataset_given = bool({"dataset", "config"} & explicit)
+    dataset_given = "dataset" in explicit or bool(args.config)
     # The demo (and a bare `latentatlas run`) falls back to the embedded sample; a named
     # dataset never does.
     sample_fallback = not dataset_given and args.preset in (None, "demo")

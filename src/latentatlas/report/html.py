@@ -278,11 +278,65 @@ def _metrics_section(page: _Page, ctx: dict, key: str, sections: list[str]) -> s
     return "".join(parts)
 
 
+QUALITY = (("knn_accuracy", "kNN accuracy"), ("silhouette", "silhouette"), ("trustworthiness", "trustworthiness"))
+
+
+def _projections_section(page: _Page, ctx: dict) -> str:
+    """Before (raw pixels) and after (codes), side by side for every projection that has both."""
+    proj = ctx["metrics"].get("projections") or {}
+    figs = ctx["routed"]["projections"]
+    if not proj and not figs:
+        return ""
+    entries = {k: v for k, v in proj.items() if isinstance(v, dict) and ("latent" in v or "raw" in v)}
+    parts = []
+    if proj.get("features_described"):
+        parts.append(f"<p>Codes analysed: <b>{esc(proj['features_described'])}</b>"
+                     f"{' (' + fmt(proj.get('latent_dim')) + '-d)' if proj.get('latent_dim') else ''}; "
+                     f"{fmt(proj.get('n_points'))} points, projections fitted on {fmt(proj.get('fit_points'))}, "
+                     f"scored on {fmt(proj.get('eval_points'))}.</p>")
+    if proj.get("quality_measures"):
+        parts.append(f'<p class="note">{esc(proj["quality_measures"])}</p>')
+    if entries:
+        head = ("<tr><th>projection</th><th class=num>points</th><th class=num>seconds</th>"
+                + "".join(f"<th class=num>{esc(title)} after</th><th class=num>before</th>" for _, title in QUALITY)
+                + "</tr>")
+        rows = []
+        for key, e in entries.items():
+            after, before = e.get("latent") or {}, e.get("raw") or {}
+            cells = "".join(f"<td class=num><b>{fmt(after.get(q))}</b></td><td class=num>{fmt(before.get(q))}</td>"
+                            for q, _ in QUALITY)
+            rows.append(f"<tr><th>{esc(key.replace('_', ' '))}</th><td class=num>{fmt(e.get('points'))}</td>"
+                        f"<td class=num>{fmt(e.get('seconds'))}</td>{cells}</tr>")
+        parts.append("<h3>Before (raw pixels) and after (latent codes)</h3>"
+                     f'<div class="table-scroll"><table>{head}{"".join(rows)}</table></div>')
+        notes = [f"{k.replace('_', ' ')}: {n}" for k, e in entries.items()
+                 for n in ([e["subsample"]] if e.get("subsample") else []) + list(e.get("notes") or [])]
+        notes += [str(n) for n in proj.get("notes") or []]
+        if isinstance(proj.get("raw_baseline"), dict) and proj["raw_baseline"].get("note"):
+            notes.append("before: " + str(proj["raw_baseline"]["note"]))
+        if notes:
+            parts.append("<details><summary>notes</summary><ul>"
+                         + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul></details>")
+    else:
+        parts.append(render_any({k: v for k, v in proj.items() if "spectrum" not in k}, ctx["class_names"]))
+    if isinstance(proj.get("timings"), dict) and proj["timings"]:
+        parts.append(f"<details><summary>step timings</summary>{kv_table(proj['timings'])}</details>")
+    parts.append(page.figures(figs))
+    return "".join(parts)
+
+
 def _pca_section(page: _Page, ctx: dict) -> str:
     figs = ctx["routed"]["pca"]
     proj = ctx["metrics"].get("projections") or {}
-    pca = proj.get("pca_spectrum") or proj.get("spectrum") or {}
-    parts = [render_any(pca, ctx["class_names"])] if isinstance(pca, dict) and pca else []
+    parts = []
+    for key, what in (("pca_spectrum", "latent codes"), ("raw_pca_spectrum", "raw pixels")):
+        spec = proj.get(key)
+        if isinstance(spec, dict) and spec:
+            needs = {k: v for k, v in spec.items() if k.startswith("n_components_")}
+            row = ", ".join(f"{esc(k.replace('n_components_', ''))} % of the variance: <b>{fmt(v)}</b> components"
+                            for k, v in needs.items())
+            n = len(spec.get("explained_variance_ratio") or [])
+            parts.append(f"<p>{esc(what)} ({fmt(n)} components): {row}.</p>")
     if not parts and not figs:
         return ""
     parts.append(page.figures(figs))
@@ -353,7 +407,7 @@ def render_report(run_dir, baseline=None) -> str:
         "study": _study_section,
         "training": _training_section,
         "reconstructions": lambda p, c: p.figures(c["routed"]["reconstructions"]),
-        "projections": lambda p, c: _metrics_section(p, c, "projections", ["projections"]),
+        "projections": _projections_section,
         "pca": _pca_section,
         "probes": lambda p, c: _metrics_section(p, c, "probes", ["probes"]),
         "clustering": lambda p, c: _metrics_section(p, c, "clustering", ["clustering"]),
