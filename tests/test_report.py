@@ -198,3 +198,36 @@ def test_browser_probe_catches_a_script_error(tmp_path):
     report.write_text(text, encoding="utf-8")
     seen = check_in_browser(report, tmp_path, "report_with_error.png")
     assert seen["attrs"].get("data-script-errors") == "1", seen["attrs"]
+
+
+def test_study_table_quotes_the_study_beside_this_run_and_the_default(tmp_path):
+    from dataclasses import asdict
+
+    from latentatlas.config import load_preset
+
+    study = asdict(load_preset("study001-vae-svm").study)
+    run = make_fake_run(tmp_path / "study001")
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["probes"]["svm"].update(precision=0.91, recall=0.92, f1=0.915)
+    atomic_write_json(run / "metrics.json", metrics)
+    atomic_write_json(run / "run.json", {"preset": "study001-vae-svm", "study": study})
+    text = render_report(run.path)
+    assert 'id="study"' in text and "0.9316" in text and "101.55" in text
+    assert esc_source(study["source"]) in text
+    assert "run --preset default-vae" in text  # no default run yet: says how to make one
+    ours = metrics["probes"]["svm"]["accuracy"]
+    # our default run beside it, found as runs/<baseline> next to the study's run
+    base = make_fake_run(tmp_path / "default-vae", seed=7)
+    base_acc = json.loads((base / "metrics.json").read_text())["probes"]["svm"]["accuracy"]
+    text = render_report(run.path)
+    row = re.search(r"<tr><th>SVM accuracy \(test\)</th>(.*?)</tr>", text).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    assert cells[0] == "0.9316"
+    assert cells[1] == f"{ours:.4f}".rstrip("0") and cells[2] == f"{base_acc:.4f}".rstrip("0")
+    assert "run --preset default-vae" not in text
+
+
+def esc_source(s: str) -> str:
+    import html
+
+    return html.escape(s, quote=True)
