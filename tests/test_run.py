@@ -169,3 +169,42 @@ def test_demo_falls_back_to_the_sample_and_says_so(tmp_path, monkeypatch, capsys
     cfg.data.name = "mnist"
     assert resolve_data(cfg, sample_fallback=False, quiet=True) is None and not calls
     assert cfg.data.name == "mnist"
+
+
+def test_bad_dataset_leaves_no_folder(tmp_path, capsys):
+    out = tmp_path / "never"
+    assert main(["run", "--dataset", "no-such-set", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "no-such-set" in errors[0] and errors[0] == err.splitlines()[-1]
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_stopped_training_is_resumed_by_the_next_run(tmp_path, tiny_config, monkeypatch, capsys):
+    """Ctrl-C in training (train_run saves a checkpoint and raises KeyboardInterrupt): the next
+    `run` resumes it instead of starting again."""
+    import latentatlas.train as train_mod
+
+    real = train_mod.train_run
+    calls = []
+
+    def stopping(run_dir, data, model, train, resume=False, overwrite=False):
+        calls.append("resume" if resume else "fresh")
+        if len(calls) == 1:
+            from latentatlas.rundir import RunDir, atomic_write_json
+
+            rd = RunDir(run_dir).ensure()  # what train_run leaves when stopped: config + checkpoint
+            atomic_write_json(rd / "config.json", {"data": {"name": "mnist-sample"}})
+            (rd / "checkpoint").mkdir()
+            (rd / "checkpoint" / "last.safetensors").write_bytes(b"x")
+            raise KeyboardInterrupt
+        return real(run_dir, data, model, train, resume=False, overwrite=True)
+
+    monkeypatch.setattr(train_mod, "train_run", stopping)
+    out = tmp_path / "run"
+    assert main(["run", "--config", str(tiny_config), "--out", str(out), "--skip", "analyze,generate"]) == 130
+    assert (out / "run.json").is_file()
+    assert main(["run", "--config", str(tiny_config), "--out", str(out), "--skip", "analyze,generate"]) == 0
+    assert calls == ["fresh", "resume"]
+    assert "resuming" in capsys.readouterr().err

@@ -111,8 +111,20 @@ def _changed_sections(before: dict, after: dict) -> list[str]:
     return [k for k, v in after.items() if k != "timings" and before.get(k) != v]
 
 
-def _call(stage: str, fn: Callable, run: RunDir, cfg: RunConfig, force: bool, baseline):
+def _can_resume(run: RunDir, cfg: RunConfig, state: dict) -> bool:
+    """Training of these same settings started here, was stopped, and left a checkpoint."""
+    record = (state.get("stages") or {}).get("train") or {}
+    if record.get("finished") or record.get("fingerprint") != fingerprint(run, "train", cfg):
+        return False
+    from .rundir import CHECKPOINT_DIR
+
+    return (run / CHECKPOINT_DIR).is_dir() and any((run / CHECKPOINT_DIR).iterdir())
+
+
+def _call(stage: str, fn: Callable, run: RunDir, cfg: RunConfig, resume: bool, baseline):
     if stage == "train":
+        if resume:
+            return fn(run.path, cfg.data, cfg.model, cfg.train, resume=True)
         return fn(run.path, cfg.data, cfg.model, cfg.train, overwrite=True)
     if stage == "encode":
         return fn(run.path)
@@ -160,7 +172,7 @@ def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = N
     if unknown:
         raise UserError(f"cannot skip {', '.join(unknown)}: the stages are {', '.join(STAGES)}")
     run = RunDir(out)
-    run.ensure()  # refuses a folder holding something that is not a run, before any work
+    check_out(run)  # refuses a folder holding something that is not a run, before any work
     note = resolve_data(cfg, sample_fallback, quiet)
     state = _read_state(run)
     if note is None and state.get("data_note") and state.get("data_name") == cfg.section_dict("data").get("name"):
@@ -168,8 +180,13 @@ def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = N
     state.update(preset=preset, data_note=note, data_name=cfg.section_dict("data").get("name"),
                  study=asdict(cfg.study) if cfg.study is not None else None)
     state.setdefault("stages", {})
-    _write_config(run, cfg)
-    atomic_write_json(run / RUN_STATE, state)
+
+    def save_state():
+        # Only into a folder that is a run by now: a first run whose training failed on bad
+        # input leaves nothing behind (train_run checks its input before writing anything).
+        if run.is_run():
+            _write_config(run, cfg)
+            atomic_write_json(run / RUN_STATE, state)
 
     summary = {"run_dir": str(run.path), "stages": {}, "data_note": note}
     rerun_after = force
@@ -193,24 +210,44 @@ def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = N
         if stage != "report" and not rerun_after and is_done(run, stage, cfg, state):
             _say(quiet, f"{head}: done before with the same settings; reused (--force runs it again)")
             summary["stages"][stage] = "reused"
+            save_state()
             continue
-        _say(quiet, f"{head} ...")
+        resume = stage == "train" and not force and _can_resume(run, cfg, state)
+        _say(quiet, f"{head} ..." + (" (resuming the stopped training)" if resume else ""))
         before = run.read_metrics()
+        if stage == "train":  # remembered first, so that a stopped training can be resumed
+            state["stages"]["train"] = {"fingerprint": fingerprint(run, stage, cfg), "sections": []}
+            for later in ("encode", "analyze", "generate"):
+                state["stages"].pop(later, None)
         t0 = time.perf_counter()
-        _call(stage, fn, run, cfg, force, baseline)
+        try:
+            _call(stage, fn, run, cfg, resume, baseline)
+        except BaseException:
+            if stage == "train":
+                save_state()  # Ctrl-C: the checkpoint is there; the next `run` resumes it
+            raise
         seconds = time.perf_counter() - t0
         after = run.read_metrics()
         state["stages"][stage] = {"fingerprint": fingerprint(run, stage, cfg),
                                   "sections": _changed_sections(before, after),
                                   "seconds": round(seconds, 3),
                                   "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        atomic_write_json(run / RUN_STATE, state)
+        save_state()
         summary["stages"][stage] = f"ran in {seconds:.1f} s"
         _say(quiet, f"{head}: {seconds:.1f} s")
         if stage == "train":
             rerun_after = True  # new weights: everything after them is stale
     summary.update(_where(run))
     return summary
+
+
+def check_out(run: RunDir) -> None:
+    """RunDir.ensure's refusal, without creating the folder yet."""
+    if run.path.exists() and not run.path.is_dir():
+        raise UserError(f"{run.path} exists and is not a folder; choose another --out")
+    if run.path.is_dir() and any(run.path.iterdir()) and not run.is_run():
+        raise UserError(f"{run.path} holds files that are not a latentatlas run; "
+                        "refusing to write there (choose an empty or new --out folder)")
 
 
 def _write_config(run: RunDir, cfg: RunConfig) -> None:
