@@ -31,17 +31,18 @@ from .rundir import (CONFIG, HISTORY, LATENTS, METRICS, MODEL_JSON, REPORT, WEIG
                      read_json)
 
 RUN_STATE = "run.json"
-STAGES = ("train", "encode", "analyze", "generate", "report")
+STAGES = ("train", "data", "encode", "analyze", "generate", "report")
 
 # stage -> (module, function, files it reads, files it must leave)
 ENTRY = {
     "train": ("latentatlas.train", "train_run", (), (WEIGHTS, MODEL_JSON, HISTORY)),
+    "data": ("latentatlas.pipeline", "describe_data", (CONFIG,), ()),
     "encode": ("latentatlas.latent.encode", "encode_run", (WEIGHTS, MODEL_JSON), (LATENTS,)),
     "analyze": ("latentatlas.latent.analyze", "analyze_run", (LATENTS,), ()),
     "generate": ("latentatlas.latent.generate", "generate_run", (WEIGHTS, LATENTS), ()),
     "report": ("latentatlas.report.html", "write_report", (), (REPORT,)),
 }
-SECTION_OF_STAGE = {"train": ("data", "model", "train"), "encode": (), "analyze": ("analysis",),
+SECTION_OF_STAGE = {"train": ("data", "model", "train"), "data": ("data",), "encode": (), "analyze": ("analysis",),
                     "generate": ("generate",), "report": ()}
 
 
@@ -67,9 +68,9 @@ def fingerprint(run: RunDir, stage: str, cfg: RunConfig) -> str:
     """Hash of what a stage's result depends on: its settings and the files it reads."""
     _, _, reads, _ = ENTRY[stage]
     parts = {s: cfg.section_dict(s) for s in SECTION_OF_STAGE[stage]}
-    if stage == "train":
+    if "data" in parts:
         parts["data"].pop("data_dir", None)  # where the files lie does not change the result
-    parts["inputs"] = {name: _digest(run / name) for name in reads}
+    parts["inputs"] = {name: _digest(run / name) for name in reads if name != CONFIG}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
@@ -121,11 +122,41 @@ def _can_resume(run: RunDir, cfg: RunConfig, state: dict) -> bool:
     return (run / CHECKPOINT_DIR).is_dir() and any((run / CHECKPOINT_DIR).iterdir())
 
 
-def _call(stage: str, fn: Callable, run: RunDir, cfg: RunConfig, resume: bool, baseline):
+def describe_data(run_dir, data, note: str | None = None) -> dict:
+    """metrics.json "data": shapes, class counts, pixel range, source (and where the demo's data
+    came from), with a grid of training images, eight per class."""
+    import numpy as np
+
+    from .data import load_dataset
+    from .data.summary import describe_dataset
+    from .report.grids import save_grid_png
+
+    t0 = time.perf_counter()
+    run = RunDir(run_dir)
+    d = asdict(data) if is_dataclass(data) else dict(data)
+    ds = load_dataset(**d)
+    section = describe_dataset(ds, note)
+    per_class = 8
+    picks = [np.flatnonzero(ds.y_train == c)[:per_class] for c in range(ds.n_classes)]
+    rows = [ds.x_train[idx] for idx in picks if len(idx) == per_class]
+    if rows:
+        rel = "figures/data_train_images.png"
+        save_grid_png(run / rel, np.concatenate(rows), nrow=per_class)
+        section["figures"] = [{"path": rel, "title": "Training images", "kind": "png",
+                               "caption": f"The first {per_class} training images of each class, one class per row "
+                                          f"({', '.join(map(str, ds.class_names))})."}]
+    run.update_metrics("data", section)
+    run.record_timing("data", time.perf_counter() - t0)
+    return section
+
+
+def _call(stage: str, fn: Callable, run: RunDir, cfg: RunConfig, resume: bool, baseline, note=None):
     if stage == "train":
         if resume:
             return fn(run.path, cfg.data, cfg.model, cfg.train, resume=True)
         return fn(run.path, cfg.data, cfg.model, cfg.train, overwrite=True)
+    if stage == "data":
+        return fn(run.path, cfg.data, note)
     if stage == "encode":
         return fn(run.path)
     if stage == "analyze":
@@ -217,11 +248,11 @@ def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = N
         before = run.read_metrics()
         if stage == "train":  # remembered first, so that a stopped training can be resumed
             state["stages"]["train"] = {"fingerprint": fingerprint(run, stage, cfg), "sections": []}
-            for later in ("encode", "analyze", "generate"):
+            for later in ("data", "encode", "analyze", "generate"):
                 state["stages"].pop(later, None)
         t0 = time.perf_counter()
         try:
-            _call(stage, fn, run, cfg, resume, baseline)
+            _call(stage, fn, run, cfg, resume, baseline, note)
         except BaseException:
             if stage == "train":
                 save_state()  # Ctrl-C: the checkpoint is there; the next `run` resumes it

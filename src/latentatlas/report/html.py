@@ -130,12 +130,25 @@ def _data_section(page: _Page, ctx: dict) -> str:
         parts.append(f'<p class="notice">{esc(state["data_note"])}</p>')
     data = metrics.get("data") or {}
     if data:
-        parts.append(kv_table(data))
-        names = data.get("class_names") or ctx["class_names"]
+        parts.append(kv_table({k: v for k, v in data.items() if k not in ("note", "class_names", "original_labels")}))
+        names = [str(c) for c in (data.get("class_names") or ctx["class_names"])]
+        splits = {k: v for k, v in data.items() if isinstance(v, dict) and isinstance(v.get("class_counts"), list)}
+        if splits and names:
+            head = "<tr><th>class</th>" + "".join(f"<th class=num>{esc(s)}</th>" for s in splits) + "</tr>"
+            rows = []
+            for i, name in enumerate(names):
+                cells = "".join(f"<td class=num>{fmt(s['class_counts'][i] if i < len(s['class_counts']) else None)}</td>"
+                                for s in splits.values())
+                rows.append(f"<tr><th>{esc(name)}</th>{cells}</tr>")
+            totals = "".join(f"<td class=num>{fmt(s.get('images'))}</td>" for s in splits.values())
+            rows.append(f'<tr class="total"><td>all</td>{totals}</tr>')
+            parts.append(f"<h3>Images per class</h3><table>{head}{''.join(rows)}</table>")
+            px = {f"{k} pixels": f"{fmt(s.get('pixel_min'))} to {fmt(s.get('pixel_max'))}, mean {fmt(s.get('pixel_mean'))}"
+                  for k, s in splits.items() if "pixel_min" in s}
+            if px:
+                parts.append(kv_table(px))
         for key, value in data.items():
-            if isinstance(value, dict) and value and all(is_scalar(v) for v in value.values()):
-                parts.append(f"<h4>{label(key)}</h4>{kv_table(value)}")
-            elif is_matrix(value):
+            if is_matrix(value):
                 parts.append(f"<h4>{label(key)}</h4>{matrix_table(value, names, None)}")
     elif ctx["class_names"]:
         parts.append(f'<p>Classes: {esc(", ".join(ctx["class_names"]))}</p>')
