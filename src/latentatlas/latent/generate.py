@@ -55,8 +55,9 @@ class GenContext:
         return np.asarray(self.latents["train_mean"], dtype=np.float64)
 
     @property
-    def train_labels(self) -> np.ndarray:
-        return np.asarray(self.latents["train_labels"], dtype=np.int64)
+    def train_labels(self) -> np.ndarray | None:
+        labels = self.latents.get("train_labels")
+        return None if labels is None else np.asarray(labels, dtype=np.int64)
 
     @property
     def code_words(self) -> str:
@@ -139,7 +140,7 @@ def resolve_classes(values, class_names: list[str]) -> list[int] | None:
 def sampler_names(ctx: GenContext, requested) -> list[str]:
     names = list(requested or ["all"])
     if "all" in names:
-        return default_samplers(ctx.kind, has_labels=True)
+        return default_samplers(ctx.kind, has_labels=ctx.train_labels is not None)
     return list(dict.fromkeys(names))  # de-duplicated, order kept
 
 

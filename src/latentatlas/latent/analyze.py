@@ -1,0 +1,390 @@
+"""`analyze_run`: project, probe and cluster a run's latent codes; write metrics and figures.
+
+Reads `latents.npz` (encoding first if it is missing), writes the metrics.json
+sections "projections", "probes" and "clustering" (each with its "figures"
+list) and PNG / HTML figures in figures/. Every step is timed: printed as it
+ends, stored in each section's "timings", and recorded with
+`RunDir.record_timing("analyze.<step>", s)`.
+
+Sharing work: t-SNE, UMAP and N2D all start from a k-nearest-neighbour graph
+of the same codes; it is built once (`project.knn_graph`) and handed to each.
+Subsets are seeded prefixes of ONE permutation of the points, so the
+evaluation subset lies inside every fitted subset and the raw-pixel "before"
+and latent "after" are scored on the very same points.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+from ..errors import UserError
+from ..rundir import CONFIG, RunDir, read_json
+
+
+class _Steps:
+    """Times each step, prints it, and keeps the figures list of a section."""
+
+    def __init__(self, rd: RunDir, section: str, verbose: bool = True):
+        self.rd, self.section, self.verbose = rd, section, verbose
+        self.timings: dict[str, float] = {}
+        self.figures: list[dict] = []
+
+    def run(self, step: str, fn, *args, **kwargs):
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        s = time.perf_counter() - t0
+        self.timings[step] = round(s, 3)
+        self.rd.record_timing(f"analyze.{self.section}.{step}", s)
+        if self.verbose:
+            print(f"  {self.section:<12s} {step:<28s} {s:8.1f} s", flush=True)
+        return out
+
+    def figure(self, path, title: str, kind: str, caption: str) -> None:
+        self.figures.append({"path": str(path.relative_to(self.rd.path)), "title": title, "kind": kind,
+                             "caption": caption})
+
+
+def _full_covariances(gmm) -> np.ndarray:
+    """GaussianMixture covariances as (k, d, d) whatever covariance_type was fitted."""
+    k, d = gmm.means_.shape
+    c = gmm.covariances_
+    if gmm.covariance_type == "full":
+        return c
+    if gmm.covariance_type == "tied":
+        return np.broadcast_to(c, (k, d, d))
+    if gmm.covariance_type == "diag":
+        return np.stack([np.diag(v) for v in c])
+    return np.stack([np.eye(d) * v for v in c])                  # spherical: (k,)
+
+
+def _validated(cfg):
+    from ..config import AnalysisConfig
+
+    if cfg is None:
+        return AnalysisConfig()
+    return AnalysisConfig(**asdict(cfg))                        # re-runs __post_init__ checks
+
+
+def analyze_run(run_dir, cfg=None, verbose: bool = True) -> dict:
+    """Run the analysis `cfg` (an AnalysisConfig; default: everything) on a run directory."""
+    from ..config import parse_projection_spec
+    from .encode import describe_features, features, load_latents
+
+    cfg = _validated(cfg)
+    rd = RunDir(run_dir)
+    if not rd.path.is_dir():
+        raise UserError(f"run directory {rd.path} does not exist")
+    specs = [parse_projection_spec(s) for s in cfg.projections]
+    latents = load_latents(rd.path)
+    # Check the feature choice before anything is written (an AE has no log-variances).
+    X_train = features(latents, "train", cfg.features, seed=cfg.seed)
+    X_test = features(latents, "test", cfg.features, seed=cfg.seed + 1)
+    y_train, y_test = latents["train_labels"], latents["test_labels"]
+    class_names = latents["class_names"]
+    n_classes = len(class_names)
+    if len(np.unique(y_train)) < 2:
+        raise UserError("the run's training split has fewer than 2 classes; nothing to separate")
+    n_clusters = cfg.n_clusters or n_classes
+    feat_words = describe_features(cfg.features, latents["kind"])
+    if verbose:
+        print(f"analyze {rd.path}: {feat_words} ({cfg.features}), {X_train.shape[1]}-d, "
+              f"{len(X_train)} train + {len(X_test)} test codes", flush=True)
+
+    X_all = np.concatenate([X_train, X_test])                   # (N, d): train rows then test rows
+    y_all = np.concatenate([y_train, y_test])
+    is_train = np.arange(len(X_all)) < len(X_train)
+    images = _images(rd, len(y_train), len(y_test)) if (cfg.raw_baseline or cfg.interactive) else None
+
+    # Projections fit on a seeded permutation (prefix) of the points; clustering "all" reuses the same
+    # permuted array when it is complete, so the kNN graph built for t-SNE/UMAP serves N2D too.
+    fit_idx = _subset(len(X_all), cfg.projection_max_samples, cfg.seed)
+    context = dict(rd=rd, cfg=cfg, X_all=X_all, y_all=y_all, is_train=is_train, class_names=class_names,
+                   feat_words=feat_words, images=images, graph={}, verbose=verbose, fit_idx=fit_idx,
+                   X_fit=X_all[fit_idx])
+    out = {"features": cfg.features}
+    if specs:
+        out["projections"] = _projections(context, specs)
+    if cfg.probes:
+        out["probes"] = _probes(context, X_train, y_train, X_test, y_test)
+    if cfg.clusterers:
+        out["clustering"] = _clustering(context, n_clusters)
+    return out
+
+
+def _images(rd: RunDir, n_train: int, n_test: int):
+    """uint8 (N, H, W) images of train then test, or None if the data cannot be rebuilt."""
+    from ..data import load_dataset
+
+    config = read_json(rd / CONFIG) if (rd / CONFIG).exists() else {}
+    if not isinstance(config, dict) or not isinstance(config.get("data"), dict):
+        return None
+    data = load_dataset(**config["data"])
+    if len(data.x_train) != n_train or len(data.x_test) != n_test:
+        raise UserError(f"{rd.path}/latents.npz does not match the run's data ({n_train}+{n_test} codes, "
+                        f"{len(data.x_train)}+{len(data.x_test)} images); re-run `latentatlas encode {rd.path}`")
+    return np.concatenate([data.x_train, data.x_test])
+
+
+def _shared_graph(ctx, X, n_neighbors: int):
+    """One kNN graph per point set, big enough for every method that asked (built on first use)."""
+    from .project import knn_graph
+
+    key = (id(X), len(X))
+    have = ctx["graph"].get(key)
+    if have is None or have[0].shape[1] < n_neighbors:
+        need = max(n_neighbors, ctx.get("graph_k", n_neighbors))
+        have = ctx["steps"].run(f"knn graph (k={need}, {len(X)} points)", knn_graph, X, need,
+                                random_state=ctx["cfg"].seed, n_jobs=ctx["cfg"].n_jobs)
+        ctx["graph"][key] = have
+    return have
+
+
+def _subset(n: int, size: int | None, seed: int) -> np.ndarray:
+    """Seeded prefix of one fixed permutation: smaller subsets lie inside larger ones."""
+    perm = np.random.default_rng(seed).permutation(n)
+    return perm[: min(n, size)] if size else perm
+
+
+def _projections(ctx, specs) -> dict:
+    from ..report import interactive, latent_figures
+    from .project import TITLES, make_projection, projection_quality
+
+    rd, cfg = ctx["rd"], ctx["cfg"]
+    X_all, y_all, is_train, names = ctx["X_all"], ctx["y_all"], ctx["is_train"], ctx["class_names"]
+    N, d = X_all.shape
+    steps = ctx["steps"] = _Steps(rd, "projections", ctx["verbose"])
+    fit_idx = ctx["fit_idx"]
+    n_eval = min(len(fit_idx), cfg.quality_max_samples, cfg.raw_max_samples if cfg.raw_baseline else N)
+    X_fit, y_fit, tr_fit = ctx["X_fit"], y_all[fit_idx], is_train[fit_idx]
+    fit_note = (f"seeded subsample of {len(fit_idx):,} of {N:,} points" if len(fit_idx) < N
+                else f"all {N:,} points")
+    ctx["graph_k"] = max([90 if m == "tsne" else 15 for m, _ in specs if m in ("tsne", "umap")] or [15])
+    if "n2d" in cfg.clusterers and cfg.cluster_split == "all" and len(fit_idx) == N:
+        ctx["graph_k"] = max(ctx["graph_k"], cfg.n2d_neighbors)
+    result = {"features": cfg.features, "features_described": ctx["feat_words"], "latent_dim": d,
+              "n_points": N, "fit_points": int(len(fit_idx)), "eval_points": int(n_eval), "notes": [],
+              "quality_measures": "latent/raw: kNN accuracy (5-NN fitted on train rows, scored on test rows), "
+                                  "silhouette of the classes, trustworthiness (5 neighbours), on the same "
+                                  "seeded points"}
+    done_dims = set()
+    for method, dims in specs:
+        key = f"{method}_{dims}d"
+        title = f"{TITLES[method]} {dims}-D of {ctx['feat_words']}"
+        X, y, tr, sub_note = X_fit, y_fit, tr_fit, fit_note
+        if method == "tsne" and dims == 3 and len(X) > cfg.tsne_3d_max_samples:
+            n3 = cfg.tsne_3d_max_samples
+            X, y, tr = X[:n3], y[:n3], tr[:n3]
+            sub_note = (f"subsampled by default: {n3:,} of {N:,} points (3-D t-SNE needs Barnes-Hut, "
+                        f"O(N log N) per iteration)")
+        knn = None
+        if method in ("tsne", "umap") and X is X_fit:
+            knn = _shared_graph(ctx, X_fit, ctx["graph_k"])
+        est = make_projection(method, dims, random_state=cfg.seed, n_jobs=cfg.n_jobs, knn=knn)
+        est = steps.run(f"{key} fit", est.fit, X, y)
+        got = int(est.embedding_.shape[1])
+        notes = list(getattr(est, "notes_", []))
+        entry = {"method": method, "requested_dims": dims, "dims": got, "points": int(len(X)),
+                 "subsample": sub_note, "notes": notes, "seconds": steps.timings[f"{key} fit"]}
+        if hasattr(est, "gradient_method_"):
+            entry["gradient"] = est.gradient_method_
+        m = min(n_eval, len(X))
+        entry["latent"] = steps.run(f"{key} quality", projection_quality, X[:m], est.embedding_[:m], y[:m],
+                                     tr[:m], max_samples=m, random_state=cfg.seed, n_jobs=cfg.n_jobs)
+        result[key] = entry
+        note = "; ".join([sub_note] + notes)
+        if (method, got) in done_dims:
+            entry["notes"].append(f"same as {method}_{got}d (fallback); no second figure")
+        elif got == 3:
+            if cfg.interactive:
+                fig = interactive.scatter_3d_figure(
+                    est.embedding_, y, names, title, note=note,
+                    images=None if ctx["images"] is None else ctx["images"][fit_idx[: len(X)]],
+                    hover_images=cfg.hover_images, seed=cfg.seed)
+                path = rd.figures / f"projections_{method}_3d.html"
+                steps.run(f"{key} figure", interactive.write_html, fig, path)
+                steps.figure(path, title, "html", f"Interactive 3-D {TITLES[method]} ({note}). "
+                             "Drag to turn; hover a point for its class and, for a sample, its image.")
+        else:
+            emb = est.embedding_
+            if got == 1:  # a 1-D projection: spread the points vertically by class to see them
+                emb = np.column_stack([emb[:, 0], y + np.random.default_rng(0).uniform(-0.3, 0.3, len(y))])
+            path = rd.figures / f"projections_{method}_{got}d.png"
+            t = title if got == dims else f"{TITLES[method]} {got}-D (asked {dims}-D) of {ctx['feat_words']}"
+            steps.run(f"{key} figure", latent_figures.scatter_2d, emb, y, names, path, t,
+                      axis_names=(f"{TITLES[method]} 1", f"{TITLES[method]} 2" if got > 1 else "class (jittered)"),
+                      note=note)
+            q = entry["latent"]
+            steps.figure(path, t, "png", f"{TITLES[method]} of {ctx['feat_words']}, coloured by class ({note}). "
+                         f"kNN accuracy {q['knn_accuracy']:.3f}, silhouette {q['silhouette']:.3f}, "
+                         f"trustworthiness {q['trustworthiness']:.3f} on {q['n_points']:,} points.")
+        done_dims.add((method, got))
+        if method == "pca" and "pca_spectrum" not in result:
+            result["pca_spectrum"] = _spectrum(steps, est, rd, "projections_pca_spectrum.png",
+                                               f"PCA eigenvalue spectrum of {ctx['feat_words']}")
+    if cfg.raw_baseline and ctx["images"] is not None:
+        result["raw_baseline"] = _raw_baseline(ctx, specs, n_eval, result)
+    elif cfg.raw_baseline:
+        result["notes"].append("raw-pixel baseline skipped: the run's config.json has no data section")
+    result["timings"] = steps.timings
+    result["figures"] = steps.figures
+    rd.update_metrics("projections", result)
+    return result
+
+
+def _spectrum(steps, pca, rd, name, title) -> dict:
+    from ..report import latent_figures
+
+    path = rd.figures / name
+    cf = pca.components_for_
+    steps.run(f"{name.split('.')[0]} figure", latent_figures.spectrum, pca.explained_variance_ratio_, path, title,
+              components_for=cf)
+    steps.figure(path, title, "png", "Explained variance per principal component and cumulated; "
+                 + ", ".join(f"{k} of the variance needs {v} components" for k, v in cf.items()) + ".")
+    return {**{f"n_components_{k.rstrip('%')}": v for k, v in cf.items()},
+            "explained_variance": pca.explained_variance_.tolist(),
+            "explained_variance_ratio": pca.explained_variance_ratio_.tolist(),
+            "cumulative": pca.cumulative_ratio_.tolist(), "components_for": cf}
+
+
+def _raw_baseline(ctx, specs, n_eval, latent_result) -> dict:
+    """The same 2-D projections of raw pixels: the "before", scored on the same points."""
+    from ..report import latent_figures
+    from .project import TITLES, make_projection, projection_quality
+
+    rd, cfg, steps = ctx["rd"], ctx["cfg"], ctx["steps"]
+    N = len(ctx["y_all"])
+    idx = _subset(N, cfg.raw_max_samples, cfg.seed)             # its first n_eval are the eval points
+    X = ctx["images"][idx].reshape(len(idx), -1).astype(np.float32) / 255.0   # (n, H*W) in [0, 1]
+    y, tr = ctx["y_all"][idx], ctx["is_train"][idx]
+    note = (f"raw pixels ({X.shape[1]}-d), seeded subsample of {len(idx):,} of {N:,} points"
+            if len(idx) < N else f"raw pixels ({X.shape[1]}-d), all {N:,} points")
+    out = {"n_points": int(len(idx)), "subsampled": bool(len(idx) < N), "note": note, "methods": []}
+    for method, dims in specs:
+        if dims != 2 or f"{method}_2d" in out["methods"]:
+            continue
+        key = f"{method}_2d"
+        est = make_projection(method, 2, random_state=cfg.seed, n_jobs=cfg.n_jobs)
+        est = steps.run(f"raw {key} fit", est.fit, X, y)
+        q = steps.run(f"raw {key} quality", projection_quality, X[:n_eval], est.embedding_[:n_eval], y[:n_eval],
+                      tr[:n_eval], max_samples=n_eval, random_state=cfg.seed, n_jobs=cfg.n_jobs)
+        out["methods"].append(key)
+        entry = latent_result.setdefault(key, {"method": method, "requested_dims": 2})
+        entry["raw"] = q
+        entry["raw_seconds"] = steps.timings[f"raw {key} fit"]
+        if getattr(est, "notes_", None):
+            entry["raw_notes"] = list(est.notes_)
+        title = f"{TITLES[method]} 2-D of raw pixels (before)"
+        path = rd.figures / f"projections_raw_{method}_2d.png"
+        emb = est.embedding_
+        if emb.shape[1] == 1:
+            emb = np.column_stack([emb[:, 0], y + np.random.default_rng(0).uniform(-0.3, 0.3, len(y))])
+        steps.run(f"raw {key} figure", latent_figures.scatter_2d, emb, y, ctx["class_names"], path, title,
+                  axis_names=(f"{TITLES[method]} 1", f"{TITLES[method]} 2"), note=note)
+        steps.figure(path, title, "png", f"{TITLES[method]} of the raw pixels ({note}): the 'before' to the latent "
+                     f"'after'. kNN accuracy {q['knn_accuracy']:.3f}, silhouette {q['silhouette']:.3f}, "
+                     f"trustworthiness {q['trustworthiness']:.3f} on {q['n_points']:,} points.")
+        if method == "pca":
+            latent_result["raw_pca_spectrum"] = _spectrum(steps, est, rd, "projections_raw_pca_spectrum.png",
+                                            "PCA eigenvalue spectrum of raw pixels")
+    return out
+
+
+def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
+    from ..report import latent_figures
+    from .probe import TITLES, LatentProbe, evaluate_probe
+
+    rd, cfg, names = ctx["rd"], ctx["cfg"], ctx["class_names"]
+    steps = _Steps(rd, "probes", ctx["verbose"])
+    result = {"features": cfg.features, "features_described": ctx["feat_words"], "dims": int(X_train.shape[1]),
+              "n_train": int(len(X_train)), "n_test": int(len(X_test)), "average": "macro",
+              "protocol": "trained on training-split codes, scored on test-split codes; "
+                          "StandardScaler inside the pipeline"}
+    for name in cfg.probes:
+        probe = LatentProbe(name, svm_solver=cfg.svm_solver, exact_max_samples=cfg.svm_exact_max_samples,
+                            random_state=cfg.seed, n_jobs=cfg.n_jobs)
+        probe = steps.run(f"{name} fit", probe.fit, X_train, y_train)
+        scores = steps.run(f"{name} score", evaluate_probe, probe, X_test, y_test, names)
+        scores["solver"] = probe.solver_
+        scores["fit_seconds"] = steps.timings[f"{name} fit"]
+        result[name] = scores
+        path = rd.figures / f"probes_{name}_confusion.png"
+        title = f"{TITLES[name]} on {ctx['feat_words']}: accuracy {scores['accuracy']:.4f}"
+        steps.run(f"{name} figure", latent_figures.confusion_matrix, scores["confusion_matrix"], names, path, title)
+        steps.figure(path, title, "png",
+                     f"Confusion matrix of the {TITLES[name]} probe ({probe.solver_}) on {len(X_test):,} test codes: "
+                     f"accuracy {scores['accuracy']:.4f}, macro precision {scores['precision']:.4f}, "
+                     f"recall {scores['recall']:.4f}, F1 {scores['f1']:.4f}.")
+    result["timings"] = steps.timings
+    result["figures"] = steps.figures
+    rd.update_metrics("probes", result)
+    return result
+
+
+def _clustering(ctx, n_clusters: int) -> dict:
+    from ..report import latent_figures
+    from .cluster import TITLES, make_clusterer, score_clustering
+    from .project import PCAProjection
+
+    rd, cfg, names = ctx["rd"], ctx["cfg"], ctx["class_names"]
+    steps = ctx["steps"] = _Steps(rd, "clustering", ctx["verbose"])
+    split = cfg.cluster_split
+    mask = {"all": np.ones(len(ctx["y_all"]), bool), "train": ctx["is_train"], "test": ~ctx["is_train"]}[split]
+    if split == "all" and len(ctx["fit_idx"]) == len(mask):   # same points, permuted: share the graph
+        X, y = ctx["X_fit"], ctx["y_all"][ctx["fit_idx"]]
+    else:
+        X, y = ctx["X_all"][mask], ctx["y_all"][mask]
+    result = {"features": cfg.features, "features_described": ctx["feat_words"], "split": split,
+              "n_points": int(len(X)), "n_clusters": n_clusters, "n_classes": len(names),
+              "labels_used": "only to score (Hungarian-matched accuracy, NMI, ARI)"}
+    plane = None
+    for name in cfg.clusterers:
+        knn = None
+        if name == "n2d":
+            key = (id(X), len(X))
+            knn = ctx["graph"].get(key)
+            if knn is None or knn[0].shape[1] < cfg.n2d_neighbors:
+                ctx["graph_k"] = cfg.n2d_neighbors
+                knn = _shared_graph(ctx, X, cfg.n2d_neighbors)
+        est = make_clusterer(name, n_clusters, random_state=cfg.seed, covariance_type=cfg.covariance_type,
+                             n_init=cfg.n_init, n_neighbors=cfg.n2d_neighbors, n_jobs=cfg.n_jobs, knn=knn)
+        est = steps.run(f"{name} fit", est.fit, X)
+        scores = score_clustering(y, est.labels_, names)
+        scores["seconds"] = steps.timings[f"{name} fit"]
+        if name in ("gmm", "n2d"):
+            scores["covariance_type"] = cfg.covariance_type
+            scores["n_init"] = cfg.n_init
+        result[name] = scores
+        table = np.asarray(scores["table"]["counts"])
+        path = rd.figures / f"clustering_{name}_table.png"
+        title = (f"{TITLES[name]}: cluster accuracy {scores['accuracy']:.4f}, "
+                 f"NMI {scores['nmi']:.4f}, ARI {scores['ari']:.4f}")
+        steps.run(f"{name} table figure", latent_figures.confusion_matrix, table, names, path, title,
+                  xlabel="true class", ylabel="cluster")
+        steps.figure(path, title, "png", f"Cluster-to-label table of {TITLES[name]} on {len(X):,} codes "
+                     f"({split} split, {ctx['feat_words']}); no labels used to fit.")
+        if name == "gmm":
+            # Study 003: the mixture's Gaussians as ellipses over the 2-D codes; for a wider latent,
+            # the same Gaussians pushed through the (linear) PCA map onto its plane.
+            gmm = est.gmm_
+            covs = _full_covariances(gmm)
+            if X.shape[1] == 2:
+                emb, ell, axes, where = X, list(zip(gmm.means_, covs)), ("latent 1", "latent 2"), "2-D latent"
+            else:
+                if plane is None:
+                    plane = steps.run("pca plane", PCAProjection(2, random_state=cfg.seed).fit, X)
+                emb = plane.embedding_
+                ell = [plane.project_gaussian(m, c) for m, c in zip(gmm.means_, covs)]
+                axes, where = ("PCA 1", "PCA 2"), "PCA plane of the codes"
+            path = rd.figures / "clustering_gmm_ellipses.png"
+            t = f"Gaussian mixture ({n_clusters} components, {cfg.covariance_type}) on the {where}"
+            steps.run("gmm ellipses figure", latent_figures.scatter_2d, emb, y, names, path, t, axis_names=axes,
+                      note=f"{len(X):,} codes coloured by true class; ellipses at 1 and 2 s.d.", ellipses=ell)
+            steps.figure(path, t, "png", f"The fitted mixture's Gaussians (1 and 2 standard deviations) over the "
+                         f"codes, coloured by their true class ({where}).")
+    result["timings"] = steps.timings
+    result["figures"] = steps.figures
+    rd.update_metrics("clustering", result)
+    return result

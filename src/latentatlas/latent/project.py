@@ -1,0 +1,322 @@
+"""Projections of latent codes (or raw pixels) to 2-D / 3-D, and how good they are.
+
+Estimators in the scikit-learn style: parameters stored unchanged in
+`__init__`, validation and work in `fit` (returns self), fitted state in
+attributes ending in `_` (`embedding_` (N, n_components_), `notes_`: plain
+sentences for figures and metrics, e.g. a fallback to fewer dimensions).
+Backends are chosen from one small dict, `PROJECTIONS`, as openTSNE does; a
+caller may pass an object of their own instead of a name.
+
+Where the data allows fewer dimensions than asked (LDA gives at most
+n_classes - 1; PCA at most the latent size) the estimator falls back to what
+is possible and says so in `notes_`; asking a method for more dimensions than
+it can ever draw is a `UserError`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ..errors import UserError
+
+MAX_DIMS = {"pca": None, "lda": None, "tsne": 3, "umap": None}  # None: limited only by the data
+
+
+def _check_n_components(name: str, n: int, limit: int | None = None) -> int:
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise UserError(f"{name}: n_components must be a positive integer, not {n!r}")
+    if limit is not None and n > limit:
+        raise UserError(f"{name} cannot embed in {n} dimensions (at most {limit}); ask for 2 or 3")
+    return int(n)
+
+
+def _as_2d_float(X) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        X = X.reshape(len(X), -1)  # images (N, H, W) -> pixels (N, H*W)
+    if len(X) < 3:
+        raise UserError(f"a projection needs at least 3 points, got {len(X)}")
+    return X
+
+
+class PCAProjection(TransformerMixin, BaseEstimator):
+    """PCA with the whole eigenvalue spectrum kept (study 004 read "about 20 dims" off it).
+
+    Fitted: pca_ (sklearn PCA over all min(N, d) components), embedding_ (N, k),
+    explained_variance_ (eigenvalues), explained_variance_ratio_, cumulative_ratio_,
+    components_for_ {"90%": n, "95%": n, "99%": n}, n_components_, notes_.
+    """
+
+    def __init__(self, n_components=2, random_state=None):
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        from sklearn.decomposition import PCA
+
+        X = _as_2d_float(X)
+        k = _check_n_components("PCA", self.n_components)
+        full = min(X.shape)
+        self.notes_ = []
+        if k > X.shape[1]:
+            self.notes_.append(f"PCA asked for {k} dimensions but the data has only {X.shape[1]}: "
+                               f"showing {X.shape[1]}")
+            k = X.shape[1]
+        self.pca_ = PCA(n_components=full, random_state=self.random_state).fit(X)
+        self.n_components_ = k
+        self.explained_variance_ = self.pca_.explained_variance_
+        self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
+        self.cumulative_ratio_ = np.cumsum(self.explained_variance_ratio_)
+        self.components_for_ = {
+            f"{int(q * 100)}%": int(min(np.searchsorted(self.cumulative_ratio_, q - 1e-12) + 1, full))
+            for q in (0.90, 0.95, 0.99)}
+        self.embedding_ = self.transform(X)
+        return self
+
+    def transform(self, X):
+        return self.pca_.transform(_as_2d_float(X))[:, : self.n_components_].astype(np.float32)
+
+    def project_gaussian(self, mean, cov):
+        """A Gaussian N(mean, cov) in the input space -> its image in the projected plane.
+
+        PCA is linear (x -> W (x - m)), so the image is N(W (mean - m), W cov W^T): this is
+        how a mixture fitted in the latent space is drawn as ellipses on the PCA plot.
+        """
+        W = self.pca_.components_[: self.n_components_]          # (k, d)
+        return W @ (np.asarray(mean) - self.pca_.mean_), W @ np.asarray(cov) @ W.T
+
+
+class LDAProjection(TransformerMixin, BaseEstimator):
+    """Fisher's linear discriminant analysis (study 000): at most n_classes - 1 dimensions."""
+
+    def __init__(self, n_components=2, solver="svd"):
+        self.n_components = n_components
+        self.solver = solver
+
+    def fit(self, X, y=None):
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+        if y is None:
+            raise UserError("LDA needs class labels (it is supervised)")
+        X = _as_2d_float(X)
+        y = np.asarray(y)
+        k = _check_n_components("LDA", self.n_components)
+        n_classes = len(np.unique(y))
+        if n_classes < 2:
+            raise UserError("LDA needs at least 2 classes in the labels")
+        limit = min(n_classes - 1, X.shape[1])
+        self.notes_ = []
+        if k > limit:
+            why = (f"{n_classes} classes give at most {n_classes - 1}" if n_classes - 1 <= X.shape[1]
+                   else f"the features have only {X.shape[1]} dimensions")
+            self.notes_.append(f"LDA asked for {k} dimensions but {why}: showing {limit}")
+            k = limit
+        self.n_components_ = k
+        self.lda_ = LinearDiscriminantAnalysis(n_components=k, solver=self.solver).fit(X, y)
+        self.explained_variance_ratio_ = getattr(self.lda_, "explained_variance_ratio_", None)
+        self.embedding_ = self.transform(X)
+        return self
+
+    def transform(self, X):
+        return self.lda_.transform(_as_2d_float(X)).astype(np.float32)
+
+
+def _openTSNE_knn(knn):
+    """(indices, distances) that include each point itself first -> openTSNE's, without it."""
+    from openTSNE.nearest_neighbors import PrecomputedNeighbors
+
+    idx, dist = knn
+    return PrecomputedNeighbors(np.ascontiguousarray(idx[:, 1:]), np.ascontiguousarray(dist[:, 1:]))
+
+
+class TSNEProjection(TransformerMixin, BaseEstimator):
+    """t-SNE with openTSNE (Policar et al.): FFT-interpolated gradients in 1-2 D (O(N) per
+    iteration); 3-D only through Barnes-Hut, O(N log N) per iteration and several times
+    slower, which `notes_` states with the time it took.
+
+    knn: optional (indices, distances), (N, k) each, a point's own index first (as
+    `knn_graph` returns), shared with UMAP/N2D so the graph is built once; needs
+    k > 3 * perplexity.
+    """
+
+    def __init__(self, n_components=2, perplexity=30.0, n_iter=500, early_exaggeration_iter=250,
+                 negative_gradient_method="auto", n_jobs=1, random_state=None, knn=None):
+        self.n_components = n_components
+        self.perplexity = perplexity
+        self.n_iter = n_iter
+        self.early_exaggeration_iter = early_exaggeration_iter
+        self.negative_gradient_method = negative_gradient_method
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.knn = knn
+
+    def fit(self, X, y=None):
+        import openTSNE
+        from openTSNE import affinity, initialization
+
+        X = _as_2d_float(X)
+        k = _check_n_components("t-SNE", self.n_components, MAX_DIMS["tsne"])
+        perplexity = float(min(self.perplexity, (len(X) - 1) / 3.0))
+        method = self.negative_gradient_method
+        if method == "auto":
+            method = "fft" if k <= 2 else "bh"     # openTSNE's FFT interpolation is 1-2 D only
+        if method == "fft" and k > 2:
+            raise UserError("t-SNE with FFT gradients embeds in 1 or 2 dimensions; use Barnes-Hut ('bh') for 3")
+        self.notes_ = []
+        if perplexity < self.perplexity:
+            self.notes_.append(f"perplexity lowered to {perplexity:.1f} for {len(X)} points")
+        t0 = time.perf_counter()
+        knn_index = None
+        if self.knn is not None and self.knn[0].shape[0] == len(X) and self.knn[0].shape[1] > 3 * perplexity:
+            knn_index = _openTSNE_knn(self.knn)
+        aff = affinity.PerplexityBasedNN(
+            None if knn_index is not None else X, perplexity=perplexity, n_jobs=self.n_jobs,
+            random_state=self.random_state, knn_index=knn_index)
+        init = initialization.pca(X, n_components=k, random_state=self.random_state)
+        tsne = openTSNE.TSNE(n_components=k, n_iter=self.n_iter, early_exaggeration_iter=self.early_exaggeration_iter,
+                             negative_gradient_method=method, n_jobs=self.n_jobs,
+                             random_state=self.random_state)
+        self.tsne_ = tsne.fit(affinities=aff, initialization=init)
+        self.embedding_ = np.asarray(self.tsne_, dtype=np.float32)
+        self.n_components_ = k
+        self.gradient_method_ = "FFT-interpolated" if method == "fft" else "Barnes-Hut"
+        self.seconds_ = time.perf_counter() - t0
+        if method == "bh":
+            self.notes_.append(f"{k}-D t-SNE uses Barnes-Hut gradients (O(N log N) per iteration): "
+                               f"{self.seconds_:.0f} s for {len(X)} points")
+        return self
+
+    def transform(self, X):
+        return np.asarray(self.tsne_.transform(_as_2d_float(X)), dtype=np.float32)
+
+
+class UMAPProjection(TransformerMixin, BaseEstimator):
+    """UMAP (McInnes et al.) with umap-learn; `knn` as for TSNEProjection (shared graph)."""
+
+    def __init__(self, n_components=2, n_neighbors=15, min_dist=0.1, metric="euclidean",
+                 n_epochs=None, n_jobs=1, random_state=None, knn=None):
+        self.n_components = n_components
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.metric = metric
+        self.n_epochs = n_epochs
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.knn = knn
+
+    def fit(self, X, y=None):
+        import warnings
+
+        import umap
+
+        X = _as_2d_float(X)
+        k = _check_n_components("UMAP", self.n_components)
+        if k >= len(X) - 1:
+            raise UserError(f"UMAP cannot embed {len(X)} points in {k} dimensions; use fewer dimensions")
+        n_neighbors = int(min(self.n_neighbors, len(X) - 1))
+        precomputed = (None, None, None)
+        if self.knn is not None and self.knn[0].shape[0] == len(X) and self.knn[0].shape[1] >= n_neighbors:
+            precomputed = (np.ascontiguousarray(self.knn[0][:, :n_neighbors]),
+                           np.ascontiguousarray(self.knn[1][:, :n_neighbors]), None)
+        self.notes_ = []
+        self.umap_ = umap.UMAP(n_components=k, n_neighbors=n_neighbors, min_dist=self.min_dist,
+                               metric=self.metric, n_epochs=self.n_epochs, n_jobs=self.n_jobs,
+                               random_state=self.random_state, precomputed_knn=precomputed)
+        with warnings.catch_warnings():  # "n_jobs overridden by random_state", transform-less knn: expected
+            warnings.simplefilter("ignore")
+            self.embedding_ = np.asarray(self.umap_.fit_transform(X), dtype=np.float32)
+        self.n_components_ = k
+        return self
+
+    def transform(self, X):
+        return np.asarray(self.umap_.transform(_as_2d_float(X)), dtype=np.float32)
+
+
+# One small dict of backends; analysis, the CLI and tests choose from it by name.
+PROJECTIONS = {"pca": PCAProjection, "lda": LDAProjection, "tsne": TSNEProjection, "umap": UMAPProjection}
+TITLES = {"pca": "PCA", "lda": "LDA", "tsne": "t-SNE", "umap": "UMAP"}
+
+
+def make_projection(method, n_components=2, random_state=None, n_jobs=1, knn=None, **params):
+    """A projection estimator from its name, or `method` itself if it is already an estimator."""
+    if not isinstance(method, str):
+        if not hasattr(method, "fit"):
+            raise UserError(f"{method!r} is neither a projection name ({', '.join(PROJECTIONS)}) "
+                            "nor an estimator with fit()")
+        return method
+    if method not in PROJECTIONS:
+        raise UserError(f"unknown projection {method!r}; choose from {', '.join(PROJECTIONS)}")
+    cls = PROJECTIONS[method]
+    kwargs = dict(n_components=n_components, **params)
+    names = cls._get_param_names()
+    for key, value in (("random_state", random_state), ("n_jobs", n_jobs), ("knn", knn)):
+        if key in names:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def knn_graph(X, n_neighbors: int, random_state=None, n_jobs: int = 1):
+    """(indices, distances), (N, k) each, every point first in its own row.
+
+    Built once and shared by t-SNE, UMAP and N2D (the costliest common step).
+    Exact (scikit-learn, a KD-tree) for low-dimensional codes, where it is fast;
+    approximate nearest-neighbour descent (pynndescent, as umap-learn) otherwise.
+    """
+    X = _as_2d_float(X)
+    k = int(min(n_neighbors, len(X)))
+    if X.shape[1] <= 16 or len(X) <= 5000:
+        from sklearn.neighbors import NearestNeighbors
+
+        nn = NearestNeighbors(n_neighbors=k, n_jobs=n_jobs).fit(X)
+        dist, idx = nn.kneighbors(X)
+    else:
+        from pynndescent import NNDescent
+
+        index = NNDescent(X, n_neighbors=k, random_state=random_state, n_jobs=n_jobs,
+                          low_memory=True, compressed=True)
+        idx, dist = index.neighbor_graph
+    # Duplicate points can push a point out of its own first slot; put it back.
+    idx = np.asarray(idx, dtype=np.int64)
+    dist = np.asarray(dist, dtype=np.float32)
+    own = idx[:, 0] != np.arange(len(X))
+    if own.any():
+        idx[own, 0] = np.flatnonzero(own)
+        dist[own, 0] = 0.0
+    return idx, dist
+
+
+def projection_quality(X_high, embedding, y, is_train, n_neighbors: int = 5, max_samples: int = 5000,
+                       random_state=0, n_jobs: int = 1) -> dict:
+    """How well a projection keeps classes apart and neighbourhoods intact, as numbers.
+
+    knn_accuracy:    a k-NN classifier fitted on the train rows of the embedding, scored
+                     on its test rows (a class-separation figure a reader can compare)
+    silhouette:      scikit-learn's silhouette score of the classes in the embedding
+    trustworthiness: Venna & Kaski; are embedding neighbours true neighbours in X_high?
+    All on at most `max_samples` seeded points (trustworthiness is O(N^2) in memory);
+    `n_points` and `subsampled` say which.
+    """
+    from sklearn.manifold import trustworthiness
+    from sklearn.metrics import silhouette_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X_high = _as_2d_float(X_high)
+    embedding = np.asarray(embedding, dtype=np.float32)
+    y = np.asarray(y)
+    is_train = np.asarray(is_train, dtype=bool)
+    n = len(y)
+    rng = np.random.default_rng(random_state)
+    idx = np.sort(rng.choice(n, size=max_samples, replace=False)) if n > max_samples else np.arange(n)
+    E, Xh, yy, tr = embedding[idx], X_high[idx], y[idx], is_train[idx]
+    out = {"n_points": int(len(idx)), "subsampled": bool(len(idx) < n), "n_neighbors": n_neighbors}
+    if tr.any() and (~tr).any():
+        knn = KNeighborsClassifier(n_neighbors=min(n_neighbors, int(tr.sum())), n_jobs=n_jobs).fit(E[tr], yy[tr])
+        out["knn_accuracy"] = float(knn.score(E[~tr], yy[~tr]))
+    else:
+        out["knn_accuracy"] = None
+    out["silhouette"] = float(silhouette_score(E, yy)) if len(np.unique(yy)) > 1 else None
+    out["trustworthiness"] = float(trustworthiness(Xh, E, n_neighbors=min(n_neighbors, len(idx) // 2 - 1)))
+    return out

@@ -1,0 +1,139 @@
+"""Interactive 3-D scatter plots (plotly), self-contained and readable offline.
+
+Each figure is written twice:
+
+    figures/<name>.html   a whole page: plotly.js inlined once, the figure, and a
+                          small script that shows a point's image on hover
+    figures/<name>.json   the plotly figure as JSON (fig.to_json()), for a report
+                          that embeds several figures with ONE copy of plotly.js:
+                          `embed_snippet(json_text, div_id)` returns the <div> and
+                          <script> for one figure (needs window.Plotly loaded once).
+
+Hover: the class name always; the image for up to `hover_images` points (their
+PNGs, base64, live in layout.meta.hover_images, indexed by customdata[1]).
+All points are drawn (scatter3d is WebGL): 70,000 MNIST codes stay usable.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..rundir import atomic_write_text
+
+# Shows the hovered point's image in a corner panel; reads layout.meta.hover_images.
+HOVER_JS = """
+function latentatlasHover(div) {
+  var meta = (div.layout && div.layout.meta) || {};
+  var imgs = meta.hover_images || [];
+  var box = document.createElement('div');
+  box.style.cssText = 'position:absolute;top:8px;left:8px;padding:4px;background:#fff;' +
+                      'border:1px solid #999;display:none;z-index:10;font:12px sans-serif;text-align:center';
+  var img = document.createElement('img');
+  img.style.cssText = 'width:84px;height:84px;image-rendering:pixelated;display:block';
+  var cap = document.createElement('div');
+  box.appendChild(img); box.appendChild(cap);
+  div.style.position = 'relative';
+  div.appendChild(box);
+  div.on('plotly_hover', function (ev) {
+    var p = ev.points && ev.points[0];
+    if (!p || !p.customdata) { return; }
+    var i = p.customdata[1];
+    if (i >= 0 && i < imgs.length) {
+      img.src = 'data:image/png;base64,' + imgs[i];
+      cap.textContent = p.customdata[0];
+      box.style.display = 'block';
+    }
+  });
+  div.on('plotly_unhover', function () { box.style.display = 'none'; });
+}
+"""
+
+
+def _png_b64(image: np.ndarray) -> str:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG", optimize=True)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def scatter_3d_figure(embedding, labels, class_names, title: str, note: str | None = None,
+                      images=None, hover_images: int = 2000, axis_names=("1", "2", "3"), seed: int = 0):
+    """A plotly Figure: one Scatter3d trace per class (legend = class names).
+
+    embedding (N, 3); labels (N,) ints; images: optional uint8 (N, H, W) for hover.
+    """
+    import plotly.graph_objects as go
+
+    embedding = np.asarray(embedding, dtype=np.float32)
+    labels = np.asarray(labels)
+    n = len(embedding)
+    img_index = np.full(n, -1, dtype=np.int64)
+    hover_b64 = []
+    if images is not None and hover_images > 0:
+        chosen = np.sort(np.random.default_rng(seed).choice(n, size=min(hover_images, n), replace=False))
+        img_index[chosen] = np.arange(len(chosen))
+        hover_b64 = [_png_b64(images[i]) for i in chosen]
+    size = float(np.clip(6000 / max(n, 1), 1.0, 4.0))
+    fig = go.Figure()
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if len(class_names) <= 10 else "tab20"]
+    for c, name in enumerate(class_names):
+        m = labels == c
+        if not m.any():
+            continue
+        rgba = cmap(c % cmap.N)
+        color = f"rgb({int(rgba[0] * 255)},{int(rgba[1] * 255)},{int(rgba[2] * 255)})"
+        custom = np.empty((int(m.sum()), 2), dtype=object)
+        custom[:, 0] = str(name)
+        custom[:, 1] = img_index[m]
+        fig.add_trace(go.Scatter3d(
+            x=np.round(embedding[m, 0], 4), y=np.round(embedding[m, 1], 4), z=np.round(embedding[m, 2], 4),
+            mode="markers", name=str(name), marker=dict(size=size, color=color, opacity=0.8),
+            customdata=custom, hovertemplate="%{customdata[0]}<extra></extra>"))
+    subtitle = f"<br><sup>{note}</sup>" if note else ""
+    fig.update_layout(
+        title=dict(text=f"{title}{subtitle}"), legend=dict(title="class", itemsizing="constant"),
+        scene=dict(xaxis_title=axis_names[0], yaxis_title=axis_names[1], zaxis_title=axis_names[2]),
+        margin=dict(l=0, r=0, t=60, b=0), height=700,
+        meta={"hover_images": hover_b64})
+    return fig
+
+
+def embed_snippet(figure_json: str, div_id: str) -> str:
+    """<div> + <script> drawing one figure from its JSON; the page must load plotly.js once."""
+    return (f'<div id="{div_id}" class="latentatlas-plotly"></div>\n<script>(function(){{\n'
+            f"{HOVER_JS}\nvar fig = {figure_json};\n"
+            f"var div = document.getElementById('{div_id}');\n"
+            "Plotly.newPlot(div, fig.data, fig.layout, {responsive: true}).then(latentatlasHover);\n"
+            "})();</script>\n")
+
+
+def write_html(fig, path) -> tuple[Path, Path]:
+    """Write figures/<name>.html (self-contained, offline) and figures/<name>.json."""
+    from plotly.offline import get_plotlyjs
+
+    path = Path(path)
+    fig_json = fig.to_json()
+    title = json.loads(fig_json).get("layout", {}).get("title", {}).get("text", "latentatlas")
+    title = str(title).split("<br>")[0]
+    page = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+            f"<title>{_escape(title)}</title></head><body>\n"
+            f"<script type=\"text/javascript\">{get_plotlyjs()}</script>\n"
+            + embed_snippet(fig_json, "fig") + "</body></html>\n")
+    json_path = path.with_suffix(".json")
+    atomic_write_text(json_path, fig_json)
+    atomic_write_text(path, page)
+    return path, json_path
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
