@@ -16,7 +16,7 @@ Targets: class-Gaussian fidelity >= 0.95 overall and >= 0.85 for every class on
 default-ae; the mixture's FD below the single Gaussian's.
 
 Runs are trained once into --runs-dir (default runs/bench) and reused; study
-000's 50 epochs are cut to --study000-epochs (default 10) to fit a 2-core CPU,
+000's 50 epochs are cut to --study000-epochs (default 5, as many as default-ae trains) to fit a 2-core CPU,
 and the output says so. The judge is trained once per dataset and cached.
 """
 
@@ -74,10 +74,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=os.environ.get("LATENTATLAS_DATA"), help="folder with mnist/ fashion-mnist/")
     p.add_argument("--runs-dir", default="runs/bench", help="where the benchmark runs are trained once and kept")
-    p.add_argument("--study000-epochs", type=int, default=10, help="study 000 trains 50 epochs; we cut it to this")
+    p.add_argument("--study000-epochs", type=int, default=5, help="study 000 trains 50 epochs; we cut it to this")
     p.add_argument("--n-judge", type=int, default=5000, help="generated images per sampler")
     p.add_argument("--components", type=int, default=10, help="Gaussian-mixture components")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--skip-fashion", action="store_true", help="do not train/check the Fashion-MNIST judge")
     args = p.parse_args(argv)
     if not args.data_dir:
@@ -89,7 +90,7 @@ def main(argv=None) -> int:
     from latentatlas.data import load_dataset
     from latentatlas.evaluate import load_or_train_judge
 
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(max(1, args.threads))
     print("== the independent judge (a CNN on pixels, cached per dataset) ==")
     targets = {"mnist": 0.99, "fashion-mnist": 0.91}
     judge_ok = True

@@ -1,0 +1,131 @@
+"""The independent judge (pixel CNN, cached per dataset) and the Frechet distance."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from scipy import linalg
+
+from latentatlas.data import ImageDataset, load_dataset
+from latentatlas.evaluate import (dataset_key, feature_stats, frechet_distance, frechet_distance_features,
+                                  label_report, load_or_train_judge)
+
+
+# --------------------------------------------------------------------------- Frechet distance
+def test_fd_closed_form_one_dimension():
+    # Between N(m1, s1^2) and N(m2, s2^2): (m1 - m2)^2 + (s1 - s2)^2.
+    assert frechet_distance([1.0], [[4.0]], [3.0], [[9.0]]) == pytest.approx((1 - 3) ** 2 + (2 - 3) ** 2)
+
+
+def test_fd_closed_form_commuting_covariances():
+    # Diagonal covariances commute: FD = |mu1 - mu2|^2 + sum (sqrt(a_i) - sqrt(b_i))^2.
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0.1, 5, 6), rng.uniform(0.1, 5, 6)
+    mu1, mu2 = rng.normal(size=6), rng.normal(size=6)
+    # A shared rotation keeps them commuting but makes them full matrices.
+    q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    s1, s2 = q @ np.diag(a) @ q.T, q @ np.diag(b) @ q.T
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-9)
+
+
+def test_fd_matches_scipy_sqrtm_on_general_covariances():
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        a, b = rng.normal(size=(8, 8)), rng.normal(size=(8, 8))
+        s1, s2 = a @ a.T + 0.5 * np.eye(8), b @ b.T + 0.5 * np.eye(8)
+        mu1, mu2 = rng.normal(size=8), rng.normal(size=8)
+        ref = np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2) - 2 * np.trace(linalg.sqrtm(s1 @ s2)).real
+        assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(ref, rel=1e-8)
+
+
+def test_fd_identical_is_zero_and_singular_covariances_are_fine():
+    rng = np.random.default_rng(2)
+    f = rng.normal(size=(500, 10))
+    f[:, 3] = 0.0                                                   # a dead ReLU unit: singular covariance
+    mu, sigma = feature_stats(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                              # no LinAlgWarning, no complex noise
+        assert frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-8)
+        g = f + np.array([0.5] + [0.0] * 9)
+        assert frechet_distance_features(f, g) == pytest.approx(0.25, rel=1e-6)   # a pure shift of the mean
+
+
+def test_fd_from_samples_approaches_the_closed_form():
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0, 1.0, size=(40000, 3))
+    y = rng.normal(1.0, 2.0, size=(40000, 3))
+    # 3 dims x ((0 - 1)^2 + (1 - 2)^2) = 6
+    assert frechet_distance_features(x, y) == pytest.approx(6.0, rel=0.03)
+
+
+def test_fd_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="shapes"):
+        frechet_distance(np.zeros(2), np.eye(2), np.zeros(3), np.eye(3))
+
+
+# --------------------------------------------------------------------------- labelling
+def test_label_report_fidelity_and_histograms():
+    names = ["a", "b", "c"]
+    intended = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    predicted = np.array([0, 0, 2, 0, 1, 0, 2, 2])
+    rep = label_report(predicted, intended, names)
+    assert rep["fidelity"] == pytest.approx(np.mean(predicted == intended))
+    assert rep["per_class"]["a"]["fidelity"] == pytest.approx(3 / 4)
+    assert rep["per_class"]["b"]["label_histogram"] == {"a": 1, "b": 1}
+    assert rep["label_histogram"] == {"a": 4, "b": 1, "c": 3}
+    assert "fidelity" not in label_report(predicted, None, names)
+
+
+# --------------------------------------------------------------------------- the judge
+def small_mnist(n_train=3000, n_test=1000) -> ImageDataset:
+    ds = load_dataset("mnist-sample")
+    return ImageDataset("mnist-sample-small", ds.x_train[:n_train], ds.y_train[:n_train],
+                        ds.x_test[:n_test], ds.y_test[:n_test], ds.class_names, ds.source, ds.original_labels)
+
+
+def test_dataset_key_fingerprints_contents():
+    ds = small_mnist(500, 200)
+    other = ImageDataset(ds.name, ds.x_train[:400], ds.y_train[:400], ds.x_test, ds.y_test, ds.class_names, ds.source)
+    renamed = ImageDataset(ds.name, ds.x_train, ds.y_train, ds.x_test, ds.y_test, list("abcdefghij"), ds.source)
+    assert dataset_key(ds) == dataset_key(small_mnist(500, 200))
+    assert len({dataset_key(ds), dataset_key(other), dataset_key(renamed)}) == 3
+    assert dataset_key(ds).startswith("mnist-sample-small-10c-")
+
+
+def test_judge_learns_from_pixels_and_is_cached(tmp_path, monkeypatch):
+    from latentatlas.cache import cache_dir
+
+    monkeypatch.setenv("LATENTATLAS_CACHE", str(tmp_path / "cache"))
+    ds = small_mnist()
+    judge = load_or_train_judge(ds, epochs=3, progress=False)
+    assert not judge.cached
+    assert judge.test_accuracy >= 0.9                                # 3000 training images, 3 epochs
+    assert judge.test_accuracy == pytest.approx(judge.accuracy(ds.x_test, ds.y_test))
+    weights = cache_dir() / "judge" / f"{judge.key}.safetensors"
+    meta = json.loads((cache_dir() / "judge" / f"{judge.key}.json").read_text())
+    assert weights.exists() and meta["test_accuracy"] == judge.test_accuracy
+    feats = judge.features(ds.x_test[:50])
+    assert feats.shape == (50, 128)
+    # Float images in [0, 1] and uint8 images give the same labels.
+    np.testing.assert_array_equal(judge.predict(ds.x_test[:50]), judge.predict(ds.x_test[:50] / 255.0))
+
+    again = load_or_train_judge(ds, progress=False)
+    assert again.cached and again.test_accuracy == judge.test_accuracy
+    np.testing.assert_allclose(again.features(ds.x_test[:50]), feats, rtol=1e-5, atol=1e-5)
+
+    # A corrupt cache entry is retrained, not a crash.
+    weights.write_bytes(b"not safetensors")
+    fresh = load_or_train_judge(ds, epochs=1, progress=False)
+    assert not fresh.cached
+
+
+@pytest.mark.slow
+@pytest.mark.fulldata
+@pytest.mark.parametrize("name,target", [("mnist", 0.99), ("fashion-mnist", 0.91)])
+def test_judge_accuracy_on_full_datasets(full_data_dir, name, target):
+    ds = load_dataset(name, data_dir=str(full_data_dir))
+    judge = load_or_train_judge(ds, progress=False)
+    print(f"judge test accuracy on {name}: {judge.test_accuracy:.4f} (trained in {judge.train_seconds} s)")
+    assert judge.test_accuracy >= target

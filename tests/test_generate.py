@@ -1,0 +1,188 @@
+"""The generation stage end to end on tiny runs: sections, figures, commands, bad input."""
+
+import argparse
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from latentatlas.cli import main
+from latentatlas.config import GenerateConfig
+from latentatlas.errors import UserError
+from latentatlas.latent.generate import generate_run, open_run, resolve_class
+
+
+@pytest.fixture(scope="module")
+def seeded_judge(tmp_path_factory):
+    """Train the mnist-sample judge once, briefly (1 epoch), into the session cache the
+    autouse fixture points at; the stage then finds it cached, as a second run would."""
+    from latentatlas.data import load_dataset
+    from latentatlas.evaluate import load_or_train_judge
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LATENTATLAS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        return load_or_train_judge(load_dataset("mnist-sample"), epochs=1, progress=False)
+
+
+@pytest.fixture
+def ae_run(tiny_runs, tmp_path):
+    path = tmp_path / "ae"
+    shutil.copytree(tiny_runs["ae"], path)
+    return path
+
+
+@pytest.fixture
+def vae_run(tiny_runs, tmp_path):
+    path = tmp_path / "vae"
+    shutil.copytree(tiny_runs["vae"], path)
+    return path
+
+
+SMALL = dict(n_per_class=3, n_judge=400, steps=5, n_components=4)
+
+
+def figure_files_ok(run, section):
+    for fig in section["figures"]:
+        path = run / fig["path"]
+        assert path.exists(), fig
+        assert fig["kind"] in ("png", "gif") and path.suffix == "." + fig["kind"]
+        assert fig["title"] and fig["caption"]
+        with Image.open(path) as im:
+            assert im.size[0] > 20 and im.size[1] > 20
+            if fig["kind"] == "gif":
+                assert im.n_frames > 3
+
+
+def test_generate_run_on_an_autoencoder(ae_run, seeded_judge):
+    out = generate_run(ae_run, GenerateConfig(**SMALL), progress=False)
+    metrics = json.loads((ae_run / "metrics.json").read_text())
+    for section in ("generation", "judge", "interpolation"):
+        assert metrics[section] == json.loads(json.dumps(out[section]))
+        figure_files_ok(ae_run, metrics[section])
+    assert metrics["timings"]["generate"] > 0
+    assert set(metrics["generation"]["samplers"]) == {"gaussian", "class-gaussian", "gmm"}   # no prior on an AE
+
+    judge = metrics["judge"]
+    assert judge["judge"]["cached"] and judge["judge"]["test_accuracy"] == seeded_judge.test_accuracy
+    cg = judge["samplers"]["class-gaussian"]
+    assert 0.0 <= cg["fidelity"] <= 1.0 and set(cg["per_class"]) == set(map(str, range(10)))
+    assert sum(cg["label_histogram"].values()) == cg["n"] == 400
+    for rep in judge["samplers"].values():
+        # Real images are closer to real images than anything a 1-epoch autoencoder makes.
+        assert rep["fd"] > judge["fd_floor_train_vs_test"] >= 0
+    assert "fidelity" in judge["samplers"]["gmm"]                    # via each component's majority class
+
+    interp = metrics["interpolation"]
+    assert len(interp["walks"]) == 2                                 # closest and farthest pair of class means
+    assert "tour" in interp and len(interp["traversal"]["dims"]) == 8 and "manifold" not in interp
+    with Image.open(ae_run / interp["walks"][0]["png"]) as strip:
+        assert strip.size[0] > 4 * strip.size[1]                     # a strip: one row of `steps` images
+
+
+def test_generate_run_on_a_vae_includes_the_prior(vae_run):
+    out = generate_run(vae_run, GenerateConfig(judge=False, tour=False, traverse=False, **SMALL), progress=False)
+    assert list(out["generation"]["samplers"]) == ["prior", "gaussian", "class-gaussian", "gmm"]
+    assert "judge" not in json.loads((vae_run / "metrics.json").read_text())
+    assert "tour" not in out["interpolation"] and "traversal" not in out["interpolation"]
+
+
+def test_two_dimensional_latent_gets_a_manifold_grid(tmp_path):
+    from latentatlas.models import build_model, save_model
+    from latentatlas.rundir import atomic_write_json
+
+    run = tmp_path / "ae2"
+    save_model(run, build_model({"name": "ae", "config": {"latent_dim": 2}}))   # untrained is enough here
+    atomic_write_json(run / "config.json", {"data": {"name": "mnist-sample"}})
+    out = generate_run(run, GenerateConfig(judge=False, samplers=["gaussian"], manifold_n=5, **SMALL),
+                       progress=False)
+    m = out["interpolation"]["manifold"]
+    assert m["n"] == 5 and (run / m["png"]).exists()
+    codes = np.load(run / "latents.npz")["train_mean"]
+    lo, hi = np.percentile(codes, [1, 99], axis=0)
+    np.testing.assert_allclose(m["x_range"], [lo[0], hi[0]], rtol=1e-6)
+
+
+def test_resolve_class_by_name_or_label():
+    names = ["T-shirt/top", "Trouser", "Bag"]
+    assert resolve_class("trouser", names) == 1
+    assert resolve_class("2", names) == 2
+    assert resolve_class(0, names) == 0
+    with pytest.raises(UserError, match="does not exist"):
+        resolve_class("Sock", names)
+    with pytest.raises(UserError, match="does not exist"):
+        resolve_class("3", names)
+
+
+# --------------------------------------------------------------------------- commands
+def test_sample_interpolate_judge_commands(ae_run, seeded_judge, capsys):
+    assert main(["sample", str(ae_run), "--sampler", "class-gaussian", "-n", "4", "--classes", "3", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "generation_class_gaussian.png" in out
+    gen = json.loads((ae_run / "metrics.json").read_text())["generation"]
+    assert gen["samplers"]["class-gaussian"]["classes"] == ["3", "8"]
+
+    assert main(["interpolate", str(ae_run), "--from", "3", "--to", "8", "--steps", "6", "--no-tour"]) == 0
+    out = capsys.readouterr().out
+    assert "walk mean of 3 -> mean of 8" in out and "tour" not in out
+    assert main(["interpolate", str(ae_run), "--from-index", "0", "--to-index", "5", "--no-traverse"]) == 0
+    interp = json.loads((ae_run / "metrics.json").read_text())["interpolation"]
+    assert interp["walks"][0]["label"].startswith("test image 0") and "traversal" not in interp
+
+    assert main(["judge", str(ae_run), "--sampler", "gaussian", "gmm", "--n-judge", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "judge: test accuracy" in out and "floor" in out and "Gaussian mixture" in out
+
+    assert main(["judge", "--dataset", "mnist-sample"]) == 0
+    assert "loaded from the cache" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["sample", "{run}", "--sampler", "class-gaussian", "--classes", "11"], "class '11' does not exist"),
+    (["sample", "{run}", "--sampler", "class-gaussian", "--classes", "seven"], "class 'seven' does not exist"),
+    (["sample", "{run}", "-n", "0"], "positive whole number"),
+    (["sample", "{run}", "-n", "-5"], "positive whole number"),
+    (["sample", "{run}", "--components", "0"], "positive whole number"),
+    (["sample", "{run}", "--sampler", "prior"], "needs a VAE"),
+    (["interpolate", "{run}", "--from-index", "0", "--to-index", "2000"], "out of range"),
+    (["interpolate", "{run}", "--from-index", "-1", "--to-index", "3"], "out of range"),
+    (["interpolate", "{run}", "--from", "3", "--to", "12"], "does not exist"),
+    (["interpolate", "{run}", "--from", "3"], "give both --from"),
+    (["interpolate", "{run}", "--steps", "1"], "at least 2"),
+    (["judge"], "give a RUN_DIR"),
+    (["sample", "{run}/nothing-here"], "does not exist"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(ae_run, capsys, argv, message):
+    open_run(ae_run)                                                 # encode first: latents.npz is the encode stage's
+    before = sorted(p.name for p in ae_run.rglob("*"))
+    metrics = (ae_run / "metrics.json").read_bytes()
+    rc = main([a.replace("{run}", str(ae_run)) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("latentatlas: error: ") and message in err and err.count("\n") == 1
+    assert "Traceback" not in err
+    assert sorted(p.name for p in ae_run.rglob("*")) == before
+    assert (ae_run / "metrics.json").read_bytes() == metrics
+
+
+def test_sampler_needing_labels_without_labels_via_the_stage(ae_run):
+    from latentatlas.latent.generate import fit_samplers
+
+    ctx = open_run(ae_run)
+    ctx.latents["train_labels"] = None                               # e.g. an unlabelled image folder
+    with pytest.raises(UserError, match="needs class labels"):
+        fit_samplers(ctx, ["class-gaussian"])
+
+
+def test_generate_config_from_args_layers_options_over_a_preset():
+    from latentatlas.commands.sample import add_generate_args, generate_config_from_args
+
+    p = argparse.ArgumentParser()
+    add_generate_args(p)
+    args = p.parse_args(["--sampler", "gmm", "--components", "20", "--no-judge", "--walk", "4", "9"])
+    cfg = generate_config_from_args(args, base={"samplers": ["class-gaussian"], "steps": 7})
+    assert cfg.samplers == ["gmm"] and cfg.n_components == 20 and cfg.judge is False
+    assert cfg.walks == [["4", "9"]] and cfg.steps == 7 and cfg.tour is True
+    with pytest.raises(UserError, match="positive whole number"):
+        generate_config_from_args(p.parse_args(["--n-per-class", "0"]))
