@@ -47,9 +47,9 @@ SECTION_OF = {"data": "data", "train": "training", "encode": "projections", "pro
               "probes": "probes", "clustering": "clustering", "generation": "generation",
               "judge": "generation", "interpolation": "walks"}
 # Keywords in a figure's path or title that place it regardless of the section that made it.
-KEYWORDS = [("reconstructions", ("recon",)), ("pca", ("spectrum", "eigen", "scree", "explained")),
-            ("probes", ("confusion",)),
-            ("walks", ("walk", "interp", "travers", "decoded_means", "class_means", "means", "manifold", "tour"))]
+# (Matched on the file name only: titles are free text, "VAE means mu" is not a walk.)
+KEYWORDS = [("reconstructions", ("recon",)), ("pca", ("spectrum", "eigen", "scree")),
+            ("walks", ("walk", "interpolat", "travers", "decoded_means", "class_means", "manifold", "tour"))]
 
 # How to fill a section that is missing, shown instead of breaking.
 HOW_TO = {
@@ -87,14 +87,28 @@ def _route(figures: list[tuple[str, dict]]) -> dict[str, list[dict]]:
     """Place every figure in exactly one report section."""
     out: dict[str, list[dict]] = {key: [] for key, _ in SECTIONS}
     for section, fig in figures:
-        text = f"{fig.get('path', '')} {fig.get('title', '')}".lower()
+        text = Path(str(fig.get("path", ""))).name.lower()
         target = None
         for key, words in KEYWORDS:
             if any(w in text for w in words):
                 target = key
                 break
         out[target or SECTION_OF.get(section, "other")].append(fig)
+    out["projections"].sort(key=_projection_order)
     return out
+
+
+def _projection_order(fig: dict) -> tuple:
+    """Each method's latent ("after") figures, then its raw-pixel ("before") one; stable otherwise."""
+    import re
+
+    name = Path(str(fig.get("path", ""))).stem
+    m = re.match(r"projections_(raw_)?([a-z]+)_(\d)d", name)
+    if not m:
+        return (1, "", 0, 0)
+    order = ["pca", "lda", "tsne", "umap"]
+    method = order.index(m.group(2)) if m.group(2) in order else len(order)
+    return (0, method, int(m.group(3)) if not m.group(1) else 2, 1 if m.group(1) else 0)
 
 
 class _Page:

@@ -121,7 +121,7 @@ def _number_lists(d: dict) -> bool:
 
 def _records(d: dict) -> dict:
     """The entries of d that are records: dicts with at least one scalar (not a path) field."""
-    return {k: v for k, v in d.items() if k != "figures" and isinstance(v, dict)
+    return {k: v for k, v in d.items() if k not in ("figures", "timings") and isinstance(v, dict)
             and any(is_scalar(x) and not _is_path(x) for x in v.values())}
 
 
@@ -176,6 +176,9 @@ def render_any(value: Any, class_names: Sequence[str] | None = None, depth: int 
         parts.append(_record_table(recs, class_names, depth))
     for k, v in value.items():
         if k == "figures" or k in recs or is_scalar(v) or (isinstance(v, list) and all(is_scalar(x) for x in v)):
+            continue
+        if k == "timings" and isinstance(v, dict):
+            parts.append(f"<details><summary>step timings (seconds)</summary>{kv_table(v)}</details>")
             continue
         if isinstance(v, dict) and _number_lists(v):
             inner = matrix_table(list(v.values()), [str(x) for x in v.keys()], None)
