@@ -61,7 +61,10 @@ def kv_table(d: dict, skip: Sequence[str] = ("figures",)) -> str:
              f"{' &hellip;' if len(v) > 24 else ''}</td></tr>"
              for k, v in d.items() if k not in skip and isinstance(v, list) and v
              and all(is_scalar(x) and not isinstance(x, str) for x in v)]
-    return f'<table class="kv">{"".join(rows)}</table>' if rows else ""
+    if not rows:
+        return ""
+    # Many short pairs flow into columns (CSS grid) instead of one long list.
+    return f'<table class="kv{" wide" if len(rows) > 8 else ""}">{"".join(rows)}</table>'
 
 
 def records_table(rows: dict[str, dict], columns: Sequence[str] | None = None, row_title: str = "") -> str:
