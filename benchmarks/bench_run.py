@@ -1,0 +1,85 @@
+"""Wall time of `latentatlas run`, stage by stage: the demo and our defaults on full MNIST.
+
+    python benchmarks/bench_run.py                    # demo + `run --dataset mnist`
+    python benchmarks/bench_run.py --only demo        # the demo alone
+    python benchmarks/bench_run.py --fresh-cache      # count the judge's one-off training too
+
+Budgets on a 2-core CPU: the demo within 3 minutes (full MNIST when found, else the
+embedded sample), `run --dataset mnist` within 12 minutes, analysis of all 70,000
+images included. Each run goes into a new folder under --runs-dir; the judge's cache
+is the usual one unless --fresh-cache (then a new, empty cache folder is used).
+Prints each stage's seconds (from metrics.json), the wall and CPU seconds of the
+whole command, and whether it kept within its budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RUNS = {
+    "demo": (["--preset", "demo"], 180),
+    "mnist": (["--dataset", "mnist"], 720),
+}
+
+
+def run_one(name: str, runs_dir: Path, env: dict) -> dict:
+    argv, budget = RUNS[name]
+    out = runs_dir / name
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = [sys.executable, "-m", "latentatlas", "run", *argv, "--out", str(out)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    (runs_dir / f"{name}.log").write_text(proc.stdout)
+    if proc.returncode != 0:
+        print(proc.stdout[-3000:])
+        raise SystemExit(f"{' '.join(cmd)} failed (exit {proc.returncode}); log in {runs_dir / (name + '.log')}")
+    metrics = json.loads((out / "metrics.json").read_text())
+    state = json.loads((out / "run.json").read_text())
+    return {"name": name, "cmd": " ".join(cmd[2:]), "wall": wall, "cpu": cpu, "budget": budget,
+            "timings": metrics.get("timings", {}), "data_note": state.get("data_note"),
+            "dataset": (metrics.get("data") or {}).get("name")}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", choices=sorted(RUNS), action="append", help="run only this one (repeatable)")
+    ap.add_argument("--runs-dir", default=None, help="where the runs go (default: a new temporary folder)")
+    ap.add_argument("--fresh-cache", action="store_true", help="use an empty cache (the judge trains anew)")
+    args = ap.parse_args(argv)
+    runs_dir = Path(args.runs_dir or tempfile.mkdtemp(prefix="latentatlas-bench-run-"))
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    if args.fresh_cache:
+        env["LATENTATLAS_CACHE"] = str(runs_dir / "cache")
+    print(f"runs in {runs_dir}; LATENTATLAS_DATA={env.get('LATENTATLAS_DATA', '(unset)')}; "
+          f"cache {env.get('LATENTATLAS_CACHE', '~/.cache/latentatlas')}; load average {os.getloadavg()[0]:.1f}")
+    rows = [run_one(name, runs_dir, env) for name in (args.only or ["demo", "mnist"])]
+    for r in rows:
+        print(f"\nlatentatlas {r['cmd']}   (data: {r['dataset']})")
+        if r["data_note"]:
+            print(f"  {r['data_note']}")
+        for stage, sec in r["timings"].items():
+            print(f"  {stage:<10} {sec:8.1f} s")
+        verdict = "within" if r["wall"] <= r["budget"] else "OVER"
+        print(f"  {'whole':<10} {r['wall']:8.1f} s wall, {r['cpu']:.1f} s CPU; {verdict} the budget of "
+              f"{r['budget']} s")
+    print(f"\nload average now {os.getloadavg()[0]:.1f} (timings on a shared machine are noisy)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
