@@ -312,7 +312,7 @@ def format_summary(summary: dict) -> str:
     timings = summary.get("timings") or {}
     if timings:
         lines.append("  seconds:   " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()
-                                                 if isinstance(v, (int, float))))
+                                                 if isinstance(v, (int, float)) and "." not in k))
     if "report" in summary.get("files", {}):
         lines.append(f"open {summary['files']['report']} in a browser (it works offline)")
     return "\n".join(lines)

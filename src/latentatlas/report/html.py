@@ -371,15 +371,22 @@ def _pca_section(page: _Page, ctx: dict) -> str:
 
 
 def _timings_section(page: _Page, ctx: dict) -> str:
-    timings = {k: v for k, v in (ctx["metrics"].get("timings") or {}).items() if isinstance(v, (int, float))}
-    if not timings:
+    every = {k: v for k, v in (ctx["metrics"].get("timings") or {}).items() if isinstance(v, (int, float))}
+    # "stage" keys are the stages; "stage.part.step" keys are steps inside one (shown folded).
+    timings = {k: v for k, v in every.items() if "." not in k}
+    steps = {k: v for k, v in every.items() if "." in k}
+    if not timings and not steps:
         return ""
-    top = max(timings.values()) or 1.0
+    top = max(timings.values(), default=0) or 1.0
     rows = [f'<tr><th>{esc(k)}</th><td class="num">{fmt(float(v))} s</td>'
             f'<td><span class="bar" style="width:{max(2, int(240 * v / top))}px"></span></td></tr>'
             for k, v in timings.items()]
     rows.append(f'<tr class="total"><td>total</td><td class="num">{fmt(float(sum(timings.values())))} s</td><td></td></tr>')
-    return f"<p class=\"note\">Wall-clock seconds of each stage, as recorded in metrics.json.</p><table>{''.join(rows)}</table>"
+    parts = [f"<p class=\"note\">Wall-clock seconds of each stage, as recorded in metrics.json.</p><table>{''.join(rows)}</table>"]
+    if steps:
+        step_rows = "".join(f'<tr><th>{esc(k)}</th><td class="num">{fmt(float(v))} s</td></tr>' for k, v in steps.items())
+        parts.append(f"<details><summary>{len(steps)} steps inside the stages</summary><table>{step_rows}</table></details>")
+    return "".join(parts)
 
 
 # -- the page ----------------------------------------------------------------------------
