@@ -370,6 +370,16 @@ def _pca_section(page: _Page, ctx: dict) -> str:
     return "".join(parts)
 
 
+def _generation_section(page: _Page, ctx: dict) -> str:
+    body = _metrics_section(page, ctx, "generation", ["generation", "judge"])
+    if body and not ctx["metrics"].get("judge"):
+        cmd = f"latentatlas judge {ctx['run'].path}"
+        body = (f'<p class="note">The independent judge did not grade these samples in this run; '
+                f"<code>{esc(cmd)}</code> adds its fidelity and Frechet distances (it trains once per "
+                "dataset, then is cached).</p>" + body)
+    return body
+
+
 def _timings_section(page: _Page, ctx: dict) -> str:
     every = {k: v for k, v in (ctx["metrics"].get("timings") or {}).items() if isinstance(v, (int, float))}
     # "stage" keys are the stages; "stage.part.step" keys are steps inside one (shown folded).
@@ -445,7 +455,7 @@ def render_report(run_dir, baseline=None) -> str:
         "pca": _pca_section,
         "probes": lambda p, c: _metrics_section(p, c, "probes", ["probes"]),
         "clustering": lambda p, c: _metrics_section(p, c, "clustering", ["clustering"]),
-        "generation": lambda p, c: _metrics_section(p, c, "generation", ["generation", "judge"]),
+        "generation": _generation_section,
         "walks": lambda p, c: _metrics_section(p, c, "walks", ["interpolation"]),
         "other": lambda p, c: p.figures(c["routed"]["other"]),
         "timings": _timings_section,
