@@ -258,6 +258,8 @@ def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = N
                 save_state()  # Ctrl-C: the checkpoint is there; the next `run` resumes it
             raise
         seconds = time.perf_counter() - t0
+        if stage not in (run.read_metrics().get("timings") or {}):
+            run.record_timing(stage, seconds)  # a stage that timed only its steps: its wall time
         after = run.read_metrics()
         state["stages"][stage] = {"fingerprint": fingerprint(run, stage, cfg),
                                   "sections": _changed_sections(before, after),
