@@ -34,6 +34,7 @@ def tiny_runs(tmp_path_factory) -> dict:
     for kind, latent in (("ae", 8), ("vae", 4)):
         path = root / kind
         train_run(path, DataConfig(name="mnist-sample"), ModelConfig(name=kind, latent_dim=latent),
-                  TrainConfig(epochs=1, batch_size=64, max_train_images=2000, seed=0, progress_images=16))
+                  TrainConfig(epochs=1, batch_size=64, max_train_images=2000, seed=0, progress_images=16,
+                              threads=1))
         runs[kind] = path
     return runs
