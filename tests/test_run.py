@@ -17,7 +17,7 @@ name = "mnist-sample"
 
 [model]
 name = "vae"
-latent_dim = 2
+latent_dim = 4
 
 [train]
 epochs = 1
@@ -77,6 +77,13 @@ def test_run_end_to_end_then_reuse_then_partial_rerun(tmp_path, tiny_config, cap
     assert metrics["train"]["epochs"] == 1
     text = report.read_text(encoding="utf-8")
     assert f"{metrics['train']['test_loss']:.2f}" in text
+    if "analyze" in available:  # the real pipeline's report, interactive figures included, in Chromium
+        from test_report import check_in_browser
+
+        seen = check_in_browser(report, tmp_path, "report_tiny_run.png")
+        assert seen["attrs"].get("data-script-errors") == "0", seen["attrs"]
+        n_html = sum(1 for f in metrics["projections"]["figures"] if f["kind"] == "html")
+        assert n_html >= 1 and seen["attrs"].get("data-plots-rendered") == str(n_html), seen["attrs"]
 
     # Same settings again: every stage but the report is reused, nothing retrained.
     weights_mtime = (out / "model.safetensors").stat().st_mtime_ns
