@@ -12,6 +12,9 @@ import argparse
 import importlib
 import importlib.util
 
+# With neither --preset nor --config, `run` starts from this preset: our defaults.
+DEFAULT_PRESET = "default-vae"
+
 # Stage commands whose options `run` reuses (their add_*_args / *_config_from_args helpers).
 STAGE_COMMANDS = ("train", "analyze", "sample", "interpolate", "encode")
 
@@ -98,7 +101,8 @@ def add_parser(sub):
         formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset", default=None, metavar="NAME",
-                     help="start from a shipped preset (demo, default-ae, default-vae, study000-cae-lda, ...)")
+                     help="start from a shipped preset (demo, default-ae, default-vae, study000-cae-lda, ...; "
+                          f"default: {DEFAULT_PRESET}, our defaults)")
     src.add_argument("--config", default=None, metavar="FILE", help="start from a TOML or JSON config file")
     p.add_argument("--out", default=None, metavar="DIR", help="run directory (default: runs/<preset or 'run'>)")
     p.add_argument("--force", action="store_true", help="run every stage again, even those already done with the same settings")
@@ -173,14 +177,14 @@ def build_config(args, explicit: set[str]):
     import copy
     from dataclasses import asdict, fields, is_dataclass
 
-    from ..config import RunConfig, build_dataclass, load_config, load_preset
+    from ..config import build_dataclass, load_config, load_preset
 
     if args.config:
         cfg = load_config(args.config)
     elif args.preset:
         cfg = load_preset(args.preset)
     else:
-        cfg = RunConfig()
+        cfg = load_preset(DEFAULT_PRESET)  # our defaults: what `latentatlas run --dataset mnist` runs
     # What the stage helpers make of the options, and of the same options all left at default.
     given = explicit - {"preset", "config", "out", "force", "skip", "baseline", "command", "list_presets"}
     defaults_ns = copy.copy(args)  # the same options, those given reset to their defaults
@@ -234,7 +238,8 @@ def run(args) -> int:
     sample_fallback = not dataset_given and args.preset in (None, "demo")
     out = args.out or f"runs/{args.preset or 'run'}"
     skip = tuple(s.strip() for s in (args.skip or "").split(",") if s.strip())
-    summary = run_pipeline(out, cfg, preset=args.preset, force=args.force, sample_fallback=sample_fallback,
+    preset = args.preset or (None if args.config else DEFAULT_PRESET)
+    summary = run_pipeline(out, cfg, preset=preset, force=args.force, sample_fallback=sample_fallback,
                            baseline=args.baseline, skip=skip)
     print(format_summary(summary))
     return 0
