@@ -137,7 +137,8 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
     # ---- model, optimiser, schedule; restore them when resuming ----
     torch.manual_seed(_seed(cfg.seed, 0))
     net = model_from_config(model_cfg, ds.image_shape, 1)  # re-seeded init: same weights every run
-    net.to(device)
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    net.to(device, memory_format=fmt)
     optimizer = make_optimizer(net.parameters(), cfg)
     scheduler = make_schedule(optimizer, cfg, cfg.epochs * steps_per_epoch)
     history: list[dict] = []
@@ -145,7 +146,7 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
     if ckpt is not None:
         model_state, optim_tensors, state = ckpt
         load_state(net, model_state, checkpoint_path(rd.path))
-        net.to(device)
+        net.to(device, memory_format=fmt)
         restore_optimizer(optimizer, optim_tensors, state)
         if scheduler is not None and state.get("scheduler"):
             scheduler.load_state_dict(state["scheduler"])
@@ -181,6 +182,7 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
             for step in range(steps_per_epoch):
                 idx = perm[step * batch + dist.rank * local: step * batch + (dist.rank + 1) * local]
                 xb = x_train[idx].float().div_(255)                        # (b, 1, H, W) in [0, 1]
+                xb = xb.contiguous(memory_format=fmt)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                     out = model(xb)
                     parts = net.loss_function(xb, {k: v.float() for k, v in out.items()})

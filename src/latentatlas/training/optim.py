@@ -25,7 +25,9 @@ def make_schedule(optimizer, cfg, total_steps: int):
     onecycle: Smith & Topor 2019, warm-up to cfg.lr over 25% then cosine down."""
     import torch
 
-    total_steps = max(1, int(total_steps))
+    total_steps = int(total_steps)
+    if total_steps < 10:  # too few steps to warm up and anneal (OneCycleLR divides by zero)
+        return None
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     if cfg.schedule == "onecycle":

@@ -1,0 +1,310 @@
+"""The training loop: files, determinism, resume (after SIGINT and SIGKILL), NaN, DDP, bad input."""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from latentatlas.cli import main
+from latentatlas.config import DataConfig, ModelConfig, TrainConfig
+from latentatlas.train import TIMING_KEYS, train_run
+
+# A small, fast network and data slice; threads=1 so that runs in different processes
+# do the same float arithmetic in the same order.
+SMALL_MODEL = dict(latent_dim=4, channels=[8, 16], hidden_dim=32)
+SMALL_ARGS = ["--dataset", "mnist-sample", "--latent-dim", "4", "--channels", "8,16", "--hidden-dim", "32",
+              "--threads", "1"]
+
+
+def small(kind="vae", epochs=2, n=512, batch=64, **train):
+    return (DataConfig(name="mnist-sample"), ModelConfig(name=kind, **SMALL_MODEL),
+            TrainConfig(epochs=epochs, batch_size=batch, max_train_images=n, threads=1, progress_images=16,
+                        **train))
+
+
+def history(run) -> list[dict]:
+    return [json.loads(line) for line in (Path(run) / "history.jsonl").read_text().splitlines()]
+
+
+def without_timing(rows):
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rows]
+
+
+def weights(run) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(Path(run) / "model.safetensors"))
+
+
+def same_weights(a, b) -> bool:
+    wa, wb = weights(a), weights(b)
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def snapshot(folder) -> dict:
+    folder = Path(folder)
+    if not folder.exists():
+        return {}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# -- what a run folder holds ----------------------------------------------------------------
+
+def test_tiny_runs_fixture_holds_complete_runs(tiny_runs):
+    from latentatlas.models import load_model
+
+    for kind, path in tiny_runs.items():
+        for name in ("config.json", "model.json", "model.safetensors", "history.jsonl", "metrics.json",
+                     "checkpoint/last.safetensors", "figures/train_loss.png",
+                     "figures/train_progress_samples.gif", "progress/epoch_001_recon.png"):
+            assert (path / name).is_file(), name
+        config = json.loads((path / "config.json").read_text())
+        assert set(config) >= {"data", "model", "train"} and config["model"]["name"] == kind
+        model = load_model(path)
+        assert model.is_variational == (kind == "vae")
+        train = json.loads((path / "metrics.json").read_text())["train"]
+        assert train["epochs"] == 1 and train["completed"] and train["device"] == "cpu"
+        assert {f["path"] for f in train["figures"]} >= {"figures/train_loss.png",
+                                                         "figures/train_progress_recon.gif"}
+        assert json.loads((path / "metrics.json").read_text())["timings"]["train"] > 0
+        row = history(path)[0]
+        assert row["test_loss"] > 0 and row["images_per_s"] > 0 and 0 < row["test_mse"] < 1
+        assert ("test_kl" in row) == (kind == "vae")
+
+
+def test_vae_loss_is_reconstruction_plus_kl_per_image(tmp_path):
+    train_run(tmp_path / "r", *small(epochs=1))
+    row = history(tmp_path / "r")[0]
+    assert row["test_loss"] == pytest.approx(row["test_recon"] + row["test_kl"], rel=1e-6)
+    # BCE summed over 784 pixels: an untrained-ish model sits far above 1 per image
+    assert 50 < row["test_recon"] < 784
+
+
+# -- seeded determinism ----------------------------------------------------------------------
+
+def test_same_seed_same_history_and_weights(tmp_path):
+    for name in ("a", "b"):
+        train_run(tmp_path / name, *small(seed=5))
+    train_run(tmp_path / "c", *small(seed=6))
+    assert without_timing(history(tmp_path / "a")) == without_timing(history(tmp_path / "b"))
+    assert same_weights(tmp_path / "a", tmp_path / "b")
+    assert without_timing(history(tmp_path / "a")) != without_timing(history(tmp_path / "c"))
+
+
+@pytest.mark.parametrize("opt, sched", [("adamw", "cosine"), ("sgd", "onecycle"), ("rmsprop", "none")])
+def test_optimizers_and_schedules_train(tmp_path, opt, sched):
+    m = train_run(tmp_path / "r", *small("ae", epochs=1, n=1024, optimizer=opt, schedule=sched,
+                                         weight_decay=1e-4, grad_clip=1.0, lr=1e-2 if opt == "sgd" else 2e-3))
+    rows = history(tmp_path / "r")
+    assert m["completed"] and len(rows) == 1 and rows[0]["test_loss"] < 784 * 0.25
+    if sched != "none":  # the schedule moved the learning rate away from its peak
+        assert rows[0]["lr"] < 1e-3
+
+
+# -- resume ----------------------------------------------------------------------------------
+
+def test_resume_continues_exactly(tmp_path):
+    data, model, _ = small(epochs=3)
+    full = TrainConfig(**{**small(epochs=3)[2].__dict__, "schedule": "none"})
+    train_run(tmp_path / "full", data, model, full)
+    part = TrainConfig(**{**full.__dict__, "epochs": 1})
+    train_run(tmp_path / "part", data, model, part)
+    train_run(tmp_path / "part", data, model, full, resume=True)
+    assert without_timing(history(tmp_path / "part")) == without_timing(history(tmp_path / "full"))
+    assert same_weights(tmp_path / "part", tmp_path / "full")
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    """3 uninterrupted epochs (one-cycle schedule) to compare interrupted runs with."""
+    path = tmp_path_factory.mktemp("reference") / "run"
+    train_run(path, *small(epochs=3, n=2048, batch=32))
+    return path
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_resume_after_signal_matches_uninterrupted(tmp_path, reference_run, sig):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "latentatlas", "train", *SMALL_ARGS, "--model", "vae", "--epochs", "3",
+           "--batch-size", "32", "--max-train-images", "2048", "--out", str(run)]
+    env = dict(os.environ, LATENTATLAS_NO_BAR="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        hist = run / "history.jsonl"
+        if hist.exists() and hist.read_text().count("\n") >= 1:
+            break
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    done = len(history(run))
+    assert 1 <= done < 3, f"the signal came too late to interrupt the run ({done} epochs)"
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130
+        assert "--resume" in err and "Traceback" not in err
+        assert json.loads((run / "metrics.json").read_text())["train"]["completed"] is False
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    train_run(run, *small(epochs=3, n=2048, batch=32), resume=True)
+    assert without_timing(history(run)) == without_timing(history(reference_run))
+    assert same_weights(run, reference_run)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_epoch(tmp_path, monkeypatch):
+    import latentatlas.models.base as base
+
+    real = base.loss_function
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] > 12:  # epoch 1 has 8 training steps and 2 test batches
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(base, "loss_function", poisoned)
+    from latentatlas.errors import UserError
+
+    with pytest.raises(UserError, match=r"nan.*keeps the last good epoch \(1\)"):
+        train_run(tmp_path / "r", *small(epochs=3))
+    assert len(history(tmp_path / "r")) == 1
+    from latentatlas.training.checkpoint import read_checkpoint
+
+    model_state, _, state = read_checkpoint(tmp_path / "r")
+    assert state["epoch"] == 1
+    saved = weights(tmp_path / "r")
+    assert all(torch.equal(saved[k], model_state[k]) and torch.isfinite(saved[k].float()).all() for k in saved)
+
+
+# -- data parallel -----------------------------------------------------------------------------
+
+def test_ddp_two_cpu_processes_match_one(tmp_path):
+    """2 gloo processes, each half of every batch, against one process on whole batches.
+    No BatchNorm (per-process batch statistics differ by design) and an AE (no sampling noise):
+    then the two differ only by float rounding in the gradient all-reduce."""
+    args = [*SMALL_ARGS, "--model", "ae", "--no-batch-norm", "--epochs", "2", "--batch-size", "32",
+            "--max-train-images", "512"]
+    env = dict(os.environ, LATENTATLAS_NO_BAR="1", GLOO_SOCKET_IFNAME=os.environ.get("GLOO_SOCKET_IFNAME", "lo"))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "latentatlas", "train", *args, "--out", str(tmp_path / "ddp")]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert main(["train", *args, "--out", str(tmp_path / "one")]) == 0
+    train = json.loads((tmp_path / "ddp" / "metrics.json").read_text())["train"]
+    assert train["world_size"] == 2
+    a, b = history(tmp_path / "ddp"), history(tmp_path / "one")
+    assert len(a) == len(b) == 2
+    for ra, rb in zip(a, b):
+        for key in ("train_loss", "test_loss", "test_mse"):
+            assert ra[key] == pytest.approx(rb[key], rel=1e-3), key
+    assert a[-1]["test_loss"] < a[0]["train_loss"]  # it learned
+
+
+# -- the command line and bad input --------------------------------------------------------------
+
+def test_presets_train_one_epoch(tmp_path, capsys):
+    from latentatlas.config import list_presets
+
+    presets = list_presets()
+    assert {"demo", "default-ae", "default-vae", "study000-cae-lda", "study001-vae-svm", "study002-fashion-ae2",
+            "study003-vae-148", "study004-ae32-sampling"} <= set(presets)
+    for name in presets:
+        out = tmp_path / name
+        rc = main(["train", "--preset", name, "--dataset", "mnist-sample", "--epochs", "1",
+                   "--max-train-images", "128", "--batch-size", "64", "--out", str(out)])
+        assert rc == 0, name
+        assert len(history(out)) == 1
+
+
+def test_options_override_the_preset():
+    import argparse
+
+    from latentatlas.commands.train import add_parser, train_config_from_args
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    p = add_parser(sub)
+    data, model, train = train_config_from_args(p.parse_args(["--preset", "study003-vae-148", "--epochs", "3",
+                                                              "--latent-dim", "4", "--lr", "0.01"]))
+    assert data.classes == ["1", "4", "8"] and model.name == "study003-vae"
+    assert (model.latent_dim, train.epochs, train.lr) == (4, 3, 0.01)
+
+
+def _bad(capsys, argv, folder=None):
+    before = snapshot(folder) if folder else None
+    rc = main(["train", *argv])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert err.startswith("latentatlas: error:") and "\n" not in err and "Traceback" not in err
+    if folder:
+        assert snapshot(folder) == before
+    return err
+
+
+def test_unknown_model(tmp_path, capsys):
+    err = _bad(capsys, [*SMALL_ARGS[:2], "--model", "resnet", "--out", str(tmp_path / "x")])
+    assert "unknown model 'resnet'" in err and not (tmp_path / "x").exists()
+
+
+def test_unknown_preset(tmp_path, capsys):
+    assert "unknown preset" in _bad(capsys, ["--preset", "nope", "--out", str(tmp_path / "x")])
+    assert not (tmp_path / "x").exists()
+
+
+def test_latent_below_one(tmp_path, capsys):
+    assert "latent size" in _bad(capsys, ["--dataset", "mnist-sample", "--latent-dim", "0",
+                                          "--out", str(tmp_path / "x")])
+    assert not (tmp_path / "x").exists()
+
+
+def test_negative_epochs(tmp_path, capsys):
+    assert "epochs" in _bad(capsys, ["--dataset", "mnist-sample", "--epochs", "-1", "--out", str(tmp_path / "x")])
+    assert not (tmp_path / "x").exists()
+
+
+def test_resume_without_checkpoint(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert "no training checkpoint" in _bad(capsys, [*SMALL_ARGS, "--resume", "--out", str(tmp_path / "empty")],
+                                            tmp_path / "empty")
+
+
+def _copy(tiny_runs, kind, tmp_path):
+    dst = tmp_path / kind
+    shutil.copytree(tiny_runs[kind], dst)
+    return dst
+
+
+def test_resume_with_another_architecture(tiny_runs, tmp_path, capsys):
+    run = _copy(tiny_runs, "vae", tmp_path)
+    err = _bad(capsys, ["--resume", "--latent-dim", "3", "--out", str(run)], run)
+    assert "latent_dim=4 (asked: 3)" in err
+    err = _bad(capsys, ["--resume", "--model", "ae", "--out", str(run)], run)
+    assert "checkpoint" in err
+
+
+def test_resume_from_truncated_checkpoint(tiny_runs, tmp_path, capsys):
+    run = _copy(tiny_runs, "ae", tmp_path)
+    ck = run / "checkpoint" / "last.safetensors"
+    ck.write_bytes(ck.read_bytes()[:1000])
+    assert "corrupt or truncated" in _bad(capsys, ["--resume", "--out", str(run)], run)
+
+
+def test_training_over_an_existing_run_needs_resume_or_overwrite(tiny_runs, tmp_path, capsys):
+    run = _copy(tiny_runs, "ae", tmp_path)
+    assert "--resume" in _bad(capsys, ["--dataset", "mnist-sample", "--model", "ae", "--out", str(run)], run)
+
+
+def test_resume_of_a_finished_run_changes_nothing_but_reports(tiny_runs, tmp_path):
+    run = _copy(tiny_runs, "ae", tmp_path)
+    before = history(run)
+    assert main(["train", "--resume", "--out", str(run)]) == 0
+    assert history(run) == before
