@@ -166,6 +166,7 @@ def _data_section(page: _Page, ctx: dict) -> str:
                 parts.append(f"<h4>{label(key)}</h4>{matrix_table(value, names, None)}")
     elif ctx["class_names"]:
         parts.append(f'<p>Classes: {esc(", ".join(ctx["class_names"]))}</p>')
+    parts.append(page.figures(ctx["routed"]["data"]))
     encode = metrics.get("encode") or {}
     if encode:
         parts.append("<h3>Latent codes</h3>" + kv_table(encode))
@@ -173,12 +174,13 @@ def _data_section(page: _Page, ctx: dict) -> str:
     for section in ("data", "model", "train", "analysis", "generate"):
         sec = config.get(section)
         if isinstance(sec, dict) and sec:
+            # Unset keys (None: "the model's or stage's own default") are left out.
             flat = {k: (", ".join(map(str, v)) if isinstance(v, list) and all(is_scalar(x) for x in v)
-                        else (v if is_scalar(v) else json.dumps(v))) for k, v in sec.items()}
+                        else (v if is_scalar(v) else json.dumps(v))) for k, v in sec.items() if v is not None}
             cfg_tables.append(f"<div><h4>[{esc(section)}]</h4>{kv_table(flat)}</div>")
     if cfg_tables:
-        parts.append(f'<h3>Configuration</h3><div class="configs">{"".join(cfg_tables)}</div>')
-    parts.append(page.figures(ctx["routed"]["data"]))
+        parts.append('<h3>Configuration</h3><p class="note">From config.json; keys left unset take the '
+                     f'model\'s or stage\'s own default.</p><div class="configs">{"".join(cfg_tables)}</div>')
     return "".join(parts)
 
 
