@@ -308,3 +308,22 @@ def test_resume_of_a_finished_run_changes_nothing_but_reports(tiny_runs, tmp_pat
     before = history(run)
     assert main(["train", "--resume", "--out", str(run)]) == 0
     assert history(run) == before
+
+
+def test_config_file_then_options(tmp_path):
+    import argparse
+
+    from latentatlas.commands.train import add_parser, train_config_from_args
+
+    cfg = tmp_path / "my.toml"
+    cfg.write_text('[data]\nname = "mnist-sample"\n[model]\nname = "ae"\nlatent_dim = 3\n'
+                   '[train]\nepochs = 7\noptimizer = "sgd"\n')
+    p = add_parser(argparse.ArgumentParser().add_subparsers())
+    data, model, train = train_config_from_args(p.parse_args(["--config", str(cfg), "--epochs", "2"]))
+    assert (data.name, model.name, model.latent_dim, train.optimizer, train.epochs) == ("mnist-sample", "ae", 3,
+                                                                                          "sgd", 2)
+    cfg.write_text('[model]\nlatent_dims = 3\n')
+    from latentatlas.errors import UserError
+
+    with pytest.raises(UserError, match="did you mean 'latent_dim'"):
+        train_config_from_args(p.parse_args(["--config", str(cfg)]))

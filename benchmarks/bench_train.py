@@ -1,0 +1,96 @@
+"""Training figures: quality reached in 5 epochs on full MNIST, time to reach it, speed.
+
+    python benchmarks/bench_train.py [--data-dir DIR] [--models vae,ae] [--epochs 5] [--threads 2]
+
+Trains the presets default-vae (latent 10) and default-ae (latent 7) on the full
+MNIST training set and prints, per epoch, the test loss (VAE: BCE summed over the
+pixels + KL, per image: study 001's unit) or test MSE (AE: per pixel), the
+cumulative training seconds and images per second; then the epoch and the time at
+which each reaches its target:
+
+    VAE, latent 10: test loss <= 101.55  (study 001: 105.12 after 5 epochs, 101.55 after 20)
+    AE,  latent 7:  test MSE  <= 0.012   (study 000: 0.02 after 50 epochs)
+
+On a machine with CUDA it also prints seconds per MNIST epoch on the GPU.
+The speed comparison with Pythae's TrainingPipeline is benchmarks/bench_pythae.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+TARGETS = {"vae": ("default-vae", "test_loss", 101.55, "test loss per image (BCE sum + KL)"),
+           "ae": ("default-ae", "test_mse", 0.012, "test MSE per pixel")}
+
+
+def conditions(threads: int) -> str:
+    import torch
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+    return (f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} CPUs, {threads} torch threads, load average {load[0]:.2f}")
+
+
+def bench(kind: str, args) -> dict:
+    from latentatlas.config import load_preset
+    from latentatlas.train import train_run
+
+    preset, key, target, label = TARGETS[kind]
+    cfg = load_preset(preset)
+    data = replace(cfg.data, data_dir=args.data_dir)
+    train = replace(cfg.train, epochs=args.epochs, threads=args.threads, device=args.device,
+                    **({"batch_size": args.batch_size} if args.batch_size else {}))
+    print(f"\n{preset}: {cfg.model.name}, latent {cfg.model.latent_dim}, batch {train.batch_size}, "
+          f"{train.optimizer} lr {train.lr} ({train.schedule}), {train.epochs} epochs; {conditions(args.threads)}",
+          flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        metrics = train_run(Path(tmp) / "run", data, cfg.model, train)
+        wall = time.perf_counter() - t0
+        rows = [json.loads(line) for line in (Path(tmp) / "run" / "history.jsonl").read_text().splitlines()]
+    print(f"{'epoch':>5} {label:>36} {'train s (cum.)':>15} {'images/s':>9}")
+    cum, reached = 0.0, None
+    for r in rows:
+        cum += r["train_seconds"]
+        print(f"{r['epoch']:>5} {r[key]:>36.5g} {cum:>15.1f} {r['images_per_s']:>9.0f}")
+        if reached is None and r[key] <= target:
+            reached = (r["epoch"], cum)
+    verdict = (f"reached {key} <= {target} at epoch {reached[0]} after {reached[1]:.0f} s of training"
+               if reached else f"did NOT reach {key} <= {target} in {len(rows)} epochs (best {min(r[key] for r in rows):.5g})")
+    print(f"{kind}: {verdict}; whole train_run {wall:.0f} s on {metrics['device']}; "
+          f"median {metrics['images_per_s']:.0f} images/s")
+    return {"kind": kind, "reached": reached, "rows": rows}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", default=os.environ.get("LATENTATLAS_DATA"))
+    ap.add_argument("--models", default="vae,ae")
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=None, help="override the presets' batch size")
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args()
+    if not args.data_dir:
+        print("bench_train: set LATENTATLAS_DATA or pass --data-dir (the full MNIST files are needed)")
+        return 2
+    os.environ.setdefault("LATENTATLAS_NO_BAR", "1")
+    results = [bench(kind.strip(), args) for kind in args.models.split(",") if kind.strip()]
+    print("\nsummary:")
+    for r in results:
+        preset, key, target, _ = TARGETS[r["kind"]]
+        got = f"epoch {r['reached'][0]}, {r['reached'][1]:.0f} s" if r["reached"] else "not reached"
+        print(f"  {preset:12s} {key} <= {target}: {got}")
+    return 0 if all(r["reached"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
