@@ -48,13 +48,6 @@ def ensure_run(preset: str, runs_dir: Path, data_dir: str | None, epochs: int | 
         metrics = train_run(path, data, cfg.model, train, overwrite=True)
         print(f"  trained in {time.perf_counter() - t0:.0f} s; test MSE {metrics.get('test_mse', float('nan')):.5f}",
               flush=True)
-        import json
-
-        raw = json.loads((path / "config.json").read_text())
-        raw["generate"] = {}
-        from latentatlas.rundir import atomic_write_json
-
-        atomic_write_json(path / "config.json", raw)
     return path, note
 
 

@@ -122,6 +122,17 @@ def test_gmm_recovers_clusters_and_their_classes():
     np.testing.assert_allclose(np.bincount(comp, minlength=3) / 3000, s.weights_, atol=0.03)
 
 
+def test_gmm_sample_per_component_draws_from_each_component():
+    codes, labels, means, _ = three_blobs()
+    s = GaussianMixtureSampler(n_components=3, random_state=0).fit(codes, labels)
+    z, comp = s.sample_per_component(2000, random_state=0)
+    assert z.shape == (6000, 4) and comp.tolist() == [0] * 2000 + [1] * 2000 + [2] * 2000
+    for j in range(3):
+        np.testing.assert_allclose(z[comp == j].mean(0), s.means_[j], atol=0.15)
+    with pytest.raises(UserError, match="positive integer"):
+        s.sample_per_component(0)
+
+
 def test_gmm_component_count_checked():
     codes, labels, _, _ = three_blobs(20)
     with pytest.raises(UserError, match="components"):

@@ -175,18 +175,29 @@ def sample_section(ctx: GenContext, cfg, samplers: dict | None = None) -> dict:
         if sampler.knows_classes:
             z, y = sampler.sample(n, random_state=cfg.seed, classes=classes)   # n per class, grouped
             rows = sorted(set(y.tolist()), key=y.tolist().index)
-            grid = decode_codes(ctx.model, z).reshape(len(rows), n, *ctx.model.image_size)
+            imgs = decode_codes(ctx.model, z)
+            grid = imgs.reshape(len(rows), n, *imgs.shape[1:])
             row_labels = [names[c] for c in rows]
             title = f"{_label(name, sampler)}: {n} samples per class"
             info.update(classes=row_labels, n_per_class=n)
+        elif name == "gmm":
+            # One row per component, so the grid shows what each component learned to draw.
+            z, comp = sampler.sample_per_component(n, random_state=cfg.seed)
+            k = int(sampler.n_components)
+            imgs = decode_codes(ctx.model, z)
+            grid = imgs.reshape(k, n, *imgs.shape[1:])
+            majority = getattr(sampler, "component_class_", None)
+            # Row label: component, its majority training class, its weight.
+            row_labels = [f"k{j}" + (f" [{names[majority[j]]}]" if majority is not None and majority[j] >= 0 else "")
+                          + f" {sampler.weights_[j]:.0%}" for j in range(k)]
+            title = f"{_label(name, sampler)}: {n} per component"
         else:
             cols = 10
             z, src = sampler.sample(n * cols, random_state=cfg.seed)
-            grid = decode_codes(ctx.model, z).reshape(n, cols, *ctx.model.image_size)
+            imgs = decode_codes(ctx.model, z)
+            grid = imgs.reshape(n, cols, *imgs.shape[1:])
             row_labels = None
             title = f"{_label(name, sampler)}: {n * cols} samples"
-            if name == "gmm":
-                title += " (sorted by component)"
         if name == "gmm":
             info.update(n_components=int(sampler.n_components), weights=np.round(sampler.weights_, 4).tolist())
             if hasattr(sampler, "component_class_"):
@@ -198,7 +209,9 @@ def sample_section(ctx: GenContext, cfg, samplers: dict | None = None) -> dict:
         section["samplers"][name] = info
         section["figures"].append({"path": rel, "title": f"Samples: {_label(name, sampler)}", "kind": "png",
                                    "caption": f"Codes drawn from {_label(name, sampler)} fitted to the "
-                                              f"{ctx.code_words} of the training set, decoded by the model."})
+                                              f"{ctx.code_words} of the training set, decoded by the model."
+                                              + (" One row per component: [its majority training class] and "
+                                                 "its mixture weight." if name == "gmm" else "")})
     section["seconds"] = round(time.perf_counter() - t0, 3)
     ctx.run.update_metrics("generation", section)
     return section
@@ -322,7 +335,7 @@ def _walk(ctx, section, a, b, steps, tag: str, label: str, caption: str) -> dict
     images = decode_codes(ctx.model, convex_path(a, b, steps))
     png, rel_png = ctx.figure("interpolation", f"walk_{tag}")
     gif, rel_gif = ctx.figure("interpolation", f"walk_{tag}", "gif")
-    strip_png(png, images)
+    strip_png(png, images, title=f"{label}   (t = 0 ... 1)")
     walk_gif(gif, images)
     section["figures"].append({"path": rel_png, "title": f"Walk: {label}", "kind": "png", "caption": caption})
     section["figures"].append({"path": rel_gif, "title": f"Walk: {label} (animated)", "kind": "gif",

@@ -226,6 +226,18 @@ class GaussianMixtureSampler(_Sampler):
             full = np.stack([np.eye(d) * c for c in cov])
         return np.linalg.cholesky(full)
 
+    def sample_per_component(self, n: int, random_state=None) -> tuple[np.ndarray, np.ndarray]:
+        """n codes from EACH component (ignoring the weights), grouped: for a grid with one row
+        per component. Returns (K * n, d) codes and (K * n,) component ids."""
+        if not hasattr(self, "gmm_"):
+            raise RuntimeError("GaussianMixtureSampler is not fitted; call fit() first")
+        n = _check_n(n)
+        rng = check_random_state(random_state)
+        chol = self._full_cholesky()
+        k = len(self.weights_)
+        z = np.concatenate([_draw(rng, self.gmm_.means_[j], chol[j], n) for j in range(k)])
+        return (z * self.scale_ + self.shift_).astype(np.float32), np.repeat(np.arange(k), n)
+
     def _sample(self, n, rng, classes):
         # sklearn's GaussianMixture.sample always uses the estimator's own random_state;
         # drawing here lets each call pass its own, as the other samplers do.

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..rundir import atomic_save
-from .grids import make_grid, save_gif, save_grid_png
+from .grids import make_grid, save_gif
 
 # Images are shown as the dataset stores them (light on dark, like MNIST itself);
 # the judge's "wrong" frames in red, which stands out on both.
@@ -116,7 +116,7 @@ def means_heatmap(path, means: np.ndarray, class_names, title: str = "Class mean
         for i in range(k):
             for j in range(d):
                 v = means[i, j]
-                ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=7,
+                ax.text(j, i, f"{v:.1f}".replace("-0.0", "0.0"), ha="center", va="center", fontsize=7,
                         color="white" if abs(v) > 0.6 * lim else "black")
     fig.colorbar(im, ax=ax, fraction=0.035, pad=0.02)
     ax.set_title(title, fontsize=10)
@@ -168,7 +168,7 @@ def distance_bars(path, values: dict, floor: float | None = None, reference: dic
         if v is not None:
             ax.axvline(float(v), ls="--", color=colour, lw=1.2, label=f"{label}: {float(v):.2f}")
     if floor is not None or reference:
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_xlabel("Frechet distance in the judge's feature space")
     ax.set_xlim(0, max(vals + [floor or 0]) * 1.15 or 1)
     ax.set_title(title, fontsize=10)
@@ -194,10 +194,13 @@ def manifold_figure(path, images: np.ndarray, xs: np.ndarray, ys: np.ndarray,
     return _savefig(fig, path)
 
 
-def strip_png(path, images: np.ndarray, scale: int = 3) -> Path:
-    """A single row of images (N, H, W): a walk read left to right."""
-    images = np.asarray(images)
-    return save_grid_png(path, _shade(_floats(images)), nrow=len(images), scale=scale)
+def strip_png(path, images: np.ndarray, title: str = "", t: np.ndarray | None = None) -> Path:
+    """A single row of images (N, H, W): a walk read left to right, each column labelled
+    with its mixing weight t (image = (1 - t) a + t b)."""
+    images = _floats(images)
+    t = np.linspace(0, 1, len(images)) if t is None else np.asarray(t)
+    return labelled_grid(path, images[None], col_labels=[f"{v:.2f}".rstrip("0").rstrip(".") or "0" for v in t],
+                         title=title)
 
 
 def walk_gif(path, images: np.ndarray, scale: int = 4, duration_ms: int = 90, bounce: bool = True,
