@@ -21,7 +21,7 @@ PARTS = ("projections", "probes", "clustering")
 # option dest -> AnalysisConfig field
 OPTION_KEYS = {
     "features": "features", "projections": "projections", "projection_max_samples": "projection_max_samples",
-    "tsne_3d_max_samples": "tsne_3d_max_samples", "raw_max_samples": "raw_max_samples",
+    "tsne_max_samples": "tsne_max_samples", "tsne_3d_max_samples": "tsne_3d_max_samples", "raw_max_samples": "raw_max_samples",
     "quality_max_samples": "quality_max_samples", "probes": "probes", "svm_solver": "svm_solver",
     "svm_exact_max_samples": "svm_exact_max_samples", "clusterers": "clusterers", "cluster_split": "cluster_split",
     "n_clusters": "n_clusters", "covariance_type": "covariance_type", "n_init": "n_init",
@@ -46,6 +46,8 @@ def add_analysis_args(p: argparse.ArgumentParser) -> None:
                         "[default: pca:2,pca:3,lda:2,lda:3,tsne:2,umap:2]")
     g.add_argument("--projection-max-samples", type=int, default=None, metavar="N",
                    help="fit projections on a seeded subsample of N codes [default: all]")
+    g.add_argument("--tsne-max-samples", type=int, default=None, metavar="N",
+                   help="2-D t-SNE on a seeded subsample of N codes; 0 = all [default: 20000]")
     g.add_argument("--tsne-3d-max-samples", type=int, default=None, metavar="N",
                    help="3-D t-SNE (Barnes-Hut) subsample [default: 10000]")
     g.add_argument("--no-raw", dest="raw_baseline", action="store_false", default=None,
@@ -88,6 +90,8 @@ def analysis_config_from_args(args, base=None):
         value = getattr(args, dest, None)
         if value is not None:
             values[key] = value
+    if values.get("tsne_max_samples") == 0:                # 0 on the command line: every code
+        values["tsne_max_samples"] = None
     for dest in ("raw_baseline", "interactive"):
         if getattr(args, dest, None) is not None:
             values[dest] = getattr(args, dest)

@@ -161,7 +161,12 @@ def _projections(ctx, specs) -> dict:
     X_fit, y_fit, tr_fit = ctx["X_fit"], y_all[fit_idx], is_train[fit_idx]
     fit_note = (f"seeded subsample of {len(fit_idx):,} of {N:,} points" if len(fit_idx) < N
                 else f"all {N:,} points")
-    ctx["graph_k"] = max([90 if m == "tsne" else 15 for m, _ in specs if m in ("tsne", "umap")] or [15])
+    # UMAP (15 neighbours) and N2D (n2d_neighbors) share one graph of every fitted code; t-SNE
+    # (3 * perplexity = 90 neighbours) is usually fitted on a subsample and builds its own.
+    ctx["graph_k"] = 15
+    if any(m == "tsne" and k == 2 for m, k in specs) and not (
+            cfg.tsne_max_samples and len(fit_idx) > cfg.tsne_max_samples):
+        ctx["graph_k"] = 91                                     # t-SNE on every fitted code: share
     if "n2d" in cfg.clusterers and cfg.cluster_split == "all" and len(fit_idx) == N:
         ctx["graph_k"] = max(ctx["graph_k"], cfg.n2d_neighbors)
     result = {"features": cfg.features, "features_described": ctx["feat_words"], "latent_dim": d,
@@ -174,14 +179,18 @@ def _projections(ctx, specs) -> dict:
         key = f"{method}_{dims}d"
         title = f"{TITLES[method]} {dims}-D of {ctx['feat_words']}"
         X, y, tr, sub_note = X_fit, y_fit, tr_fit, fit_note
-        if method == "tsne" and dims == 3 and len(X) > cfg.tsne_3d_max_samples:
-            n3 = cfg.tsne_3d_max_samples
-            X, y, tr = X[:n3], y[:n3], tr[:n3]
-            sub_note = (f"subsampled by default: {n3:,} of {N:,} points (3-D t-SNE needs Barnes-Hut, "
-                        f"O(N log N) per iteration)")
+        limit = {2: cfg.tsne_max_samples, 3: cfg.tsne_3d_max_samples}.get(dims) if method == "tsne" else None
+        if limit and len(X) > limit:
+            X, y, tr = X[:limit], y[:limit], tr[:limit]     # a prefix of the permutation: seeded, and
+            sub_note = (f"subsampled by default: {limit:,} of {N:,} points ("  # holds the eval points
+                        + ("3-D t-SNE needs Barnes-Hut, O(N log N) per iteration" if dims == 3 else
+                           "t-SNE of all 70,000 MNIST codes takes ~4 min on 2 cores; --tsne-max-samples 0 "
+                           "for all") + ")")
         knn = None
-        if method in ("tsne", "umap") and X is X_fit:
+        if method == "umap" and X is X_fit:
             knn = _shared_graph(ctx, X_fit, ctx["graph_k"])
+        elif method == "tsne" and X is X_fit:
+            knn = _shared_graph(ctx, X_fit, 91)
         est = make_projection(method, dims, random_state=cfg.seed, n_jobs=cfg.n_jobs, knn=knn)
         est = steps.run(f"{key} fit", est.fit, X, y)
         got = int(est.embedding_.shape[1])

@@ -134,8 +134,9 @@ def _openTSNE_knn(knn):
 
 class TSNEProjection(TransformerMixin, BaseEstimator):
     """t-SNE with openTSNE (Policar et al.): FFT-interpolated gradients in 1-2 D (O(N) per
-    iteration); 3-D only through Barnes-Hut, O(N log N) per iteration and several times
-    slower, which `notes_` states with the time it took.
+    iteration; "auto" uses Barnes-Hut below 5,000 points, where it is faster); 3-D only
+    through Barnes-Hut, O(N log N) per iteration and several times slower, which
+    `notes_` states with the time it took.
 
     knn: optional (indices, distances), (N, k) each, a point's own index first (as
     `knn_graph` returns), shared with UMAP/N2D so the graph is built once; needs
@@ -162,7 +163,9 @@ class TSNEProjection(TransformerMixin, BaseEstimator):
         perplexity = float(min(self.perplexity, (len(X) - 1) / 3.0))
         method = self.negative_gradient_method
         if method == "auto":
-            method = "fft" if k <= 2 else "bh"     # openTSNE's FFT interpolation is 1-2 D only
+            # FFT interpolation (1-2 D only) is O(N) per step but has a fixed grid cost that
+            # Barnes-Hut beats below ~5,000 points; 3-D always needs Barnes-Hut.
+            method = "fft" if k <= 2 and len(X) > 5000 else "bh"
         if method == "fft" and k > 2:
             raise UserError("t-SNE with FFT gradients embeds in 1 or 2 dimensions; use Barnes-Hut ('bh') for 3")
         self.notes_ = []
@@ -184,7 +187,7 @@ class TSNEProjection(TransformerMixin, BaseEstimator):
         self.n_components_ = k
         self.gradient_method_ = "FFT-interpolated" if method == "fft" else "Barnes-Hut"
         self.seconds_ = time.perf_counter() - t0
-        if method == "bh":
+        if method == "bh" and k == 3:
             self.notes_.append(f"{k}-D t-SNE uses Barnes-Hut gradients (O(N log N) per iteration): "
                                f"{self.seconds_:.0f} s for {len(X)} points")
         return self

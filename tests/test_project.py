@@ -1,0 +1,139 @@
+"""Projections: PCA spectrum, LDA fallbacks, t-SNE/UMAP backends, quality measures, bad dims."""
+
+import numpy as np
+import pytest
+
+from latentatlas.config import AnalysisConfig, parse_projection_spec
+from latentatlas.errors import UserError
+from latentatlas.latent.project import (LDAProjection, PCAProjection, TSNEProjection, UMAPProjection, knn_graph,
+                                        make_projection, projection_quality)
+
+
+def blobs(n=300, d=6, k=3, seed=0, spread=0.3):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 5, size=(k, d))
+    y = np.arange(n) % k
+    return (centers[y] + rng.normal(0, spread, size=(n, d))).astype(np.float32), y
+
+
+def test_pca_spectrum_counts_components_for_each_threshold():
+    rng = np.random.default_rng(0)
+    scales = np.array([10.0, 5.0, 2.0, 1.0, 0.5, 0.1])
+    X = rng.normal(size=(4000, 6)) * scales
+    pca = PCAProjection(n_components=2, random_state=0).fit(X)
+    ratio = scales ** 2 / (scales ** 2).sum()
+    expected = {f"{int(q * 100)}%": int(np.argmax(np.cumsum(ratio) >= q) + 1) for q in (0.9, 0.95, 0.99)}
+    assert pca.embedding_.shape == (4000, 2)
+    assert len(pca.explained_variance_ratio_) == 6          # the whole spectrum is kept
+    np.testing.assert_allclose(pca.explained_variance_ratio_, ratio, atol=0.01)
+    assert pca.components_for_ == expected
+    assert pca.get_params() == {"n_components": 2, "random_state": 0}
+
+
+def test_pca_projects_a_gaussian_like_its_samples():
+    X, _ = blobs(2000, d=5)
+    pca = PCAProjection(2).fit(X)
+    mean, cov = X.mean(0), np.cov(X.T)
+    m2, c2 = pca.project_gaussian(mean, cov)
+    E = pca.transform(X)
+    np.testing.assert_allclose(m2, E.mean(0), atol=1e-3)
+    np.testing.assert_allclose(c2, np.cov(E.T), rtol=1e-3, atol=1e-3)
+
+
+def test_pca_on_fewer_features_than_asked_falls_back_and_says_so():
+    X, _ = blobs(100, d=2)
+    pca = PCAProjection(3).fit(X)
+    assert pca.embedding_.shape == (100, 2)
+    assert "only 2" in pca.notes_[0]
+
+
+def test_lda_with_three_classes_gives_two_dims_and_says_why():
+    X, y = blobs(300, d=6, k=3)
+    lda = LDAProjection(3).fit(X, y)
+    assert lda.n_components_ == 2 and lda.embedding_.shape == (300, 2)
+    assert "3 classes give at most 2" in lda.notes_[0]
+
+
+def test_lda_limited_by_a_narrow_latent():
+    X, y = blobs(400, d=1, k=4)
+    lda = LDAProjection(2).fit(X, y)
+    assert lda.embedding_.shape == (400, 1)
+    assert "only 1 dimensions" in lda.notes_[0]
+
+
+def test_lda_needs_labels():
+    X, _ = blobs()
+    with pytest.raises(UserError, match="labels"):
+        LDAProjection(2).fit(X)
+
+
+@pytest.mark.parametrize("spec", ["tsne:4", "pca:0", "umap:7", "isomap:2", "pca:two"])
+def test_projection_specs_beyond_what_a_method_allows_are_user_errors(spec):
+    with pytest.raises(UserError):
+        parse_projection_spec(spec)
+    with pytest.raises(UserError):
+        AnalysisConfig(projections=[spec])
+
+
+def test_tsne_refuses_more_than_three_dims():
+    X, _ = blobs()
+    with pytest.raises(UserError, match="at most 3"):
+        TSNEProjection(n_components=4).fit(X)
+    with pytest.raises(UserError, match="1 or 2"):
+        TSNEProjection(n_components=3, negative_gradient_method="fft").fit(X)
+
+
+def test_tsne_2d_fft_separates_blobs_and_uses_a_shared_graph():
+    X, y = blobs(300)
+    graph = knn_graph(X, 91)
+    a = TSNEProjection(2, n_iter=250, random_state=0, knn=graph, negative_gradient_method="fft").fit(X)
+    assert a.gradient_method_ == "FFT-interpolated"
+    q = projection_quality(X, a.embedding_, y, np.arange(300) < 200)
+    assert q["knn_accuracy"] == 1.0 and q["trustworthiness"] > 0.9
+
+
+def test_tsne_3d_uses_barnes_hut_and_states_its_cost():
+    X, _ = blobs(200)
+    t = TSNEProjection(3, n_iter=100, early_exaggeration_iter=50, random_state=0).fit(X)
+    assert t.embedding_.shape == (200, 3)
+    assert t.gradient_method_ == "Barnes-Hut"
+    assert "Barnes-Hut" in t.notes_[0] and " s for 200 points" in t.notes_[0]
+
+
+def test_umap_with_a_precomputed_graph():
+    X, y = blobs(300)
+    graph = knn_graph(X, 20)
+    u = UMAPProjection(2, n_neighbors=15, random_state=0, knn=graph).fit(X)
+    assert u.embedding_.shape == (300, 2)
+    q = projection_quality(X, u.embedding_, y, np.arange(300) < 200)
+    assert q["knn_accuracy"] == 1.0
+
+
+def test_knn_graph_puts_each_point_first_even_with_duplicates():
+    X, _ = blobs(50)
+    X[1] = X[0]                                  # a duplicate may steal the first slot
+    idx, dist = knn_graph(X, 5)
+    assert (idx[:, 0] == np.arange(50)).all() and (dist[:, 0] == 0).all()
+
+
+def test_quality_measures_and_subsampling():
+    X, y = blobs(600, d=2)
+    q = projection_quality(X, X, y, np.arange(600) < 400, max_samples=200)
+    assert q["n_points"] == 200 and q["subsampled"] is True
+    assert q["trustworthiness"] == pytest.approx(1.0)   # the identity keeps every neighbour
+    assert q["knn_accuracy"] == 1.0 and q["silhouette"] > 0.8
+    shuffled = np.random.default_rng(0).permutation(X)
+    assert projection_quality(X, shuffled, y, np.arange(600) < 400)["trustworthiness"] < 0.7
+
+
+def test_make_projection_by_name_or_object():
+    p = make_projection("lda", 2, random_state=3, n_jobs=2)
+    assert isinstance(p, LDAProjection) and p.n_components == 2
+    t = make_projection("tsne", 2, random_state=3, n_jobs=2)
+    assert t.random_state == 3 and t.n_jobs == 2
+    mine = PCAProjection(2)
+    assert make_projection(mine) is mine
+    with pytest.raises(UserError):
+        make_projection("nope")
+    with pytest.raises(UserError):
+        make_projection(42)
