@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     a, b = (results[p]["judge"] for p in PRESETS)
     print(f"\n== generation on MNIST: {PRESETS[0]} ({notes[PRESETS[0]]}) beside {PRESETS[1]} ({notes[PRESETS[1]]}) ==")
     print(f"   {args.n_judge} generated images per sampler; Frechet distance (FD) to the 10000 real test images")
-    print(f"   in the judge's 128-d penultimate features (lower is better)")
+    print("   in the judge's 128-d penultimate features (lower is better)")
     w = 44
     print(f"  {'':{w}s} {PRESETS[0]:>18s} {PRESETS[1]:>18s}")
 

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import UserError
 from ..rundir import CONFIG, RunDir, read_json
 from .interpolate import class_means, convex_path, manifold_grid, tour, traversal
-from .sample import ClassGaussianSampler, default_samplers, make_sampler
+from .sample import default_samplers, make_sampler
 
 
 # --------------------------------------------------------------------------- context
@@ -329,14 +329,14 @@ def _closest_and_farthest(means: np.ndarray, valid: np.ndarray) -> list[tuple[in
     return [near] if near == far else [near, far]
 
 
-def _walk(ctx, section, a, b, steps, tag: str, label: str, caption: str) -> dict:
+def _walk(ctx, section, a, b, steps, tag: str, label: str, caption: str, caption_short: str = "") -> dict:
     from ..report.image_figures import strip_png, walk_gif
 
     images = decode_codes(ctx.model, convex_path(a, b, steps))
     png, rel_png = ctx.figure("interpolation", f"walk_{tag}")
     gif, rel_gif = ctx.figure("interpolation", f"walk_{tag}", "gif")
     strip_png(png, images, title=f"{label}   (t = 0 ... 1)")
-    walk_gif(gif, images)
+    walk_gif(gif, images, caption=caption_short)
     section["figures"].append({"path": rel_png, "title": f"Walk: {label}", "kind": "png", "caption": caption})
     section["figures"].append({"path": rel_gif, "title": f"Walk: {label} (animated)", "kind": "gif",
                                "caption": caption})
@@ -399,19 +399,21 @@ def interpolation_section(ctx: GenContext, cfg, walk_classes=None, walk_indices=
         label = f"mean of {names[a]} -> mean of {names[b]}"
         section["walks"].append(_walk(ctx, section, means[a], means[b], steps, f"class_{a}_to_{b}", label,
                                       f"Convex combinations (1 - t) m_a + t m_b of the two class means, "
-                                      f"t from 0 to 1 in {steps} steps, decoded."))
+                                      f"t from 0 to 1 in {steps} steps, decoded.",
+                                      f"{names[a]} <-> {names[b]}"))
     test_labels = np.asarray(ctx.latents["test_labels"])
     for i, j in walk_indices or []:
         label = f"test image {i} ({names[test_labels[i]]}) -> test image {j} ({names[test_labels[j]]})"
         section["walks"].append(_walk(ctx, section, test_codes[i], test_codes[j], steps, f"test_{i}_to_{j}", label,
-                                      f"Convex combinations of the codes of two test images, {steps} steps."))
+                                      f"Convex combinations of the codes of two test images, {steps} steps.",
+                                      f"#{i} <-> #{j}"))
 
     # The tour: every (selected) class mean in turn, back to the first (study 004).
     if tour_on and len(shown) >= 2:
         path_codes = tour(means[shown], steps)
         images = decode_codes(ctx.model, path_codes)
         path, rel = ctx.figure("interpolation", "tour", "gif")
-        tour_gif(path, images, stop_every=steps - 1)
+        tour_gif(path, images, stop_every=steps - 1, stops=[names[c] for c in shown])
         section["tour"] = {"classes": [names[c] for c in shown], "frames": int(len(images)), "gif": rel}
         section["figures"].append({"path": rel, "title": "A tour through every class mean", "kind": "gif",
                                    "caption": f"From one class mean to the next ({' -> '.join(names[c] for c in shown)}"
@@ -484,4 +486,4 @@ def generate_run(run_dir, cfg=None, progress: bool = True) -> dict:
 
 
 __all__ = ["GenContext", "open_run", "decode_codes", "resolve_class", "resolve_classes", "fit_samplers",
-           "sample_section", "judge_section", "interpolation_section", "generate_run", "ClassGaussianSampler"]
+           "sample_section", "judge_section", "interpolation_section", "generate_run"]

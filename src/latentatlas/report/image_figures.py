@@ -203,25 +203,55 @@ def strip_png(path, images: np.ndarray, title: str = "", t: np.ndarray | None = 
                          title=title)
 
 
+def _captioned_frames(images: np.ndarray, captions, scale: int) -> list[np.ndarray]:
+    """Upscale each (H, W) frame by `scale` (nearest) and add a caption bar under it: uint8 frames."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    out = []
+    for img, text in zip(images, captions):
+        frame = Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8), mode="L")
+        frame = frame.resize((img.shape[1] * scale, img.shape[0] * scale), Image.NEAREST)
+        if text:
+            bar = 14
+            canvas = Image.new("L", (frame.width, frame.height + bar), 255)
+            canvas.paste(frame, (0, 0))
+            draw = ImageDraw.Draw(canvas)
+            width = draw.textlength(text, font=font)
+            draw.text(((frame.width - width) / 2, frame.height + 1), text, fill=0, font=font)
+            frame = canvas
+        out.append(np.asarray(frame))
+    return out
+
+
 def walk_gif(path, images: np.ndarray, scale: int = 4, duration_ms: int = 90, bounce: bool = True,
-             hold: int = 4) -> Path:
+             hold: int = 4, caption: str = "") -> Path:
     """An animated walk. bounce: play forward then back so the loop has no jump;
     hold: repeat the end frames so the eye can read the endpoints."""
-    frames = list(_shade(_floats(images)))
+    frames = _captioned_frames(_shade(_floats(images)), [caption] * len(images), scale)
     if hold > 1:
         frames = [frames[0]] * hold + frames[1:-1] + [frames[-1]] * hold
     if bounce:
         frames = frames + frames[-2:0:-1]
-    return save_gif(path, frames, duration_ms=duration_ms, scale=scale)
+    return save_gif(path, frames, duration_ms=duration_ms, scale=1)
 
 
 def tour_gif(path, images: np.ndarray, stop_every: int, scale: int = 4, duration_ms: int = 80,
-             hold: int = 5) -> Path:
-    """A closed tour: frames (N, H, W), a class mean every `stop_every` frames, held `hold` frames."""
+             hold: int = 5, stops=None) -> Path:
+    """A closed tour: frames (N, H, W), a stop (class mean) every `stop_every` frames, held
+    `hold` frames; `stops` names them, and the caption says where the walk is going."""
+    images = _shade(_floats(images))
+    n_stops = (len(images) + stop_every - 1) // stop_every
+    stops = list(stops) if stops is not None else [""] * n_stops
+    captions = []
+    for i in range(len(images)):
+        leg, pos = divmod(i, stop_every)
+        here, there = stops[leg % len(stops)], stops[(leg + 1) % len(stops)]
+        captions.append(str(here) if pos == 0 else (f"{here} -> {there}" if here else ""))
     frames = []
-    for i, f in enumerate(_shade(_floats(images))):
+    for i, f in enumerate(_captioned_frames(images, captions, scale)):
         frames.extend([f] * (hold if i % stop_every == 0 else 1))
-    return save_gif(path, frames, duration_ms=duration_ms, scale=scale)
+    return save_gif(path, frames, duration_ms=duration_ms, scale=1)
 
 
 def _floats(images: np.ndarray) -> np.ndarray:
