@@ -215,3 +215,10 @@ def test_stopped_training_is_resumed_by_the_next_run(tmp_path, tiny_config, monk
     assert main(["run", "--config", str(tiny_config), "--out", str(out), "--skip", "analyze,generate"]) == 0
     assert calls == ["fresh", "resume"]
     assert "resuming" in capsys.readouterr().err
+
+
+def test_list_presets(capsys):
+    from latentatlas.config import list_presets
+
+    assert main(["run", "--list-presets"]) == 0
+    assert capsys.readouterr().out.split() == list_presets()
