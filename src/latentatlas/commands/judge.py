@@ -49,6 +49,8 @@ def print_judge(section: dict) -> None:
         top = max(rep["label_histogram"], key=rep["label_histogram"].get)
         print(f"  {rep['description']:32s} FD {rep['fd']:8.3f}{fid}   most common label {top!r} "
               f"({rep['top_label_share']:.0%})")
+        hist = "  ".join(f"{c}:{k}" for c, k in rep["label_histogram"].items())
+        print(f"    judge's labels      {hist}")
         per = rep.get("per_class")
         if per and name == "class-gaussian":
             cells = "  ".join(f"{c}: {v['fidelity']:.2f}" for c, v in per.items())
