@@ -43,14 +43,15 @@ def _seed(*parts: int) -> int:
 class _StopFlag:
     """First Ctrl-C asks the loop to stop after saving; a second one interrupts at once."""
 
-    def __init__(self):
+    def __init__(self, enabled: bool = True):
         self.requested = False
+        self.enabled = enabled  # off under torchrun: ranks stopping at different steps would hang
         self._old = None
 
     def __enter__(self):
         import threading
 
-        if threading.current_thread() is threading.main_thread():
+        if self.enabled and threading.current_thread() is threading.main_thread():
             self._old = signal.signal(signal.SIGINT, self._handle)
         return self
 
@@ -158,6 +159,8 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
     if dist.enabled:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
+        if device.type == "cuda":  # one set of batch statistics over all GPUs (CPU has no SyncBatchNorm)
+            net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
         model = DDP(net, device_ids=[device.index] if device.type == "cuda" else None)
 
     from .training.progress import ProgressImages
@@ -169,7 +172,7 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
     interrupted, nan_msg = False, None
     t_train = 0.0
 
-    with _StopFlag() as stop:
+    with _StopFlag(enabled=not dist.enabled) as stop:
         for epoch in range(start_epoch + 1, cfg.epochs + 1):
             t0 = time.perf_counter()
             net.train()
