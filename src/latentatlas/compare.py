@@ -10,7 +10,6 @@ was asked to be); a figure a run does not have shows as an em dash.
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import Any
 
 from .errors import UserError
