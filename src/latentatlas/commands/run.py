@@ -107,7 +107,7 @@ def add_parser(sub):
     p.add_argument("--out", default=None, metavar="DIR", help="run directory (default: runs/<preset or 'run'>)")
     p.add_argument("--force", action="store_true", help="run every stage again, even those already done with the same settings")
     p.add_argument("--skip", default="", metavar="STAGES",
-                   help="comma-separated stages not to run: train, encode, analyze, generate, report "
+                   help="comma-separated stages not to run: train, data, encode, analyze, generate, report "
                         "[default: none]")
     p.add_argument("--baseline", default=None, metavar="RUN_DIR",
                    help="our default run, put beside a study preset's published figures in the report "
