@@ -61,7 +61,7 @@ def add_analysis_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--svm-solver", default=None, choices=("auto", "exact", "nystroem"),
                    help="exact RBF SVC, or a Nystroem kernel map + linear SVM; auto picks by size [default: auto]")
     g.add_argument("--svm-exact-max-samples", type=int, default=None, metavar="N",
-                   help="'auto' uses the exact SVC up to N training codes [default: 20000]")
+                   help="'auto' uses the exact SVC up to N training codes [default: 70000]")
     g.add_argument("--clusterers", type=_list, default=None, metavar="LIST",
                    help="gmm, kmeans, n2d; 'none' to skip [default: gmm,kmeans,n2d]")
     g.add_argument("--cluster-split", default=None, choices=("all", "train", "test"),

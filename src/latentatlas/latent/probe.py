@@ -27,8 +27,8 @@ TITLES = {"svm": "SVM (RBF kernel)", "logreg": "logistic regression", "knn": "k-
 class LatentProbe(ClassifierMixin, BaseEstimator):
     """method: "svm" | "logreg" | "knn"; fitted: pipeline_, solver_ (words), classes_, seconds_."""
 
-    def __init__(self, method="svm", svm_solver="auto", exact_max_samples=20000, C=10.0, gamma="scale",
-                 n_nystroem=2000, n_neighbors=5, random_state=None, n_jobs=1):
+    def __init__(self, method="svm", svm_solver="auto", exact_max_samples=70000, C=10.0, gamma="scale",
+                 n_nystroem=1000, n_neighbors=5, random_state=None, n_jobs=1):
         self.method = method
         self.svm_solver = svm_solver
         self.exact_max_samples = exact_max_samples
