@@ -222,3 +222,23 @@ def test_list_presets(capsys):
 
     assert main(["run", "--list-presets"]) == 0
     assert capsys.readouterr().out.split() == list_presets()
+
+
+def test_a_model_trained_by_the_train_command_is_reused(tmp_path, tiny_runs, capsys):
+    """`latentatlas train` then `latentatlas run` with the same settings: no second training."""
+    import shutil
+
+    from latentatlas.config import RunConfig
+    from latentatlas.pipeline import run_pipeline
+
+    out = tmp_path / "run"
+    shutil.copytree(tiny_runs["ae"], out)
+    written = json.loads((out / "config.json").read_text())
+    cfg = RunConfig.from_dict({k: written[k] for k in ("data", "model", "train")})
+    weights = (out / "model.safetensors").read_bytes()
+    summary = run_pipeline(out, cfg, skip=("encode", "analyze", "generate", "report"))
+    assert summary["stages"]["train"] == "reused"
+    assert (out / "model.safetensors").read_bytes() == weights
+    cfg.train.epochs += 1  # other settings: trained again
+    summary = run_pipeline(out, cfg, skip=("data", "encode", "analyze", "generate", "report"), quiet=True)
+    assert summary["stages"]["train"].startswith("ran")

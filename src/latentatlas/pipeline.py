@@ -99,8 +99,30 @@ def _outputs_present(run: RunDir, record: dict, stage: str) -> bool:
     return True
 
 
+def _trained_elsewhere(run: RunDir, cfg: RunConfig) -> bool:
+    """A model trained by `latentatlas train` (no run.json record) with these very settings."""
+    path = run / CONFIG
+    if not path.is_file():
+        return False
+    try:
+        written = read_json(path)
+    except UserError:
+        return False
+    for section in SECTION_OF_STAGE["train"]:
+        ours, theirs = cfg.section_dict(section), dict((written or {}).get(section) or {})
+        if section == "data":
+            ours.pop("data_dir", None)
+            theirs.pop("data_dir", None)
+        if ours != theirs:
+            return False
+    train = run.read_metrics().get("train") or {}
+    return bool(train.get("completed")) and all((run / n).is_file() for n in ENTRY["train"][3])
+
+
 def is_done(run: RunDir, stage: str, cfg: RunConfig, state: dict) -> bool:
     record = (state.get("stages") or {}).get(stage)
+    if stage == "train" and not record and _trained_elsewhere(run, cfg):
+        return True
     if not record or record.get("fingerprint") != fingerprint(run, stage, cfg):
         return False
     if stage == "train" and not (run.read_metrics().get("train") or {}).get("completed", True):
