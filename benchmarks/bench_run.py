@@ -73,10 +73,13 @@ def main(argv=None) -> int:
         if r["data_note"]:
             print(f"  {r['data_note']}")
         for stage, sec in r["timings"].items():
-            print(f"  {stage:<10} {sec:8.1f} s")
+            if "." not in stage:  # stages; "stage.part.step" keys are steps inside them
+                print(f"  {stage:<10} {sec:8.1f} s")
         verdict = "within" if r["wall"] <= r["budget"] else "OVER"
         print(f"  {'whole':<10} {r['wall']:8.1f} s wall, {r['cpu']:.1f} s CPU; {verdict} the budget of "
               f"{r['budget']} s")
+        print(f"  (on an idle 2-core machine the wall time lies between CPU/2 = {r['cpu'] / 2:.0f} s "
+              f"and CPU = {r['cpu']:.0f} s)")
     print(f"\nload average now {os.getloadavg()[0]:.1f} (timings on a shared machine are noisy)")
     return 0
 
