@@ -29,7 +29,7 @@ from .rundir import CHECKPOINT_DIR, HISTORY, LATENTS, PROGRESS_DIR, WEIGHTS, Run
     atomic_write_text, read_json
 
 # history.jsonl keys that measure time: everything else is identical for identical seeds on CPU.
-TIMING_KEYS = ("seconds", "train_seconds", "images_per_s")
+TIMING_KEYS = ("seconds", "train_seconds", "images_per_s", "cpu_seconds")
 
 
 def _seed(*parts: int) -> int:
@@ -174,7 +174,7 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
 
     with _StopFlag(enabled=not dist.enabled) as stop:
         for epoch in range(start_epoch + 1, cfg.epochs + 1):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             net.train()
             torch.manual_seed(_seed(cfg.seed, epoch, dist.rank, 1))       # sampling noise of this epoch
             perm = torch.randperm(n_train, generator=torch.Generator().manual_seed(_seed(cfg.seed, epoch, 2)))
@@ -241,6 +241,9 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
             row["lr"] = optimizer.param_groups[0]["lr"]
             row["train_seconds"] = round(train_seconds, 3)
             row["seconds"] = round(time.perf_counter() - t0, 3)
+            # CPU time of this process (all its threads): on a shared machine it shows the
+            # work done, which wall-clock seconds blur with other people's load.
+            row["cpu_seconds"] = round(time.process_time() - c0, 3)
             row["images_per_s"] = round(seen / train_seconds, 1)
             history.append(row)
             if dist.is_main:
