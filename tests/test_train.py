@@ -327,3 +327,10 @@ def test_config_file_then_options(tmp_path):
 
     with pytest.raises(UserError, match="did you mean 'latent_dim'"):
         train_config_from_args(p.parse_args(["--config", str(cfg)]))
+
+
+def test_zero_epochs_saves_the_untrained_model(tmp_path):
+    from latentatlas.models import load_model
+
+    m = train_run(tmp_path / "r", *small(epochs=0))
+    assert m["epochs"] == 0 and load_model(tmp_path / "r").latent_dim == 4

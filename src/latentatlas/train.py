@@ -261,6 +261,8 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
                 break
 
     metrics = None
+    if dist.is_main and cfg.epochs == 0 and not history:  # an untrained baseline, still analysable
+        save_model(rd.path, net)
     if dist.is_main:
         metrics = _finish(rd, net, history, cfg, device, threads, world, interrupted or bool(nan_msg), t_train)
         rd.record_timing("train", time.perf_counter() - t_start)
@@ -278,7 +280,7 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
 
 
 def _check_resume(rd, state, spec, data_cfg, cfg) -> None:
-    old = state.get("model_spec")
+    old = state.get("model_spec") or {}
     if old != spec:
         raise UserError(f"the checkpoint in {rd.path} is a {old.get('name')!r} model with "
                         f"{_diff(old.get('config', {}), spec['config'])}; resume with the same model "
