@@ -184,8 +184,7 @@ def _projections(ctx, specs) -> dict:
             X, y, tr = X[:limit], y[:limit], tr[:limit]     # a prefix of the permutation: seeded, and
             sub_note = (f"subsampled by default: {limit:,} of {N:,} points ("  # holds the eval points
                         + ("3-D t-SNE needs Barnes-Hut, O(N log N) per iteration" if dims == 3 else
-                           "t-SNE of all 70,000 MNIST codes takes ~4 min on 2 cores; --tsne-max-samples 0 "
-                           "for all") + ")")
+                           "t-SNE's cost grows with every point; --tsne-max-samples 0 for all") + ")")
         knn = None
         if method == "umap" and X is X_fit:
             knn = _shared_graph(ctx, X_fit, ctx["graph_k"])
