@@ -99,8 +99,12 @@ def test_three_classes_and_a_2d_latent_fall_back_and_draw_ellipses(tmp_path):
 def test_only_one_part(template_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(template_run, run)
+    (run / "metrics.json").write_text(json.dumps({"timings": {"analyze.probes.svm fit": 1.0,
+                                                             "analyze.projections.pca_2d fit": 2.0}}))
     assert main(["analyze", str(run), "--only", "probes", "--probes", "logreg"]) == 0
     m = json.loads((run / "metrics.json").read_text())
+    assert "analyze.probes.svm fit" not in m["timings"]                  # stale step of an earlier analysis
+    assert "analyze.probes.logreg fit" in m["timings"] and "analyze.projections.pca_2d fit" in m["timings"]
     assert "probes" in m and "projections" not in m and "clustering" not in m
     assert set(k for k in m["probes"] if isinstance(m["probes"][k], dict) and "accuracy" in m["probes"][k]) \
         == {"logreg"}

@@ -104,6 +104,8 @@ def analyze_run(run_dir, cfg=None, verbose: bool = True) -> dict:
     context = dict(rd=rd, cfg=cfg, X_all=X_all, y_all=y_all, is_train=is_train, class_names=class_names,
                    feat_words=feat_words, images=images, graph={}, verbose=verbose, fit_idx=fit_idx,
                    X_fit=X_all[fit_idx])
+    _forget_timings(rd, [name for name, on in (("projections", specs), ("probes", cfg.probes),
+                                               ("clustering", cfg.clusterers)) if on])
     out = {"features": cfg.features}
     if specs:
         out["projections"] = _projections(context, specs)
@@ -112,6 +114,19 @@ def analyze_run(run_dir, cfg=None, verbose: bool = True) -> dict:
     if cfg.clusterers:
         out["clustering"] = _clustering(context, n_clusters)
     return out
+
+
+def _forget_timings(rd: RunDir, sections: list[str]) -> None:
+    """Drop the step timings of an earlier analysis of these sections (steps may differ now)."""
+    from ..rundir import METRICS, atomic_write_json
+
+    metrics = rd.read_metrics()
+    timings = metrics.get("timings") or {}
+    stale = [k for k in timings if any(k.startswith(f"analyze.{s}.") for s in sections)]
+    if stale:
+        for k in stale:
+            del timings[k]
+        atomic_write_json(rd / METRICS, metrics)
 
 
 def _images(rd: RunDir, n_train: int, n_test: int):
