@@ -398,12 +398,19 @@ def _clustering(ctx, n_clusters: int) -> dict:
             scores["covariance_type"] = cfg.covariance_type
             scores["n_init"] = cfg.n_init
         result[name] = scores
-        table = np.asarray(scores["table"]["counts"])
+        table = np.asarray(scores["table"]["counts"])                  # (clusters, classes)
+        rows = scores["table"]["rows"]
+        # clusters in the order of the class each was matched to: a good clustering is diagonal
+        matched = [names.index(scores["cluster_to_label"][r.split()[-1]])
+                   if scores["cluster_to_label"].get(r.split()[-1]) in names else len(names) for r in rows]
+        order = np.argsort(matched, kind="stable")
+        table, rows = table[order], [f"{rows[i]} ({scores['cluster_to_label'].get(rows[i].split()[-1]) or '-'})"
+                                     for i in order]
         path = rd.figures / f"clustering_{name}_table.png"
         title = (f"{TITLES[name]}: cluster accuracy {scores['accuracy']:.4f}, "
                  f"NMI {scores['nmi']:.4f}, ARI {scores['ari']:.4f}")
         steps.run(f"{name} table figure", latent_figures.confusion_matrix, table, names, path, title,
-                  xlabel="true class", ylabel="cluster")
+                  xlabel="true class", ylabel="cluster (matched class)", row_names=rows)
         steps.figure(path, title, "png", f"Cluster-to-label table of {TITLES[name]} on {len(X):,} codes "
                      f"({split} split, {ctx['feat_words']}); no labels used to fit.")
         if name == "gmm":

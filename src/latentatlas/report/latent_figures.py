@@ -112,7 +112,8 @@ def spectrum(explained_ratio, path, title: str, components_for: dict | None = No
     return _save(fig, path)
 
 
-def confusion_matrix(cm, class_names, path, title: str, xlabel="predicted", ylabel="true") -> Path:
+def confusion_matrix(cm, class_names, path, title: str, xlabel="predicted", ylabel="true",
+                     row_names=None) -> Path:
     """Counts in each cell, rows normalised for the colour (so small classes read as well)."""
     plt = _plt()
     cm = np.asarray(cm)
@@ -126,7 +127,8 @@ def confusion_matrix(cm, class_names, path, title: str, xlabel="predicted", ylab
             ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7 if k > 10 else 8,
                     color="white" if frac[i, j] > 0.5 else "black")
     col_names = class_names if cm.shape[1] == len(class_names) else range(cm.shape[1])
-    row_names = class_names if cm.shape[0] == len(class_names) else [f"cluster {i}" for i in range(cm.shape[0])]
+    if row_names is None:
+        row_names = class_names if cm.shape[0] == len(class_names) else [f"cluster {i}" for i in range(cm.shape[0])]
     ax.set_xticks(range(cm.shape[1]), [str(c) for c in col_names], rotation=45, ha="right")
     ax.set_yticks(range(cm.shape[0]), [str(c) for c in row_names])
     ax.set_xlabel(xlabel)
