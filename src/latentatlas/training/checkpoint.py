@@ -69,8 +69,17 @@ def read_checkpoint(run_dir) -> tuple[dict, dict, dict]:
 
 
 def restore_optimizer(optimizer, optim_tensors: dict, state: dict) -> None:
+    import torch
+
     groups = state["optimizer_groups"]
     per_param = {int(pid): dict(v) for pid, v in optim_tensors.items()}
     for pid, scalars in (state.get("optimizer_scalars") or {}).items():
         per_param.setdefault(int(pid), {}).update(scalars)
     optimizer.load_state_dict({"state": per_param, "param_groups": groups})
+    # Saved state is contiguous (NCHW); a channels_last parameter needs its moments in the
+    # same layout, as fused optimizers walk parameter and state memory side by side.
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                if hasattr(value, "shape") and value.shape == p.shape and value.stride() != p.stride():
+                    optimizer.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
