@@ -39,7 +39,7 @@ import numpy as np
 
 from .errors import UserError
 
-JUDGE_VERSION = 1          # bump when the architecture or training recipe changes
+JUDGE_VERSION = 2          # bump when the architecture or training recipe changes (2: 6 epochs)
 FEATURE_DIM = 128          # penultimate-layer width: the space the FD is measured in
 
 
@@ -150,7 +150,7 @@ def dataset_key(dataset) -> str:
     return f"{slug[:40]}-{dataset.n_classes}c-{h.hexdigest()[:12]}"
 
 
-def train_judge(dataset, epochs: int = 4, batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
+def train_judge(dataset, epochs: int = 6, batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
                 threads: int | None = None, progress: bool = True) -> Judge:
     """Train the judge on the dataset's training pixels; measure it on its test pixels.
 
