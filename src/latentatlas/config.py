@@ -66,7 +66,7 @@ class TrainConfig:
     device: str = "auto"                # auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps
     threads: int | None = None          # torch CPU threads; None keeps torch's default
     max_train_images: int | None = None # train on a seeded subset of this many images
-    amp: bool = False                   # bfloat16 autocast on CUDA
+    amp: bool = False                   # bfloat16 autocast (CUDA; CPUs with AMX or AVX512-BF16)
     channels_last: bool = True          # NHWC memory layout: ~15% faster convolutions on CPU
     progress_every: int = 1             # progress grids every k epochs (0 = only the last)
     progress_images: int = 64           # latent points decoded in each progress grid

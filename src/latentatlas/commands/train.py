@@ -88,7 +88,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     g.add_argument("--max-train-images", type=int, default=None, help="train on a seeded subset this large")
     g.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                   help="bfloat16 mixed precision on CUDA")
+                   help="bfloat16 mixed precision (CUDA; CPUs with AMX or AVX512-BF16)")
     g.add_argument("--progress-every", type=int, default=None, help="progress grids every k epochs")
 
 
