@@ -289,14 +289,21 @@ def _raw_baseline(ctx, specs, n_eval, latent_result) -> dict:
         if dims != 2 or f"{method}_2d" in out["methods"]:
             continue
         key = f"{method}_2d"
-        est = make_projection(method, 2, random_state=cfg.seed, n_jobs=cfg.n_jobs)
-        X_in = X
-        if method in ("tsne", "umap") and X.shape[1] > 50:
-            # The usual recipe for t-SNE/UMAP of pixels (van der Maaten & Hinton 2008): first 50
-            # principal components, which keep the neighbourhoods and make the kNN search cheap.
-            if "pca50" not in out:
-                out["pca50"] = steps.run("raw pca-50 for t-SNE/UMAP", _pca50, X, cfg.seed)
-            X_in = out["pca50"]
+        X_in, knn = X, None
+        if method in ("tsne", "umap"):
+            if X.shape[1] > 50:
+                # The usual recipe for t-SNE/UMAP of pixels (van der Maaten & Hinton 2008): first 50
+                # principal components, which keep the neighbourhoods and make the kNN search cheap.
+                if "pca50" not in out:
+                    out["pca50"] = steps.run("raw pca-50 for t-SNE/UMAP", _pca50, X, cfg.seed)
+                X_in = out["pca50"]
+            if "graph" not in out:  # one exact graph for both (no pynndescent compile for 5,000 points)
+                from .project import knn_graph
+
+                out["graph"] = steps.run(f"raw knn graph (k=91, {len(X_in)} points)", knn_graph, X_in, 91,
+                                         random_state=cfg.seed, n_jobs=cfg.n_jobs)
+            knn = out["graph"]
+        est = make_projection(method, 2, random_state=cfg.seed, n_jobs=cfg.n_jobs, knn=knn)
         est = steps.run(f"raw {key} fit", est.fit, X_in, y)
         q = steps.run(f"raw {key} quality", projection_quality, X[:n_eval], est.embedding_[:n_eval], y[:n_eval],
                       tr[:n_eval], max_samples=n_eval, random_state=cfg.seed, n_jobs=cfg.n_jobs)
@@ -324,6 +331,7 @@ def _raw_baseline(ctx, specs, n_eval, latent_result) -> dict:
             latent_result["raw_pca_spectrum"] = _spectrum(steps, est, rd, "projections_raw_pca_spectrum.png",
                                             "PCA eigenvalue spectrum of raw pixels")
     out.pop("pca50", None)
+    out.pop("graph", None)
     return out
 
 
