@@ -139,6 +139,10 @@ def main(argv=None) -> int:
         f"{PRESETS[1]}: FD(mixture) < FD(one Gaussian)": b["samplers"]["gmm"]["fd"] < b["samplers"]["gaussian"]["fd"],
         "judge accuracy targets": judge_ok,
     }
+    print(f"\n  ceiling: the judge recognises {a['reconstruction']['accuracy']:.3f} ({PRESETS[0]}) and "
+          f"{b['reconstruction']['accuracy']:.3f} ({PRESETS[1]}) of the models' own reconstructions of training")
+    print("  images; sampled codes decode through the same decoder, so class-Gaussian fidelity cannot")
+    print("  be expected above that figure whatever the sampler.")
     print("\n== targets ==")
     for label, ok in checks.items():
         print(f"  {'ok    ' if ok else 'MISSED'} {label}")
