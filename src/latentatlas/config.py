@@ -145,7 +145,7 @@ class AnalysisConfig:
     cluster_split: str = "all"         # codes clustered: "all" (train+test, as N2D) | "train" | "test"
     n_clusters: int | None = None      # None: the number of classes
     covariance_type: str = "full"      # GaussianMixture covariance: full | tied | diag | spherical
-    n_init: int = 1                    # GMM / k-means restarts
+    n_init: int = 5                    # GMM / k-means restarts (N2D on MNIST: 1 init may merge two digits)
     n2d_neighbors: int = 20            # N2D's UMAP n_neighbors (McConville et al. 2020 use 20 on MNIST)
     interactive: bool = True           # plotly 3-D HTML for every 3-D projection
     hover_images: int = 2000           # points of an interactive figure that show their image on hover

@@ -69,7 +69,7 @@ def add_analysis_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--n-clusters", type=int, default=None, metavar="K", help="[default: number of classes]")
     g.add_argument("--covariance-type", default=None, choices=("full", "tied", "diag", "spherical"),
                    help="Gaussian mixture covariance [default: full]")
-    g.add_argument("--n-init", type=int, default=None, help="GMM / k-means restarts [default: 1]")
+    g.add_argument("--n-init", type=int, default=None, help="GMM / k-means restarts [default: 5]")
     g.add_argument("--n2d-neighbors", type=int, default=None, help="N2D's UMAP n_neighbors [default: 20]")
     g.add_argument("--no-interactive", dest="interactive", action="store_false", default=None,
                    help="no plotly 3-D HTML figures")
