@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latentatlas import cli
+from cli_helpers import run_cli, assert_one_line_error
 from latentatlas.config import DataConfig
 from latentatlas.data import ImageDataset, load_dataset, load_dataset_or_sample, parse_classes, sources
 from latentatlas.data.idx import read_idx, write_idx
@@ -48,19 +48,8 @@ def _cache() -> Path:
     return Path(os.environ["LATENTATLAS_CACHE"])
 
 
-def run_cli(capsys, *argv):
-    rc = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
-def assert_one_line_error(rc, err, *needles):
-    assert rc == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, f"expected one line, got: {err!r}"
-    assert lines[0].startswith("latentatlas: error: ") and "Traceback" not in err
-    for needle in needles:
-        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
 
 
 @pytest.fixture

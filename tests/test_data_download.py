@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latentatlas import cli
+from cli_helpers import run_cli
 from latentatlas.data import load_dataset, load_dataset_or_sample, sources
 from latentatlas.data.idx import encode_idx
 from latentatlas.errors import UserError
@@ -83,10 +83,6 @@ def cache_files(cache: Path) -> list[str]:
     return sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file()) if cache.exists() else []
 
 
-def run_cli(capsys, *argv):
-    rc = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def test_download_verified_into_cache_then_reused(mirror):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latentatlas import cli
+from cli_helpers import run_cli, assert_one_line_error
 from latentatlas.data.idx import encode_idx, parse_idx, read_idx, write_idx
 from latentatlas.errors import UserError
 
@@ -45,20 +45,8 @@ def snapshot(*folders: Path) -> dict:
     return out
 
 
-def run_cli(capsys, *argv):
-    rc = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
-def assert_one_line_error(rc, err, *needles):
-    assert rc == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, f"expected one line, got: {err!r}"
-    assert lines[0].startswith("latentatlas: error: ")
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
 
 
 # -- round trips ---------------------------------------------------------------------------
