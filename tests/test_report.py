@@ -230,3 +230,17 @@ def esc_source(s: str) -> str:
     import html
 
     return html.escape(s, quote=True)
+
+
+def test_class_names_are_escaped_inside_plotly_figures():
+    """Plotly draws legend names and hover text as pseudo-HTML: a class named
+    "<b>&" must show as those characters, not turn bold."""
+    import numpy as np
+
+    from latentatlas.report.interactive import scatter_3d_figure
+
+    fig = scatter_3d_figure(np.zeros((4, 3)), np.array([0, 0, 1, 1]), ["<b>&", "50%{x}"], "t")
+    names = [t.name for t in fig.data]
+    assert names == ["&lt;b&gt;&amp;", "50&#37;{x}"]
+    assert fig.data[0].hovertemplate == "&lt;b&gt;&amp;<extra></extra>"
+    assert fig.data[0].customdata[0][0] == "<b>&"   # the caption sets it as textContent

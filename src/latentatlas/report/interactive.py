@@ -17,6 +17,7 @@ All points are drawn (scatter3d is WebGL): 70,000 MNIST codes stay usable.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 from pathlib import Path
@@ -91,12 +92,16 @@ def scatter_3d_figure(embedding, labels, class_names, title: str, note: str | No
         rgba = cmap(c % cmap.N)
         color = f"rgb({int(rgba[0] * 255)},{int(rgba[1] * 255)},{int(rgba[2] * 255)})"
         custom = np.empty((int(m.sum()), 2), dtype=object)
-        custom[:, 0] = str(name)
+        custom[:, 0] = str(name)          # raw: the hover caption sets it as textContent
         custom[:, 1] = img_index[m]
+        # Plotly renders legend names and hover templates as its own pseudo-HTML, so a
+        # class called "<b>&" would turn bold; escape what plotly itself draws ("%" too,
+        # which would start a template placeholder).
+        shown = html.escape(str(name), quote=False).replace("%", "&#37;")
         fig.add_trace(go.Scatter3d(
             x=np.round(embedding[m, 0], 4), y=np.round(embedding[m, 1], 4), z=np.round(embedding[m, 2], 4),
-            mode="markers", name=str(name), marker=dict(size=size, color=color, opacity=0.8),
-            customdata=custom, hovertemplate="%{customdata[0]}<extra></extra>"))
+            mode="markers", name=shown, marker=dict(size=size, color=color, opacity=0.8),
+            customdata=custom, hovertemplate=f"{shown}<extra></extra>"))
     subtitle = f"<br><sup>{note}</sup>" if note else ""
     fig.update_layout(
         title=dict(text=f"{title}{subtitle}"), legend=dict(title="class", itemsizing="constant"),
