@@ -34,11 +34,12 @@ OURS = r"""
 import json, sys
 from latentatlas.config import DataConfig, ModelConfig, TrainConfig
 from latentatlas.train import train_run
-out, data_dir, model, latent, batch, lr, threads, n = sys.argv[1:]
+out, data_dir, model, latent, batch, lr, threads, n, amp = sys.argv[1:]
 train_run(out, DataConfig(name="mnist", data_dir=data_dir or None),
           ModelConfig(name=model, latent_dim=int(latent)),
           TrainConfig(epochs=1, batch_size=int(batch), lr=float(lr), optimizer="adam", schedule="none",
-                      threads=int(threads), max_train_images=int(n), progress_every=0))
+                      threads=int(threads), max_train_images=int(n), progress_every=0,
+                      amp=amp == "1"))
 row = [json.loads(l) for l in open(out + "/history.jsonl")][-1]
 print(json.dumps({"seconds": row["train_seconds"], "images_per_s": row["images_per_s"]}))
 """
@@ -68,6 +69,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--images", type=int, default=20000, help="training images per epoch")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--amp", action="store_true",
+                    help="our loop with bfloat16 autocast (AMX/AVX512-BF16 CPUs); Pythae stays float32")
     args = ap.parse_args()
 
     import numpy as np
@@ -81,7 +84,8 @@ def main() -> int:
     spec = model_from_config(ModelConfig(name=args.model, latent_dim=args.latent_dim)).spec()
     print(f"network: {spec['name']} {json.dumps(spec['config'])}")
     print(f"{args.images} MNIST training images, batch {args.batch_size}, Adam lr {args.lr}, "
-          f"{args.threads} threads, {args.repeats} alternating pairs\n")
+          f"{args.threads} threads, {args.repeats} alternating pairs"
+          f"{'; ours with bfloat16 autocast' if args.amp else ''}\n")
 
     ours, theirs = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,7 +94,7 @@ def main() -> int:
         for i in range(args.repeats):
             out = subprocess.run([sys.executable, "-c", OURS, f"{tmp}/ours{i}", args.data_dir or "", args.model,
                                   str(args.latent_dim), str(args.batch_size), str(args.lr), str(args.threads),
-                                  str(args.images)], capture_output=True, text=True)
+                                  str(args.images), "1" if args.amp else "0"], capture_output=True, text=True)
             if out.returncode:
                 print(out.stderr[-2000:])
                 return 1
