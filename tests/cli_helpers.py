@@ -19,3 +19,14 @@ def assert_one_line_error(rc, err, *needles):
     assert "Traceback" not in err
     for needle in needles:
         assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
+
+
+def snapshot(*folders):
+    """Every file under the folders with its size and mtime: to check that nothing was written."""
+    out = {}
+    for folder in folders:
+        if folder.exists():
+            for p in sorted(folder.rglob("*")):
+                st = p.stat()
+                out[str(p)] = (p.is_dir(), st.st_size, st.st_mtime_ns)
+    return out

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli_helpers import run_cli, assert_one_line_error
+from cli_helpers import run_cli, assert_one_line_error, snapshot
 from latentatlas.config import DataConfig
 from latentatlas.data import ImageDataset, load_dataset, load_dataset_or_sample, parse_classes, sources
 from latentatlas.data.idx import read_idx, write_idx
@@ -34,14 +34,6 @@ def make_idx_dataset(folder: Path, n_train=30, n_test=20, size=28, n_classes=10,
     return arrays
 
 
-def snapshot(*folders: Path) -> dict:
-    out = {}
-    for folder in folders:
-        if folder.exists():
-            for p in sorted(folder.rglob("*")):
-                st = p.stat()
-                out[str(p)] = (p.is_dir(), st.st_size, st.st_mtime_ns)
-    return out
 
 
 def _cache() -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli_helpers import run_cli, assert_one_line_error
+from cli_helpers import run_cli, assert_one_line_error, snapshot
 from latentatlas.data.idx import encode_idx, parse_idx, read_idx, write_idx
 from latentatlas.errors import UserError
 
@@ -34,15 +34,6 @@ def make_idx_dataset(folder: Path, n_train=30, n_test=20, size=28, n_classes=10,
     return {k: write_idx(folder / (STEMS[k] + suffix), a) for k, a in arrays.items()}
 
 
-def snapshot(*folders: Path) -> dict:
-    """Every file under the folders with its size and mtime: to check that nothing was written."""
-    out = {}
-    for folder in folders:
-        if folder.exists():
-            for p in sorted(folder.rglob("*")):
-                st = p.stat()
-                out[str(p)] = (p.is_dir(), st.st_size, st.st_mtime_ns)
-    return out
 
 
 
