@@ -73,11 +73,13 @@ def train_run(run_dir, data, model, train, resume: bool = False, overwrite: bool
     holds another architecture or dataset). overwrite: retrain a folder that already holds a
     trained model (otherwise UserError). Returns the metrics.json "train" section.
     """
-    from .training.devices import close_distributed, init_distributed
+    from .training.devices import close_distributed, init_distributed, wait_for_all
 
     dist = init_distributed(train.device)
     try:
-        return _train_run(RunDir(run_dir), data, model, train, resume, overwrite, dist)
+        result = _train_run(RunDir(run_dir), data, model, train, resume, overwrite, dist)
+        wait_for_all(dist)
+        return result
     finally:
         close_distributed(dist)
 

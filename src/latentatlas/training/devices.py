@@ -89,6 +89,18 @@ def init_distributed(device_name: str = "auto") -> Dist:
     return Dist(rank, world, local, started=True)
 
 
+def wait_for_all(d: Dist) -> None:
+    """Barrier at the end of a successful run. Rank 0 still writes the final figures and
+    metrics after the others have finished their share; without this, another rank tears
+    down the gloo process group and exits under it, which can abort that rank
+    ("terminate called without an active exception") and torchrun then kills rank 0.
+    Only on success: after an error one rank would wait forever for the others."""
+    if d.started:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
 def close_distributed(d: Dist) -> None:
     if d.started:
         import torch.distributed as dist
