@@ -39,9 +39,10 @@ train_run(out, DataConfig(name="mnist", data_dir=data_dir or None),
           ModelConfig(name=model, latent_dim=int(latent)),
           TrainConfig(epochs=1, batch_size=int(batch), lr=float(lr), optimizer="adam", schedule="none",
                       threads=int(threads), max_train_images=int(n), progress_every=0,
-                      amp=amp == "1"))
+                      amp={"auto": "auto", "bf16": True, "float32": False}[amp]))
 row = [json.loads(l) for l in open(out + "/history.jsonl")][-1]
-print(json.dumps({"seconds": row["train_seconds"], "images_per_s": row["images_per_s"]}))
+precision = json.load(open(out + "/metrics.json"))["train"]["precision"]
+print(json.dumps({"seconds": row["train_seconds"], "images_per_s": row["images_per_s"], "precision": precision}))
 """
 
 
@@ -69,8 +70,10 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--images", type=int, default=20000, help="training images per epoch")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--amp", action="store_true",
-                    help="our loop with bfloat16 autocast (AMX/AVX512-BF16 CPUs); Pythae stays float32")
+    ap.add_argument("--precision", choices=["auto", "float32", "bf16"], default="auto",
+                    help="our loop's precision: auto is latentatlas's default (bfloat16 autocast where the "
+                         "hardware multiplies bfloat16, e.g. Intel AMX; float32 elsewhere). Pythae trains in "
+                         "float32, its only CPU mode")
     args = ap.parse_args()
 
     import numpy as np
@@ -85,7 +88,7 @@ def main() -> int:
     print(f"network: {spec['name']} {json.dumps(spec['config'])}")
     print(f"{args.images} MNIST training images, batch {args.batch_size}, Adam lr {args.lr}, "
           f"{args.threads} threads, {args.repeats} alternating pairs"
-          f"{'; ours with bfloat16 autocast' if args.amp else ''}\n")
+          f"; our precision: {args.precision}\n")
 
     ours, theirs = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,11 +97,12 @@ def main() -> int:
         for i in range(args.repeats):
             out = subprocess.run([sys.executable, "-c", OURS, f"{tmp}/ours{i}", args.data_dir or "", args.model,
                                   str(args.latent_dim), str(args.batch_size), str(args.lr), str(args.threads),
-                                  str(args.images), "1" if args.amp else "0"], capture_output=True, text=True)
+                                  str(args.images), args.precision], capture_output=True, text=True)
             if out.returncode:
                 print(out.stderr[-2000:])
                 return 1
-            ours.append(last_json(out.stdout)["images_per_s"])
+            mine = last_json(out.stdout)
+            ours.append(mine["images_per_s"])
             out = subprocess.run([str(python), str(HERE / "_pythae_worker.py"), str(images), json.dumps(spec),
                                   str(args.batch_size), str(args.lr), str(args.threads)],
                                  capture_output=True, text=True)
@@ -106,8 +110,8 @@ def main() -> int:
                 print(out.stderr[-2000:])
                 return 1
             theirs.append(last_json(out.stdout)["images_per_s"])
-            print(f"pair {i + 1}: latentatlas {ours[-1]:8.0f} images/s   Pythae {theirs[-1]:8.0f} images/s   "
-                  f"ratio {ours[-1] / theirs[-1]:.2f}x", flush=True)
+            print(f"pair {i + 1}: latentatlas {ours[-1]:8.0f} images/s ({mine['precision']})   "
+                  f"Pythae {theirs[-1]:8.0f} images/s (float32)   ratio {ours[-1] / theirs[-1]:.2f}x", flush=True)
 
     ratios = [a / b for a, b in zip(ours, theirs)]
     print(f"\nmedian latentatlas {statistics.median(ours):.0f} images/s, "

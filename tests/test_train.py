@@ -100,6 +100,39 @@ def test_same_seed_same_history_and_weights(tmp_path):
     assert without_timing(history(tmp_path / "a")) != without_timing(history(tmp_path / "c"))
 
 
+def test_precision_auto_follows_the_hardware_and_is_recorded(tmp_path):
+    """amp="auto" (the default) trains in bfloat16 autocast exactly where the device has
+    bfloat16 units, and says which in metrics.json; seeded runs stay identical either way."""
+    from latentatlas.training.devices import bf16_matmul_units, resolve_amp
+
+    cpu = torch.device("cpu")
+    assert resolve_amp("auto", cpu) == bf16_matmul_units(cpu)
+    assert resolve_amp(False, cpu) is False and resolve_amp(True, cpu) is True
+    assert TrainConfig().amp == "auto"
+    for name, amp in (("auto", "auto"), ("f32", False)):
+        train_run(tmp_path / name, *small(epochs=1, amp=amp))
+    precision = {n: json.loads((tmp_path / n / "metrics.json").read_text())["train"]["precision"]
+                 for n in ("auto", "f32")}
+    assert precision["f32"] == "float32"
+    assert precision["auto"] == ("bfloat16 autocast" if bf16_matmul_units(cpu) else "float32")
+    # test losses are computed in float32 whatever the training precision
+    a, b = history(tmp_path / "auto")[0], history(tmp_path / "f32")[0]
+    assert a["test_loss"] == pytest.approx(b["test_loss"], rel=0.05)
+
+
+def test_bad_amp_value_is_one_line(tmp_path):
+    from latentatlas.errors import UserError
+
+    with pytest.raises(UserError, match='amp must be true, false or "auto"'):
+        TrainConfig(amp="fast")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[train]\namp = "fast"\n')
+    res = subprocess.run([sys.executable, "-m", "latentatlas", "train", "--config", str(cfg), "--dataset",
+                          "mnist-sample", "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "amp" in res.stderr and not (tmp_path / "x").exists()
+
+
 @pytest.mark.parametrize("opt, sched", [("adamw", "cosine"), ("sgd", "onecycle"), ("rmsprop", "none")])
 def test_optimizers_and_schedules_train(tmp_path, opt, sched):
     m = train_run(tmp_path / "r", *small("ae", epochs=1, n=1024, optimizer=opt, schedule=sched,
@@ -191,9 +224,10 @@ def test_nan_loss_stops_and_keeps_the_last_good_epoch(tmp_path, monkeypatch):
 def test_ddp_two_cpu_processes_match_one(tmp_path):
     """2 gloo processes, each half of every batch, against one process on whole batches.
     No BatchNorm (per-process batch statistics differ by design) and an AE (no sampling noise):
-    then the two differ only by float rounding in the gradient all-reduce."""
+    then the two differ only by float rounding in the gradient all-reduce (in float32:
+    bfloat16's 8-bit mantissa would swamp that comparison)."""
     args = [*SMALL_ARGS, "--model", "ae", "--no-batch-norm", "--epochs", "2", "--batch-size", "32",
-            "--max-train-images", "512"]
+            "--max-train-images", "512", "--no-amp"]
     env = dict(os.environ, LATENTATLAS_NO_BAR="1", GLOO_SOCKET_IFNAME=os.environ.get("GLOO_SOCKET_IFNAME", "lo"))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "latentatlas", "train", *args, "--out", str(tmp_path / "ddp")]

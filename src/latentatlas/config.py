@@ -35,6 +35,7 @@ class ModelConfig:
     final_conv: bool | None = None      # extra full-resolution 3x3 convolution at the decoder's end
     loss: str | None = None             # reconstruction: "bce" or "mse"
     beta: float | None = None           # weight of the KL term (VAE); 1 = the ELBO
+    latent_noise: float | None = None   # AE: Gaussian noise on the code while training, x its batch std
 
     def __post_init__(self):
         from .errors import UserError
@@ -43,6 +44,8 @@ class ModelConfig:
             raise UserError(f"latent size must be at least 1, not {self.latent_dim}")
         if self.loss is not None and self.loss not in ("bce", "mse"):
             raise UserError(f"loss {self.loss!r} is not one of bce, mse")
+        if self.latent_noise is not None and self.latent_noise < 0:
+            raise UserError(f"latent_noise must be >= 0, not {self.latent_noise}")
         if self.beta is not None and self.beta < 0:
             raise UserError(f"beta must be >= 0, not {self.beta}")
         if self.hidden_dim is not None and self.hidden_dim < 0:
@@ -66,7 +69,9 @@ class TrainConfig:
     device: str = "auto"                # auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps
     threads: int | None = None          # torch CPU threads; None keeps torch's default
     max_train_images: int | None = None # train on a seeded subset of this many images
-    amp: bool = False                   # bfloat16 autocast (CUDA; CPUs with AMX or AVX512-BF16)
+    # bfloat16 autocast of the training pass; "auto": where the hardware multiplies bfloat16
+    # (CUDA compute capability 8+, CPUs with Intel AMX), see training/devices.py.
+    amp: bool | Literal["auto"] = "auto"
     channels_last: bool = True          # NHWC memory layout: ~15% faster convolutions on CPU
     progress_every: int = 1             # progress grids every k epochs (0 = only the last)
     progress_images: int = 64           # latent points decoded in each progress grid
@@ -94,6 +99,8 @@ class TrainConfig:
             raise UserError(f"max_train_images must be at least 1, not {self.max_train_images}")
         if self.progress_every < 0 or self.progress_images < 1:
             raise UserError("progress_every must be >= 0 and progress_images >= 1")
+        if not (isinstance(self.amp, bool) or self.amp == "auto"):
+            raise UserError(f"amp must be true, false or \"auto\", not {self.amp!r}")
 
 
 # --- AnalysisConfig (the analysis issue) --------------------------------------------------

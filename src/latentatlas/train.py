@@ -169,9 +169,11 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
 
     progress = ProgressImages(rd.path, net.latent_dim, x_test, n_points=cfg.progress_images,
                               seed=cfg.seed) if dist.is_main else None
-    # bfloat16 autocast: tensor cores on CUDA; AMX/AVX512-BF16 on recent x86 CPUs (+14% images/s
-    # for the default VAE on this machine's Xeon; slower where the CPU lacks them).
-    amp = cfg.amp and device.type in ("cuda", "cpu")
+    # bfloat16 autocast of the training pass: tensor cores on CUDA, AMX on recent Xeons
+    # ("auto" uses it where such units exist). Test losses are always computed in float32.
+    from .training.devices import resolve_amp
+
+    amp = resolve_amp(cfg.amp, device)
     show_bar = dist.is_main and not os.environ.get("LATENTATLAS_NO_BAR")
     interrupted, nan_msg = False, None
     t_train = 0.0
@@ -230,7 +232,7 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
                 tdist.all_reduce(sums)
                 tdist.all_reduce(seen_t)
                 seen = int(seen_t.item())
-            test, code_stats = _evaluate(net, x_test, cfg, epoch, dist, device, amp)
+            test, code_stats = _evaluate(net, x_test, cfg, epoch, dist, device)
             tr = (sums / seen).tolist()
             row = {"epoch": epoch,
                    "train_loss": tr[0], "train_recon": tr[1]}
@@ -268,7 +270,8 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
     if dist.is_main and cfg.epochs == 0 and not history:  # an untrained baseline, still analysable
         save_model(rd.path, net)
     if dist.is_main:
-        metrics = _finish(rd, net, history, cfg, device, threads, world, interrupted or bool(nan_msg), t_train)
+        metrics = _finish(rd, net, history, cfg, device, threads, world, interrupted or bool(nan_msg), t_train,
+                          amp)
         rd.record_timing("train", time.perf_counter() - t_start)
     if nan_msg:
         last = history[-1]["epoch"] if history else 0
@@ -345,7 +348,7 @@ def _print_epoch(row: dict, epochs: int, variational: bool, show: bool) -> None:
     tqdm.write(msg, file=sys.stderr)
 
 
-def _evaluate(net, x_test, cfg, epoch, dist, device, amp, batch: int = 1000):
+def _evaluate(net, x_test, cfg, epoch, dist, device, batch: int = 1000):
     """Per-image test losses (sampled z for a VAE, seeded) and, for an AE, the codes'
     mean and std (for the progress grids). Ranks split the test set and sum."""
     import torch
@@ -359,9 +362,7 @@ def _evaluate(net, x_test, cfg, epoch, dist, device, amp, batch: int = 1000):
     with torch.no_grad():
         for i in range(lo, hi, batch):
             xb = x_test[i:min(i + batch, hi)].float().div_(255)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                out = net(xb)
-            out = {k: v.float() for k, v in out.items()}
+            out = net(xb)
             parts = net.loss_function(xb, out)
             sums += torch.stack([parts["loss"], parts["recon"], parts.get("kl", parts["recon"] * 0),
                                  parts["sq_err"]]).double()
@@ -385,7 +386,7 @@ def _evaluate(net, x_test, cfg, epoch, dist, device, amp, batch: int = 1000):
     return test, (mean.float().cpu(), std.float().cpu())
 
 
-def _finish(rd, net, history, cfg, device, threads, world, stopped, t_train) -> dict:
+def _finish(rd, net, history, cfg, device, threads, world, stopped, t_train, amp=False) -> dict:
     """Figures and the metrics.json "train" section."""
     from .training.progress import loss_curves, progress_gifs
 
@@ -409,6 +410,7 @@ def _finish(rd, net, history, cfg, device, threads, world, stopped, t_train) -> 
         "images_per_s": rates[len(rates) // 2] if rates else None,
         "device": str(device),
         "threads": threads,
+        "precision": "bfloat16 autocast" if amp else "float32",   # of the training pass; test losses in float32
         "world_size": world,
         "batch_size": cfg.batch_size,
         "figures": figures,

@@ -37,7 +37,8 @@ def _check_kwargs(name: str, cls: type, kwargs: dict) -> None:
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     extra = sorted(set(kwargs) - accepted)
     if extra:
-        raise UserError(f"model {name!r} has a fixed architecture and takes no {', '.join(extra)}; "
+        why = "has a fixed architecture and " if name.startswith("study") else ""
+        raise UserError(f"model {name!r} {why}takes no {', '.join(extra)}; "
                         f"settable: {', '.join(sorted(accepted))}")
     d = kwargs.get("latent_dim")
     if d is not None and (not isinstance(d, int) or isinstance(d, bool) or d < 1):
