@@ -247,7 +247,7 @@ def test_ddp_two_cpu_processes_match_one(tmp_path):
 # -- the command line and bad input --------------------------------------------------------------
 
 def test_presets_train_one_epoch(tmp_path, capsys):
-    from latentatlas.config import list_presets
+    from latentatlas.config import list_presets, read_preset
 
     presets = list_presets()
     assert {"demo", "default-ae", "default-vae", "study000-cae-lda", "study001-vae-svm", "study002-fashion-ae2",
@@ -258,6 +258,11 @@ def test_presets_train_one_epoch(tmp_path, capsys):
                    "--max-train-images", "128", "--batch-size", "64", "--out", str(out)])
         assert rc == 0, name
         assert len(history(out)) == 1
+        # the preset's later stages travel with the run, for `analyze` / `sample` / `report` on it
+        config = json.loads((out / "config.json").read_text())
+        preset = read_preset(name)
+        for stage in ("analysis", "generate", "study"):
+            assert config.get(stage) == preset.get(stage), (name, stage)
 
 
 def test_options_override_the_preset():

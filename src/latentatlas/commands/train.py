@@ -156,12 +156,30 @@ def default_out(args, data_cfg, model_cfg) -> str:
     return f"runs/{name.replace(':', '-').replace('/', '-')}"
 
 
+def _keep_preset_stages(out, preset: str) -> None:
+    """Copy the preset's [analysis], [generate] and [study] tables into the run's config.json
+    (where the run has none yet), so `analyze`, `sample` and `report` on this run follow the
+    preset as `latentatlas run --preset` does."""
+    from ..config import read_preset
+    from ..rundir import CONFIG, RunDir, atomic_write_json, read_json
+
+    tables = read_preset(preset)
+    path = RunDir(out) / CONFIG
+    config = read_json(path)
+    added = {k: tables[k] for k in ("analysis", "generate", "study") if isinstance(tables.get(k), dict)
+             and k not in config}
+    if added:
+        atomic_write_json(path, {**config, **added})
+
+
 def run(args) -> int:
     from ..train import train_run
 
     data_cfg, model_cfg, train_cfg = train_config_from_args(args)
     out = default_out(args, data_cfg, model_cfg)
     metrics = train_run(out, data_cfg, model_cfg, train_cfg, resume=args.resume, overwrite=args.overwrite)
+    if metrics is not None and getattr(args, "preset", None):
+        _keep_preset_stages(out, args.preset)
     if metrics is not None:
         print(f"trained {metrics['model']} (latent {metrics['latent_dim']}) for {metrics['epochs']} epochs: "
               f"test loss {metrics['test_loss']:.4f} per image, test MSE {metrics['test_mse']:.5f}; "
