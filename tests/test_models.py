@@ -157,8 +157,7 @@ def test_load_weights_of_another_architecture(tmp_path):
     ({"name": "vae", "config": {"latent_dim": 0}}, "latent size"),
     ({"name": "study001-vae", "config": {"channels": [8]}}, "fixed architecture"),
     ({"name": "ae", "config": {"loss": "l1"}}, "reconstruction loss"),
-    ({"name": "vae", "config": {"latent_noise": 0.5}}, "'vae' takes no latent_noise"),
-    ({"name": "ae", "config": {"latent_noise": -1.0}}, "latent_noise must be >= 0"),
+    ({"name": "vae", "config": {"depth": 5}}, "'vae' takes no depth"),
     ({"config": {}}, "model.json must hold"),
 ])
 def test_build_model_rejects_bad_specs(spec, match):
@@ -175,19 +174,3 @@ def test_models_dict_names_match_classes():
         assert isinstance(model.is_variational, bool)
     assert np.all([MODELS[n].is_variational for n in ("vae", "study001-vae", "study003-vae")])
 
-
-def test_latent_noise_perturbs_only_the_training_decode():
-    """The AE's decoder sees codes + noise (scaled by the batch's code spread) in training
-    only: evaluation, encoding and the code itself stay deterministic."""
-    torch.manual_seed(0)
-    x = torch.rand(32, 1, 28, 28)
-    noisy = ConvAE(latent_dim=4, latent_noise=0.5)
-    plain = ConvAE(latent_dim=4)
-    plain.load_state_dict(noisy.state_dict())
-    noisy.eval(), plain.eval()
-    assert torch.equal(noisy(x)["logits"], plain(x)["logits"])
-    noisy.train(), plain.train()
-    a, b = noisy(x), plain(x)
-    assert torch.allclose(a["z"], b["z"])                 # same code ...
-    assert not torch.allclose(a["logits"], b["logits"])   # ... decoded with noise
-    assert build_model(noisy.spec()).latent_noise == 0.5

@@ -35,7 +35,6 @@ class ModelConfig:
     final_conv: bool | None = None      # extra full-resolution 3x3 convolution at the decoder's end
     loss: str | None = None             # reconstruction: "bce" or "mse"
     beta: float | None = None           # weight of the KL term (VAE); 1 = the ELBO
-    latent_noise: float | None = None   # AE: Gaussian noise on the code while training, x its batch std
 
     def __post_init__(self):
         from .errors import UserError
@@ -44,8 +43,6 @@ class ModelConfig:
             raise UserError(f"latent size must be at least 1, not {self.latent_dim}")
         if self.loss is not None and self.loss not in ("bce", "mse"):
             raise UserError(f"loss {self.loss!r} is not one of bce, mse")
-        if self.latent_noise is not None and self.latent_noise < 0:
-            raise UserError(f"latent_noise must be >= 0, not {self.latent_noise}")
         if self.beta is not None and self.beta < 0:
             raise UserError(f"beta must be >= 0, not {self.beta}")
         if self.hidden_dim is not None and self.hidden_dim < 0:

@@ -43,7 +43,6 @@ OPTION_KEYS = {
     "hidden_dim": ("model", "hidden_dim"), "batch_norm": ("model", "batch_norm"),
     "activation": ("model", "activation"), "final_conv": ("model", "final_conv"),
     "loss": ("model", "loss"), "beta": ("model", "beta"),
-    "latent_noise": ("model", "latent_noise"),
     "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"), "optimizer": ("train", "optimizer"),
     "lr": ("train", "lr"), "weight_decay": ("train", "weight_decay"), "momentum": ("train", "momentum"),
     "schedule": ("train", "schedule"), "grad_clip": ("train", "grad_clip"), "seed": ("train", "seed"),
@@ -75,8 +74,6 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="a full-resolution 3x3 convolution at the end of the decoder")
     g.add_argument("--loss", default=None, help="reconstruction loss: bce or mse")
     g.add_argument("--beta", type=float, default=None, help="weight of the VAE's KL term")
-    g.add_argument("--latent-noise", type=float, default=None,
-                   help="AE: train the decoder on codes + noise of this many batch standard deviations")
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=None, help="[default: 5]")
     g.add_argument("--batch-size", type=int, default=None, help="[default: 64]")

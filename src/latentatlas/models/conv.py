@@ -10,7 +10,6 @@ Stride-2 convolutions rather than pooling keep the network small and fast on a C
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from .base import LatentModel, VariationalMixin
@@ -105,8 +104,7 @@ class ConvAE(LatentModel):
 
     def __init__(self, latent_dim: int = 16, image_size=(28, 28), in_channels: int = 1,
                  channels=(32, 64), hidden_dim: int = 256, batch_norm: bool = True,
-                 activation: str = "relu", final_conv: bool = False, loss: str = "mse", beta: float = 1.0,
-                 latent_noise: float = 0.0):
+                 activation: str = "relu", final_conv: bool = False, loss: str = "mse", beta: float = 1.0):
         super().__init__(latent_dim=latent_dim, image_size=image_size, in_channels=in_channels,
                          loss=loss, beta=beta)
         channels = [int(c) for c in channels]
@@ -114,13 +112,6 @@ class ConvAE(LatentModel):
             raise ValueError("channels must list at least one convolution width")
         self._config.update(channels=channels, hidden_dim=int(hidden_dim or 0), batch_norm=bool(batch_norm),
                             activation=activation, final_conv=bool(final_conv))
-        if latent_noise < 0:
-            raise ValueError(f"latent_noise must be >= 0, not {latent_noise}")
-        if latent_noise and self.is_variational:
-            raise ValueError("latent_noise is for autoencoders; a VAE samples its own noise")
-        self.latent_noise = float(latent_noise)
-        if self.latent_noise:
-            self._config["latent_noise"] = self.latent_noise
         n_out = 2 * self.latent_dim if self.is_variational else self.latent_dim
         self.encoder = ConvEncoder(self.in_channels, self.image_size, channels, hidden_dim, n_out,
                                    batch_norm, activation)
@@ -129,20 +120,6 @@ class ConvAE(LatentModel):
 
     def encode(self, x):
         return self.encoder(x)                            # (B, d)
-
-    def forward(self, x):
-        z = self.encode(x)
-        z_dec = z
-        if self.training and self.latent_noise:
-            # A decoder trained on codes plus noise decodes the neighbourhood of the data's
-            # codes, not only the codes themselves: the points a Gaussian fitted to the
-            # codes samples (the constant-variance "CV-VAE" of Ghosh et al. 2020, "From
-            # Variational to Deterministic Autoencoders", sec. 2). The noise is scaled by
-            # the batch's (detached) code spread, so the encoder cannot drown it by
-            # growing its codes.
-            scale = z.detach().std(dim=0, keepdim=True)
-            z_dec = z + self.latent_noise * scale * torch.randn_like(z)
-        return {"z": z, "logits": self.decode_logits(z_dec)}
 
     def decode_logits(self, z):
         return self.decoder(z)                            # (B, C, H, W)
