@@ -1,7 +1,7 @@
 """Generation figures on full MNIST: the judge's accuracy, sample fidelity and Frechet distances.
 
     LATENTATLAS_DATA=/path/to/data python benchmarks/bench_generation.py
-    python benchmarks/bench_generation.py --data-dir ../shared/data --study000-epochs 10
+    python benchmarks/bench_generation.py --data-dir ../shared/data --study000-epochs 20
 
 Prints, every number from the code that measured it:
 
@@ -16,7 +16,7 @@ Targets: class-Gaussian fidelity >= 0.95 overall and >= 0.85 for every class on
 default-ae; the mixture's FD below the single Gaussian's.
 
 Runs are trained once into --runs-dir (default runs/bench) and reused; study
-000's 50 epochs are cut to --study000-epochs (default 5, as many as default-ae trains) to fit a 2-core CPU,
+000's 50 epochs are cut to --study000-epochs (default 10, as many as default-ae trains) to fit a 2-core CPU,
 and the output says so. The judge is trained once per dataset and cached.
 """
 
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=os.environ.get("LATENTATLAS_DATA"), help="folder with mnist/ fashion-mnist/")
     p.add_argument("--runs-dir", default="runs/bench", help="where the benchmark runs are trained once and kept")
-    p.add_argument("--study000-epochs", type=int, default=5, help="study 000 trains 50 epochs; we cut it to this")
+    p.add_argument("--study000-epochs", type=int, default=10, help="study 000 trains 50 epochs; we cut it to this")
     p.add_argument("--n-judge", type=int, default=5000, help="generated images per sampler")
     p.add_argument("--components", type=int, default=10, help="Gaussian-mixture components")
     p.add_argument("--seed", type=int, default=0)
