@@ -78,6 +78,20 @@ def test_prior_needs_a_vae_and_samples_standard_normal():
     assert default_samplers("vae")[0] == "prior"
 
 
+def test_a_learned_mixture_prior_replaces_n01_for_vade():
+    prior = {"weights": np.array([0.2, 0.8]), "means": np.array([[-5.0, 0.0], [5.0, 1.0]]),
+             "variances": np.array([[0.25, 0.25], [1.0, 4.0]])}
+    s = make_sampler("prior", model_kind="vae", prior=prior).fit(np.zeros((3, 2)))
+    z, comp = s.sample(40_000, random_state=0)
+    assert z.shape == (40_000, 2) and set(np.unique(comp)) == {0, 1}
+    assert (comp == 1).mean() == pytest.approx(0.8, abs=0.01)
+    np.testing.assert_allclose(z[comp == 1].mean(0), [5.0, 1.0], atol=0.05)
+    np.testing.assert_allclose(z[comp == 1].var(0), [1.0, 4.0], rtol=0.05)
+    np.testing.assert_allclose(z[comp == 0].std(0), [0.5, 0.5], rtol=0.05)
+    with pytest.raises(UserError, match="mixture prior is 2-d but the codes are 3-d"):
+        make_sampler("prior", model_kind="vae", prior=prior).fit(np.zeros((3, 3)))
+
+
 def test_samplers_without_classes_refuse_classes():
     codes, labels, _, _ = three_blobs(300)
     with pytest.raises(UserError, match="knows no classes"):

@@ -278,6 +278,72 @@ def test_options_override_the_preset():
     assert (model.latent_dim, train.epochs, train.lr) == (4, 3, 0.01)
 
 
+def test_denoising_input_noise_corrupts_inputs_only_and_stays_seeded(tmp_path, monkeypatch):
+    from latentatlas.models import ConvAE
+
+    seen = {}
+    forward, loss_fn = ConvAE.forward, ConvAE.loss_function
+
+    def spy_forward(self, x):
+        if self.training:
+            seen.setdefault("inputs", x.detach().clone())
+        return forward(self, x)
+
+    def spy_loss(self, x, out):
+        if self.training:
+            seen.setdefault("targets", x.detach().clone())
+        return loss_fn(self, x, out)
+
+    monkeypatch.setattr(ConvAE, "forward", spy_forward)
+    monkeypatch.setattr(ConvAE, "loss_function", spy_loss)
+    train_run(tmp_path / "a", *small("ae", epochs=1, input_noise=0.3))
+    x_in, target = seen["inputs"].float(), seen["targets"].float()
+    assert float(x_in.min()) >= 0 and float(x_in.max()) <= 1                 # clipped to the pixel range
+    inside = (target > 0.35) & (target < 0.65)                                # pixels the clipping spares
+    assert float((x_in - target)[inside].std()) == pytest.approx(0.3, rel=0.15)
+    monkeypatch.setattr(ConvAE, "forward", forward)
+    monkeypatch.setattr(ConvAE, "loss_function", loss_fn)
+    train_run(tmp_path / "b", *small("ae", epochs=1, input_noise=0.3))
+    train_run(tmp_path / "clean", *small("ae", epochs=1))
+    a, b, clean = (history(tmp_path / n)[0] for n in ("a", "b", "clean"))
+    assert without_timing([a]) == without_timing([b])          # the noise is drawn from the seeded stream
+    assert without_timing([a]) != without_timing([clean])
+
+
+def test_new_architecture_and_vade_options_from_the_command_line(tmp_path):
+    rc = main(["train", *SMALL_ARGS, "--model", "vade", "--convs-per-stage", "2", "--n-components", "3",
+               "--pretrain-epochs", "1", "--epochs", "2", "--max-train-images", "256", "--input-noise", "0.1",
+               "--out", str(tmp_path / "v")])
+    assert rc == 0
+    spec = json.loads((tmp_path / "v" / "model.json").read_text())
+    assert spec["name"] == "vade"
+    assert (spec["config"]["convs_per_stage"], spec["config"]["n_components"]) == (2, 3)
+    rows = history(tmp_path / "v")
+    assert len(rows) == 2 and all("test_kl" in r for r in rows)
+    # resuming a VaDE run whose mixture was fitted gives the uninterrupted run's history
+    rc = main(["train", *SMALL_ARGS, "--model", "vade", "--convs-per-stage", "2", "--n-components", "3",
+               "--pretrain-epochs", "1", "--epochs", "1", "--max-train-images", "256", "--input-noise", "0.1",
+               "--schedule", "none", "--out", str(tmp_path / "p")])
+    assert rc == 0
+    full = tmp_path / "f"
+    for out, extra in ((tmp_path / "p", ["--resume"]), (full, [])):
+        assert main(["train", *SMALL_ARGS, "--model", "vade", "--convs-per-stage", "2", "--n-components", "3",
+                     "--pretrain-epochs", "1", "--epochs", "3", "--max-train-images", "256", "--input-noise",
+                     "0.1", "--schedule", "none", "--out", str(out), *extra]) == 0
+    assert without_timing(history(tmp_path / "p")) == without_timing(history(full))
+    assert same_weights(tmp_path / "p", full)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--input-noise", "-0.1"], "input_noise must be >= 0"),
+    (["--model", "ae", "--convs-per-stage", "0"], "convs_per_stage must be at least 1"),
+    (["--model", "vade", "--n-components", "1"], "n_components must be at least 2"),
+])
+def test_bad_new_options_are_one_line(tmp_path, capsys, argv, words):
+    assert words in _bad(capsys, [*SMALL_ARGS, *argv, "--out", str(tmp_path / "x")])
+    assert not (tmp_path / "x").exists()
+
+
 def _bad(capsys, argv, folder=None):
     before = snapshot(folder) if folder else None
     rc = main(["train", *argv])

@@ -33,8 +33,11 @@ class ModelConfig:
     batch_norm: bool | None = None
     activation: str | None = None       # relu, leaky_relu, silu, elu, gelu
     final_conv: bool | None = None      # extra full-resolution 3x3 convolution at the decoder's end
+    convs_per_stage: int | None = None  # 3x3 convolutions per resolution; >1 adds stride-1 ones
     loss: str | None = None             # reconstruction: "bce" or "mse"
     beta: float | None = None           # weight of the KL term (VAE); 1 = the ELBO
+    n_components: int | None = None     # VaDE: components of the mixture prior
+    pretrain_epochs: int | None = None  # VaDE: plain-VAE epochs before the mixture is fitted
 
     def __post_init__(self):
         from .errors import UserError
@@ -45,6 +48,8 @@ class ModelConfig:
             raise UserError(f"loss {self.loss!r} is not one of bce, mse")
         if self.beta is not None and self.beta < 0:
             raise UserError(f"beta must be >= 0, not {self.beta}")
+        if self.convs_per_stage is not None and self.convs_per_stage < 1:
+            raise UserError(f"convs_per_stage must be at least 1, got {self.convs_per_stage}")
         if self.hidden_dim is not None and self.hidden_dim < 0:
             raise UserError(f"hidden_dim must be >= 0 (0 = no hidden layer), not {self.hidden_dim}")
         if self.channels is not None and (not self.channels or min(self.channels) < 1):
@@ -62,6 +67,9 @@ class TrainConfig:
     momentum: float = 0.9               # SGD and RMSprop only
     schedule: str = "onecycle"          # none, cosine, onecycle (stepped per batch)
     grad_clip: float | None = None      # clip the global gradient norm to this
+    # std of Gaussian noise added to each training input (clipped to [0, 1]); the loss still
+    # compares with the clean image: a denoising autoencoder (Vincent et al. 2008). 0 = off.
+    input_noise: float = 0.0
     seed: int = 0
     device: str = "auto"                # auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps
     threads: int | None = None          # torch CPU threads; None keeps torch's default
@@ -88,6 +96,8 @@ class TrainConfig:
             raise UserError(f"schedule {self.schedule!r} is not one of none, cosine, onecycle")
         if self.weight_decay < 0:
             raise UserError(f"weight_decay must be >= 0, not {self.weight_decay}")
+        if not self.input_noise >= 0:
+            raise UserError(f"input_noise must be >= 0 (a standard deviation), not {self.input_noise}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise UserError(f"grad_clip must be > 0 (or left out), not {self.grad_clip}")
         if self.threads is not None and self.threads < 1:

@@ -181,6 +181,10 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
     with _StopFlag(enabled=not dist.enabled) as stop:
         for epoch in range(start_epoch + 1, cfg.epochs + 1):
             t0, c0 = time.perf_counter(), time.process_time()
+            if hasattr(net, "begin_epoch"):     # e.g. VaDE fits its mixture prior after pretraining
+                note = net.begin_epoch(epoch, x_train, seed=cfg.seed)
+                if note and show_bar:
+                    print(note, file=sys.stderr)
             net.train()
             torch.manual_seed(_seed(cfg.seed, epoch, dist.rank, 1))       # sampling noise of this epoch
             perm = torch.randperm(n_train, generator=torch.Generator().manual_seed(_seed(cfg.seed, epoch, 2)))
@@ -192,8 +196,11 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
                 idx = perm[step * batch + dist.rank * local: step * batch + (dist.rank + 1) * local]
                 xb = x_train[idx].float().div_(255)                        # (b, 1, H, W) in [0, 1]
                 xb = xb.contiguous(memory_format=fmt)
+                x_in = xb
+                if cfg.input_noise:                                        # denoising: corrupt the input only
+                    x_in = (xb + cfg.input_noise * torch.randn_like(xb)).clamp_(0, 1)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    out = model(xb)
+                    out = model(x_in)
                     parts = net.loss_function(xb, {k: v.float() for k, v in out.items()})
                 loss = parts["loss"] / len(xb)                             # mean over the batch
                 optimizer.zero_grad(set_to_none=True)

@@ -42,10 +42,13 @@ OPTION_KEYS = {
     "model": ("model", "name"), "latent_dim": ("model", "latent_dim"), "channels": ("model", "channels"),
     "hidden_dim": ("model", "hidden_dim"), "batch_norm": ("model", "batch_norm"),
     "activation": ("model", "activation"), "final_conv": ("model", "final_conv"),
+    "convs_per_stage": ("model", "convs_per_stage"),
+    "n_components": ("model", "n_components"), "pretrain_epochs": ("model", "pretrain_epochs"),
     "loss": ("model", "loss"), "beta": ("model", "beta"),
     "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"), "optimizer": ("train", "optimizer"),
     "lr": ("train", "lr"), "weight_decay": ("train", "weight_decay"), "momentum": ("train", "momentum"),
-    "schedule": ("train", "schedule"), "grad_clip": ("train", "grad_clip"), "seed": ("train", "seed"),
+    "schedule": ("train", "schedule"), "grad_clip": ("train", "grad_clip"),
+    "input_noise": ("train", "input_noise"), "seed": ("train", "seed"),
     "device": ("train", "device"), "threads": ("train", "threads"),
     "max_train_images": ("train", "max_train_images"), "amp": ("train", "amp"),
     "progress_every": ("train", "progress_every"),
@@ -72,8 +75,14 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--activation", default=None, help="relu, leaky_relu, silu, elu, gelu")
     g.add_argument("--final-conv", action=argparse.BooleanOptionalAction, default=None,
                    help="a full-resolution 3x3 convolution at the end of the decoder")
+    g.add_argument("--convs-per-stage", type=int, default=None,
+                   help="3x3 convolutions per resolution (1: the stride-2 one only)")
     g.add_argument("--loss", default=None, help="reconstruction loss: bce or mse")
     g.add_argument("--beta", type=float, default=None, help="weight of the VAE's KL term")
+    g.add_argument("--n-components", type=int, default=None,
+                   help="vade: components of the Gaussian-mixture prior [default: 10]")
+    g.add_argument("--pretrain-epochs", type=int, default=None,
+                   help="vade: plain-VAE epochs before the mixture prior is fitted [default: 2]")
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=None, help="[default: 5]")
     g.add_argument("--batch-size", type=int, default=None, help="[default: 64]")
@@ -83,6 +92,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--momentum", type=float, default=None, help="SGD/RMSprop momentum")
     g.add_argument("--schedule", default=None, help="none, cosine, onecycle [default: onecycle]")
     g.add_argument("--grad-clip", type=float, default=None, help="clip the gradient norm to this")
+    g.add_argument("--input-noise", type=float, default=None,
+                   help="denoising: std of Gaussian noise added to training inputs [default: 0]")
     g.add_argument("--seed", type=int, default=None, help="[default: 0]")
     g.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N, mps [default: auto]")
     g.add_argument("--threads", type=int, default=None, help="CPU threads for torch")

@@ -148,12 +148,16 @@ def fit_samplers(ctx: GenContext, names, n_components: int = 10, seed: int = 0) 
     """name -> sampler fitted on the training codes (with labels)."""
     fitted = {}
     for name in names:
-        sampler = make_sampler(name, model_kind=ctx.kind, n_components=n_components, random_state=seed)
+        prior = ctx.model.prior_parameters() if hasattr(ctx.model, "prior_parameters") else None
+        sampler = make_sampler(name, model_kind=ctx.kind, n_components=n_components, random_state=seed,
+                               prior=prior)
         fitted[name] = sampler.fit(ctx.train_codes, ctx.train_labels)
     return fitted
 
 
 def _label(name: str, sampler) -> str:
+    if name == "prior" and hasattr(sampler, "weights_"):
+        return f"prior: the learned mixture, {len(sampler.weights_)} components"
     return {"prior": "prior N(0, I)", "gaussian": "one Gaussian", "class-gaussian": "one Gaussian per class (MLE)",
             "gmm": f"Gaussian mixture, {getattr(sampler, 'n_components', '?')} components"}.get(name, name)
 

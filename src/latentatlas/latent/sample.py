@@ -10,6 +10,8 @@ job (`latentatlas.latent.generate.decode_codes`).
 
 - PriorSampler            N(0, I): a VAE's prior. An autoencoder has no prior, so
                           `make_sampler("prior", model_kind="ae")` refuses.
+- MixturePriorSampler     a VaDE's learned prior, a diagonal Gaussian mixture: what
+                          "prior" means for that model (`fit` takes nothing from the codes).
 - GaussianSampler         one Gaussian fitted to all codes (MLE mean and covariance).
 - ClassGaussianSampler    one Gaussian per class, MLE mean and covariance (study 000:
                           "multivariate gaussian ... with parameters from MLE estimates
@@ -109,6 +111,32 @@ class PriorSampler(_Sampler):
 
     def _sample(self, n, rng, classes):
         return rng.standard_normal((n, self.n_features_in_)), np.full(n, -1)
+
+
+class MixturePriorSampler(_Sampler):
+    """A learned mixture prior sum_c pi_c N(mu_c, diag sigma_c^2) (VaDE, Jiang et al. 2017).
+
+    weights (K,), means (K, d), variances (K, d): the model's `prior_parameters()`.
+    `source` is the component each code was drawn from.
+    """
+
+    name = "prior"
+
+    def __init__(self, weights=None, means=None, variances=None):
+        self.weights, self.means, self.variances = weights, means, variances
+
+    def _fit(self, codes, labels):
+        means = np.asarray(self.means, dtype=np.float64)
+        if means.ndim != 2 or means.shape[1] != codes.shape[1]:
+            raise UserError(f"the mixture prior is {means.shape[-1]}-d but the codes are {codes.shape[1]}-d")
+        w = np.asarray(self.weights, dtype=np.float64)
+        self.weights_ = w / w.sum()
+        self.means_, self.variances_ = means, np.asarray(self.variances, dtype=np.float64)
+
+    def _sample(self, n, rng, classes):
+        comp = rng.choice(len(self.weights_), size=n, p=self.weights_)
+        z = self.means_[comp] + rng.standard_normal((n, self.means_.shape[1])) * np.sqrt(self.variances_[comp])
+        return z, comp
 
 
 class GaussianSampler(_Sampler):
@@ -258,10 +286,12 @@ SAMPLERS = {
 }
 
 
-def make_sampler(name, model_kind: str = "ae", n_components: int = 10, random_state=0) -> _Sampler:
+def make_sampler(name, model_kind: str = "ae", n_components: int = 10, random_state=0,
+                 prior: dict | None = None) -> _Sampler:
     """A sampler by name (or an already-built sampler object, returned as is).
 
-    model_kind "ae" | "vae": the prior is N(0, I) only for a VAE.
+    model_kind "ae" | "vae": the prior is N(0, I) only for a VAE; `prior` (weights, means,
+    variances) makes it a learned mixture instead, as for VaDE.
     """
     if not isinstance(name, str):
         return name
@@ -272,6 +302,8 @@ def make_sampler(name, model_kind: str = "ae", n_components: int = 10, random_st
                         "use --sampler gaussian, class-gaussian or gmm")
     if name == "gmm":
         return GaussianMixtureSampler(n_components=n_components, random_state=random_state)
+    if name == "prior" and prior is not None:
+        return MixturePriorSampler(**prior)
     return SAMPLERS[name]()
 
 

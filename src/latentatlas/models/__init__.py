@@ -18,11 +18,12 @@ from .conv import ConvAE, ConvVAE
 from .io import load_model, save_model
 from .losses import RECON_LOSSES, kl_divergence, loss_function, reconstruction_loss
 from .studies import Study000CAE, Study001VAE, Study002AE, Study003VAE, Study004AE
+from .vade import ConvVaDE
 
 MODELS: dict[str, type] = {cls.name: cls for cls in
-                           (ConvAE, ConvVAE, Study000CAE, Study001VAE, Study002AE, Study003VAE, Study004AE)}
+                           (ConvAE, ConvVAE, ConvVaDE, Study000CAE, Study001VAE, Study002AE, Study003VAE, Study004AE)}
 
-__all__ = ["MODELS", "LatentModel", "ConvAE", "ConvVAE", "build_model", "model_from_config",
+__all__ = ["MODELS", "LatentModel", "ConvAE", "ConvVAE", "ConvVaDE", "build_model", "model_from_config",
            "save_model", "load_model", "loss_function", "kl_divergence", "reconstruction_loss",
            "RECON_LOSSES"]
 

@@ -23,6 +23,17 @@ def _activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
+def _same_size_convs(c: int, n: int, batch_norm: bool, activation: str) -> list[nn.Module]:
+    """n stride-1 3x3 convolutions at width c: depth at one resolution without shrinking it."""
+    layers = []
+    for _ in range(n):
+        layers += [nn.Conv2d(c, c, 3, padding=1, bias=not batch_norm)]
+        if batch_norm:
+            layers += [nn.BatchNorm2d(c)]
+        layers += [_activation(activation)]
+    return layers
+
+
 def _down_size(n: int) -> int:
     """Output size of Conv2d(kernel 3, stride 2, padding 1)."""
     return (n + 2 * 1 - 3) // 2 + 1
@@ -31,7 +42,8 @@ def _down_size(n: int) -> int:
 class ConvEncoder(nn.Module):
     """(B, C, H, W) -> (B, out_features); records the spatial sizes for the decoder."""
 
-    def __init__(self, in_channels, image_size, channels, hidden_dim, out_features, batch_norm, activation):
+    def __init__(self, in_channels, image_size, channels, hidden_dim, out_features, batch_norm, activation,
+                 convs_per_stage=1):
         super().__init__()
         layers, c_prev = [], in_channels
         h, w = image_size
@@ -41,6 +53,7 @@ class ConvEncoder(nn.Module):
             if batch_norm:
                 layers += [nn.BatchNorm2d(c)]
             layers += [_activation(activation)]
+            layers += _same_size_convs(c, convs_per_stage - 1, batch_norm, activation)
             h, w = _down_size(h), _down_size(w)
             self.sizes.append((h, w))
             c_prev = c
@@ -60,7 +73,7 @@ class ConvDecoder(nn.Module):
     """(B, d) -> (B, C, H, W) logits, mirroring a ConvEncoder."""
 
     def __init__(self, latent_dim, in_channels, sizes, channels, hidden_dim, batch_norm, activation,
-                 final_conv):
+                 final_conv, convs_per_stage=1):
         super().__init__()
         channels = list(channels)
         c_last = channels[-1]
@@ -78,6 +91,7 @@ class ConvDecoder(nn.Module):
             (hi, wi), (ho, wo) = sizes[-1 - i], sizes[-2 - i]
             # ConvTranspose2d(k3, s2, p1) gives 2n - 1 + output_padding: pick it to hit (ho, wo).
             pad = (ho - (2 * hi - 1), wo - (2 * wi - 1))
+            layers += _same_size_convs(c_in, convs_per_stage - 1, batch_norm, activation)
             last = c_out is None
             if last and not final_conv:
                 layers += [nn.ConvTranspose2d(c_in, in_channels, 3, 2, 1, output_padding=pad)]
@@ -104,19 +118,25 @@ class ConvAE(LatentModel):
 
     def __init__(self, latent_dim: int = 16, image_size=(28, 28), in_channels: int = 1,
                  channels=(32, 64), hidden_dim: int = 256, batch_norm: bool = True,
-                 activation: str = "relu", final_conv: bool = False, loss: str = "mse", beta: float = 1.0):
+                 activation: str = "relu", final_conv: bool = False, loss: str = "mse", beta: float = 1.0,
+                 convs_per_stage: int = 1):
         super().__init__(latent_dim=latent_dim, image_size=image_size, in_channels=in_channels,
                          loss=loss, beta=beta)
         channels = [int(c) for c in channels]
         if not channels:
             raise ValueError("channels must list at least one convolution width")
+        if int(convs_per_stage) < 1:
+            raise ValueError(f"convs_per_stage must be at least 1, got {convs_per_stage}")
+        convs_per_stage = int(convs_per_stage)
         self._config.update(channels=channels, hidden_dim=int(hidden_dim or 0), batch_norm=bool(batch_norm),
                             activation=activation, final_conv=bool(final_conv))
+        if convs_per_stage != 1:                          # keep older model.json files byte-identical
+            self._config.update(convs_per_stage=convs_per_stage)
         n_out = 2 * self.latent_dim if self.is_variational else self.latent_dim
         self.encoder = ConvEncoder(self.in_channels, self.image_size, channels, hidden_dim, n_out,
-                                   batch_norm, activation)
+                                   batch_norm, activation, convs_per_stage)
         self.decoder = ConvDecoder(self.latent_dim, self.in_channels, self.encoder.sizes, channels,
-                                   hidden_dim, batch_norm, activation, final_conv)
+                                   hidden_dim, batch_norm, activation, final_conv, convs_per_stage)
 
     def encode(self, x):
         return self.encoder(x)                            # (B, d)
@@ -132,10 +152,12 @@ class ConvVAE(VariationalMixin, ConvAE):
 
     def __init__(self, latent_dim: int = 10, image_size=(28, 28), in_channels: int = 1,
                  channels=(32, 64), hidden_dim: int = 256, batch_norm: bool = True,
-                 activation: str = "relu", final_conv: bool = False, loss: str = "bce", beta: float = 1.0):
+                 activation: str = "relu", final_conv: bool = False, loss: str = "bce", beta: float = 1.0,
+                 convs_per_stage: int = 1):
         super().__init__(latent_dim=latent_dim, image_size=image_size, in_channels=in_channels,
                          channels=channels, hidden_dim=hidden_dim, batch_norm=batch_norm,
-                         activation=activation, final_conv=final_conv, loss=loss, beta=beta)
+                         activation=activation, final_conv=final_conv, loss=loss, beta=beta,
+                         convs_per_stage=convs_per_stage)
 
     def encode(self, x):
         h = self.encoder(x)                               # (B, 2d)

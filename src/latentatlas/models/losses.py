@@ -54,3 +54,28 @@ def loss_function(logits, x, mu=None, logvar=None, recon: str = "bce", beta: flo
         with torch.no_grad():
             out["sq_err"] = F.mse_loss(torch.sigmoid(logits), x, reduction="sum")
     return out
+
+
+def vade_kl(z, mu, logvar, prior_logits, prior_mu, prior_logvar) -> torch.Tensor:
+    """KL(q(z, c | x) || p(z, c)) of VaDE, summed over the batch.
+
+    z, mu, logvar: (B, d), one reparameterised sample and the posterior; prior_logits (K,),
+    prior_mu and prior_logvar (K, d): the mixture. q(c | x) = gamma = p(c | z) (Jiang et al.
+    2017, eq. 16); the expectation over z is analytic given c (their eq. 12):
+
+        KL = sum_c gamma_c * 0.5 * sum_d [log s2_cd + (s2_d + (mu_d - mu_cd)^2) / s2_cd]
+             - 0.5 * sum_d (1 + log s2_d) + sum_c gamma_c (log gamma_c - log pi_c)
+
+    (the log 2*pi terms of q and p cancel). gamma is computed from z, and gradients flow
+    through it as in the paper's implementation.
+    """
+    log_pi = torch.log_softmax(prior_logits, 0)                          # (K,)
+    var_c = prior_logvar.exp()                                           # (K, d)
+    diff2 = (mu[:, None, :] - prior_mu) ** 2                             # (B, K, d)
+    # log p(c) + log N(z | mu_c, s2_c), dropping the constant: the responsibilities gamma
+    log_pz_c = -0.5 * (prior_logvar + (z[:, None, :] - prior_mu) ** 2 / var_c).sum(-1)   # (B, K)
+    log_gamma = torch.log_softmax(log_pi + log_pz_c, dim=1)              # (B, K)
+    gamma = log_gamma.exp()
+    cross = 0.5 * (prior_logvar + (logvar.exp()[:, None, :] + diff2) / var_c).sum(-1)     # (B, K)
+    kl = (gamma * (cross + log_gamma - log_pi)).sum(1) - 0.5 * (1 + logvar).sum(1)
+    return kl.sum()
