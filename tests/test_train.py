@@ -274,7 +274,7 @@ def test_options_override_the_preset():
     p = add_parser(sub)
     data, model, train = train_config_from_args(p.parse_args(["--preset", "study003-vae-148", "--epochs", "3",
                                                               "--latent-dim", "4", "--lr", "0.01"]))
-    assert data.classes == ["1", "4", "8"] and model.name == "study003-vae"
+    assert data.classes == ["1", "4", "8"] and model.name == "vae" and model.beta == 0.25
     assert (model.latent_dim, train.epochs, train.lr) == (4, 3, 0.01)
 
 
