@@ -7,7 +7,9 @@ study001-vae   exactly the printed VAE: conv 1->16->32 (3x3, stride 1, no paddin
 study002-ae    Fashion-MNIST, 2-d code, Keras-style conv AE (the write-up prints no
                layers: 32/64 stride-2 convolutions, dense code, BCE, RMSprop)
 study003-vae   2-d VAE on digits 1, 4, 8 (no layers printed: the Keras VAE example's
-               32/64 stride-2 convolutions and a 16-unit dense layer)
+               32/64 stride-2 convolutions and a 16-unit dense layer). The preset
+               study003-vae-148 uses our own VAE at beta 0.25 instead, whose mixture
+               clusters are more reliable (see the preset's comment).
 study004-ae    32-d AE (no layers printed: our ConvAE shape, no BatchNorm)
 
 Where a study printed no architecture the docstring of its class says what we chose.
