@@ -23,15 +23,17 @@ def _activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
+def _conv_block(c_in: int, c_out: int, stride: int, batch_norm: bool, activation: str) -> list[nn.Module]:
+    """3x3 convolution (padding 1), BatchNorm (which makes the conv's bias redundant), activation."""
+    layers = [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=not batch_norm)]
+    if batch_norm:
+        layers += [nn.BatchNorm2d(c_out)]
+    return layers + [_activation(activation)]
+
+
 def _same_size_convs(c: int, n: int, batch_norm: bool, activation: str) -> list[nn.Module]:
     """n stride-1 3x3 convolutions at width c: depth at one resolution without shrinking it."""
-    layers = []
-    for _ in range(n):
-        layers += [nn.Conv2d(c, c, 3, padding=1, bias=not batch_norm)]
-        if batch_norm:
-            layers += [nn.BatchNorm2d(c)]
-        layers += [_activation(activation)]
-    return layers
+    return [m for _ in range(n) for m in _conv_block(c, c, 1, batch_norm, activation)]
 
 
 def _down_size(n: int) -> int:
@@ -49,10 +51,7 @@ class ConvEncoder(nn.Module):
         h, w = image_size
         self.sizes = [(h, w)]
         for c in channels:
-            layers += [nn.Conv2d(c_prev, c, 3, stride=2, padding=1, bias=not batch_norm)]
-            if batch_norm:
-                layers += [nn.BatchNorm2d(c)]
-            layers += [_activation(activation)]
+            layers += _conv_block(c_prev, c, 2, batch_norm, activation)
             layers += _same_size_convs(c, convs_per_stage - 1, batch_norm, activation)
             h, w = _down_size(h), _down_size(w)
             self.sizes.append((h, w))

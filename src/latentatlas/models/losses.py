@@ -33,17 +33,19 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
 
 
-def loss_function(logits, x, mu=None, logvar=None, recon: str = "bce", beta: float = 1.0) -> dict:
+def loss_function(logits, x, mu=None, logvar=None, recon: str = "bce", beta: float = 1.0,
+                  kl: torch.Tensor | None = None) -> dict:
     """The objective and its parts, each summed over the batch (divide by B for per image).
 
     loss = reconstruction + beta * KL for a VAE (beta = 1 is the ELBO; Higgins et al.
     2017 for beta != 1), reconstruction alone for an AE. "mse" is also returned as the
     per-pixel squared error sum (divide by B*C*H*W for the mean squared error).
+    `kl`: a KL term computed against another prior (VaDE's mixture) replaces the N(0, I) one.
     """
     rec = reconstruction_loss(logits, x, recon)
     out = {"recon": rec}
     if mu is not None:
-        kl = kl_divergence(mu, logvar)
+        kl = kl_divergence(mu, logvar) if kl is None else kl
         out["kl"] = kl
         out["loss"] = rec + beta * kl
     else:
@@ -70,12 +72,18 @@ def vade_kl(z, mu, logvar, prior_logits, prior_mu, prior_logvar) -> torch.Tensor
     through it as in the paper's implementation.
     """
     log_pi = torch.log_softmax(prior_logits, 0)                          # (K,)
+    log_gamma = mixture_log_responsibilities(z, prior_logits, prior_mu, prior_logvar)   # (B, K)
+    gamma = log_gamma.exp()
     var_c = prior_logvar.exp()                                           # (K, d)
     diff2 = (mu[:, None, :] - prior_mu) ** 2                             # (B, K, d)
-    # log p(c) + log N(z | mu_c, s2_c), dropping the constant: the responsibilities gamma
-    log_pz_c = -0.5 * (prior_logvar + (z[:, None, :] - prior_mu) ** 2 / var_c).sum(-1)   # (B, K)
-    log_gamma = torch.log_softmax(log_pi + log_pz_c, dim=1)              # (B, K)
-    gamma = log_gamma.exp()
     cross = 0.5 * (prior_logvar + (logvar.exp()[:, None, :] + diff2) / var_c).sum(-1)     # (B, K)
     kl = (gamma * (cross + log_gamma - log_pi)).sum(1) - 0.5 * (1 + logvar).sum(1)
     return kl.sum()
+
+
+def mixture_log_responsibilities(z, prior_logits, prior_mu, prior_logvar) -> torch.Tensor:
+    """log p(c | z) under a diagonal Gaussian mixture, (B, K). z: (B, d); the mixture as in vade_kl."""
+    log_pi = torch.log_softmax(prior_logits, 0)                                          # (K,)
+    # log N(z | mu_c, s2_c) up to the constant -d/2 log(2 pi), which the softmax cancels
+    log_pz_c = -0.5 * (prior_logvar + (z[:, None, :] - prior_mu) ** 2 / prior_logvar.exp()).sum(-1)
+    return torch.log_softmax(log_pi + log_pz_c, dim=1)

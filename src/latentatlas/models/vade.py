@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .conv import ConvVAE
-from .losses import reconstruction_loss, vade_kl
+from .losses import loss_function, mixture_log_responsibilities, vade_kl
 
 
 class ConvVaDE(ConvVAE):
@@ -64,23 +64,13 @@ class ConvVaDE(ConvVAE):
             tie = 0.0 * (self.prior_logits.sum() + self.prior_mu.sum() + self.prior_logvar.sum())
             parts["loss"] = parts["loss"] + tie
             return parts
-        rec = reconstruction_loss(out["logits"], x, self.loss)
         kl = vade_kl(out["z"], out["mu"], out["logvar"], self.prior_logits, self.prior_mu, self.prior_logvar)
-        parts = {"recon": rec, "kl": kl, "loss": rec + self.beta * kl}
-        with torch.no_grad():
-            parts["sq_err"] = (rec.detach() if self.loss == "mse" else
-                               torch.nn.functional.mse_loss(torch.sigmoid(out["logits"]), x, reduction="sum"))
-        return parts
+        return loss_function(out["logits"], x, out["mu"], out["logvar"], recon=self.loss, beta=self.beta, kl=kl)
 
     # -- the mixture ---------------------------------------------------------------------
     def cluster_probabilities(self, z: torch.Tensor) -> torch.Tensor:
         """p(c | z) under the learned prior, (B, K): VaDE's q(c | x) when z is the posterior mean."""
-        log_pi = torch.log_softmax(self.prior_logits, 0)
-        var = self.prior_logvar.exp()
-        # log N(z | mu_c, sigma_c^2) summed over dimensions, (B, K)
-        log_n = -0.5 * (self.prior_logvar + (z[:, None, :] - self.prior_mu) ** 2 / var
-                        + torch.log(torch.tensor(2 * torch.pi))).sum(-1)
-        return torch.softmax(log_pi + log_n, dim=1)
+        return mixture_log_responsibilities(z, self.prior_logits, self.prior_mu, self.prior_logvar).exp()
 
     def prior_parameters(self) -> dict:
         """The mixture as numpy arrays: weights (K,), means (K, d), variances (K, d)."""
