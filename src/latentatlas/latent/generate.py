@@ -147,8 +147,9 @@ def sampler_names(ctx: GenContext, requested) -> list[str]:
 def fit_samplers(ctx: GenContext, names, n_components: int = 10, seed: int = 0) -> dict:
     """name -> sampler fitted on the training codes (with labels)."""
     fitted = {}
+    # a learned prior (VaDE's mixture) replaces N(0, I) for the "prior" sampler
+    prior = ctx.model.prior_parameters() if hasattr(ctx.model, "prior_parameters") else None
     for name in names:
-        prior = ctx.model.prior_parameters() if hasattr(ctx.model, "prior_parameters") else None
         sampler = make_sampler(name, model_kind=ctx.kind, n_components=n_components, random_state=seed,
                                prior=prior)
         fitted[name] = sampler.fit(ctx.train_codes, ctx.train_labels)
