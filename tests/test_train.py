@@ -320,6 +320,11 @@ def test_new_architecture_and_vade_options_from_the_command_line(tmp_path):
     assert (spec["config"]["convs_per_stage"], spec["config"]["n_components"]) == (2, 3)
     rows = history(tmp_path / "v")
     assert len(rows) == 2 and all("test_kl" in r for r in rows)
+    # its prior is the learned mixture, and the prior sampler draws from that
+    assert main(["encode", str(tmp_path / "v")]) == 0
+    assert main(["sample", str(tmp_path / "v"), "--sampler", "prior", "-n", "2"]) == 0
+    gen = json.loads((tmp_path / "v" / "metrics.json").read_text())["generation"]
+    assert gen["samplers"]["prior"]["description"] == "prior: the learned mixture, 3 components"
     # resuming a VaDE run whose mixture was fitted gives the uninterrupted run's history
     rc = main(["train", *SMALL_ARGS, "--model", "vade", "--convs-per-stage", "2", "--n-components", "3",
                "--pretrain-epochs", "1", "--epochs", "1", "--max-train-images", "256", "--input-noise", "0.1",
