@@ -48,8 +48,6 @@ class ModelConfig:
             raise UserError(f"loss {self.loss!r} is not one of bce, mse")
         if self.beta is not None and self.beta < 0:
             raise UserError(f"beta must be >= 0, not {self.beta}")
-        if self.convs_per_stage is not None and self.convs_per_stage < 1:
-            raise UserError(f"convs_per_stage must be at least 1, got {self.convs_per_stage}")
         if self.hidden_dim is not None and self.hidden_dim < 0:
             raise UserError(f"hidden_dim must be >= 0 (0 = no hidden layer), not {self.hidden_dim}")
         if self.channels is not None and (not self.channels or min(self.channels) < 1):

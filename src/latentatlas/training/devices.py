@@ -113,7 +113,7 @@ def bf16_matmul_units(device) -> bool:
 
     CUDA: compute capability 8.0+ (Ampere tensor cores). CPU: Intel AMX tiles, which
     oneDNN uses for bfloat16 convolutions and matrix products (about 1.4x images/s
-    for the default VAE on one 2-core Xeon, benchmarks/bench_pythae.py --amp); on
+    for the default VAE on one 2-core Xeon, benchmarks/bench_pythae.py --precision); on
     CPUs without them bfloat16 is emulated and slower, so it stays off.
     """
     import torch
