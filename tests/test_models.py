@@ -65,6 +65,22 @@ def test_convs_per_stage_adds_same_size_convolutions():
         build_model({"name": "ae", "config": {"convs_per_stage": 0}})
 
 
+def test_hidden_dim_list_gives_a_deeper_mirrored_bottleneck():
+    deep = ConvAE(latent_dim=3, channels=[8, 16], hidden_dim=[64, 32])
+    widths = lambda seq: [(m.in_features, m.out_features) for m in seq if isinstance(m, torch.nn.Linear)]
+    flat = 16 * 7 * 7
+    assert widths(deep.encoder.head) == [(flat, 64), (64, 32), (32, 3)]
+    assert widths(deep.decoder.stem) == [(3, 32), (32, 64), (64, flat)]
+    assert deep.decode(deep.embed(torch.rand(2, 1, 28, 28))).shape == (2, 1, 28, 28)
+    assert build_model(deep.spec()).spec() == deep.spec()
+    # one width keeps its old layout, so older weights still load under the same names
+    one = ConvAE(latent_dim=3, channels=[8, 16], hidden_dim=[64])
+    assert one.spec()["config"]["hidden_dim"] == 64
+    assert list(one.state_dict()) == list(ConvAE(latent_dim=3, channels=[8, 16], hidden_dim=64).state_dict())
+    with pytest.raises(UserError, match="hidden_dim must be 0"):
+        build_model({"name": "ae", "config": {"hidden_dim": [64, 0]}})
+
+
 def test_vade_kl_matches_a_monte_carlo_estimate():
     """KL(q(z,c|x) || p(z,c)) with q(c|x) = gamma = p(c|z0) for the drawn z0 (VaDE, eq. 16),
     analytic in z given c (eq. 12): against a 200,000-draw Monte Carlo estimate."""

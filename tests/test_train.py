@@ -343,10 +343,26 @@ def test_new_architecture_and_vade_options_from_the_command_line(tmp_path):
     (["--input-noise", "-0.1"], "input_noise must be >= 0"),
     (["--model", "ae", "--convs-per-stage", "0"], "convs_per_stage must be at least 1"),
     (["--model", "vade", "--n-components", "1"], "n_components must be at least 2"),
+    (["--model", "ae", "--hidden-dim", "64,0"], "hidden_dim must be 0 (no hidden layer), a width, or a list"),
 ])
 def test_bad_new_options_are_one_line(tmp_path, capsys, argv, words):
     assert words in _bad(capsys, [*SMALL_ARGS, *argv, "--out", str(tmp_path / "x")])
     assert not (tmp_path / "x").exists()
+
+
+def test_hidden_dim_that_is_not_widths_is_an_argparse_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", *SMALL_ARGS, "--hidden-dim", "64,wide", "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
+    assert "argument --hidden-dim: expected a comma-separated list, got '64,wide'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_hidden_dim_list_from_the_command_line(tmp_path):
+    out = tmp_path / "deep"
+    assert main(["train", *SMALL_ARGS, "--model", "ae", "--hidden-dim", "32,16", "--epochs", "1",
+                 "--max-train-images", "128", "--out", str(out)]) == 0
+    assert json.loads((out / "model.json").read_text())["config"]["hidden_dim"] == [32, 16]
 
 
 def _bad(capsys, argv, folder=None):

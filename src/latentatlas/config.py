@@ -29,7 +29,7 @@ class ModelConfig:
     name: str = "vae"                   # "ae", "vae", "study000-cae", "study001-vae", ...
     latent_dim: int | None = None       # size of the code (>= 1)
     channels: list[int] | None = None   # conv widths, one stride-2 stage each, e.g. [32, 64]
-    hidden_dim: int | None = None       # dense layer between convolutions and code; 0 = none
+    hidden_dim: int | list[int] | None = None  # dense layer(s) between convolutions and code; 0 = none
     batch_norm: bool | None = None
     activation: str | None = None       # relu, leaky_relu, silu, elu, gelu
     final_conv: bool | None = None      # extra full-resolution 3x3 convolution at the decoder's end
@@ -48,8 +48,12 @@ class ModelConfig:
             raise UserError(f"loss {self.loss!r} is not one of bce, mse")
         if self.beta is not None and self.beta < 0:
             raise UserError(f"beta must be >= 0, not {self.beta}")
-        if self.hidden_dim is not None and self.hidden_dim < 0:
-            raise UserError(f"hidden_dim must be >= 0 (0 = no hidden layer), not {self.hidden_dim}")
+        if self.hidden_dim is not None:
+            widths = self.hidden_dim if isinstance(self.hidden_dim, list) else [self.hidden_dim]
+            if (not widths or any(isinstance(w, bool) or not isinstance(w, int) for w in widths)
+                    or min(widths) < (1 if isinstance(self.hidden_dim, list) else 0)):
+                raise UserError(f"hidden_dim must be 0 (no hidden layer), a width, or a list of positive "
+                                f"widths such as [1024, 256], not {self.hidden_dim}")
         if self.channels is not None and (not self.channels or min(self.channels) < 1):
             raise UserError(f"channels must be a non-empty list of positive widths, not {self.channels}")
 

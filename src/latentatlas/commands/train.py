@@ -35,6 +35,14 @@ def _csv(kind):
     return parse
 
 
+def _widths(text: str):
+    """--hidden-dim: '512' -> 512 (one dense layer), '1024,256' -> [1024, 256] (a deeper bottleneck)."""
+    widths = _csv(int)(text)
+    if not widths:
+        raise argparse.ArgumentTypeError(f"expected a width or comma-separated widths, got {text!r}")
+    return widths[0] if len(widths) == 1 else widths
+
+
 # option dest -> (section, key in that section's dataclass)
 OPTION_KEYS = {
     "dataset": ("data", "name"), "data_dir": ("data", "data_dir"), "classes": ("data", "classes"),
@@ -70,7 +78,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="ae, vae, study000-cae, study001-vae, study002-ae, study003-vae, study004-ae [default: vae]")
     g.add_argument("--latent-dim", type=int, default=None, help="size of the latent code")
     g.add_argument("--channels", type=_csv(int), default=None, help="conv widths, e.g. 32,64 (one stride-2 stage each)")
-    g.add_argument("--hidden-dim", type=int, default=None, help="dense layer before the code (0: none)")
+    g.add_argument("--hidden-dim", type=_widths, default=None,
+                   help="dense layer(s) before the code: a width, or widths such as 1024,256 (0: none)")
     g.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None, help="BatchNorm layers")
     g.add_argument("--activation", default=None, help="relu, leaky_relu, silu, elu, gelu")
     g.add_argument("--final-conv", action=argparse.BooleanOptionalAction, default=None,

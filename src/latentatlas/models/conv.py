@@ -1,8 +1,9 @@
 """ConvAE and ConvVAE: our own convolutional autoencoders, any latent size and image size.
 
 Encoder: one stride-2 3x3 convolution per entry of `channels` (28 -> 14 -> 7 for
-two), each followed by BatchNorm and the activation; then an optional hidden linear
-layer and a linear map to the latent code (twice, mu and logvar, for the VAE).
+two), each followed by BatchNorm and the activation; then optional hidden linear
+layers (`hidden_dim`: one width or a list of them) and a linear map to the latent
+code (twice, mu and logvar, for the VAE).
 The decoder mirrors it with stride-2 transposed convolutions whose output padding
 is chosen so that any input size comes back exactly (28, 32, 64, odd sizes too).
 Stride-2 convolutions rather than pooling keep the network small and fast on a CPU.
@@ -36,6 +37,17 @@ def _same_size_convs(c: int, n: int, batch_norm: bool, activation: str) -> list[
     return [m for _ in range(n) for m in _conv_block(c, c, 1, batch_norm, activation)]
 
 
+def hidden_widths(hidden_dim) -> list[int]:
+    """The dense layers between the convolutions and the code: 0 or None -> none, 512 -> [512],
+    [1024, 256] -> two (a deeper bottleneck, as in the dense autoencoders of DEC and N2D)."""
+    if not hidden_dim:
+        return []
+    widths = [int(hidden_dim)] if isinstance(hidden_dim, (int, float)) else [int(w) for w in hidden_dim]
+    if min(widths) < 1:
+        raise ValueError(f"hidden_dim must be 0 (none), a width, or a list of positive widths, not {hidden_dim}")
+    return widths
+
+
 def _down_size(n: int) -> int:
     """Output size of Conv2d(kernel 3, stride 2, padding 1)."""
     return (n + 2 * 1 - 3) // 2 + 1
@@ -58,10 +70,11 @@ class ConvEncoder(nn.Module):
             c_prev = c
         self.conv = nn.Sequential(*layers)
         self.flat_features = c_prev * h * w               # e.g. 64 * 7 * 7 = 3136
-        head = [nn.Flatten()]
-        if hidden_dim:
-            head += [nn.Linear(self.flat_features, hidden_dim), _activation(activation)]
-        head += [nn.Linear(hidden_dim or self.flat_features, out_features)]
+        head, prev = [nn.Flatten()], self.flat_features
+        for width in hidden_widths(hidden_dim):
+            head += [nn.Linear(prev, width), _activation(activation)]
+            prev = width
+        head += [nn.Linear(prev, out_features)]
         self.head = nn.Sequential(*head)
 
     def forward(self, x):
@@ -78,10 +91,10 @@ class ConvDecoder(nn.Module):
         c_last = channels[-1]
         h, w = sizes[-1]
         self.shape = (c_last, h, w)
-        stem = []
-        if hidden_dim:
-            stem += [nn.Linear(latent_dim, hidden_dim), _activation(activation)]
-        stem += [nn.Linear(hidden_dim or latent_dim, c_last * h * w), _activation(activation)]
+        stem, prev = [], latent_dim
+        for width in hidden_widths(hidden_dim)[::-1] + [c_last * h * w]:   # the encoder's dense layers, mirrored
+            stem += [nn.Linear(prev, width), _activation(activation)]
+            prev = width
         self.stem = nn.Sequential(*stem)
         layers = []
         outs = channels[-2::-1] + [None]                  # (32, 64) -> [32, None]
@@ -127,7 +140,9 @@ class ConvAE(LatentModel):
         if int(convs_per_stage) < 1:
             raise ValueError(f"convs_per_stage must be at least 1, got {convs_per_stage}")
         convs_per_stage = int(convs_per_stage)
-        self._config.update(channels=channels, hidden_dim=int(hidden_dim or 0), batch_norm=bool(batch_norm),
+        widths = hidden_widths(hidden_dim)                # validates it
+        hidden_dim = widths if len(widths) > 1 else (widths[0] if widths else 0)
+        self._config.update(channels=channels, hidden_dim=hidden_dim, batch_norm=bool(batch_norm),
                             activation=activation, final_conv=bool(final_conv))
         if convs_per_stage != 1:                          # keep older model.json files byte-identical
             self._config.update(convs_per_stage=convs_per_stage)
