@@ -48,12 +48,6 @@ class ModelConfig:
             raise UserError(f"loss {self.loss!r} is not one of bce, mse")
         if self.beta is not None and self.beta < 0:
             raise UserError(f"beta must be >= 0, not {self.beta}")
-        if self.hidden_dim is not None:
-            widths = self.hidden_dim if isinstance(self.hidden_dim, list) else [self.hidden_dim]
-            if (not widths or any(isinstance(w, bool) or not isinstance(w, int) for w in widths)
-                    or min(widths) < (1 if isinstance(self.hidden_dim, list) else 0)):
-                raise UserError(f"hidden_dim must be 0 (no hidden layer), a width, or a list of positive "
-                                f"widths such as [1024, 256], not {self.hidden_dim}")
         if self.channels is not None and (not self.channels or min(self.channels) < 1):
             raise UserError(f"channels must be a non-empty list of positive widths, not {self.channels}")
 

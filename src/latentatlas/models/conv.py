@@ -44,7 +44,8 @@ def hidden_widths(hidden_dim) -> list[int]:
         return []
     widths = [int(hidden_dim)] if isinstance(hidden_dim, (int, float)) else [int(w) for w in hidden_dim]
     if min(widths) < 1:
-        raise ValueError(f"hidden_dim must be 0 (none), a width, or a list of positive widths, not {hidden_dim}")
+        raise ValueError(f"hidden_dim must be 0 (no hidden layer), a width, or a list of positive widths "
+                         f"such as [1024, 256], not {hidden_dim}")
     return widths
 
 
