@@ -133,7 +133,8 @@ def test_bad_amp_value_is_one_line(tmp_path):
     assert "amp" in res.stderr and not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("opt, sched", [("adamw", "cosine"), ("sgd", "onecycle"), ("rmsprop", "none")])
+@pytest.mark.parametrize("opt, sched", [("adamw", "cosine"), ("sgd", "onecycle"), ("rmsprop", "none"),
+                                        ("muon", "onecycle")])
 def test_optimizers_and_schedules_train(tmp_path, opt, sched):
     m = train_run(tmp_path / "r", *small("ae", epochs=1, n=1024, optimizer=opt, schedule=sched,
                                          weight_decay=1e-4, grad_clip=1.0, lr=1e-2 if opt == "sgd" else 2e-3))
@@ -151,6 +152,17 @@ def test_resume_continues_exactly(tmp_path):
     train_run(tmp_path / "full", data, model, full)
     part = TrainConfig(**{**full.__dict__, "epochs": 1})
     train_run(tmp_path / "part", data, model, part)
+    train_run(tmp_path / "part", data, model, full, resume=True)
+    assert without_timing(history(tmp_path / "part")) == without_timing(history(tmp_path / "full"))
+    assert same_weights(tmp_path / "part", tmp_path / "full")
+
+
+def test_resume_continues_exactly_with_muon(tmp_path):
+    """Muon's momentum buffers and Adam's moments for the 1-D parameters travel in the checkpoint."""
+    data, model, _ = small("ae", epochs=2)
+    full = TrainConfig(**{**small(epochs=2)[2].__dict__, "optimizer": "muon", "schedule": "none"})
+    train_run(tmp_path / "full", data, model, full)
+    train_run(tmp_path / "part", data, model, TrainConfig(**{**full.__dict__, "epochs": 1}))
     train_run(tmp_path / "part", data, model, full, resume=True)
     assert without_timing(history(tmp_path / "part")) == without_timing(history(tmp_path / "full"))
     assert same_weights(tmp_path / "part", tmp_path / "full")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "muon")
+
 
 @dataclass
 class DataConfig:
@@ -57,7 +59,7 @@ class TrainConfig:
     """How to train: optimisation, schedule, device, checkpoints and progress images."""
     epochs: int = 5
     batch_size: int = 64                # 64 beat 128 per epoch within 5 epochs (bench_train.py)
-    optimizer: str = "adam"             # adam, adamw, rmsprop, sgd
+    optimizer: str = "adam"             # adam, adamw, rmsprop, sgd, muon
     lr: float = 2e-3
     weight_decay: float = 0.0
     momentum: float = 0.9               # SGD and RMSprop only
@@ -86,8 +88,8 @@ class TrainConfig:
             raise UserError(f"batch_size must be at least 1, not {self.batch_size}")
         if self.lr <= 0:
             raise UserError(f"lr (learning rate) must be > 0, not {self.lr}")
-        if self.optimizer not in ("adam", "adamw", "rmsprop", "sgd"):
-            raise UserError(f"optimizer {self.optimizer!r} is not one of adam, adamw, rmsprop, sgd")
+        if self.optimizer not in OPTIMIZERS:
+            raise UserError(f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in ("none", "cosine", "onecycle"):
             raise UserError(f"schedule {self.schedule!r} is not one of none, cosine, onecycle")
         if self.weight_decay < 0:

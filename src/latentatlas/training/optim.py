@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def make_optimizer(params, cfg, device=None):
-    """cfg: TrainConfig (optimizer, lr, weight_decay, momentum).
+    """cfg: TrainConfig (optimizer, lr, weight_decay, momentum; muon: see training/muon.py).
 
     Adam, AdamW and SGD use torch's fused kernels where the device has them (CPU and CUDA):
     the default per-tensor loop of Adam took 29% of a training step of our default VAE on
@@ -27,6 +27,11 @@ def make_optimizer(params, cfg, device=None):
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=wd, nesterov=cfg.momentum > 0,
                                **fast)
+    if name == "muon":
+        # Muon on the weight matrices and conv kernels, Adam on biases and norms (training/muon.py).
+        from .muon import MuonAdam
+
+        return MuonAdam(params, lr=lr, weight_decay=wd)
     raise ValueError(f"unknown optimizer {name!r}")
 
 
@@ -42,7 +47,7 @@ def make_schedule(optimizer, cfg, total_steps: int):
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     if cfg.schedule == "onecycle":
         # Momentum (Adam's beta1) cycles against the rate, where the optimizer has one.
-        cycle = cfg.optimizer in ("adam", "adamw") or (cfg.optimizer == "sgd" and cfg.momentum > 0)
+        cycle = cfg.optimizer in ("adam", "adamw", "muon") or (cfg.optimizer == "sgd" and cfg.momentum > 0)
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total_steps,
                                                    pct_start=0.25, cycle_momentum=cycle)
     return None
