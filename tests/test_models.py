@@ -81,6 +81,24 @@ def test_hidden_dim_list_gives_a_deeper_mirrored_bottleneck():
         build_model({"name": "ae", "config": {"hidden_dim": [64, 0]}})
 
 
+def test_dense_ae_is_the_deep_clustering_stack():
+    """DEC / N2D: d-500-500-2000-k with ReLU, the decoder its mirror; any image size and channels."""
+    from latentatlas.models import DenseAE
+
+    widths = lambda seq: [(m.in_features, m.out_features) for m in seq if isinstance(m, torch.nn.Linear)]
+    net = DenseAE()
+    assert widths(net.encoder) == [(784, 500), (500, 500), (500, 2000), (2000, 10)]
+    assert widths(net.decoder) == [(10, 2000), (2000, 500), (500, 500), (500, 784)]
+    assert isinstance(net.encoder[-1], torch.nn.Linear)          # no activation on the code
+    rgb = DenseAE(latent_dim=4, image_size=(32, 32), in_channels=3, hidden_dim=[64])
+    assert rgb.decode(rgb.embed(torch.rand(2, 3, 32, 32))).shape == (2, 3, 32, 32)
+    assert build_model(rgb.spec()).spec() == rgb.spec()
+    with pytest.raises(UserError, match="takes no channels"):
+        build_model({"name": "dense-ae", "config": {"channels": [8]}})
+    with pytest.raises(UserError, match="hidden_dim must be 0"):
+        build_model({"name": "dense-ae", "config": {"hidden_dim": [500, -1]}})
+
+
 def test_vade_kl_matches_a_monte_carlo_estimate():
     """KL(q(z,c|x) || p(z,c)) with q(c|x) = gamma = p(c|z0) for the drawn z0 (VaDE, eq. 16),
     analytic in z given c (eq. 12): against a 200,000-draw Monte Carlo estimate."""
@@ -246,7 +264,7 @@ def test_build_model_rejects_bad_specs(spec, match):
 
 
 def test_models_dict_names_match_classes():
-    assert {"ae", "vae", "study000-cae", "study001-vae", "study002-ae", "study003-vae", "study004-ae"} <= set(MODELS)
+    assert {"ae", "vae", "dense-ae", "study000-cae", "study001-vae", "study002-ae", "study003-vae", "study004-ae"} <= set(MODELS)
     for name, cls in MODELS.items():
         assert cls.name == name
         model = cls()

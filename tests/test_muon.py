@@ -51,12 +51,3 @@ def test_muon_fits_a_linear_map_faster_than_it_starts():
     # Every parameter moved, 1-D ones (Adam) included, and Adam's state is where torch keeps it.
     assert all("momentum_buffer" in opt.state[p] or "exp_avg" in opt.state[p] for p in net.parameters())
     assert opt.state[net[0].bias]["step"].item() == 200
-
-
-def test_unknown_optimizer_is_one_line(tmp_path, capsys):
-    from latentatlas.cli import main
-
-    code = main(["train", "--dataset", "mnist-sample", "--optimizer", "lion", "--epochs", "1",
-                 "--out", str(tmp_path / "r")])
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and len(err.splitlines()) == 1 and "muon" in err and not (tmp_path / "r").exists()

@@ -1,6 +1,6 @@
 """Models: ConvAE, ConvVAE, the study architectures, and how to save and rebuild them.
 
-    MODELS                      name -> class ("ae", "vae", "study000-cae", ...)
+    MODELS                      name -> class ("ae", "vae", "dense-ae", "study000-cae", ...)
     build_model(spec)           spec = model.json: {"name": ..., "config": {...}}
     model_from_config(cfg, image_size, in_channels)   from a ModelConfig
     save_model(run_dir, model) / load_model(run_dir, device="cpu")
@@ -15,15 +15,16 @@ import inspect
 from ..errors import UserError
 from .base import LatentModel
 from .conv import ConvAE, ConvVAE
+from .dense import DenseAE
 from .io import load_model, save_model
 from .losses import RECON_LOSSES, kl_divergence, loss_function, reconstruction_loss
 from .studies import Study000CAE, Study001VAE, Study002AE, Study003VAE, Study004AE
 from .vade import ConvVaDE
 
 MODELS: dict[str, type] = {cls.name: cls for cls in
-                           (ConvAE, ConvVAE, ConvVaDE, Study000CAE, Study001VAE, Study002AE, Study003VAE, Study004AE)}
+                           (ConvAE, ConvVAE, ConvVaDE, DenseAE, Study000CAE, Study001VAE, Study002AE, Study003VAE, Study004AE)}
 
-__all__ = ["MODELS", "LatentModel", "ConvAE", "ConvVAE", "ConvVaDE", "build_model", "model_from_config",
+__all__ = ["MODELS", "LatentModel", "ConvAE", "ConvVAE", "ConvVaDE", "DenseAE", "build_model", "model_from_config",
            "save_model", "load_model", "loss_function", "kl_divergence", "reconstruction_loss",
            "RECON_LOSSES"]
 
