@@ -2,9 +2,9 @@
 
     python benchmarks/bench_train.py [--data-dir DIR] [--models vae,ae,ae-deep,ae-muon] [--epochs 5] [--threads 2]
 
-Trains the presets default-vae (latent 10) and default-ae (with its latent set to 7, study
-000's size; the preset's own default is 16) on the full
-MNIST training set and prints, per epoch, the test loss (VAE: BCE summed over the
+By default trains the presets default-vae (latent 10) and deep-ae (latent 7, study 000's
+size; `--models ae` is default-ae with its latent set to 7, `ae-deep` deep-ae's network
+with Adam) on the full MNIST training set and prints, per epoch, the test loss (VAE: BCE summed over the
 pixels + KL, per image: study 001's unit) or test MSE (AE: per pixel), the
 cumulative training seconds and images per second; then the epoch and the time at
 which each reaches its target:
@@ -95,7 +95,7 @@ def bench(kind: str, args) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=os.environ.get("LATENTATLAS_DATA"))
-    ap.add_argument("--models", default="vae,ae")
+    ap.add_argument("--models", default="vae,ae-muon")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=None, help="override the presets' batch size")
