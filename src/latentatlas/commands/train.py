@@ -95,7 +95,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=None, help="[default: 5]")
     g.add_argument("--batch-size", type=int, default=None, help="[default: 64]")
-    g.add_argument("--optimizer", default=None, help="adam, adamw, rmsprop, sgd, muon (Muon on weight matrices, Adam on the rest) [default: adam]")
+    g.add_argument("--optimizer", default=None,
+                   help="adam, adamw, rmsprop, sgd, muon (Muon on weight matrices, Adam on the rest) [default: adam]")
     g.add_argument("--lr", type=float, default=None, help="(peak) learning rate [default: 0.002]")
     g.add_argument("--weight-decay", type=float, default=None)
     g.add_argument("--momentum", type=float, default=None, help="SGD/RMSprop momentum")

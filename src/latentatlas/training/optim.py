@@ -46,7 +46,8 @@ def make_schedule(optimizer, cfg, total_steps: int):
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     if cfg.schedule == "onecycle":
-        # Momentum (Adam's beta1) cycles against the rate, where the optimizer has one.
+        # Momentum (Adam's beta1) cycles against the rate, where the optimizer has one (muon:
+        # for its Adam part; Muon's own momentum stays at 0.95).
         cycle = cfg.optimizer in ("adam", "adamw", "muon") or (cfg.optimizer == "sgd" and cfg.momentum > 0)
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total_steps,
                                                    pct_start=0.25, cycle_momentum=cycle)
