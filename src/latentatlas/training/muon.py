@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.optim.adam import adam
 
 # Jordan's quintic coefficients (also torch.optim.Muon's defaults).
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
@@ -31,7 +32,8 @@ NS_EPS = 1e-7
 
 def orthogonalize(matrix: torch.Tensor, steps: int = 5) -> torch.Tensor:
     """Approximately U V^T for matrix = U S V^T (r, c): Newton-Schulz in bfloat16, as
-    torch.optim.Muon does; the iteration tolerates its rounding and it halves the cost."""
+    torch.optim.Muon does. The iteration tolerates the rounding, and on this project's AMX
+    CPU the Gram product of a 1024 x 3136 matrix took 13 ms in bfloat16 against 82 in float32."""
     a, b, c = NS_COEFFICIENTS
     x = matrix.bfloat16()
     tall = x.size(0) > x.size(1)
@@ -89,8 +91,6 @@ class MuonAdam(torch.optim.Optimizer):
                    alpha=-lr * 0.2 * math.sqrt(max(rows, cols)))
 
     def _adam_step(self, group) -> None:
-        from torch.optim.adam import adam
-
         params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
         for p in group["params"]:
             if p.grad is None:
