@@ -1,6 +1,7 @@
 """Models: shapes for every architecture and image size, the API, losses, save/load errors."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -90,6 +91,11 @@ def test_dense_ae_is_the_deep_clustering_stack():
     assert widths(net.encoder) == [(784, 500), (500, 500), (500, 2000), (2000, 10)]
     assert widths(net.decoder) == [(10, 2000), (2000, 500), (500, 500), (500, 784)]
     assert isinstance(net.encoder[-1], torch.nn.Linear)          # no activation on the code
+    for m in net.modules():                                      # Keras' Glorot-uniform, zero bias
+        if isinstance(m, torch.nn.Linear):
+            bound = math.sqrt(6 / (m.in_features + m.out_features))
+            assert m.weight.abs().max() <= bound and m.weight.abs().max() > 0.95 * bound
+            assert not m.bias.any()
     rgb = DenseAE(latent_dim=4, image_size=(32, 32), in_channels=3, hidden_dim=[64])
     assert rgb.decode(rgb.embed(torch.rand(2, 3, 32, 32))).shape == (2, 3, 32, 32)
     assert build_model(rgb.spec()).spec() == rgb.spec()

@@ -41,6 +41,13 @@ class DenseAE(LatentModel):
             prev = w
         # No activation on the code or on the output (N2D's, and the sigmoid is the loss's).
         self.decoder = nn.Sequential(*dec, nn.Linear(prev, n_pixels))
+        # Keras' defaults, which DEC and N2D trained with: Glorot-uniform weights, zero biases.
+        # torch's default (uniform +-1/sqrt(fan_in)) starts the 2000-wide layers about 2x smaller;
+        # with it, N2D's recipe on Fashion-MNIST reached MSE 0.0146 after 10 epochs, 0.0129 with this.
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
 
     def encode(self, x):
         return self.encoder(x)                             # (B, d)
