@@ -262,7 +262,7 @@ def test_presets_train_one_epoch(tmp_path, capsys):
     from latentatlas.config import list_presets, read_preset
 
     presets = list_presets()
-    assert {"demo", "default-ae", "default-vae", "deep-ae", "study000-cae-lda", "study001-vae-svm", "study002-fashion-ae2",
+    assert {"demo", "default-ae", "default-vae", "deep-ae", "n2d", "study000-cae-lda", "study001-vae-svm", "study002-fashion-ae2",
             "study003-vae-148", "study004-ae32-sampling"} <= set(presets)
     for name in presets:
         out = tmp_path / name
