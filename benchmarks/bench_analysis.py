@@ -12,11 +12,11 @@ Settings (each a run folder under --runs-dir, trained with its preset when it ha
               cluster accuracy + NMI on all 70,000 codes, no labels used (N2D ~0.98; ours >= 0.97)
     fashion   n2d (N2D's own dense autoencoder) on Fashion-MNIST: N2D cluster accuracy (N2D 0.672
               published; ours >= 0.65)
+    study003  study003-vae-148 (2-d latent, digits 1, 4, 8): Gaussian-mixture cluster accuracy (>= 0.97)
 
 N2D's accuracy moves with UMAP's seed (on Fashion-MNIST by up to 0.1 between seeds), so for
 mnist-ae and fashion the N2D estimator is also fitted to the run's codes with --n2d-seeds
 seeds (0, 1, ...) and the median is the figure held against the target.
-    study003  study003-vae-148 (2-d latent, digits 1, 4, 8): Gaussian-mixture cluster accuracy (>= 0.97)
 
 `analyze` runs as a child process so its wall time, CPU time and peak resident
 memory (getrusage) are measured; per-step times come from metrics.json. On a
