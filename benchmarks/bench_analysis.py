@@ -82,9 +82,10 @@ def lookup(metrics: dict, path) -> tuple[str, float | None]:
 
 
 def n2d_over_seeds(run: Path, n_seeds: int, n_jobs: int) -> dict:
-    """N2D (as `analyze` fits it: 20 neighbours, full GMM, 5 restarts) on the run's codes, per UMAP seed."""
+    """N2D with `analyze`'s default settings on the run's codes, once per UMAP seed."""
     import numpy as np
 
+    from latentatlas.config import AnalysisConfig
     from latentatlas.latent.analyze import _subset
     from latentatlas.latent.cluster import make_clusterer, score_clustering
     from latentatlas.latent.project import knn_graph
@@ -93,14 +94,15 @@ def n2d_over_seeds(run: Path, n_seeds: int, n_jobs: int) -> dict:
     codes = np.concatenate([z["train_mean"], z["test_mean"]])
     labels = np.concatenate([z["train_labels"], z["test_labels"]])
     names = [str(c) for c in z["class_names"]]
-    order = _subset(len(codes), None, 0)           # analyze's seeded order: seed 0 is its own figure
+    cfg = AnalysisConfig()
+    order = _subset(len(codes), None, cfg.seed)    # analyze's point order: its seed gives analyze's own figure
     codes, labels = codes[order], labels[order]
-    knn = knn_graph(codes, 20, random_state=0, n_jobs=n_jobs)   # exact for codes of <= 16 dims, as analyze's
+    knn = knn_graph(codes, cfg.n2d_neighbors, random_state=cfg.seed, n_jobs=n_jobs)   # the graph analyze shares
     accs = []
     for seed in range(n_seeds):
         t0 = time.perf_counter()
-        n2d = make_clusterer("n2d", n_clusters=len(names), random_state=seed, n_init=5, n_jobs=n_jobs,
-                             knn=knn)
+        n2d = make_clusterer("n2d", n_clusters=len(names), random_state=seed, covariance_type=cfg.covariance_type,
+                             n_init=cfg.n_init, n_neighbors=cfg.n2d_neighbors, n_jobs=n_jobs, knn=knn)
         score = score_clustering(labels, n2d.fit_predict(codes), names)
         accs.append(score["accuracy"])
         print(f"    N2D, UMAP seed {seed}: accuracy {score['accuracy']:.4f}  NMI {score['nmi']:.4f}  "

@@ -44,8 +44,8 @@ LATENT = {"vae": 10, "ae": 7, "ae-deep": 7, "ae-muon": 7}
 # "ae-muon": the preset deep-ae, the same network trained with the Muon optimizer: test MSE
 # 0.019199, 0.014416, 0.012951, 0.011973, 0.011726 (0.012 reached at epoch 4). Side by side
 # on one thread of this CPU a Muon step of this network took 4.4x an Adam step (0.57 s
-# against 0.13 s, median of 3 rounds): Newton-Schulz on the two 1024 x 3136 matrices. With those two matrices on Adam and Muon on
-# the rest: 0.01214 after 5 epochs.
+# against 0.13 s, median of 3 rounds): Newton-Schulz on the two 1024 x 3136 matrices.
+# With those two matrices on Adam and Muon on the rest: 0.01214 after 5 epochs.
 VARIANTS = {"ae-deep": ({"convs_per_stage": 2, "final_conv": True, "hidden_dim": [1024, 256]}, {"lr": 4e-3})}
 
 
