@@ -36,6 +36,7 @@ REPORT = "report.html"
 PROGRESS_DIR = "progress"
 FIGURES_DIR = "figures"
 CHECKPOINT_DIR = "checkpoint"  # training state for --resume (optimizer, RNG, epoch)
+RUN_STATE = "run.json"         # written by `latentatlas run`: which stages finished, with what fingerprint
 
 # Files whose presence marks a folder as a latentatlas run (used before overwriting).
 RUN_MARKERS = (CONFIG, MODEL_JSON, WEIGHTS, METRICS, HISTORY)
@@ -82,6 +83,59 @@ class RunDir:
             if not (self.path / name).exists():
                 raise UserError(f"{self.path} has no {name}; "
                                 f"run `latentatlas train --out {self.path}` (or `latentatlas run`) first")
+
+    # -- config.json: the resolved settings, one section per stage ---------------------
+    def read_config(self) -> dict:
+        """config.json as a dict ({} when the run has none yet)."""
+        path = self.path / CONFIG
+        config = read_json(path) if path.exists() else {}
+        return config if isinstance(config, dict) else {}
+
+    def config_section(self, section: str) -> dict:
+        """One stage's table of config.json ({} when absent)."""
+        value = self.read_config().get(section)
+        return dict(value) if isinstance(value, dict) else {}
+
+    def write_config(self, config: dict) -> None:
+        atomic_write_json(self.path / CONFIG, config)
+
+    def update_config(self, sections: dict) -> dict:
+        """Replace the given sections of config.json, keeping the others."""
+        config = self.read_config()
+        config.update(sections)
+        self.write_config(config)
+        return config
+
+    # -- run.json: what `latentatlas run` finished, and with which fingerprint ----------
+    def read_state(self) -> dict:
+        """run.json ({} when absent or damaged: a damaged record only costs a re-run)."""
+        path = self.path / RUN_STATE
+        if not path.is_file():
+            return {}
+        try:
+            state = read_json(path)
+        except UserError:
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    def write_state(self, state: dict) -> None:
+        atomic_write_json(self.path / RUN_STATE, state)
+
+    # -- history.jsonl: one line per epoch ------------------------------------------------
+    def read_history(self) -> list[dict]:
+        """The epochs recorded so far ([] when none); a torn last line is ignored."""
+        path = self.path / HISTORY
+        if not path.is_file():
+            return []
+        rows = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+        return rows
 
     # -- metrics.json: one section per stage ------------------------------------------
     def read_metrics(self) -> dict:
