@@ -1,0 +1,108 @@
+"""One registry per pluggable kind: name -> entry (class, title, limits).
+
+    PROJECTIONS   pca, lda, tsne, umap               latent/project.py
+    PROBES        svm, logreg, knn                   latent/probe.py
+    CLUSTERERS    gmm, kmeans, n2d                   latent/cluster.py
+    SAMPLERS      prior, gaussian, class-gaussian, gmm   latent/sample.py
+    OPTIMIZERS    adam, adamw, rmsprop, sgd, muon    training/optim.py
+    SCHEDULES     none, cosine, onecycle             training/optim.py
+    MODELS        ae, vae, vade, dense-ae, study...  models/
+
+In the style of openTSNE's backends dict and torch.optim's classes: a new kind is
+one entry here (and its class where the entry points). The class is named as
+"module:attribute" and imported on first use, so that validating a setting or
+printing `--help` never imports scikit-learn or torch.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One kind: its name in settings, a title for figures and the report, its class, limits."""
+    name: str
+    title: str
+    target: str                                   # "package.module:Class", imported lazily
+    limits: dict[str, Any] = field(default_factory=dict)   # e.g. {"max_dims": 3}
+    help: str = ""                                # one line for --help and docs
+
+    @property
+    def cls(self):
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+class Registry(dict):
+    """name -> Entry, with one-line errors that list the choices."""
+
+    def __init__(self, kind: str, entries: list[Entry]):
+        super().__init__((e.name, e) for e in entries)
+        self.kind = kind
+
+    def entry(self, name: str) -> Entry:
+        if name not in self:
+            close = difflib.get_close_matches(str(name), list(self), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UserError(f"unknown {self.kind} {name!r}{hint}; choose from {', '.join(self)}")
+        return self[name]
+
+    def check(self, name: str) -> str:
+        """`name` if registered, else UserError naming the choices."""
+        self.entry(name)
+        return name
+
+    def title(self, name: str) -> str:
+        return self[name].title if name in self else str(name)
+
+    def names(self) -> list[str]:
+        return list(self)
+
+
+PROJECTIONS = Registry("projection", [
+    Entry("pca", "PCA", "latentatlas.latent.project:PCAProjection", {"max_dims": 3}),
+    Entry("lda", "LDA", "latentatlas.latent.project:LDAProjection", {"max_dims": 3}),
+    # openTSNE's FFT gradients work in 1-2 D, Barnes-Hut beyond; a scatter shows <= 3.
+    Entry("tsne", "t-SNE", "latentatlas.latent.project:TSNEProjection", {"max_dims": 3}),
+    Entry("umap", "UMAP", "latentatlas.latent.project:UMAPProjection", {"max_dims": 3}),
+])
+
+PROBES = Registry("probe", [
+    Entry("svm", "SVM (RBF kernel)", "latentatlas.latent.probe:LatentProbe"),
+    Entry("logreg", "logistic regression", "latentatlas.latent.probe:LatentProbe"),
+    Entry("knn", "k-nearest neighbours", "latentatlas.latent.probe:LatentProbe"),
+])
+
+CLUSTERERS = Registry("clusterer", [
+    Entry("gmm", "Gaussian mixture", "latentatlas.latent.cluster:GMMClusterer"),
+    Entry("kmeans", "k-means", "latentatlas.latent.cluster:KMeansClusterer"),
+    Entry("n2d", "N2D (UMAP + Gaussian mixture)", "latentatlas.latent.cluster:N2D"),
+])
+
+SAMPLERS = Registry("sampler", [
+    Entry("prior", "prior N(0, I)", "latentatlas.latent.sample:PriorSampler", {"needs": "vae"}),
+    Entry("gaussian", "one Gaussian", "latentatlas.latent.sample:GaussianSampler"),
+    Entry("class-gaussian", "one Gaussian per class", "latentatlas.latent.sample:ClassGaussianSampler",
+          {"needs": "labels"}),
+    Entry("gmm", "Gaussian mixture", "latentatlas.latent.sample:GaussianMixtureSampler"),
+])
+
+OPTIMIZERS = Registry("optimizer", [
+    Entry("adam", "Adam", "torch.optim:Adam"),
+    Entry("adamw", "AdamW", "torch.optim:AdamW"),
+    Entry("rmsprop", "RMSprop", "torch.optim:RMSprop"),
+    Entry("sgd", "SGD", "torch.optim:SGD"),
+    Entry("muon", "Muon (weight matrices) + Adam (the rest)", "latentatlas.training.muon:MuonAdam"),
+])
+
+SCHEDULES = Registry("schedule", [
+    Entry("none", "constant", ""),
+    Entry("cosine", "cosine annealing", "torch.optim.lr_scheduler:CosineAnnealingLR"),
+    Entry("onecycle", "one-cycle", "torch.optim.lr_scheduler:OneCycleLR"),
+])
