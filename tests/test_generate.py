@@ -176,10 +176,11 @@ def test_sampler_needing_labels_without_labels_via_the_stage(ae_run):
 
 
 def test_generate_config_from_args_layers_options_over_a_preset():
-    from latentatlas.commands.sample import add_generate_args, generate_config_from_args
+    from latentatlas.commands.sample import generate_config_from_args
+    from latentatlas.settings import add_section_options
 
     p = argparse.ArgumentParser()
-    add_generate_args(p)
+    add_section_options(p, "generate")  # as `run` declares them
     args = p.parse_args(["--sampler", "gmm", "--components", "20", "--no-judge", "--walk", "4", "9"])
     cfg = generate_config_from_args(args, base={"samplers": ["class-gaussian"], "steps": 7})
     assert cfg.samplers == ["gmm"] and cfg.n_components == 20 and cfg.judge is False

@@ -129,10 +129,10 @@ def test_run_unknown_stage_to_skip(tmp_path, tiny_config, capsys):
 
 
 def _config_of(argv: list[str]):
-    from latentatlas.commands.run import _unwrap, build_config
+    from latentatlas.commands.run import build_config
 
     args = build_parser().parse_args(["run"] + argv)
-    return build_config(args, _unwrap(args))
+    return build_config(args)
 
 
 def test_options_override_the_preset_and_keep_the_rest():
@@ -162,12 +162,11 @@ def test_demo_falls_back_to_the_sample_and_says_so(tmp_path, monkeypatch, capsys
         return registry.load_dataset("mnist-sample"), "full MNIST not found; using the embedded sample"
 
     monkeypatch.setattr(registry, "load_dataset_or_sample", no_mnist)
-    from latentatlas.commands.run import _unwrap
     from latentatlas.pipeline import resolve_data
+    from latentatlas.settings import given_tables
 
     args = build_parser().parse_args(["run", "--preset", "demo", "--dataset", "mnist"])
-    explicit = _unwrap(args)
-    assert "dataset" in explicit
+    assert given_tables(args)["data"] == {"name": "mnist"}
     cfg = _config_of(["--preset", "demo"])
     cfg.data.name = "mnist"
     note = resolve_data(cfg, sample_fallback=True, quiet=True)

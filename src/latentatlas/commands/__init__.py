@@ -1,14 +1,13 @@
-"""One module per sub-command; see `latentatlas.cli` for the contract."""
+"""One module per sub-command; see `latentatlas.cli` for the contract.
+
+Options that are settings (config.json keys) are made by `latentatlas.settings.
+add_section_options` from their one declaration; a command declares here only what
+belongs to the command itself (--out, --resume, RUN_DIR, ...).
+"""
 
 import argparse
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows defaults in --help and keeps the description's line breaks."""
-
-
-def add_common_data_args(p: argparse.ArgumentParser) -> None:
-    """Options every data-reading command shares."""
-    p.add_argument("--data-dir", default=None,
-                   help="folder holding the dataset's IDX files (else $LATENTATLAS_DATA, the cache, "
-                        "/usr/share/datasets/<name>/, then a verified download)")
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description's line breaks. Defaults are written into each option's help
+    once, "(default: X)": settings take theirs from the declaration."""

@@ -11,7 +11,7 @@ def add_parser(sub):
                     "Frechet distance. Figures a run lacks show as an em dash.",
         formatter_class=HelpFormatter)
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
-    p.add_argument("--format", choices=("text", "markdown", "html"), default="text", help="table format")
+    p.add_argument("--format", choices=("text", "markdown", "html"), default="text", help="table format (default: text)")
     p.add_argument("--output", default=None, metavar="FILE", help="also write the table to this file")
     return p
 

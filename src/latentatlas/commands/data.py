@@ -1,49 +1,15 @@
 """`latentatlas data`: list, fetch, verify and describe datasets.
 
-Also home of the data options every data-reading command shares
-(`add_data_args`, `data_config_from_args`), so `train` and `run` reuse them.
+The data options come from DataConfig's declaration (latentatlas.settings).
 Nothing here imports numpy at module level: `add_parser` must stay light.
 """
 
 from __future__ import annotations
 
-import argparse
-
-from . import HelpFormatter, add_common_data_args
+from ..settings import add_section_options
+from . import HelpFormatter
 
 NAMES_HELP = "mnist, fashion-mnist, mnist-sample, folder:PATH or npz:PATH"
-
-
-def add_subset_args(p: argparse.ArgumentParser) -> None:
-    """--classes, --image-size, --test-fraction, --split-seed (the DataConfig fields but name)."""
-    p.add_argument("--classes", default=None, metavar="LIST",
-                   help="keep only these classes, by label or name, comma-separated "
-                        "(e.g. 1,4,8 or Sandal,Sneaker); relabelled 0..k-1 in label order "
-                        "(default: all classes)")
-    p.add_argument("--image-size", type=int, default=None, metavar="PIXELS",
-                   help="resize images to this square size (default: keep the dataset's; "
-                        "image folders default to 28)")
-    p.add_argument("--test-fraction", type=float, default=0.2,
-                   help="test share of a seeded split, for data without a split of its own "
-                        "(mnist-sample, folder:, npz: without x_test)")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of that split")
-
-
-def add_data_args(p: argparse.ArgumentParser, default_dataset: str | None = "mnist") -> None:
-    """All data options, for commands that train or evaluate (train, run)."""
-    p.add_argument("--dataset", default=default_dataset, metavar="NAME", help=f"dataset: {NAMES_HELP}")
-    add_common_data_args(p)
-    add_subset_args(p)
-
-
-def data_config_from_args(args):
-    """DataConfig from the options of `add_data_args`."""
-    from ..config import DataConfig
-    from ..data.subset import parse_classes
-
-    return DataConfig(name=args.dataset, data_dir=args.data_dir, classes=parse_classes(args.classes),
-                      image_size=args.image_size, test_fraction=args.test_fraction,
-                      split_seed=args.split_seed)
 
 
 def add_parser(sub):
@@ -58,7 +24,7 @@ def add_parser(sub):
 
     q = dsub.add_parser("list", help="known datasets and where each is found (no download)",
                         formatter_class=HelpFormatter)
-    add_common_data_args(q)
+    add_section_options(q, "data", only=("data_dir",))
 
     q = dsub.add_parser("fetch", help="download a dataset into the cache (verified by SHA-256)",
                         formatter_class=HelpFormatter,
@@ -68,25 +34,30 @@ def add_parser(sub):
                                     "replaces the mirrors.")
     q.add_argument("name", metavar="NAME", help="mnist or fashion-mnist")
     q.add_argument("--force", action="store_true", help="download again into the cache even if found")
-    q.add_argument("--timeout", type=float, default=30.0, help="seconds to wait on a silent mirror")
+    q.add_argument("--timeout", type=float, default=30.0, help="seconds to wait on a silent mirror (default: 30)")
 
     q = dsub.add_parser("verify", help="check a dataset's files against their SHA-256 (exit 2 on mismatch)",
                         formatter_class=HelpFormatter,
                         description="Compute the SHA-256 of each file's decompressed bytes and compare it "
                                     "with the published value. Never downloads.")
     q.add_argument("name", metavar="NAME", help="mnist, fashion-mnist or mnist-sample")
-    add_common_data_args(q)
+    add_section_options(q, "data", only=("data_dir",))
 
     q = dsub.add_parser("info", help="shapes, class counts per split, pixel range, source",
                         formatter_class=HelpFormatter)
     q.add_argument("name", metavar="NAME", help=NAMES_HELP)
-    add_common_data_args(q)
-    add_subset_args(q)
+    add_section_options(q, "data", skip=("name",))
     q.add_argument("--no-download", action="store_true",
                    help="never download; fail if the dataset is not found")
     q.add_argument("--json", action="store_true", help="print the description as JSON")
     p.set_defaults(_data_parser=p)
     return p
+
+
+def _data_dir(args) -> str | None:
+    from ..settings import given_tables
+
+    return given_tables(args).get("data", {}).get("data_dir")
 
 
 def run(args) -> int:
@@ -102,7 +73,7 @@ def _list(args) -> int:
 
     width = max(len(n) for n in KNOWN)
     for name in KNOWN:
-        print(f"{name:<{width}}  {dataset_status(name, args.data_dir)}")
+        print(f"{name:<{width}}  {dataset_status(name, _data_dir(args))}")
         print(f"{'':<{width}}  {DESCRIPTIONS[name]}")
     print(f"{'folder:PATH':<{width}}  your images, one sub-folder per class (PNG/JPEG)")
     print(f"{'npz:PATH':<{width}}  your arrays: x (N,H,W) or (N,1,H,W), y (N,), optional class_names")
@@ -136,7 +107,7 @@ def _verify(args) -> int:
         paths = {"x_test": registry.SAMPLE_FILES["x"], "y_test": registry.SAMPLE_FILES["y"]}
         table = "mnist"
     elif args.name in sources.SHA256:
-        loc = sources.locate(args.name, args.data_dir)
+        loc = sources.locate(args.name, _data_dir(args))
         if not loc.found:
             raise UserError(sources.not_found_message(args.name, loc.looked, None))
         paths, table = loc.paths, args.name
@@ -161,12 +132,13 @@ def _verify(args) -> int:
 def _info(args) -> int:
     import json
 
-    from ..data import describe_dataset, load_dataset
-    from ..data.subset import parse_classes
+    from dataclasses import asdict
 
-    ds = load_dataset(args.name, data_dir=args.data_dir, classes=parse_classes(args.classes),
-                      image_size=args.image_size, test_fraction=args.test_fraction,
-                      split_seed=args.split_seed, download=not args.no_download)
+    from ..data import describe_dataset, load_dataset
+    from ..settings import resolve_sections
+
+    data_cfg = resolve_sections(("data",), {"data": {"name": args.name}}, args=args)["data"]
+    ds = load_dataset(**asdict(data_cfg), download=not args.no_download)
     d = describe_dataset(ds)
     if args.json:
         print(json.dumps(d, indent=2))

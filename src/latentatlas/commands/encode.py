@@ -16,7 +16,7 @@ def add_parser(sub):
     p = sub.add_parser("encode", help="encode a run's train and test images to latent codes (latents.npz)",
                        description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("run_dir", metavar="RUN_DIR", help="a trained run folder (model.json + model.safetensors)")
-    p.add_argument("--batch-size", type=int, default=1024, help="images per forward pass")
+    p.add_argument("--batch-size", type=int, default=1024, help="images per forward pass (default: 1024)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     return p
 

@@ -14,9 +14,11 @@ gets its decoded manifold grid. Figures go to RUN/figures/interpolation_*.
 
 from __future__ import annotations
 
-import argparse
-
+from ..settings import add_section_options
 from . import HelpFormatter
+
+# The generation settings that mean something to `interpolate`.
+INTERPOLATE_SETTINGS = ("steps", "tour", "traverse", "traverse_k", "classes", "manifold_n")
 
 
 def add_parser(sub):
@@ -28,14 +30,7 @@ def add_parser(sub):
     p.add_argument("--to", dest="to_class", default=None, metavar="CLASS", help="... to this class's mean")
     p.add_argument("--from-index", type=int, default=None, metavar="I", help="walk from test image I")
     p.add_argument("--to-index", type=int, default=None, metavar="J", help="... to test image J")
-    p.add_argument("--steps", type=int, default=None, help="images per walk, endpoints included [default: 12]")
-    p.add_argument("--tour", action=argparse.BooleanOptionalAction, default=None,
-                   help="a GIF through every class mean [default: on]")
-    p.add_argument("--traverse", action=argparse.BooleanOptionalAction, default=None,
-                   help="vary one latent dimension at a time around the mean code [default: on]")
-    p.add_argument("--traverse-k", type=float, default=None, help="traversal range in std [default: 3]")
-    p.add_argument("--classes", dest="gen_classes", nargs="+", default=None, metavar="CLASS",
-                   help="class means and tour: only these classes")
+    add_section_options(p, "generate", own=True, only=INTERPOLATE_SETTINGS)
     return p
 
 
@@ -59,11 +54,14 @@ def run(args) -> int:
     import time
 
     from ..latent.generate import interpolation_section, open_run
-    from .sample import generate_config_from_args, run_generate_table
+    from ..rundir import RunDir
+    from ..settings import resolve_sections
 
     classes, indices = walks_from_args(args)
-    args.walk, args.walk_indices = classes, indices
-    cfg = generate_config_from_args(args, run_generate_table(args.run_dir))
+    base = RunDir(args.run_dir).config_section("generate")
+    if classes is not None or indices is not None:  # walks asked for here replace the run's own
+        base.update(walks=classes, walk_indices=indices)
+    cfg = resolve_sections(("generate",), {"generate": base}, args=args)["generate"]
     t0 = time.perf_counter()
     ctx = open_run(args.run_dir)
     # No walk asked for: the closest and the farthest pair of class means.

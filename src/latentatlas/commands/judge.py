@@ -13,8 +13,11 @@ is real train images vs real test images).
 
 from __future__ import annotations
 
-from . import HelpFormatter, add_common_data_args
-from .sample import SAMPLER_CHOICES
+from ..settings import add_section_options
+from . import HelpFormatter
+
+# The generation settings that mean something to `judge`.
+JUDGE_SETTINGS = ("samplers", "n_components", "n_judge", "seed")
 
 
 def add_parser(sub):
@@ -24,12 +27,8 @@ def add_parser(sub):
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="?", default=None, help="a trained run folder")
     p.add_argument("--dataset", default=None,
                    help="no run: only train/load the judge of this dataset and print its test accuracy")
-    add_common_data_args(p)
-    p.add_argument("--sampler", nargs="+", choices=SAMPLER_CHOICES, default=None,
-                   help="which samplers to grade [default: all that apply]")
-    p.add_argument("--components", type=int, default=None, help="Gaussian-mixture components [default: 10]")
-    p.add_argument("--n-judge", type=int, default=None, help="generated images per sampler [default: 5000]")
-    p.add_argument("--seed", dest="gen_seed", type=int, default=None, help="random seed [default: 0]")
+    add_section_options(p, "data", only=("data_dir",))
+    add_section_options(p, "generate", own=True, only=JUDGE_SETTINGS)
     p.add_argument("--retrain", action="store_true", help="train the judge again even if one is cached")
     return p
 
@@ -67,8 +66,10 @@ def run(args) -> int:
             raise UserError("give a RUN_DIR to grade its samples, or --dataset NAME to train/load only the judge")
         from ..data import load_dataset
         from ..evaluate import load_or_train_judge
+        from ..settings import resolve_sections
 
-        data = load_dataset(args.dataset, data_dir=args.data_dir)
+        data_cfg = resolve_sections(("data",), {"data": {"name": args.dataset}}, args=args)["data"]
+        data = load_dataset(data_cfg.name, data_dir=data_cfg.data_dir)
         judge = load_or_train_judge(data, retrain=args.retrain)
         how = "loaded from the cache" if judge.cached else f"trained in {judge.train_seconds} s"
         print(f"judge for {data.name}: test accuracy {judge.test_accuracy:.4f} on {len(data.y_test)} test images "
@@ -78,9 +79,10 @@ def run(args) -> int:
         raise UserError("give either a RUN_DIR (its dataset is in config.json) or --dataset, not both")
 
     from ..latent.generate import judge_section, open_run
-    from .sample import generate_config_from_args, run_generate_table
+    from ..rundir import RunDir
+    from .sample import generate_config_from_args
 
-    cfg = generate_config_from_args(args, run_generate_table(args.run_dir))
+    cfg = generate_config_from_args(args, RunDir(args.run_dir).config_section("generate"))
     t0 = time.perf_counter()
     ctx = open_run(args.run_dir)
     if args.retrain:
