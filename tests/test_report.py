@@ -33,7 +33,7 @@ def _plotly_html(path: Path, seed: int) -> None:
 
 def make_fake_run(path: Path, class_names=("zero", EVIL, "two"), interactive: int = 2, seed: int = 0) -> RunDir:
     """A run directory as the stages write it, with figures and numbers made here by code."""
-    from latentatlas.report.grids import save_gif, save_grid_png
+    from latentatlas.figures.grids import save_gif, save_grid_png
 
     run = RunDir(path).ensure()
     rng = np.random.default_rng(seed)
@@ -44,8 +44,8 @@ def make_fake_run(path: Path, class_names=("zero", EVIL, "two"), interactive: in
     save_grid_png(run.figures / "interpolation_walk.png", imgs[:8])
     html_figs = []
     for i in range(interactive):
-        if i % 2 == 0:  # as the analysis writes them: HTML + JSON, hover images (report.interactive)
-            from latentatlas.report.interactive import scatter_3d_figure, write_html
+        if i % 2 == 0:  # as the analysis writes them: HTML + JSON, hover images (figures.interactive)
+            from latentatlas.figures.interactive import scatter_3d_figure, write_html
 
             k = len(class_names)
             fig = scatter_3d_figure(rng.normal(size=(60, 3)), np.arange(60) % k, list(class_names),
@@ -237,7 +237,7 @@ def test_class_names_are_escaped_inside_plotly_figures():
     "<b>&" must show as those characters, not turn bold."""
     import numpy as np
 
-    from latentatlas.report.interactive import scatter_3d_figure
+    from latentatlas.figures.interactive import scatter_3d_figure
 
     fig = scatter_3d_figure(np.zeros((4, 3)), np.array([0, 0, 1, 1]), ["<b>&", "50%{x}"], "t")
     names = [t.name for t in fig.data]

@@ -58,7 +58,8 @@ def walks_from_args(args):
 def run(args) -> int:
     import time
 
-    from ..latent.generate import interpolation_section, open_run
+    from ..latent.context import open_run
+    from ..latent.walks import interpolation_section
     from .sample import generate_config_from_args, run_generate_table
 
     classes, indices = walks_from_args(args)

@@ -66,7 +66,7 @@ def run(args) -> int:
         if not args.dataset:
             raise UserError("give a RUN_DIR to grade its samples, or --dataset NAME to train/load only the judge")
         from ..data import load_dataset
-        from ..evaluate import load_or_train_judge
+        from ..judge.classifier import load_or_train_judge
 
         data = load_dataset(args.dataset, data_dir=args.data_dir)
         judge = load_or_train_judge(data, retrain=args.retrain)
@@ -77,14 +77,15 @@ def run(args) -> int:
     if args.dataset:
         raise UserError("give either a RUN_DIR (its dataset is in config.json) or --dataset, not both")
 
-    from ..latent.generate import judge_section, open_run
+    from ..judge.section import judge_section
+    from ..latent.context import open_run
     from .sample import generate_config_from_args, run_generate_table
 
     cfg = generate_config_from_args(args, run_generate_table(args.run_dir))
     t0 = time.perf_counter()
     ctx = open_run(args.run_dir)
     if args.retrain:
-        from ..evaluate import load_or_train_judge
+        from ..judge.classifier import load_or_train_judge
 
         ctx._judge = load_or_train_judge(ctx.dataset(), retrain=True)
     print_judge(judge_section(ctx, cfg))
