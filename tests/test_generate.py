@@ -11,7 +11,9 @@ from PIL import Image
 from latentatlas.cli import main
 from latentatlas.config import GenerateConfig
 from latentatlas.errors import UserError
-from latentatlas.latent.generate import generate_run, open_run, resolve_class
+from latentatlas.data.subset import class_index
+from latentatlas.latent.context import open_run
+from latentatlas.latent.generate import generate_run
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +21,7 @@ def seeded_judge(tmp_path_factory):
     """Train the mnist-sample judge once, briefly (1 epoch), into the session cache the
     autouse fixture points at; the stage then finds it cached, as a second run would."""
     from latentatlas.data import load_dataset
-    from latentatlas.evaluate import load_or_train_judge
+    from latentatlas.judge.classifier import load_or_train_judge
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LATENTATLAS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
@@ -104,15 +106,15 @@ def test_two_dimensional_latent_gets_a_manifold_grid(tmp_path):
     np.testing.assert_allclose(m["x_range"], [lo[0], hi[0]], rtol=1e-6)
 
 
-def test_resolve_class_by_name_or_label():
+def test_class_index_by_name_or_label():
     names = ["T-shirt/top", "Trouser", "Bag"]
-    assert resolve_class("trouser", names) == 1
-    assert resolve_class("2", names) == 2
-    assert resolve_class(0, names) == 0
-    with pytest.raises(UserError, match="does not exist"):
-        resolve_class("Sock", names)
-    with pytest.raises(UserError, match="does not exist"):
-        resolve_class("3", names)
+    assert class_index("trouser", names) == 1
+    assert class_index("2", names) == 2
+    assert class_index(0, names) == 0
+    with pytest.raises(UserError, match="unknown class 'Sock'"):
+        class_index("Sock", names)
+    with pytest.raises(UserError, match="unknown class '3'"):
+        class_index("3", names)
 
 
 # --------------------------------------------------------------------------- commands
@@ -139,15 +141,15 @@ def test_sample_interpolate_judge_commands(ae_run, seeded_judge, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["sample", "{run}", "--sampler", "class-gaussian", "--classes", "11"], "class '11' does not exist"),
-    (["sample", "{run}", "--sampler", "class-gaussian", "--classes", "seven"], "class 'seven' does not exist"),
+    (["sample", "{run}", "--sampler", "class-gaussian", "--classes", "11"], "unknown class '11'"),
+    (["sample", "{run}", "--sampler", "class-gaussian", "--classes", "seven"], "unknown class 'seven'"),
     (["sample", "{run}", "-n", "0"], "positive whole number"),
     (["sample", "{run}", "-n", "-5"], "positive whole number"),
     (["sample", "{run}", "--components", "0"], "positive whole number"),
     (["sample", "{run}", "--sampler", "prior"], "needs a VAE"),
     (["interpolate", "{run}", "--from-index", "0", "--to-index", "2000"], "out of range"),
     (["interpolate", "{run}", "--from-index", "-1", "--to-index", "3"], "out of range"),
-    (["interpolate", "{run}", "--from", "3", "--to", "12"], "does not exist"),
+    (["interpolate", "{run}", "--from", "3", "--to", "12"], "unknown class '12'"),
     (["interpolate", "{run}", "--from", "3"], "give both --from"),
     (["interpolate", "{run}", "--steps", "1"], "at least 2"),
     (["judge"], "give a RUN_DIR"),

@@ -33,7 +33,7 @@ def _plotly_html(path: Path, seed: int) -> None:
 
 def make_fake_run(path: Path, class_names=("zero", EVIL, "two"), interactive: int = 2, seed: int = 0) -> RunDir:
     """A run directory as the stages write it, with figures and numbers made here by code."""
-    from latentatlas.report.grids import save_gif, save_grid_png
+    from latentatlas.figures.grids import save_gif, save_grid_png
 
     run = RunDir(path).ensure()
     rng = np.random.default_rng(seed)
@@ -44,8 +44,8 @@ def make_fake_run(path: Path, class_names=("zero", EVIL, "two"), interactive: in
     save_grid_png(run.figures / "interpolation_walk.png", imgs[:8])
     html_figs = []
     for i in range(interactive):
-        if i % 2 == 0:  # as the analysis writes them: HTML + JSON, hover images (report.interactive)
-            from latentatlas.report.interactive import scatter_3d_figure, write_html
+        if i % 2 == 0:  # as the analysis writes them: HTML + JSON, hover images (figures.interactive)
+            from latentatlas.figures.interactive import scatter_3d_figure, write_html
 
             k = len(class_names)
             fig = scatter_3d_figure(rng.normal(size=(60, 3)), np.arange(60) % k, list(class_names),
@@ -143,6 +143,69 @@ def test_report_command_and_bad_dir(tmp_path, capsys):
     assert "not a latentatlas run" in err and len(err.strip().splitlines()) == 1
 
 
+def _section(text: str, key: str) -> str:
+    """The HTML of one <section id=key> of the report ("" when absent)."""
+    m = re.search(rf'<section class="card[^"]*" id="{key}">(.*?)</section>', text, flags=re.DOTALL)
+    return m.group(1) if m else ""
+
+
+def _figures_run(path: Path, figures: dict[str, list[tuple[str, str | None]]]) -> RunDir:
+    """A run whose metrics sections list the given (file name, recorded section or None) figures."""
+    from latentatlas.figures.grids import save_grid_png
+
+    run = RunDir(path).ensure()
+    metrics = {}
+    for name, figs in figures.items():
+        listed = []
+        for file, section in figs:
+            save_grid_png(run.figures / file, np.zeros((4, 8, 8), np.float32))
+            fig = {"path": f"figures/{file}", "title": f"title of {file}", "kind": "png"}
+            if section is not None:
+                fig["section"] = section
+            listed.append(fig)
+        metrics[name] = {"figures": listed}
+    atomic_write_json(run / "metrics.json", metrics)
+    return run
+
+
+def test_figures_go_to_the_section_their_stage_recorded(tmp_path):
+    # Recorded sections win over the metrics.json section that lists the figure, whatever the file is called.
+    run = _figures_run(tmp_path / "run", {"train": [("a.png", "reconstructions"), ("recon_curve.png", "training")],
+                                          "interpolation": [("b.png", "generation")],
+                                          "projections": [("c.png", "pca"), ("walk.png", "projections")]})
+    text = render_report(run.path)
+    expected = {"reconstructions": "a.png", "training": "recon_curve.png", "generation": "b.png", "pca": "c.png",
+                "projections": "walk.png"}
+    for key, file in expected.items():
+        assert f"title of {file}" in _section(text, key), key
+    assert "title of b.png" not in _section(text, "walks")
+    assert text.count("<b>title of ") == len(expected)  # each figure exactly once (its caption)
+
+
+def test_run_folder_without_sections_reports_as_before(tmp_path):
+    # Figures listed before they carried a section: placed by the metrics.json section that lists them,
+    # the release's reconstructions GIF and PCA spectra where that release showed them.
+    run = _figures_run(tmp_path / "old", {
+        "data": [("data_train_images.png", None)],
+        "train": [("train_loss.png", None), ("train_progress_samples.gif", None),
+                  ("train_progress_recon.gif", None)],
+        "projections": [("projections_pca_2d.png", None), ("projections_pca_spectrum.png", None),
+                        ("projections_raw_pca_spectrum.png", None)],
+        "probes": [("probes_svm_confusion.png", None)], "clustering": [("clustering_gmm_table.png", None)],
+        "generation": [("generation_gmm.png", None)], "judge": [("judge_frechet.png", None)],
+        "interpolation": [("interpolation_class_means.png", None)], "custom": [("mine.png", None)]})
+    text = render_report(run.path)
+    expected = {"data": ["data_train_images.png"], "training": ["train_loss.png", "train_progress_samples.gif"],
+                "reconstructions": ["train_progress_recon.gif"], "projections": ["projections_pca_2d.png"],
+                "pca": ["projections_pca_spectrum.png", "projections_raw_pca_spectrum.png"],
+                "probes": ["probes_svm_confusion.png"], "clustering": ["clustering_gmm_table.png"],
+                "generation": ["generation_gmm.png", "judge_frechet.png"],
+                "walks": ["interpolation_class_means.png"], "other": ["mine.png"]}
+    for key, files in expected.items():
+        for file in files:
+            assert f"title of {file}" in _section(text, key), (key, file)
+
+
 def _chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
@@ -237,7 +300,7 @@ def test_class_names_are_escaped_inside_plotly_figures():
     "<b>&" must show as those characters, not turn bold."""
     import numpy as np
 
-    from latentatlas.report.interactive import scatter_3d_figure
+    from latentatlas.figures.interactive import scatter_3d_figure
 
     fig = scatter_3d_figure(np.zeros((4, 3)), np.array([0, 0, 1, 1]), ["<b>&", "50%{x}"], "t")
     names = [t.name for t in fig.data]

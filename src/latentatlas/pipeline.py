@@ -151,7 +151,7 @@ def describe_data(run_dir, data, note: str | None = None) -> dict:
 
     from .data import load_dataset
     from .data.summary import describe_dataset
-    from .report.grids import save_grid_png
+    from .figures.grids import save_grid_png
 
     t0 = time.perf_counter()
     run = RunDir(run_dir)

@@ -53,7 +53,8 @@ def walks_from_args(args):
 def run(args) -> int:
     import time
 
-    from ..latent.generate import interpolation_section, open_run
+    from ..latent.context import open_run
+    from ..latent.walks import interpolation_section
     from ..rundir import RunDir
     from ..settings import resolve_sections
 

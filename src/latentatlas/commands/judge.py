@@ -65,7 +65,7 @@ def run(args) -> int:
         if not args.dataset:
             raise UserError("give a RUN_DIR to grade its samples, or --dataset NAME to train/load only the judge")
         from ..data import load_dataset
-        from ..evaluate import load_or_train_judge
+        from ..judge.classifier import load_or_train_judge
         from ..settings import resolve_sections
 
         data_cfg = resolve_sections(("data",), {"data": {"name": args.dataset}}, args=args)["data"]
@@ -78,7 +78,8 @@ def run(args) -> int:
     if args.dataset:
         raise UserError("give either a RUN_DIR (its dataset is in config.json) or --dataset, not both")
 
-    from ..latent.generate import judge_section, open_run
+    from ..judge.section import judge_section
+    from ..latent.context import open_run
     from ..rundir import RunDir
     from .sample import generate_config_from_args
 
@@ -86,7 +87,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     ctx = open_run(args.run_dir)
     if args.retrain:
-        from ..evaluate import load_or_train_judge
+        from ..judge.classifier import load_or_train_judge
 
         ctx._judge = load_or_train_judge(ctx.dataset(), retrain=True)
     print_judge(judge_section(ctx, cfg))

@@ -42,7 +42,10 @@ def add_parser(sub):
 def run(args) -> int:
     import time
 
-    from ..latent.generate import fit_samplers, judge_section, open_run, resolve_classes, sample_section, sampler_names
+    from ..data.subset import class_indices as resolve_classes
+    from ..judge.section import judge_section
+    from ..latent.context import open_run
+    from ..latent.generate import fit_samplers, sample_section, sampler_names
 
     from ..rundir import RunDir
 

@@ -3,7 +3,8 @@
 Study 003 trains on digits 1, 4 and 8 only: `--classes 1,4,8`. Classes may be
 named by label (`5`) or by class name (`Sandal`, case-insensitive); the kept
 classes are ordered by their original label, so `8,1,4` and `1,4,8` give the
-same dataset.
+same dataset. `class_index` is the package's one reading of a class given by
+name or label (generation's --classes and walk endpoints use it too).
 """
 
 from __future__ import annotations
@@ -30,24 +31,36 @@ def parse_classes(text: str | Sequence | None) -> list[str] | None:
     return out or None
 
 
+def class_index(value, class_names: Sequence[str], where: str = "dataset") -> int:
+    """A class given by name ("Trouser": exact first, then case-insensitive) or by label ("3")
+    -> its index in class_names; UserError naming the choices otherwise."""
+    names = [str(n) for n in class_names]
+    token = str(value).strip()
+    if token in names:                          # exact name first ("0".."9" for MNIST)
+        return names.index(token)
+    lowered = {n.lower(): i for i, n in reversed(list(enumerate(names)))}
+    if token.lower() in lowered:
+        return lowered[token.lower()]
+    if token.lstrip("-").isdigit() and 0 <= int(token) < len(names):
+        return int(token)
+    listing = ", ".join(f"{i}={n}" for i, n in enumerate(names))
+    raise UserError(f"unknown class {token!r} in {where}; give labels or names from: {listing}")
+
+
+def class_indices(values, class_names: Sequence[str], where: str = "this run") -> list[int] | None:
+    """Each of `values` (names or labels) as an index, in the order given; None when none given."""
+    if not values:
+        return None
+    return [class_index(v, class_names, where) for v in values]
+
+
 def resolve_classes(classes: Iterable, class_names: Sequence[str], dataset: str = "dataset") -> list[int]:
     """Original labels (sorted) of the requested classes; UserError for unknown or too few."""
-    names = list(class_names)
-    lowered = {n.lower(): i for i, n in enumerate(names)}
     labels: list[int] = []
     for c in classes:
-        token = str(c).strip()
-        if token in names:                      # exact name first ("0".."9" for MNIST)
-            label = names.index(token)
-        elif token.lower() in lowered:
-            label = lowered[token.lower()]
-        elif token.lstrip("-").isdigit() and 0 <= int(token) < len(names):
-            label = int(token)
-        else:
-            listing = ", ".join(f"{i}={n}" for i, n in enumerate(names))
-            raise UserError(f"unknown class {token!r} in {dataset}; give labels or names from: {listing}")
+        label = class_index(c, class_names, dataset)
         if label in labels:
-            raise UserError(f"class {token!r} is listed twice in --classes; list each class once")
+            raise UserError(f"class {str(c).strip()!r} is listed twice in --classes; list each class once")
         labels.append(label)
     if len(labels) < 2:
         raise UserError(f"a class subset needs at least two classes, got {len(labels)} "

@@ -42,9 +42,10 @@ class _Steps:
             print(f"  {self.section:<12s} {step:<28s} {s:8.1f} s", flush=True)
         return out
 
-    def figure(self, path, title: str, kind: str, caption: str) -> None:
+    def figure(self, path, title: str, kind: str, caption: str, section: str | None = None) -> None:
+        """List a figure; `section` is its report section (default: the one named like this stage's)."""
         self.figures.append({"path": str(path.relative_to(self.rd.path)), "title": title, "kind": kind,
-                             "caption": caption})
+                             "section": section or self.section, "caption": caption})
 
 
 def _full_covariances(gmm) -> np.ndarray:
@@ -164,7 +165,7 @@ def _subset(n: int, size: int | None, seed: int) -> np.ndarray:
 
 
 def _projections(ctx, specs) -> dict:
-    from ..report import interactive, latent_figures
+    from ..figures import interactive, latent as latent_figures
     from .project import TITLES, make_projection, projection_quality
 
     rd, cfg = ctx["rd"], ctx["cfg"]
@@ -258,14 +259,15 @@ def _projections(ctx, specs) -> dict:
 
 
 def _spectrum(steps, pca, rd, name, title) -> dict:
-    from ..report import latent_figures
+    from ..figures import latent as latent_figures
 
     path = rd.figures / name
     cf = pca.components_for_
     steps.run(f"{name.split('.')[0]} figure", latent_figures.spectrum, pca.explained_variance_ratio_, path, title,
               components_for=cf)
     steps.figure(path, title, "png", "Explained variance per principal component and cumulated; "
-                 + ", ".join(f"{k} of the variance needs {v} components" for k, v in cf.items()) + ".")
+                 + ", ".join(f"{k} of the variance needs {v} components" for k, v in cf.items()) + ".",
+                 section="pca")
     return {**{f"n_components_{k.rstrip('%')}": v for k, v in cf.items()},
             "explained_variance": pca.explained_variance_.tolist(),
             "explained_variance_ratio": pca.explained_variance_ratio_.tolist(),
@@ -274,7 +276,7 @@ def _spectrum(steps, pca, rd, name, title) -> dict:
 
 def _raw_baseline(ctx, specs, n_eval, latent_result) -> dict:
     """The same 2-D projections of raw pixels: the "before", scored on the same points."""
-    from ..report import latent_figures
+    from ..figures import latent as latent_figures
     from .project import TITLES, make_projection, projection_quality
 
     rd, cfg, steps = ctx["rd"], ctx["cfg"], ctx["steps"]
@@ -342,7 +344,7 @@ def _pca50(X, seed):
 
 
 def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
-    from ..report import latent_figures
+    from ..figures import latent as latent_figures
     from .probe import TITLES, LatentProbe, evaluate_probe
 
     rd, cfg, names = ctx["rd"], ctx["cfg"], ctx["class_names"]
@@ -373,7 +375,7 @@ def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
 
 
 def _clustering(ctx, n_clusters: int) -> dict:
-    from ..report import latent_figures
+    from ..figures import latent as latent_figures
     from .cluster import TITLES, make_clusterer, score_clustering
     from .project import PCAProjection
 

@@ -1,8 +1,8 @@
 """Paths through the latent space: walks, tours, traversals, the 2-d manifold grid.
 
 Pure numpy on codes (no model): each function returns the codes to decode, so
-the geometry is testable on its own. `latentatlas.latent.generate` decodes them
-and `latentatlas.report` draws them.
+the geometry is testable on its own. `latentatlas.latent.walks` decodes them
+and `latentatlas.figures` draws them.
 
 - class_means(codes, labels)           (k, d): the points study 000 said to look at
 - convex_path(a, b, steps)             (steps, d): (1 - t) a + t b, t = 0 .. 1 (study 004's

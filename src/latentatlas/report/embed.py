@@ -2,7 +2,7 @@
 
 Images (PNG, JPEG, GIF, SVG) become base64 `data:` URIs. Interactive figures are
 plotly's self-contained HTML files (one per figure, each with plotly.js inlined,
-see `latentatlas.report.interactive`); the report keeps each file's `<body>`
+see `latentatlas.figures.interactive`); the report keeps each file's `<body>`
 content - the plot's div and its own scripts, hover handlers included - and drops
 its copy of plotly.js, which the page then carries exactly once.
 """
@@ -57,13 +57,13 @@ def plotly_js() -> str:
 
 
 def interactive_snippet(path: Path, uid: str) -> tuple[str, int] | None:
-    """The figure's plotly JSON (written beside its HTML by report.interactive) as a <div> and
+    """The figure's plotly JSON (written beside its HTML by figures.interactive) as a <div> and
     a <script> that draw it with the page's one plotly.js; None when there is no JSON."""
     json_path = path.with_suffix(".json")
     if not json_path.is_file():
         return None
     try:
-        from .interactive import embed_snippet
+        from ..figures.interactive import embed_snippet
     except ImportError:
         return None
     text = json_path.read_text(encoding="utf-8")

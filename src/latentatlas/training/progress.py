@@ -1,5 +1,9 @@
 """Images as training progresses (as study 001 shows them), the GIF and the loss curves.
 
+The drawing itself is `latentatlas.figures` (grids, GIFs, loss curves); this module
+decides what to draw from the model and the progress/ folder, and lists each figure
+with its report section.
+
 Every k epochs: progress/epoch_NNN_samples.png decodes one fixed set of latent
 points (the same standard-normal draws every time, so frames are comparable), and
 progress/epoch_NNN_recon.png shows fixed test images above their reconstructions.
@@ -32,7 +36,7 @@ class ProgressImages:
         """Write this epoch's two grids. code_stats: (mean, std) of AE test codes, (d,) each."""
         import torch
 
-        from ..report.grids import save_grid_png
+        from ..figures.grids import save_grid_png
 
         dev = next(model.parameters()).device
         was_training = model.training
@@ -58,19 +62,20 @@ def progress_gifs(run_dir) -> list[dict]:
     """Animate the saved progress grids into figures/train_progress_{samples,recon}.gif."""
     from PIL import Image
 
-    from ..report.grids import save_gif
+    from ..figures.grids import save_gif
 
     run_dir = Path(run_dir)
     figs = []
-    for kind, title in (("samples", "Decoded from fixed latent points, as training progresses"),
-                        ("recon", "Test images (odd rows) and reconstructions, as training progresses")):
+    for kind, section, title in (
+            ("samples", "training", "Decoded from fixed latent points, as training progresses"),
+            ("recon", "reconstructions", "Test images (odd rows) and reconstructions, as training progresses")):
         files = sorted((run_dir / PROGRESS_DIR).glob(f"epoch_*_{kind}.png"))
         if not files:
             continue
         frames = [np.asarray(Image.open(f).convert("L")) for f in files]
         rel = f"{FIGURES_DIR}/train_progress_{kind}.gif"
         save_gif(run_dir / rel, frames, duration_ms=400, scale=1)
-        figs.append({"path": rel, "title": title, "kind": "gif",
+        figs.append({"path": rel, "title": title, "kind": "gif", "section": section,
                      "caption": f"{len(frames)} frames, one per saved epoch ({files[0].stem[6:9].lstrip('0') or '0'}"
                                 f" to {files[-1].stem[6:9].lstrip('0')})."})
     return figs
@@ -78,38 +83,11 @@ def progress_gifs(run_dir) -> list[dict]:
 
 def loss_curves(run_dir, history: list[dict], is_variational: bool) -> list[dict]:
     """figures/train_loss.png: train and test loss per epoch (and KL for a VAE)."""
-    import matplotlib
+    from ..figures.curves import save_loss_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..rundir import atomic_save
-
-    if not history:
-        return []
-    ep = [h["epoch"] for h in history]
-    ncols = 2 if is_variational else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols, 3.4), squeeze=False)
-    ax = axes[0, 0]
-    ax.plot(ep, [h["train_loss"] for h in history], "o-", label="train")
-    ax.plot(ep, [h["test_loss"] for h in history], "s-", label="test")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss per image")
-    ax.set_title("Objective" + (" (reconstruction + beta KL)" if is_variational else ""))
-    ax.legend()
-    ax.grid(alpha=0.3)
-    if is_variational:
-        ax = axes[0, 1]
-        ax.plot(ep, [h["test_recon"] for h in history], "o-", label="test reconstruction")
-        ax.plot(ep, [h["test_kl"] for h in history], "s-", label="test KL")
-        ax.set_xlabel("epoch")
-        ax.set_title("Parts of the test loss")
-        ax.legend()
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
     rel = f"{FIGURES_DIR}/train_loss.png"
-    atomic_save(Path(run_dir) / rel, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
-    return [{"path": rel, "title": "Loss per epoch", "kind": "png",
+    if not history or save_loss_curves(Path(run_dir) / rel, history, is_variational) is None:
+        return []
+    return [{"path": rel, "title": "Loss per epoch", "kind": "png", "section": "training",
              "caption": "Per-image loss on the training images (running, during the epoch) and on the test "
                         "images (after the epoch)."}]

@@ -1,7 +1,8 @@
 """Static (matplotlib, PNG) figures of the latent analysis.
 
 Every function writes one PNG atomically and returns its path; nothing is
-shown on screen (the Agg backend is chosen here, inside the functions).
+shown on screen and no backend is chosen: each figure has its own Agg canvas
+(`latentatlas.figures.canvas`).
 """
 
 from __future__ import annotations
@@ -10,16 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..rundir import atomic_save
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+from .canvas import new_figure, save_figure
 
 
 def _colors(k: int):
@@ -30,11 +22,7 @@ def _colors(k: int):
 
 
 def _save(fig, path) -> Path:
-    plt = _plt()
-    path = Path(path)
-    atomic_save(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png"))
-    plt.close(fig)
-    return path
+    return save_figure(fig, Path(path), dpi=110, bbox_inches="tight")
 
 
 def scatter_2d(embedding, labels, class_names, path, title: str, axis_names=("1", "2"),
@@ -45,12 +33,12 @@ def scatter_2d(embedding, labels, class_names, path, title: str, axis_names=("1"
     deviations (study 003 drew a mixture's components over its 2-d latent).
     note: one line under the title (what was subsampled, which features, ...).
     """
-    plt = _plt()
     embedding = np.asarray(embedding)
     labels = np.asarray(labels)
     k = len(class_names)
     colors = _colors(k)
-    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    fig = new_figure(7.5, 6.5)
+    ax = fig.subplots()
     size = float(np.clip(20000 / max(len(embedding), 1), 0.3, 12))   # 70,000 points -> dots of 0.3
     order = np.random.default_rng(0).permutation(len(embedding))      # no class drawn entirely on top
     ax.scatter(embedding[order, 0], embedding[order, 1], c=[colors[int(c)] for c in labels[order]],
@@ -86,11 +74,11 @@ def _draw_ellipses(ax, gaussians, label: str, n_std=(1.0, 2.0)):
 
 def spectrum(explained_ratio, path, title: str, components_for: dict | None = None, note: str | None = None) -> Path:
     """PCA eigen-spectrum: explained variance per component (bars) and cumulated (line)."""
-    plt = _plt()
     r = np.asarray(explained_ratio, dtype=float)
     cum = np.cumsum(r)
     n = len(r)
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig = new_figure(7.5, 4.5)
+    ax = fig.subplots()
     x = np.arange(1, n + 1)
     ax.bar(x, r, color="#4c72b0", label="per component")
     ax.set_xlabel("principal component")
@@ -115,12 +103,12 @@ def spectrum(explained_ratio, path, title: str, components_for: dict | None = No
 def confusion_matrix(cm, class_names, path, title: str, xlabel="predicted", ylabel="true",
                      row_names=None) -> Path:
     """Counts in each cell, rows normalised for the colour (so small classes read as well)."""
-    plt = _plt()
     cm = np.asarray(cm)
     rows = cm.sum(axis=1, keepdims=True)
     frac = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
     k = max(cm.shape)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
+    fig = new_figure(1.0 + 0.55 * k, 0.8 + 0.5 * k)
+    ax = fig.subplots()
     ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):

@@ -8,8 +8,9 @@ import pytest
 from scipy import linalg
 
 from latentatlas.data import ImageDataset, load_dataset
-from latentatlas.evaluate import (dataset_key, feature_stats, frechet_distance, frechet_distance_features,
-                                  label_report, load_or_train_judge)
+from latentatlas.judge.classifier import dataset_key, load_or_train_judge
+from latentatlas.judge.frechet import feature_stats, frechet_distance, frechet_distance_features
+from latentatlas.judge.section import label_report
 
 
 # --------------------------------------------------------------------------- Frechet distance

@@ -1,6 +1,6 @@
-"""Static figures of generated images and of the latent space behind them (matplotlib, Agg).
+"""Static figures of generated images and of the latent space behind them (matplotlib object API).
 
-Plain tiled grids and GIFs come from `latentatlas.report.grids`; these add what
+Plain tiled grids and GIFs come from `latentatlas.figures.grids`; these add what
 a reader needs around the pixels: row labels (class, latent dimension), axes
 in latent units, colour scales, and frames on images the judge disagrees with.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..rundir import atomic_save
+from .canvas import new_figure, save_figure
 from .grids import make_grid, save_gif
 
 # Images are shown as the dataset stores them (light on dark, like MNIST itself);
@@ -34,21 +34,11 @@ def _shade(images: np.ndarray) -> np.ndarray:
 
 
 def _savefig(fig, path) -> Path:
-    import matplotlib.pyplot as plt
-
-    atomic_save(path, lambda tmp: fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png",
-                                              dpi=110, bbox_inches="tight", facecolor="white"))
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=110, bbox_inches="tight", facecolor="white")
 
 
 def _figure(w: float, h: float):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt.figure(figsize=(w, h))
+    return new_figure(w, h)
 
 
 def labelled_grid(path, images: np.ndarray, row_labels=None, title: str = "", wrong: np.ndarray | None = None,

@@ -1,4 +1,4 @@
-"""An independent judge of generated images, and the Frechet distance.
+"""The independent judge: a CNN classifier of a dataset's pixels, trained once and cached.
 
 The judge is a small CNN classifier trained on the *pixels* of a dataset (never
 on latent codes), so it knows nothing about the autoencoder whose samples it
@@ -7,23 +7,11 @@ grades. It is trained once per dataset and cached:
     cache_dir()/judge/<dataset-key>.safetensors   weights
     cache_dir()/judge/<dataset-key>.json          architecture, class names, test accuracy
 
-It answers two questions about generated images:
-
-- fidelity: sampled "for class c", is the image labelled c by the judge?
-  (study 000 printed its synthetic digits' labels: most came out "2");
-- Frechet distance (FD) between real test images and generated images in the
-  judge's penultimate-layer features, as FID does with Inception features
-  (Heusel et al. 2017, "GANs trained by a two time-scale update rule ...", eq. 6):
-
-      FD = ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2})
-
-Public API:
+Its labels give the fidelity of generated images (`judge.section.label_report`) and
+its penultimate-layer features the space of the Frechet distance (`judge.frechet`).
 
     load_or_train_judge(dataset, ...) -> Judge        cached per dataset
     Judge.predict(images) / .features(images) / .test_accuracy
-    frechet_distance(mu1, sigma1, mu2, sigma2) -> float
-    feature_stats(features) -> (mu, sigma)
-    label_report(predicted, intended, n_classes) -> dict  fidelity + histograms
 """
 
 from __future__ import annotations
@@ -37,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 JUDGE_VERSION = 2          # bump when the architecture or training recipe changes (2: 6 epochs)
 FEATURE_DIM = 128          # penultimate-layer width: the space the FD is measured in
@@ -203,7 +191,7 @@ def train_judge(dataset, epochs: int = 6, batch_size: int = 128, lr: float = 2e-
 
 
 def _paths(key: str) -> tuple[Path, Path]:
-    from .cache import cache_dir
+    from ..cache import cache_dir
 
     folder = cache_dir() / "judge"
     return folder / f"{key}.safetensors", folder / f"{key}.json"
@@ -212,7 +200,7 @@ def _paths(key: str) -> tuple[Path, Path]:
 def save_judge(judge: Judge) -> Path:
     from safetensors.torch import save_file
 
-    from .rundir import atomic_save, atomic_write_json
+    from ..rundir import atomic_save, atomic_write_json
 
     weights, meta = _paths(judge.key)
     state = {k: v.detach().contiguous() for k, v in judge.net.state_dict().items()}
@@ -253,81 +241,3 @@ def load_or_train_judge(dataset, retrain: bool = False, progress: bool = True, *
     judge = train_judge(dataset, progress=progress, **train_kwargs)
     save_judge(judge)
     return judge
-
-
-# --------------------------------------------------------------------------- Frechet distance
-def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (D,) and covariance (D, D) of features (N, D), the Gaussian the FD compares."""
-    f = np.asarray(features, dtype=np.float64)
-    if f.ndim != 2 or len(f) < 2:
-        raise ValueError(f"need at least 2 feature vectors (N, D), got shape {f.shape}")
-    return f.mean(0), np.cov(f, rowvar=False)
-
-
-def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
-    """Symmetric square root of a symmetric PSD matrix via its eigendecomposition
-    (negative eigenvalues from rounding clipped to 0)."""
-    from scipy import linalg
-
-    w, v = linalg.eigh(sigma)
-    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
-
-
-def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
-    """Frechet (2-Wasserstein) distance between N(mu1, sigma1) and N(mu2, sigma2):
-
-        ||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr((S1 S2)^{1/2})
-
-    Tr((S1 S2)^{1/2}) is computed as Tr((S1^{1/2} S2 S1^{1/2})^{1/2}) (the two matrices
-    are similar, so their square roots have the same eigenvalues): the inner matrix
-    is symmetric PSD, so an eigendecomposition gives its square root exactly. The
-    usual `scipy.linalg.sqrtm(S1 @ S2)` works on a non-symmetric product and warns,
-    or returns complex noise, when a covariance is singular, which it is whenever
-    some of the judge's ReLU features are dead; tests check both agree where sqrtm
-    is well-posed.
-    """
-    from scipy import linalg
-
-    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
-    s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
-    if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
-        raise ValueError(f"shapes do not match: mu {mu1.shape} {mu2.shape}, sigma {s1.shape} {s2.shape}")
-    s1, s2 = (s1 + s1.T) / 2, (s2 + s2.T) / 2          # symmetric up to rounding
-    root1 = _psd_sqrt(s1)
-    inner = root1 @ s2 @ root1                          # (D, D) symmetric PSD
-    eig = linalg.eigvalsh((inner + inner.T) / 2)
-    tr_covmean = float(np.sqrt(np.clip(eig, 0.0, None)).sum())
-    diff = mu1 - mu2
-    fd = float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
-    return max(fd, 0.0)  # rounding can leave a tiny negative value for identical inputs
-
-
-def frechet_distance_features(f1: np.ndarray, f2: np.ndarray) -> float:
-    return frechet_distance(*feature_stats(f1), *feature_stats(f2))
-
-
-# --------------------------------------------------------------------------- labelling
-def label_report(predicted: np.ndarray, intended: np.ndarray | None, class_names: list[str]) -> dict:
-    """Fidelity per intended class (fraction the judge labels as that class) and label histograms.
-
-    predicted, intended: (N,) int labels. With intended None only the overall histogram.
-    """
-    k = len(class_names)
-    predicted = np.asarray(predicted, dtype=np.int64)
-    out = {"n": int(len(predicted)),
-           "label_histogram": {class_names[c]: int(n) for c, n in enumerate(np.bincount(predicted, minlength=k))}}
-    if intended is None:
-        return out
-    intended = np.asarray(intended, dtype=np.int64)
-    out["fidelity"] = float((predicted == intended).mean()) if len(predicted) else None
-    per_class = {}
-    for c in np.unique(intended):
-        sel = intended == c
-        hist = np.bincount(predicted[sel], minlength=k)
-        per_class[class_names[c]] = {
-            "n": int(sel.sum()),
-            "fidelity": float(hist[c] / sel.sum()),
-            "label_histogram": {class_names[j]: int(n) for j, n in enumerate(hist) if n},
-        }
-    out["per_class"] = per_class
-    return out
