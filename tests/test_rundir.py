@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -187,9 +186,9 @@ def test_the_lock_is_reentrant_within_a_process_and_released_by_the_outermost(tm
 
 def test_a_lock_on_a_new_folder_leaves_nothing_when_nothing_was_written(tmp_path):
     with pytest.raises(ValueError):
-        with RunDir(tmp_path / "new").lock():
+        with RunDir(tmp_path / "new" / "run").lock():
             raise ValueError("bad input")
-    assert not (tmp_path / "new").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_lock_refuses_a_foreign_folder_before_touching_it(tmp_path):
@@ -199,6 +198,27 @@ def test_the_lock_refuses_a_foreign_folder_before_touching_it(tmp_path):
         with RunDir(tmp_path / "photos").lock():
             pass
     assert [p.name for p in (tmp_path / "photos").iterdir()] == ["cat.jpg"]
+
+
+@pytest.mark.parametrize("command", ["train", "encode", "analyze", "run"])
+def test_every_writing_stage_takes_the_lock(tiny_runs, tmp_path, capsys, command):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_runs["ae"], run)
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY_RUN)
+    argv = {"train": ["train", "--resume", "--out", str(run)], "encode": ["encode", str(run)],
+            "analyze": ["analyze", str(run)], "run": ["run", "--config", str(cfg), "--out", str(run)]}[command]
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != rundir.LOCK}
+    proc = hold(run)
+    try:
+        assert main(argv) == 2
+    finally:
+        proc.kill()
+        proc.wait()
+    line = one_error_line(capsys.readouterr().err)
+    assert line == f"latentatlas: error: {run} is being written by PID {proc.pid} (latentatlas train); " \
+                   "wait for it, or pass --wait"
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != rundir.LOCK} == before
 
 
 @pytest.mark.slow

@@ -53,23 +53,13 @@ def stage_entry(stage: str) -> Callable | None:
     return getattr(importlib.import_module(module_name), func, None)
 
 
-def _digest(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fingerprint(run: RunDir, stage: str, cfg: RunConfig) -> str:
     """Hash of what a stage's result depends on: its settings and the files it reads."""
     _, _, reads, _ = ENTRY[stage]
     parts = {s: cfg.section_dict(s) for s in SECTION_OF_STAGE[stage]}
     if "data" in parts:
         parts["data"].pop("data_dir", None)  # where the files lie does not change the result
-    parts["inputs"] = {name: _digest(run / name) for name in reads if name != CONFIG}
+    parts["inputs"] = {name: run.digest(name) for name in reads if name != CONFIG}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
@@ -215,7 +205,7 @@ def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = N
     if unknown:
         raise UserError(f"cannot skip {', '.join(unknown)}: the stages are {', '.join(STAGES)}")
     run = RunDir(out)
-    run.check_writable()  # refuses a folder holding something that is not a run, before any work
+    # The lock first refuses a folder holding something that is not a run, before any work.
     with run.lock(wait=wait, command="latentatlas run"):
         note = resolve_data(cfg, sample_fallback, quiet)
         state = _start_state(run, cfg, preset, note)

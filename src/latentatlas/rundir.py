@@ -139,6 +139,19 @@ class RunDir:
                 raise UserError(f"{self.path} has no {name}; "
                                 f"run `latentatlas train --out {self.path}` (or `latentatlas run`) first")
 
+    def digest(self, name: str) -> str | None:
+        """sha256 (hex) of one file of the run, None when it is absent."""
+        import hashlib
+
+        path = self.path / name
+        if not path.is_file():
+            return None
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+
     def remove(self, *names: str) -> None:
         """Delete these files of the run where they exist (a failure is a RunWriteError)."""
         for name in names:
@@ -301,7 +314,7 @@ class RunLock:
     locked is still the one at the path, so removing it is safe).
     """
 
-    _held: dict[str, list] = {}          # realpath -> [fd, depth, created_folder]
+    _held: dict[str, list] = {}          # realpath -> [fd, depth, folders it created]
     _guard = threading.Lock()
 
     def __init__(self, run: RunDir, wait: bool = False, command: str | None = None):
@@ -316,7 +329,7 @@ class RunLock:
                 held[1] += 1
                 return self.run
         self.run.check_writable()
-        created = not self.run.path.exists()
+        created = _missing_folders(self.run.path)
         fd = _acquire(self.run.path, self.wait, self.command)
         with RunLock._guard:
             RunLock._held[key] = [fd, 1, created]
@@ -334,10 +347,21 @@ class RunLock:
         with contextlib.suppress(OSError):
             os.unlink(self.run.path / LOCK)
         os.close(fd)                       # releases the flock
-        if created:                        # a command that failed before writing leaves nothing
-            with contextlib.suppress(OSError):
-                self.run.path.rmdir()      # only succeeds when empty
+        for folder in created:             # a command that failed before writing leaves nothing
+            try:
+                folder.rmdir()             # only succeeds when empty
+            except OSError:
+                break
         return False
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """The folders that creating `path` would make, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
 
 
 def _command_line() -> str:
