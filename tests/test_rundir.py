@@ -282,6 +282,25 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_last_epoch_and_resume_finishe
     assert json.loads((run / "metrics.json").read_text())["train"]["completed"] is True
 
 
+@pytest.mark.parametrize("target", ["model.safetensors", "history.jsonl", "train_loss.png", "metrics.json"])
+def test_a_full_disk_after_the_last_checkpoint_is_finished_by_resume(tmp_path, monkeypatch, capsys, target):
+    """The checkpoint of the last epoch is written, a later write fails: --resume has no epoch
+    left to train, and writes what is missing (the weights from the checkpoint, figures, metrics)."""
+    from latentatlas.models import load_model
+
+    run = tmp_path / "run"
+    with monkeypatch.context() as m:
+        fail_writes(m, lambda name, n: name == target)
+        assert main(["train", *SMALL_ARGS, "--model", "ae", "--epochs", "1", "--out", str(run)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert f"/{target}: no space left on the device (ENOSPC)" in line and "keeps epoch 1" in line
+    assert temp_files(run) == []
+    assert main(["train", "--resume", "--out", str(run)]) == 0
+    assert load_model(run).latent_dim == 4 and len(history(run)) == 1
+    train = json.loads((run / "metrics.json").read_text())["train"]
+    assert train["completed"] is True and (run / train["figures"][0]["path"]).is_file()
+
+
 def test_a_read_only_folder_is_one_line(tmp_path, monkeypatch, capsys):
     # Tests may run as root, whom chmod does not stop: the file system's answer is simulated.
     def read_only(path):
