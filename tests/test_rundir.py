@@ -221,6 +221,19 @@ def test_every_writing_stage_takes_the_lock(tiny_runs, tmp_path, capsys, command
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != rundir.LOCK} == before
 
 
+def test_a_stage_told_to_wait_runs_once_the_holder_is_done(tiny_runs, tmp_path):
+    from latentatlas.latent.encode import encode_run
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_runs["ae"], run)
+    (run / "latents.npz").unlink(missing_ok=True)
+    proc = hold(run, seconds=1.5)
+    t0 = time.perf_counter()
+    encode_run(run, wait=True)
+    assert time.perf_counter() - t0 > 1.0 and (run / "latents.npz").is_file()
+    proc.wait()
+
+
 @pytest.mark.slow
 def test_two_trainings_into_one_folder_a_second_apart(tmp_path):
     """The reported race: an AE and a VAE into the same --out. One trains, the other is refused

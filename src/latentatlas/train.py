@@ -35,13 +35,15 @@ from .rundir import RunDir, RunWriteError
 from .training.record import TIMING_KEYS  # noqa: F401  (re-exported: tests and tools compare histories)
 
 
-def train_run(run_dir, data, model, train, resume: bool = False, overwrite: bool = False) -> dict:
+def train_run(run_dir, data, model, train, resume: bool = False, overwrite: bool = False,
+              wait: bool = False) -> dict:
     """Train `model` (ModelConfig) on `data` (DataConfig) with `train` (TrainConfig) into run_dir.
 
     resume: continue from checkpoint/last.safetensors (UserError if there is none, or if it
     holds another architecture or dataset). overwrite: retrain a folder that already holds a
-    trained model (otherwise UserError). Holds the run folder's lock (UserError naming the
-    holder when another process writes it). Returns the metrics.json "train" section.
+    trained model (otherwise UserError). Holds the run folder's lock: when another process
+    writes the folder, UserError naming it, or with wait=True wait for it. Returns the
+    metrics.json "train" section.
     """
     from .training.devices import close_distributed, init_distributed, wait_for_all
 
@@ -50,7 +52,7 @@ def train_run(run_dir, data, model, train, resume: bool = False, overwrite: bool
     try:
         # Rank 0 is the only writer; it holds the lock. Input is checked under it, so two
         # commands cannot both find the folder empty and both train into it.
-        with rd.lock(command="latentatlas train") if dist.is_main else contextlib.nullcontext():
+        with rd.lock(wait=wait, command="latentatlas train") if dist.is_main else contextlib.nullcontext():
             result = _train(rd, data, model, train, resume, overwrite, dist)
         wait_for_all(dist)
         return result

@@ -68,14 +68,14 @@ def _validated(cfg):
     return AnalysisConfig(**asdict(cfg))                        # re-runs __post_init__ checks
 
 
-def analyze_run(run_dir, cfg=None, verbose: bool = True) -> dict:
+def analyze_run(run_dir, cfg=None, verbose: bool = True, wait: bool = False) -> dict:
     """Run the analysis `cfg` (an AnalysisConfig; default: everything) on a run directory,
-    holding its lock."""
+    holding its lock (wait=True waits for another writer to finish)."""
     cfg = _validated(cfg)
     rd = RunDir(run_dir)
     if not rd.path.is_dir():
         raise UserError(f"run directory {rd.path} does not exist")
-    with rd.lock(command="latentatlas analyze"):
+    with rd.lock(wait=wait, command="latentatlas analyze"):
         return _analyze_run(rd, cfg, verbose)
 
 

@@ -46,14 +46,14 @@ def _encode_array(model, images: np.ndarray, batch_size: int, device, desc: str)
     return mean, logvar
 
 
-def encode_run(run_dir, batch_size: int = 1024, device=None) -> dict:
+def encode_run(run_dir, batch_size: int = 1024, device=None, wait: bool = False) -> dict:
     """Encode both splits with the run's model; write latents.npz and metrics["encode"]
-    (holding the run folder's lock)."""
+    (holding the run folder's lock; wait=True waits for another writer to finish)."""
     rd = RunDir(run_dir)
     rd.require(CONFIG, MODEL_JSON, WEIGHTS)
     if batch_size < 1:
         raise UserError(f"batch size must be at least 1, not {batch_size}")
-    with rd.lock(command="latentatlas encode"):
+    with rd.lock(wait=wait, command="latentatlas encode"):
         return _encode_run(rd, batch_size, device)
 
 
