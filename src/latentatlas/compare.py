@@ -13,7 +13,7 @@ import html
 from typing import Any
 
 from .errors import UserError
-from .rundir import CONFIG, RunDir, read_json
+from .rundir import RunDir
 
 DASH = "\u2014"
 
@@ -90,7 +90,7 @@ def headline(run_dir) -> dict:
         raise UserError(f"{run.path} is not a latentatlas run (no config.json or metrics.json); "
                         "give folders written by `latentatlas run`")
     m = run.read_metrics()
-    cfg = read_json(run / CONFIG) if (run / CONFIG).is_file() else {}
+    cfg = run.read_config()
     train = m.get("train") or {}
     model_cfg = cfg.get("model") or {}
     probe, probe_name = best_of(m.get("probes"))

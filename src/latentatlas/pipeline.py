@@ -15,6 +15,7 @@ re-runs everything after it, since the weights' hash changes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -27,10 +28,8 @@ from typing import Callable
 
 from .config import RunConfig
 from .errors import UserError
-from .rundir import (CONFIG, HISTORY, LATENTS, METRICS, MODEL_JSON, REPORT, WEIGHTS, RunDir, atomic_write_json,
-                     read_json)
+from .rundir import CONFIG, HISTORY, LATENTS, METRICS, MODEL_JSON, REPORT, WEIGHTS, RunDir
 
-RUN_STATE = "run.json"
 STAGES = ("train", "data", "encode", "analyze", "generate", "report")
 
 # stage -> (module, function, files it reads, files it must leave)
@@ -54,39 +53,18 @@ def stage_entry(stage: str) -> Callable | None:
     return getattr(importlib.import_module(module_name), func, None)
 
 
-def _digest(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fingerprint(run: RunDir, stage: str, cfg: RunConfig) -> str:
     """Hash of what a stage's result depends on: its settings and the files it reads."""
     _, _, reads, _ = ENTRY[stage]
     parts = {s: cfg.section_dict(s) for s in SECTION_OF_STAGE[stage]}
     if "data" in parts:
         parts["data"].pop("data_dir", None)  # where the files lie does not change the result
-    parts["inputs"] = {name: _digest(run / name) for name in reads if name != CONFIG}
+    parts["inputs"] = {name: run.digest(name) for name in reads if name != CONFIG}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def _read_state(run: RunDir) -> dict:
-    path = run / RUN_STATE
-    if not path.is_file():
-        return {}
-    try:
-        state = read_json(path)
-    except UserError:
-        return {}  # a damaged record only costs a re-run
-    return state if isinstance(state, dict) else {}
-
-
 def _outputs_present(run: RunDir, record: dict, stage: str) -> bool:
-    if not all((run / name).is_file() for name in ENTRY[stage][3]):
+    if not run.has(*ENTRY[stage][3]):
         return False
     metrics = run.read_metrics()
     for section in record.get("sections", []):
@@ -101,22 +79,21 @@ def _outputs_present(run: RunDir, record: dict, stage: str) -> bool:
 
 def _trained_elsewhere(run: RunDir, cfg: RunConfig) -> bool:
     """A model trained by `latentatlas train` (no run.json record) with these very settings."""
-    path = run / CONFIG
-    if not path.is_file():
-        return False
     try:
-        written = read_json(path)
+        written = run.read_config()
     except UserError:
         return False
+    if not written:
+        return False
     for section in SECTION_OF_STAGE["train"]:
-        ours, theirs = cfg.section_dict(section), dict((written or {}).get(section) or {})
+        ours, theirs = cfg.section_dict(section), dict(written.get(section) or {})
         if section == "data":
             ours.pop("data_dir", None)
             theirs.pop("data_dir", None)
         if ours != theirs:
             return False
     train = run.read_metrics().get("train") or {}
-    return bool(train.get("completed")) and all((run / n).is_file() for n in ENTRY["train"][3])
+    return bool(train.get("completed")) and run.has(*ENTRY["train"][3])
 
 
 def is_done(run: RunDir, stage: str, cfg: RunConfig, state: dict) -> bool:
@@ -139,9 +116,7 @@ def _can_resume(run: RunDir, cfg: RunConfig, state: dict) -> bool:
     record = (state.get("stages") or {}).get("train") or {}
     if record.get("finished") or record.get("fingerprint") != fingerprint(run, "train", cfg):
         return False
-    from .rundir import CHECKPOINT_DIR
-
-    return (run / CHECKPOINT_DIR).is_dir() and any((run / CHECKPOINT_DIR).iterdir())
+    return run.checkpoint_path.is_file()
 
 
 def describe_data(run_dir, data, note: str | None = None) -> dict:
@@ -218,107 +193,103 @@ def resolve_data(cfg: RunConfig, sample_fallback: bool, quiet: bool = False) -> 
 
 
 def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = None, force: bool = False,
-                 sample_fallback: bool = False, baseline=None, skip=(), quiet: bool = False) -> dict:
-    """Run every stage into `out` (reusing those already done unless force); return a summary."""
+                 sample_fallback: bool = False, baseline=None, skip=(), quiet: bool = False,
+                 wait: bool = False) -> dict:
+    """Run every stage into `out` (reusing those already done unless force); return a summary.
+
+    Holds the run folder's lock throughout (the stages take it again, re-entrantly): another
+    process writing `out` is refused in one line, or waited for with wait=True.
+    """
     cfg = config or RunConfig()
     unknown = [s for s in skip if s not in STAGES]
     if unknown:
         raise UserError(f"cannot skip {', '.join(unknown)}: the stages are {', '.join(STAGES)}")
     run = RunDir(out)
-    check_out(run)  # refuses a folder holding something that is not a run, before any work
-    note = resolve_data(cfg, sample_fallback, quiet)
-    state = _read_state(run)
-    if note is None and state.get("data_note") and state.get("data_name") == cfg.section_dict("data").get("name"):
-        note = state["data_note"]
-    state.update(preset=preset, data_note=note, data_name=cfg.section_dict("data").get("name"),
-                 study=asdict(cfg.study) if cfg.study is not None else None)
-    state.setdefault("stages", {})
-
-    def save_state():
-        # Only into a folder that is a run by now: a first run whose training failed on bad
-        # input leaves nothing behind (train_run checks its input before writing anything).
-        if run.is_run():
-            _write_config(run, cfg)
-            atomic_write_json(run / RUN_STATE, state)
-
-    summary = {"run_dir": str(run.path), "stages": {}, "data_note": note}
-    rerun_after = force
-    n = len(STAGES)
-    for i, stage in enumerate(STAGES, 1):
-        head = f"[{i}/{n}] {stage}"
-        if stage in skip:
-            _say(quiet, f"{head}: skipped (--skip)")
-            summary["stages"][stage] = "skipped"
-            continue
-        fn = stage_entry(stage)
-        if fn is None:
-            _say(quiet, f"{head}: not available in this version of latentatlas; skipped")
-            summary["stages"][stage] = "not available"
-            continue
-        missing = [name for name in ENTRY[stage][2] if not (run / name).is_file()]
-        if missing:
-            _say(quiet, f"{head}: skipped, the run has no {', '.join(missing)} (an earlier stage did not run)")
-            summary["stages"][stage] = "skipped"
-            continue
-        if stage != "report" and not rerun_after and is_done(run, stage, cfg, state):
-            _say(quiet, f"{head}: done before with the same settings; reused (--force runs it again)")
-            summary["stages"][stage] = "reused"
-            save_state()
-            continue
-        resume = stage == "train" and not force and _can_resume(run, cfg, state)
-        _say(quiet, f"{head} ..." + (" (resuming the stopped training)" if resume else ""))
-        before = run.read_metrics()
-        if stage == "train":  # remembered first, so that a stopped training can be resumed
-            state["stages"]["train"] = {"fingerprint": fingerprint(run, stage, cfg), "sections": []}
-            for later in ("data", "encode", "analyze", "generate"):
-                state["stages"].pop(later, None)
-        t0 = time.perf_counter()
-        try:
-            _call(stage, fn, run, cfg, resume, baseline, note)
-        except BaseException:
-            if stage == "train":
-                save_state()  # Ctrl-C: the checkpoint is there; the next `run` resumes it
-            raise
-        seconds = time.perf_counter() - t0
-        if stage not in (run.read_metrics().get("timings") or {}):
-            run.record_timing(stage, seconds)  # a stage that timed only its steps: its wall time
-        after = run.read_metrics()
-        state["stages"][stage] = {"fingerprint": fingerprint(run, stage, cfg),
-                                  "sections": _changed_sections(before, after),
-                                  "seconds": round(seconds, 3),
-                                  "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        save_state()
-        summary["stages"][stage] = f"ran in {seconds:.1f} s"
-        _say(quiet, f"{head}: {seconds:.1f} s")
-        if stage == "train":
-            rerun_after = True  # new weights: everything after them is stale
-    summary.update(_where(run))
+    # The lock first refuses a folder holding something that is not a run, before any work.
+    with run.lock(wait=wait, command="latentatlas run"):
+        note = resolve_data(cfg, sample_fallback, quiet)
+        state = _start_state(run, cfg, preset, note)
+        summary = {"run_dir": str(run.path), "stages": {}, "data_note": state["data_note"]}
+        rerun_after = force
+        for i, stage in enumerate(STAGES, 1):
+            what = _run_stage(run, cfg, state, stage, f"[{i}/{len(STAGES)}] {stage}", skip=skip, force=force,
+                              rerun_after=rerun_after, baseline=baseline, quiet=quiet)
+            summary["stages"][stage] = what
+            if stage == "train" and what.startswith("ran"):
+                rerun_after = True  # new weights: everything after them is stale
+        summary.update(_where(run))
     return summary
 
 
-def check_out(run: RunDir) -> None:
-    """RunDir.ensure's refusal, without creating the folder yet."""
-    if run.path.exists() and not run.path.is_dir():
-        raise UserError(f"{run.path} exists and is not a folder; choose another --out")
-    if run.path.is_dir() and any(run.path.iterdir()) and not run.is_run():
-        raise UserError(f"{run.path} holds files that are not a latentatlas run; "
-                        "refusing to write there (choose an empty or new --out folder)")
+def _start_state(run: RunDir, cfg: RunConfig, preset, note) -> dict:
+    """run.json as read, updated with this run's preset, data note and study."""
+    state = run.read_state()
+    data_name = cfg.section_dict("data").get("name")
+    if note is None and state.get("data_note") and state.get("data_name") == data_name:
+        note = state["data_note"]
+    state.update(preset=preset, data_note=note, data_name=data_name,
+                 study=asdict(cfg.study) if cfg.study is not None else None)
+    state.setdefault("stages", {})
+    return state
 
 
-def _write_config(run: RunDir, cfg: RunConfig) -> None:
-    """config.json = the resolved configuration, every stage's section (train_run rewrites its own)."""
-    path = run / CONFIG
-    current = read_json(path) if path.is_file() else {}
-    if not isinstance(current, dict):
-        current = {}
-    current.update(cfg.to_dict())
-    atomic_write_json(path, current)
+def _save_state(run: RunDir, cfg: RunConfig, state: dict) -> None:
+    """config.json and run.json, only into a folder that is a run by now: a first run whose
+    training failed on bad input leaves nothing behind (train_run checks it before writing)."""
+    if run.is_run():
+        run.update_config(cfg.to_dict())  # every stage's section (train_run rewrites its own)
+        run.write_state(state)
+
+
+def _run_stage(run: RunDir, cfg: RunConfig, state: dict, stage: str, head: str, *, skip, force: bool,
+               rerun_after: bool, baseline, quiet: bool) -> str:
+    """Skip, reuse or run one stage; returns what happened, for the summary."""
+    if stage in skip:
+        _say(quiet, f"{head}: skipped (--skip)")
+        return "skipped"
+    fn = stage_entry(stage)
+    if fn is None:
+        _say(quiet, f"{head}: not available in this version of latentatlas; skipped")
+        return "not available"
+    missing = [name for name in ENTRY[stage][2] if not run.has(name)]
+    if missing:
+        _say(quiet, f"{head}: skipped, the run has no {', '.join(missing)} (an earlier stage did not run)")
+        return "skipped"
+    if stage != "report" and not rerun_after and is_done(run, stage, cfg, state):
+        _say(quiet, f"{head}: done before with the same settings; reused (--force runs it again)")
+        _save_state(run, cfg, state)
+        return "reused"
+    resume = stage == "train" and not force and _can_resume(run, cfg, state)
+    _say(quiet, f"{head} ..." + (" (resuming the stopped training)" if resume else ""))
+    before = run.read_metrics()
+    if stage == "train":  # remembered first, so that a stopped training can be resumed
+        state["stages"]["train"] = {"fingerprint": fingerprint(run, stage, cfg), "sections": []}
+        for later in ("data", "encode", "analyze", "generate"):
+            state["stages"].pop(later, None)
+    t0 = time.perf_counter()
+    try:
+        _call(stage, fn, run, cfg, resume, baseline, state["data_note"])
+    except BaseException:
+        if stage == "train":  # Ctrl-C: the checkpoint is there; the next `run` resumes it
+            with contextlib.suppress(UserError):  # a full disk: the stage's own error says it
+                _save_state(run, cfg, state)
+        raise
+    seconds = time.perf_counter() - t0
+    if stage not in (run.read_metrics().get("timings") or {}):
+        run.record_timing(stage, seconds)  # a stage that timed only its steps: its wall time
+    state["stages"][stage] = {"fingerprint": fingerprint(run, stage, cfg),
+                              "sections": _changed_sections(before, run.read_metrics()),
+                              "seconds": round(seconds, 3),
+                              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    _save_state(run, cfg, state)
+    _say(quiet, f"{head}: {seconds:.1f} s")
+    return f"ran in {seconds:.1f} s"
 
 
 def _where(run: RunDir) -> dict:
     figures = sorted(p.name for p in run.figures.glob("*")) if run.figures.is_dir() else []
     files = {"report": run / REPORT, "config": run / CONFIG, "metrics": run / METRICS, "model": run / WEIGHTS,
-             "history": run / HISTORY, "latents": run / LATENTS}
+             "history": run / HISTORY, "latents": run / LATENTS}  # the summary names them
     return {"files": {k: str(v) for k, v in files.items() if v.exists()}, "n_figures": len(figures),
             "timings": run.read_metrics().get("timings", {})}
 

@@ -21,7 +21,7 @@ from dataclasses import asdict
 import numpy as np
 
 from ..errors import UserError
-from ..rundir import CONFIG, RunDir, read_json
+from ..rundir import LATENTS, RunDir
 
 
 class _Steps:
@@ -69,15 +69,21 @@ def _validated(cfg):
     return AnalysisConfig(**asdict(cfg))                        # re-runs __post_init__ checks
 
 
-def analyze_run(run_dir, cfg=None, verbose: bool = True) -> dict:
-    """Run the analysis `cfg` (an AnalysisConfig; default: everything) on a run directory."""
-    from ..config import parse_projection_spec
-    from .encode import describe_features, features, load_latents
-
+def analyze_run(run_dir, cfg=None, verbose: bool = True, wait: bool = False) -> dict:
+    """Run the analysis `cfg` (an AnalysisConfig; default: everything) on a run directory,
+    holding its lock (wait=True waits for another writer to finish)."""
     cfg = _validated(cfg)
     rd = RunDir(run_dir)
     if not rd.path.is_dir():
         raise UserError(f"run directory {rd.path} does not exist")
+    with rd.lock(wait=wait, command="latentatlas analyze"):
+        return _analyze_run(rd, cfg, verbose)
+
+
+def _analyze_run(rd: RunDir, cfg, verbose: bool) -> dict:
+    from ..config import parse_projection_spec
+    from .encode import describe_features, features, load_latents
+
     specs = [parse_projection_spec(s) for s in cfg.projections]
     latents = load_latents(rd.path)
     # Check the feature choice before anything is written (an AE has no log-variances).
@@ -119,27 +125,19 @@ def analyze_run(run_dir, cfg=None, verbose: bool = True) -> dict:
 
 def _forget_timings(rd: RunDir, sections: list[str]) -> None:
     """Drop the step timings of an earlier analysis of these sections (steps may differ now)."""
-    from ..rundir import METRICS, atomic_write_json
-
-    metrics = rd.read_metrics()
-    timings = metrics.get("timings") or {}
-    stale = [k for k in timings if any(k.startswith(f"analyze.{s}.") for s in sections)]
-    if stale:
-        for k in stale:
-            del timings[k]
-        atomic_write_json(rd / METRICS, metrics)
+    rd.forget_timings([f"analyze.{s}." for s in sections])
 
 
 def _images(rd: RunDir, n_train: int, n_test: int):
     """uint8 (N, H, W) images of train then test, or None if the data cannot be rebuilt."""
     from ..data import load_dataset
 
-    config = read_json(rd / CONFIG) if (rd / CONFIG).exists() else {}
-    if not isinstance(config, dict) or not isinstance(config.get("data"), dict):
+    data_cfg = rd.config_section("data")
+    if not data_cfg:
         return None
-    data = load_dataset(**config["data"])
+    data = load_dataset(**data_cfg)
     if len(data.x_train) != n_train or len(data.x_test) != n_test:
-        raise UserError(f"{rd.path}/latents.npz does not match the run's data ({n_train}+{n_test} codes, "
+        raise UserError(f"{rd / LATENTS} does not match the run's data ({n_train}+{n_test} codes, "
                         f"{len(data.x_train)}+{len(data.x_test)} images); re-run `latentatlas encode {rd.path}`")
     return np.concatenate([data.x_train, data.x_test])
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..rundir import CONFIG, LATENTS, MODEL_JSON, WEIGHTS, RunDir, atomic_save, read_json
+from ..rundir import CONFIG, LATENTS, MODEL_JSON, WEIGHTS, RunDir, write_npz
 
 FEATURE_KINDS = ("mean", "mu+logvar", "z")
 SPLITS = ("train", "test", "all")
@@ -46,25 +46,31 @@ def _encode_array(model, images: np.ndarray, batch_size: int, device, desc: str)
     return mean, logvar
 
 
-def encode_run(run_dir, batch_size: int = 1024, device=None) -> dict:
-    """Encode both splits with the run's model; write latents.npz and metrics["encode"]."""
+def encode_run(run_dir, batch_size: int = 1024, device=None, wait: bool = False) -> dict:
+    """Encode both splits with the run's model; write latents.npz and metrics["encode"]
+    (holding the run folder's lock; wait=True waits for another writer to finish)."""
+    rd = RunDir(run_dir)
+    rd.require(CONFIG, MODEL_JSON, WEIGHTS)
+    if batch_size < 1:
+        raise UserError(f"batch size must be at least 1, not {batch_size}")
+    with rd.lock(wait=wait, command="latentatlas encode"):
+        return _encode_run(rd, batch_size, device)
+
+
+def _encode_run(rd: RunDir, batch_size: int, device) -> dict:
     import torch
 
     from ..data import load_dataset
     from ..models import load_model
 
     t0 = time.perf_counter()
-    rd = RunDir(run_dir)
-    rd.require(CONFIG, MODEL_JSON, WEIGHTS)
-    if batch_size < 1:
-        raise UserError(f"batch size must be at least 1, not {batch_size}")
-    config = read_json(rd / CONFIG)
-    if not isinstance(config, dict) or not isinstance(config.get("data"), dict):
+    data_cfg = rd.config_section("data")
+    if not data_cfg:
         raise UserError(f"{rd / CONFIG} has no [data] section; re-run `latentatlas train`")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = load_model(rd.path, device=str(device))
     model.eval()
-    data = load_dataset(**config["data"])
+    data = load_dataset(**data_cfg)
 
     train_mean, train_logvar = _encode_array(model, data.x_train, batch_size, device, "encode train")
     test_mean, test_logvar = _encode_array(model, data.x_test, batch_size, device, "encode test")
@@ -76,7 +82,7 @@ def encode_run(run_dir, batch_size: int = 1024, device=None) -> dict:
                   kind=np.asarray(kind))
     if kind == "vae":
         arrays.update(train_logvar=train_logvar, test_logvar=test_logvar)
-    atomic_save(rd / LATENTS, lambda tmp: np.savez(tmp, **arrays))
+    rd.write_latents(arrays)
 
     seconds = time.perf_counter() - t0
     metrics = {
@@ -100,15 +106,9 @@ def load_latents(run_dir, encode_if_missing: bool = True) -> dict:
     """latents.npz as a dict of arrays ("kind" a str, "class_names" a list); encodes first if missing."""
     rd = RunDir(run_dir)
     path = rd / LATENTS
-    if not path.exists():
-        if not encode_if_missing:
-            raise UserError(f"{path} does not exist; run `latentatlas encode {rd.path}` first")
+    if not path.exists() and encode_if_missing:
         encode_run(rd.path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            out = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise UserError(f"{path} is unreadable ({exc}); delete it and run `latentatlas encode {rd.path}`") from None
+    out = rd.read_latents()
     missing = [k for k in ("train_mean", "test_mean", "train_labels", "test_labels", "class_names", "kind")
                if k not in out]
     if missing:
@@ -172,5 +172,4 @@ def _check_split(split: str) -> None:
 
 def save_latents(path: Path | str, latents: dict) -> None:
     """Write a latents dict (as `load_latents` returns) atomically; for tests and tools."""
-    arrays = {k: np.asarray(v) for k, v in latents.items()}
-    atomic_save(path, lambda tmp: np.savez(tmp, **arrays))
+    write_npz(path, latents)

@@ -1,4 +1,8 @@
-"""save_model / load_model: model.json (how to rebuild) + model.safetensors (weights, no pickle)."""
+"""save_model / load_model: model.json (how to rebuild) + model.safetensors (weights, no pickle).
+
+The files' names and the atomic write belong to `latentatlas.rundir.RunDir`; this module
+only turns a model into bytes and back.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,22 @@ import os
 from pathlib import Path
 
 from ..errors import UserError
-from ..rundir import MODEL_JSON, WEIGHTS, atomic_save, atomic_write_json, read_json
+from ..rundir import RunDir
+
+
+def weights_bytes(model, metadata: dict | None = None) -> bytes:
+    """The model's state_dict as safetensors bytes (CPU, contiguous)."""
+    from safetensors.torch import save
+
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    return save(state, metadata=metadata)
 
 
 def save_model(run_dir, model) -> None:
     """Write model.safetensors then model.json, each atomically (weights first, so a
     model.json never points at missing weights)."""
-    from safetensors.torch import save_file
-
-    run_dir = Path(run_dir)
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": "pt", "spec": json.dumps(model.spec())}
-    atomic_save(run_dir / WEIGHTS, lambda tmp: save_file(state, tmp, metadata=meta))
-    atomic_write_json(run_dir / MODEL_JSON, model.spec())
+    spec = model.spec()
+    RunDir(run_dir).write_model(weights_bytes(model, {"format": "pt", "spec": json.dumps(spec)}), spec)
 
 
 def read_weights(path: os.PathLike) -> dict:
@@ -52,9 +59,7 @@ def load_model(run_dir, device="cpu"):
     """Rebuild the model from model.json, load its weights, move it to `device`, eval mode."""
     from . import build_model
 
-    run_dir = Path(run_dir)
-    if not (run_dir / MODEL_JSON).exists():
-        raise UserError(f"{run_dir} has no {MODEL_JSON}; run `latentatlas train --out {run_dir}` first")
-    model = build_model(read_json(run_dir / MODEL_JSON))
-    load_state(model, read_weights(run_dir / WEIGHTS), run_dir / WEIGHTS)
+    rd = RunDir(run_dir)
+    model = build_model(rd.read_model_spec())
+    load_state(model, read_weights(rd.weights_path), rd.weights_path)
     return model.to(device).eval()

@@ -1,7 +1,10 @@
 """Pieces of the training loop (`latentatlas.train.train_run` puts them together).
 
+    loop         prepare (check the input, data on the device, model, optimizer, resume),
+                 run one epoch, evaluate on the test split
+    record       the history row, checkpoint, weights, history.jsonl; figures and metrics
     devices      device choice (CUDA, MPS, CPU), threads, torch.distributed set-up
-    optim        optimizers and learning-rate schedules
+    optim        optimizers and learning-rate schedules, chosen through latentatlas.registry
     checkpoint   one atomic safetensors file with weights, optimizer and loop state
     progress     image grids during training, the GIF and the loss curves at the end
 """

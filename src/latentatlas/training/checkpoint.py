@@ -16,17 +16,15 @@ import json
 from pathlib import Path
 
 from ..errors import UserError
-from ..rundir import CHECKPOINT_DIR, atomic_save
-
-CHECKPOINT = "last.safetensors"
+from ..rundir import CHECKPOINT, CHECKPOINT_DIR, RunDir
 
 
 def checkpoint_path(run_dir) -> Path:
-    return Path(run_dir) / CHECKPOINT_DIR / CHECKPOINT
+    return RunDir(run_dir).checkpoint_path
 
 
 def save_checkpoint(run_dir, model, optimizer, scheduler, state: dict) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     tensors = {f"model.{k}": v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
@@ -40,7 +38,7 @@ def save_checkpoint(run_dir, model, optimizer, scheduler, state: dict) -> None:
     meta_state = dict(state, optimizer_groups=opt["param_groups"], optimizer_scalars=scalars,
                       scheduler=scheduler.state_dict() if scheduler is not None else None)
     meta = {"format": "pt", "state": json.dumps(meta_state)}
-    atomic_save(checkpoint_path(run_dir), lambda tmp: save_file(tensors, tmp, metadata=meta))
+    RunDir(run_dir).write_checkpoint(save(tensors, metadata=meta))
 
 
 def read_checkpoint(run_dir) -> tuple[dict, dict, dict]:

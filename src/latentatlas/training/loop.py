@@ -1,0 +1,323 @@
+"""The pieces of one training: prepare it, run one epoch, evaluate on the test split.
+
+`latentatlas.train.train_run` reads as prepare / run one epoch / evaluate / record;
+this module holds the first three, `training/record.py` the last. Seeds come from
+(seed, epoch, rank, purpose) through `seed_of`, so a resumed run continues exactly as
+the uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..errors import UserError
+from ..rundir import RunDir
+
+
+def seed_of(*parts: int) -> int:
+    """A 63-bit seed from several integers (seed, epoch, rank, purpose)."""
+    h = 1469598103934665603
+    for p in parts:
+        h = ((h ^ (int(p) & 0xFFFFFFFF)) * 1099511628211) % (1 << 63)
+    return h
+
+
+class StopFlag:
+    """First Ctrl-C asks the loop to stop after saving; a second one interrupts at once."""
+
+    def __init__(self, enabled: bool = True):
+        self.requested = False
+        self.enabled = enabled  # off under torchrun: ranks stopping at different steps would hang
+        self._old = None
+
+    def __enter__(self):
+        import threading
+
+        if self.enabled and threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
+@dataclass
+class Session:
+    """Everything one training holds between epochs."""
+    net: Any                      # the model itself (what is saved)
+    model: Any                    # what is called: net, or its DistributedDataParallel wrapper
+    optimizer: Any
+    scheduler: Any
+    x_train: Any                  # uint8 (N, 1, H, W) on the device
+    x_test: Any                   # uint8 (M, 1, H, W) on the device
+    device: Any
+    fmt: Any                      # torch memory format of the batches and weights
+    amp: bool                     # bfloat16 autocast of the training pass
+    threads: int
+    batch: int                    # global batch size
+    steps_per_epoch: int
+    spec: dict                    # model.json content
+    start_epoch: int = 0
+    history: list[dict] = field(default_factory=list)
+    saved_epoch: int = 0          # last epoch whose checkpoint is on disk
+    progress: Any = None
+    show_bar: bool = False
+
+    @property
+    def pixels(self) -> int:
+        return int(self.x_train[0].numel())
+
+
+def check_input(rd: RunDir, data_cfg, model_cfg, cfg, resume: bool, overwrite: bool, dist):
+    """Everything that can fail on user input, before a single file is written.
+    Returns (dataset, model spec, checkpoint or None, batch size)."""
+    from ..data import load_dataset
+    from ..models import model_from_config
+    from .checkpoint import read_checkpoint
+
+    ds = load_dataset(**asdict(data_cfg))
+    spec = model_from_config(model_cfg, ds.image_shape, 1).spec()
+    ckpt = None
+    if resume:
+        ckpt = read_checkpoint(rd.path)
+        check_resume(rd, ckpt[2], spec, data_cfg, cfg)
+    elif not overwrite and rd.has_training():
+        raise UserError(f"{rd.path} already holds a trained model; pass --resume to continue it, "
+                        "--overwrite to train it again from scratch, or choose another --out")
+    n_train = min(len(ds.x_train), cfg.max_train_images or len(ds.x_train))
+    batch = min(cfg.batch_size, n_train)
+    if batch % dist.world_size:
+        raise UserError(f"batch size {batch} does not split evenly over {dist.world_size} processes; "
+                        f"choose a multiple of {dist.world_size}")
+    return ds, spec, ckpt, batch
+
+
+def check_resume(rd, state, spec, data_cfg, cfg) -> None:
+    """The checkpoint must hold this model, this data, and (under a schedule) this length."""
+    old = state.get("model_spec") or {}
+    if old != spec:
+        raise UserError(f"the checkpoint in {rd.path} is a {old.get('name')!r} model with "
+                        f"{_diff(old.get('config', {}), spec['config'])}; resume with the same model "
+                        "settings (or leave them out to take the run's own) or train into a new --out")
+    old_data = dict(state.get("data") or {})
+    new_data = asdict(data_cfg)
+    for d in (old_data, new_data):
+        d.pop("data_dir", None)
+    if old_data != new_data:
+        raise UserError(f"the checkpoint in {rd.path} was trained on other data ({_diff(old_data, new_data)}); "
+                        "resume with the same data settings")
+    old_train = state.get("train") or {}
+    if cfg.schedule != "none" and old_train.get("epochs") != cfg.epochs:
+        raise UserError(f"{rd.path} was planned for {old_train.get('epochs')} epochs under a "
+                        f"{cfg.schedule} schedule; resume with --epochs {old_train.get('epochs')} "
+                        "(or train a new run to change its length)")
+
+
+def _diff(old: dict, new: dict) -> str:
+    keys = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    return ", ".join(f"{k}={old.get(k)!r} (asked: {new.get(k)!r})" for k in keys[:4]) or "other settings"
+
+
+def images_on_device(ds, cfg, device):
+    """uint8 tensors on the device, (N, 1, H, W): a seeded subset of the training images
+    (kept in their order) and the whole test split. Batches become float [0, 1] per step."""
+    import torch
+
+    x_train = torch.from_numpy(ds.x_train).unsqueeze(1)
+    n_all = len(x_train)
+    n_train = min(n_all, cfg.max_train_images or n_all)
+    if n_train < n_all:
+        keep = torch.randperm(n_all, generator=torch.Generator().manual_seed(seed_of(cfg.seed, 7)))[:n_train]
+        x_train = x_train[keep.sort().values]
+    return x_train.to(device), torch.from_numpy(ds.x_test).unsqueeze(1).to(device)
+
+
+def build_session(rd, ds, model_cfg, cfg, dist, batch: int, spec: dict, ckpt) -> Session:
+    """Data on the device, the model (seeded init), optimizer and schedule; restored when resuming."""
+    import torch
+
+    from ..models import model_from_config
+    from .devices import choose_device, resolve_amp, set_threads
+    from .optim import make_optimizer, make_schedule
+
+    device = choose_device(cfg.device, dist.local_rank)
+    threads = set_threads(cfg.threads, dist.world_size)
+    x_train, x_test = images_on_device(ds, cfg, device)
+    steps_per_epoch = max(1, len(x_train) // batch)          # drop the last partial batch
+    torch.manual_seed(seed_of(cfg.seed, 0))
+    net = model_from_config(model_cfg, ds.image_shape, 1)   # re-seeded init: same weights every run
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    net.to(device, memory_format=fmt)
+    optimizer = make_optimizer(net.parameters(), cfg)
+    scheduler = make_schedule(optimizer, cfg, cfg.epochs * steps_per_epoch)
+    s = Session(net=net, model=net, optimizer=optimizer, scheduler=scheduler, x_train=x_train, x_test=x_test,
+                device=device, fmt=fmt, amp=resolve_amp(cfg.amp, device), threads=threads, batch=batch,
+                steps_per_epoch=steps_per_epoch, spec=spec,
+                show_bar=dist.is_main and not os.environ.get("LATENTATLAS_NO_BAR"))
+    if ckpt is not None:
+        _restore(rd, s, ckpt)
+    if dist.enabled:
+        s.model = _data_parallel(net, device)
+    return s
+
+
+def _restore(rd: RunDir, s: Session, ckpt) -> None:
+    from ..models.io import load_state
+    from .checkpoint import restore_optimizer
+
+    model_state, optim_tensors, state = ckpt
+    load_state(s.net, model_state, rd.checkpoint_path)
+    s.net.to(s.device, memory_format=s.fmt)
+    restore_optimizer(s.optimizer, optim_tensors, state)
+    if s.scheduler is not None and state.get("scheduler"):
+        s.scheduler.load_state_dict(state["scheduler"])
+    s.history = state["history"]
+    s.start_epoch = s.saved_epoch = int(state["epoch"])
+
+
+def _data_parallel(net, device):
+    import torch
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    if device.type == "cuda":  # one set of batch statistics over all GPUs (CPU has no SyncBatchNorm)
+        net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+    return DDP(net, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+@dataclass
+class EpochSums:
+    """What one epoch's training pass measured (summed over all ranks)."""
+    sums: Any                     # float64 (4,): loss, recon, kl, squared error, summed over images
+    seen: int                     # images trained on
+    nan_msg: str | None = None    # the running loss stopped being finite
+    stopped: bool = False         # Ctrl-C was asked for during the epoch
+
+
+def run_epoch(s: Session, cfg, epoch: int, dist, stop) -> EpochSums:
+    """One pass over the (re-shuffled) training images: forward, loss, backward, step."""
+    import torch
+
+    if hasattr(s.net, "begin_epoch"):     # e.g. VaDE fits its mixture prior after pretraining
+        note = s.net.begin_epoch(epoch, s.x_train, seed=cfg.seed)
+        if note and s.show_bar:
+            print(note, file=sys.stderr)
+    s.net.train()
+    torch.manual_seed(seed_of(cfg.seed, epoch, dist.rank, 1))       # sampling noise of this epoch
+    perm = torch.randperm(len(s.x_train), generator=torch.Generator().manual_seed(seed_of(cfg.seed, epoch, 2)))
+    perm = perm.to(s.device)
+    out = EpochSums(torch.zeros(4, dtype=torch.float64, device=s.device), 0)
+    local = s.batch // dist.world_size
+    bar = _bar(s.show_bar, s.steps_per_epoch * s.batch, f"epoch {epoch}/{cfg.epochs}")
+    for step in range(s.steps_per_epoch):
+        lo = step * s.batch + dist.rank * local
+        _train_step(s, cfg, s.x_train[perm[lo:lo + local]], out)
+        if step % 10 == 9 or step == s.steps_per_epoch - 1:
+            running = out.sums[0].item() / out.seen
+            if not math.isfinite(running):
+                out.nan_msg = f"the training loss became {running} in epoch {epoch} (step {step + 1}); stopped"
+                break
+            if bar is not None:
+                bar.set_postfix(loss=f"{running:.4g}", refresh=False)
+                bar.update(out.seen * dist.world_size - bar.n)
+        if stop.requested:
+            out.stopped = True
+            break
+    if bar is not None:
+        bar.close()
+    if dist.enabled and not (out.nan_msg or out.stopped):
+        _all_reduce_sums(out, s.device)
+    return out
+
+
+def _train_step(s: Session, cfg, batch_u8, out: EpochSums) -> None:
+    import torch
+
+    xb = batch_u8.float().div_(255)                                  # (b, 1, H, W) in [0, 1]
+    xb = xb.contiguous(memory_format=s.fmt)
+    x_in = xb
+    if cfg.input_noise:                                              # denoising: corrupt the input only
+        x_in = (xb + cfg.input_noise * torch.randn_like(xb)).clamp_(0, 1)
+    with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=s.amp):
+        pred = s.model(x_in)
+        parts = s.net.loss_function(xb, {k: v.float() for k, v in pred.items()})
+    loss = parts["loss"] / len(xb)                                   # mean over the batch
+    s.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(s.net.parameters(), cfg.grad_clip)
+    s.optimizer.step()
+    if s.scheduler is not None:
+        s.scheduler.step()
+    out.sums += torch.stack([parts["loss"].detach(), parts["recon"].detach(),
+                             parts.get("kl", parts["recon"].new_zeros(())).detach(),
+                             parts["sq_err"]]).double()
+    out.seen += len(xb)
+
+
+def _all_reduce_sums(out: EpochSums, device) -> None:
+    import torch
+    import torch.distributed as tdist
+
+    seen_t = torch.tensor([float(out.seen)], dtype=torch.float64, device=device)
+    tdist.all_reduce(out.sums)
+    tdist.all_reduce(seen_t)
+    out.seen = int(seen_t.item())
+
+
+def _bar(show: bool, total: int, desc: str):
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", unit_scale=True, leave=False, dynamic_ncols=True,
+                file=sys.stderr)
+
+
+def evaluate(net, x_test, cfg, epoch, dist, device, batch: int = 1000):
+    """Per-image test losses (sampled z for a VAE, seeded) and, for an AE, the codes'
+    mean and std (for the progress grids). Ranks split the test set and sum."""
+    import torch
+
+    net.eval()
+    torch.manual_seed(seed_of(cfg.seed, epoch, dist.rank, 3))
+    n = len(x_test)
+    lo, hi = n * dist.rank // dist.world_size, n * (dist.rank + 1) // dist.world_size
+    sums = torch.zeros(4, dtype=torch.float64, device=device)
+    code_sum = code_sq = None
+    with torch.no_grad():
+        for i in range(lo, hi, batch):
+            xb = x_test[i:min(i + batch, hi)].float().div_(255)
+            out = net(xb)
+            parts = net.loss_function(xb, out)
+            sums += torch.stack([parts["loss"], parts["recon"], parts.get("kl", parts["recon"] * 0),
+                                 parts["sq_err"]]).double()
+            z = out["z"].double()
+            code_sum = z.sum(0) if code_sum is None else code_sum + z.sum(0)
+            code_sq = (z * z).sum(0) if code_sq is None else code_sq + (z * z).sum(0)
+    if dist.enabled:
+        import torch.distributed as tdist
+
+        tdist.all_reduce(sums)
+        tdist.all_reduce(code_sum)
+        tdist.all_reduce(code_sq)
+    net.train()
+    s = (sums / n).tolist()
+    test = {"loss": s[0], "recon": s[1]}
+    if net.is_variational:
+        test["kl"] = s[2]
+    test["mse"] = s[3]
+    mean = code_sum / n
+    std = (code_sq / n - mean * mean).clamp_min(1e-12).sqrt()
+    return test, (mean.float().cpu(), std.float().cpu())
