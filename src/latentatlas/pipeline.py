@@ -139,7 +139,7 @@ def describe_data(run_dir, data, note: str | None = None) -> dict:
     if rows:
         rel = "figures/data_train_images.png"
         save_grid_png(run / rel, np.concatenate(rows), nrow=per_class)
-        section["figures"] = [{"path": rel, "title": "Training images", "kind": "png",
+        section["figures"] = [{"path": rel, "title": "Training images", "kind": "png", "section": "data",
                                "caption": f"The first {per_class} training images of each class, one class per row "
                                           f"({', '.join(map(str, ds.class_names))})."}]
     run.update_metrics("data", section)

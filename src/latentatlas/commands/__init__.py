@@ -8,6 +8,13 @@ belongs to the command itself (--out, --resume, RUN_DIR, ...).
 import argparse
 
 
+def add_wait_option(p: argparse.ArgumentParser) -> None:
+    """--wait: a command that writes a run folder holds its lock; another writer waits or refuses."""
+    p.add_argument("--wait", action="store_true",
+                   help="if another latentatlas process is writing the run folder, wait for it "
+                        "(default: refuse, naming its PID)")
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the description's line breaks. Defaults are written into each option's help
     once, "(default: X)": settings take theirs from the declaration."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..settings import add_section_options
 from ..settings.fields import csv_list
-from . import HelpFormatter
+from . import HelpFormatter, add_wait_option
 
 PARTS = ("projections", "probes", "clustering")
 
@@ -40,6 +40,7 @@ def add_parser(sub):
     p.add_argument("--only", type=csv_list, default=None, metavar="PARTS",
                    help=f"run only these parts: {', '.join(PARTS)} (comma-separated)")
     add_section_options(p, "analysis", own=True)
+    add_wait_option(p)
     return p
 
 
@@ -54,7 +55,7 @@ def run(args) -> int:
     rd = RunDir(args.run_dir)
     # The run's own [analysis] settings (a preset's choices), then the options given here.
     cfg = analysis_config_from_args(args, rd.config_section("analysis"))
-    out = analyze_run(rd.path, cfg)
+    out = analyze_run(rd.path, cfg, wait=args.wait)
     _summary(out)
     return 0
 

@@ -9,7 +9,7 @@ unless told otherwise: `latentatlas analyze --features mu+logvar | z`).
 
 from __future__ import annotations
 
-from . import HelpFormatter
+from . import HelpFormatter, add_wait_option
 
 
 def add_parser(sub):
@@ -18,13 +18,14 @@ def add_parser(sub):
     p.add_argument("run_dir", metavar="RUN_DIR", help="a trained run folder (model.json + model.safetensors)")
     p.add_argument("--batch-size", type=int, default=1024, help="images per forward pass (default: 1024)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    add_wait_option(p)
     return p
 
 
 def run(args) -> int:
     from ..latent.encode import encode_run
 
-    m = encode_run(args.run_dir, batch_size=args.batch_size, device=args.device)
+    m = encode_run(args.run_dir, batch_size=args.batch_size, device=args.device, wait=args.wait)
     print(f"encoded {m['n_train']} train + {m['n_test']} test images of {m['dataset']} to {m['latent_dim']}-d "
           f"{m['stored']} ({m['kind']}) in {m['seconds']:.1f} s -> {args.run_dir}/latents.npz")
     return 0

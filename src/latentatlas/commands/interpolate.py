@@ -15,7 +15,7 @@ gets its decoded manifold grid. Figures go to RUN/figures/interpolation_*.
 from __future__ import annotations
 
 from ..settings import add_section_options
-from . import HelpFormatter
+from . import HelpFormatter, add_wait_option
 
 # The generation settings that mean something to `interpolate`.
 INTERPOLATE_SETTINGS = ("steps", "tour", "traverse", "traverse_k", "classes", "manifold_n")
@@ -31,6 +31,7 @@ def add_parser(sub):
     p.add_argument("--from-index", type=int, default=None, metavar="I", help="walk from test image I")
     p.add_argument("--to-index", type=int, default=None, metavar="J", help="... to test image J")
     add_section_options(p, "generate", own=True, only=INTERPOLATE_SETTINGS)
+    add_wait_option(p)
     return p
 
 
@@ -63,18 +64,19 @@ def run(args) -> int:
     if classes is not None or indices is not None:  # walks asked for here replace the run's own
         base.update(walks=classes, walk_indices=indices)
     cfg = resolve_sections(("generate",), {"generate": base}, args=args)["generate"]
-    t0 = time.perf_counter()
-    ctx = open_run(args.run_dir)
-    # No walk asked for: the closest and the farthest pair of class means.
-    section = interpolation_section(ctx, cfg)
-    for walk in section["walks"]:
-        print(f"walk {walk['label']}: {ctx.run.path / walk['png']}  {ctx.run.path / walk['gif']}")
-    if "tour" in section:
-        print(f"tour through {len(section['tour']['classes'])} class means: {ctx.run.path / section['tour']['gif']}")
-    if "traversal" in section:
-        print(f"traversals of {len(section['traversal']['dims'])} dimensions: {ctx.run.path / section['traversal']['png']}")
-    if "manifold" in section:
-        print(f"2-d manifold grid: {ctx.run.path / section['manifold']['png']}")
-    print(f"class means: {ctx.run.path / 'figures/interpolation_class_means.png'}")
-    ctx.run.record_timing("interpolate", time.perf_counter() - t0)
+    with RunDir(args.run_dir).lock(wait=args.wait, command="latentatlas interpolate"):
+        t0 = time.perf_counter()
+        ctx = open_run(args.run_dir)
+        # No walk asked for: the closest and the farthest pair of class means.
+        section = interpolation_section(ctx, cfg)
+        for walk in section["walks"]:
+            print(f"walk {walk['label']}: {ctx.run.path / walk['png']}  {ctx.run.path / walk['gif']}")
+        if "tour" in section:
+            print(f"tour through {len(section['tour']['classes'])} class means: {ctx.run.path / section['tour']['gif']}")
+        if "traversal" in section:
+            print(f"traversals of {len(section['traversal']['dims'])} dimensions: {ctx.run.path / section['traversal']['png']}")
+        if "manifold" in section:
+            print(f"2-d manifold grid: {ctx.run.path / section['manifold']['png']}")
+        print(f"class means: {ctx.run.path / 'figures/interpolation_class_means.png'}")
+        ctx.run.record_timing("interpolate", time.perf_counter() - t0)
     return 0

@@ -14,7 +14,7 @@ is real train images vs real test images).
 from __future__ import annotations
 
 from ..settings import add_section_options
-from . import HelpFormatter
+from . import HelpFormatter, add_wait_option
 
 # The generation settings that mean something to `judge`.
 JUDGE_SETTINGS = ("samplers", "n_components", "n_judge", "seed")
@@ -30,6 +30,7 @@ def add_parser(sub):
     add_section_options(p, "data", only=("data_dir",))
     add_section_options(p, "generate", own=True, only=JUDGE_SETTINGS)
     p.add_argument("--retrain", action="store_true", help="train the judge again even if one is cached")
+    add_wait_option(p)
     return p
 
 
@@ -84,12 +85,13 @@ def run(args) -> int:
     from .sample import generate_config_from_args
 
     cfg = generate_config_from_args(args, RunDir(args.run_dir).config_section("generate"))
-    t0 = time.perf_counter()
-    ctx = open_run(args.run_dir)
-    if args.retrain:
-        from ..judge.classifier import load_or_train_judge
+    with RunDir(args.run_dir).lock(wait=args.wait, command="latentatlas judge"):
+        t0 = time.perf_counter()
+        ctx = open_run(args.run_dir)
+        if args.retrain:
+            from ..judge.classifier import load_or_train_judge
 
-        ctx._judge = load_or_train_judge(ctx.dataset(), retrain=True)
-    print_judge(judge_section(ctx, cfg))
-    ctx.run.record_timing("judge", time.perf_counter() - t0)
+            ctx._judge = load_or_train_judge(ctx.dataset(), retrain=True)
+        print_judge(judge_section(ctx, cfg))
+        ctx.run.record_timing("judge", time.perf_counter() - t0)
     return 0

@@ -1,6 +1,6 @@
 """`latentatlas report RUN_DIR`: write RUN_DIR/report.html from what the stages left there."""
 
-from . import HelpFormatter
+from . import HelpFormatter, add_wait_option
 
 
 def add_parser(sub):
@@ -13,12 +13,15 @@ def add_parser(sub):
     p.add_argument("--baseline", default=None, metavar="RUN_DIR",
                    help="our default run to put beside a study preset's published figures "
                         "(default: the study's baseline preset name, looked for beside RUN_DIR)")
+    add_wait_option(p)
     return p
 
 
 def run(args) -> int:
     from ..report.html import write_report
+    from ..rundir import RunDir
 
-    path = write_report(args.run_dir, baseline=args.baseline)
+    with RunDir(args.run_dir).lock(wait=args.wait, command="latentatlas report"):
+        path = write_report(args.run_dir, baseline=args.baseline)
     print(f"report: {path}")
     return 0

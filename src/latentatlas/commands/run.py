@@ -9,7 +9,7 @@ every setting of every stage.
 from __future__ import annotations
 
 from ..settings import SECTIONS, add_section_options
-from . import HelpFormatter
+from . import HelpFormatter, add_wait_option
 
 # With neither --preset nor --config, `run` starts from this preset: our defaults.
 DEFAULT_PRESET = "default-vae"
@@ -44,6 +44,7 @@ def add_parser(sub):
                    help="our default run, put beside a study preset's published figures in the report "
                         "(default: runs/<the study's baseline preset> when it exists)")
     p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
+    add_wait_option(p)
     for section in SECTIONS:
         add_section_options(p, section)
     return p
@@ -78,6 +79,6 @@ def run(args) -> int:
     skip = tuple(s.strip() for s in (args.skip or "").split(",") if s.strip())
     preset = args.preset or (None if args.config else DEFAULT_PRESET)
     summary = run_pipeline(out, cfg, preset=preset, force=args.force, sample_fallback=sample_fallback,
-                           baseline=args.baseline, skip=skip)
+                           baseline=args.baseline, skip=skip, wait=args.wait)
     print(format_summary(summary))
     return 0

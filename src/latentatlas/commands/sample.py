@@ -15,7 +15,7 @@ The options are made from the settings declarations (latentatlas.settings).
 from __future__ import annotations
 
 from ..settings import add_section_options
-from . import HelpFormatter
+from . import HelpFormatter, add_wait_option
 
 # The generation settings that mean something to `sample` (the walks belong to `interpolate`).
 SAMPLE_SETTINGS = ("samplers", "n_per_class", "classes", "n_components", "seed", "n_judge")
@@ -36,6 +36,7 @@ def add_parser(sub):
     add_section_options(p, "generate", own=True, only=SAMPLE_SETTINGS)
     p.add_argument("--judge", action="store_true",
                    help="also grade the samples with the independent classifier (fidelity, Frechet distance)")
+    add_wait_option(p)
     return p
 
 
@@ -46,20 +47,20 @@ def run(args) -> int:
     from ..judge.section import judge_section
     from ..latent.context import open_run
     from ..latent.generate import fit_samplers, sample_section, sampler_names
-
     from ..rundir import RunDir
 
     cfg = generate_config_from_args(args, RunDir(args.run_dir).config_section("generate"))
-    t0 = time.perf_counter()
-    ctx = open_run(args.run_dir)
-    resolve_classes(cfg.classes, ctx.class_names)          # a wrong class fails before any work
-    samplers = fit_samplers(ctx, sampler_names(ctx, cfg.samplers), cfg.n_components, cfg.seed)
-    section = sample_section(ctx, cfg, samplers)
-    for name, info in section["samplers"].items():
-        print(f"{name:15s} {info['description']}: {ctx.run.path / info['grid']}")
-    if args.judge:
-        from .judge import print_judge
+    with RunDir(args.run_dir).lock(wait=args.wait, command="latentatlas sample"):
+        t0 = time.perf_counter()
+        ctx = open_run(args.run_dir)
+        resolve_classes(cfg.classes, ctx.class_names)          # a wrong class fails before any work
+        samplers = fit_samplers(ctx, sampler_names(ctx, cfg.samplers), cfg.n_components, cfg.seed)
+        section = sample_section(ctx, cfg, samplers)
+        for name, info in section["samplers"].items():
+            print(f"{name:15s} {info['description']}: {ctx.run.path / info['grid']}")
+        if args.judge:
+            from .judge import print_judge
 
-        print_judge(judge_section(ctx, cfg, samplers))
-    ctx.run.record_timing("sample", time.perf_counter() - t0)
+            print_judge(judge_section(ctx, cfg, samplers))
+        ctx.run.record_timing("sample", time.perf_counter() - t0)
     return 0

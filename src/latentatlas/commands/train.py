@@ -14,7 +14,7 @@ The options are made from the settings declarations (latentatlas.settings).
 from __future__ import annotations
 
 from ..settings import add_section_options
-from . import HelpFormatter
+from . import HelpFormatter, add_wait_option
 
 EXAMPLES = """examples:
   latentatlas train --dataset mnist --model vae --latent-dim 10 --epochs 20 --out runs/vae10
@@ -33,6 +33,7 @@ def add_parser(sub):
     p.add_argument("--config", default=None, help="a TOML or JSON file with [data] [model] [train] tables")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
     p.add_argument("--overwrite", action="store_true", help="train again from scratch into an existing run")
+    add_wait_option(p)
     for section in TRAIN_SECTIONS:
         add_section_options(p, section)
     return p
@@ -89,13 +90,16 @@ def _keep_preset_stages(out, preset: str) -> None:
 
 
 def run(args) -> int:
+    from ..rundir import RunDir
     from ..train import train_run
 
     data_cfg, model_cfg, train_cfg = train_config_from_args(args)
     out = default_out(args, data_cfg, model_cfg)
-    metrics = train_run(out, data_cfg, model_cfg, train_cfg, resume=args.resume, overwrite=args.overwrite)
-    if metrics is not None and getattr(args, "preset", None):
-        _keep_preset_stages(out, args.preset)
+    # One lock over training and the preset's stage tables: config.json has one writer at a time.
+    with RunDir(out).lock(wait=args.wait, command="latentatlas train"):
+        metrics = train_run(out, data_cfg, model_cfg, train_cfg, resume=args.resume, overwrite=args.overwrite)
+        if metrics is not None and getattr(args, "preset", None):
+            _keep_preset_stages(out, args.preset)
     if metrics is not None:
         print(f"trained {metrics['model']} (latent {metrics['latent_dim']}) for {metrics['epochs']} epochs: "
               f"test loss {metrics['test_loss']:.4f} per image, test MSE {metrics['test_mse']:.5f}; "

@@ -114,8 +114,16 @@ def sample_section(ctx: GenContext, cfg, samplers: dict | None = None) -> dict:
     return section
 
 
-def generate_run(run_dir, cfg=None, progress: bool = True) -> dict:
-    """Samples, the judge's verdict and the walks for one trained run (see the module docstring)."""
+def generate_run(run_dir, cfg=None, progress: bool = True, wait: bool = False) -> dict:
+    """Samples, the judge's verdict and the walks for one trained run (see the module docstring).
+    Holds the run folder's lock (wait=True: wait for another writer instead of refusing)."""
+    from ..rundir import RunDir
+
+    with RunDir(run_dir).lock(wait=wait, command="latentatlas generate"):
+        return _generate(run_dir, cfg, progress)
+
+
+def _generate(run_dir, cfg, progress: bool) -> dict:
     from tqdm.auto import tqdm
 
     from ..config import GenerateConfig
