@@ -149,8 +149,10 @@ def train_judge(dataset, epochs: int = 6, batch_size: int = 128, lr: float = 2e-
     from torch import nn
     from tqdm import tqdm
 
-    if threads:
-        torch.set_num_threads(threads)
+    from ..cores import usable_cores
+
+    # Every core this process may use (torch's default counts the machine's, not the cgroup's).
+    torch.set_num_threads(threads or usable_cores())
     if len(dataset.y_train) == 0 or len(dataset.y_test) == 0:
         raise UserError(f"dataset {dataset.name!r} has an empty train or test split; the judge needs both")
     g = torch.Generator().manual_seed(seed)

@@ -64,9 +64,11 @@ def _full_covariances(gmm) -> np.ndarray:
 def _validated(cfg):
     from ..config import AnalysisConfig
 
-    if cfg is None:
-        return AnalysisConfig()
-    return AnalysisConfig(**asdict(cfg))                        # re-runs __post_init__ checks
+    from ..cores import resolve_jobs
+
+    cfg = AnalysisConfig() if cfg is None else AnalysisConfig(**asdict(cfg))   # re-runs __post_init__ checks
+    cfg.n_jobs = resolve_jobs(cfg.n_jobs)                       # None: every core this process may use
+    return cfg
 
 
 def analyze_run(run_dir, cfg=None, verbose: bool = True, wait: bool = False) -> dict:
@@ -76,7 +78,10 @@ def analyze_run(run_dir, cfg=None, verbose: bool = True, wait: bool = False) -> 
     rd = RunDir(run_dir)
     if not rd.path.is_dir():
         raise UserError(f"run directory {rd.path} does not exist")
-    with rd.lock(wait=wait, command="latentatlas analyze"):
+    from ..cores import thread_limits
+
+    # Every pool (BLAS, numba for UMAP, torch) runs cfg.n_jobs threads, as the estimators do.
+    with rd.lock(wait=wait, command="latentatlas analyze"), thread_limits(cfg.n_jobs):
         return _analyze_run(rd, cfg, verbose)
 
 

@@ -43,13 +43,16 @@ def choose_device(name: str = "auto", local_rank: int = 0):
 
 
 def set_threads(threads: int | None, world_size: int = 1) -> int:
-    """Set torch's intra-op threads; under torchrun on CPU, share the cores between ranks."""
+    """Set torch's intra-op threads: `threads`, or every core this process may use (affinity
+    and cgroup quota respected: torch's own default counts the machine's cores), shared
+    between the ranks under torchrun."""
     import torch
 
-    if threads is None and world_size > 1:
-        threads = max(1, (os.cpu_count() or 1) // world_size)
-    if threads is not None:
-        torch.set_num_threads(int(threads))
+    from ..cores import usable_cores
+
+    if threads is None:
+        threads = max(1, usable_cores() // world_size)
+    torch.set_num_threads(int(threads))
     return torch.get_num_threads()
 
 
