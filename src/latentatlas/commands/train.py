@@ -13,6 +13,9 @@ The options are made from the settings declarations (latentatlas.settings).
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 from ..settings import add_section_options
 from . import HelpFormatter, add_wait_option
 
@@ -95,10 +98,13 @@ def run(args) -> int:
 
     data_cfg, model_cfg, train_cfg = train_config_from_args(args)
     out = default_out(args, data_cfg, model_cfg)
-    # One lock over training and the preset's stage tables: config.json has one writer at a time.
-    with RunDir(out).lock(wait=args.wait, command="latentatlas train"):
-        metrics = train_run(out, data_cfg, model_cfg, train_cfg, resume=args.resume, overwrite=args.overwrite)
-        if metrics is not None and getattr(args, "preset", None):
+    # One lock over training and the preset's stage tables, so config.json has one writer at a
+    # time. Under torchrun only rank 0 writes (and locks); the other ranks only train.
+    rank0 = os.environ.get("RANK", "0") == "0"
+    with RunDir(out).lock(wait=args.wait, command="latentatlas train") if rank0 else contextlib.nullcontext():
+        metrics = train_run(out, data_cfg, model_cfg, train_cfg, resume=args.resume, overwrite=args.overwrite,
+                            wait=args.wait)
+        if metrics is not None and rank0 and getattr(args, "preset", None):
             _keep_preset_stages(out, args.preset)
     if metrics is not None:
         print(f"trained {metrics['model']} (latent {metrics['latent_dim']}) for {metrics['epochs']} epochs: "
