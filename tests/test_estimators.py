@@ -49,3 +49,14 @@ def test_every_registered_estimator_is_checked():
     for reg in (registry.PROJECTIONS, registry.PROBES, registry.CLUSTERERS, registry.SAMPLERS):
         for name, entry in reg.items():
             assert entry.cls in checked, f"{reg.kind} {name!r} ({entry.target}) is not in FAST or SLOW"
+
+
+def test_the_registry_module_imports_no_heavy_library():
+    """Settings are validated against the registries: that must not import sklearn or torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys, latentatlas.registry as r; r.PROBES.check('svm'); r.MODELS.title('vae'); "
+            "print(sorted(m for m in ('sklearn', 'torch', 'umap', 'openTSNE') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

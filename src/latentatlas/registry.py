@@ -7,6 +7,7 @@
     OPTIMIZERS    adam, adamw, rmsprop, sgd, muon    training/optim.py
     SCHEDULES     none, cosine, onecycle             training/optim.py
     MODELS        ae, vae, vade, dense-ae, study...  models/
+    FEATURES      mean, mu+logvar, z                 latent/encode.py (what analysis reads)
 
 In the style of openTSNE's backends dict and torch.optim's classes: a new kind is
 one entry here (and its class where the entry points). The class is named as
@@ -123,4 +124,12 @@ MODELS = Registry("model", [
     Entry("study002-ae", "study 002 autoencoder", "latentatlas.models.studies:Study002AE"),
     Entry("study003-vae", "study 003 VAE", "latentatlas.models.studies:Study003VAE", {"variational": True}),
     Entry("study004-ae", "study 004 autoencoder", "latentatlas.models.studies:Study004AE"),
+])
+
+# What analysis reads from latents.npz (no class: latent/encode.py's `features` builds them);
+# limits["needs"] "vae": only a VAE stores the log-variances these need.
+FEATURES = Registry("features", [
+    Entry("mean", "latent means (VAE mu, autoencoder z)", ""),
+    Entry("mu+logvar", "VAE [mu, log sigma^2] concatenated", "", {"needs": "vae"}),
+    Entry("z", "sampled z = mu + sigma * eps (seeded)", "", {"needs": "vae"}),
 ])

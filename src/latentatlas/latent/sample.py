@@ -157,6 +157,8 @@ class MixturePriorSampler(_Sampler):
         self.weights, self.means, self.variances = weights, means, variances
 
     def _fit(self, codes, labels):
+        if any(p is None for p in (self.weights, self.means, self.variances)):
+            raise UserError("the mixture prior needs weights, means and variances (the model's prior_parameters())")
         means = np.asarray(self.means, dtype=np.float64)
         if means.ndim != 2 or means.shape[1] != codes.shape[1]:
             raise InputError(f"the mixture prior is {means.shape[-1]}-d but the codes are {codes.shape[1]}-d")
