@@ -77,7 +77,8 @@ PROJECTIONS = Registry("projection", [
 ])
 
 PROBES = Registry("probe", [
-    Entry("svm", "SVM (RBF kernel)", "latentatlas.latent.probe:SVMProbe"),
+    # limits["solvers"]: the svm_solver choices ("auto": exact up to svm_exact_max_samples codes)
+    Entry("svm", "SVM (RBF kernel)", "latentatlas.latent.probe:SVMProbe", {"solvers": ("auto", "exact", "nystroem")}),
     Entry("logreg", "logistic regression", "latentatlas.latent.probe:LogRegProbe"),
     Entry("knn", "k-nearest neighbours", "latentatlas.latent.probe:KNNProbe"),
 ])

@@ -24,7 +24,7 @@ from ..errors import UserError
 from ..registry import PROBES
 from .estimators import InputError, build, validate
 
-SVM_SOLVERS = ("auto", "exact", "nystroem")
+SVM_SOLVERS = PROBES["svm"].limits["solvers"]        # ("auto", "exact", "nystroem")
 
 
 class _Probe(ClassifierMixin, BaseEstimator):
