@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from latentatlas.errors import UserError
-from latentatlas.latent.cluster import N2D, GMMClusterer, cluster_accuracy, make_clusterer, score_clustering
+from latentatlas.latent.cluster import (N2D, GMMClusterer, KMeansClusterer, cluster_accuracy, make_clusterer,
+                                        score_clustering)
 
 
 def blobs(n=600, d=5, k=3, seed=0):
@@ -57,8 +58,18 @@ def test_fewer_than_two_clusters_is_a_user_error(name):
     with pytest.raises(UserError, match="at least 2 clusters"):
         make_clusterer(name, 1)
     cls = type(make_clusterer(name, 2))
-    with pytest.raises(UserError, match="at least 2 clusters"):
-        cls(n_clusters=1).fit(X)
+    # The estimator itself allows one cluster, as scikit-learn's KMeans does (its checks clone
+    # with n_clusters=1); no clusters, or more than points, is refused in fit.
+    with pytest.raises(UserError, match="positive integer"):
+        cls(n_clusters=0).fit(X)
+    with pytest.raises(UserError, match="51 clusters need at least 51 codes"):
+        cls(n_clusters=51).fit(X)
+
+
+@pytest.mark.parametrize("cls", [GMMClusterer, KMeansClusterer])
+def test_one_cluster_holds_every_code(cls):
+    X, _ = blobs(50)
+    assert (cls(n_clusters=1, random_state=0).fit(X).labels_ == 0).all()
 
 
 def test_estimator_contract_and_unknown_names():

@@ -278,3 +278,12 @@ def test_models_dict_names_match_classes():
         assert isinstance(model.is_variational, bool)
     assert np.all([MODELS[n].is_variational for n in ("vae", "study001-vae", "study003-vae")])
 
+
+def test_models_dict_is_made_from_the_registry():
+    from latentatlas import registry
+
+    assert list(MODELS) == list(registry.MODELS)          # one list of names, in one order
+    for name, entry in registry.MODELS.items():
+        assert MODELS[name] is entry.cls and entry.cls.name == name
+        assert bool(entry.limits.get("variational")) == bool(getattr(entry.cls, "is_variational", False))
+

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from latentatlas.errors import UserError
 from latentatlas.latent.sample import (ClassGaussianSampler, GaussianMixtureSampler, GaussianSampler, PriorSampler,
-                                       default_samplers, make_sampler, mle_gaussian)
+                                       default_samplers, full_covariances, make_sampler, mle_gaussian)
 
 
 def three_blobs(n=3000, d=4, seed=0):
@@ -161,8 +162,10 @@ def test_estimator_contract_clone_and_params():
     c = clone(s)
     assert c.get_params() == s.get_params() and not hasattr(c, "gmm_")
     assert clone(ClassGaussianSampler(reg_covar=1e-3)).reg_covar == 1e-3
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         GaussianSampler().sample(3)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        GaussianMixtureSampler().sample_per_component(3)
 
 
 def test_bad_codes_and_unknown_sampler():
@@ -174,3 +177,24 @@ def test_bad_codes_and_unknown_sampler():
         ClassGaussianSampler().fit(np.zeros((5, 2)), np.zeros(4))
     with pytest.raises(UserError, match="unknown sampler"):
         make_sampler("diffusion")
+
+
+@pytest.mark.parametrize("kind", ["full", "tied", "diag", "spherical"])
+def test_full_covariances_expands_every_covariance_type(kind):
+    from sklearn.mixture import GaussianMixture
+
+    codes, _, _, _ = three_blobs(600, d=3)
+    g = GaussianMixture(3, covariance_type=kind, random_state=0).fit(codes)
+    full = full_covariances(g)
+    assert full.shape == (3, 3, 3)
+    # The expanded matrices give the mixture's own log-likelihood back.
+    back = GaussianMixture(3, covariance_type="full").fit(codes[:10])
+    back.weights_, back.means_, back.covariances_ = g.weights_, g.means_, np.array(full)
+    back.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(full))
+    np.testing.assert_allclose(back.score_samples(codes), g.score_samples(codes), rtol=1e-6)
+
+
+def test_make_sampler_passes_the_mixture_its_settings():
+    s = make_sampler("gmm", n_components=3, random_state=5)
+    assert isinstance(s, GaussianMixtureSampler) and (s.n_components, s.random_state) == (3, 5)
+    assert make_sampler("gaussian", n_components=3).get_params() == GaussianSampler().get_params()

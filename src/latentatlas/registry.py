@@ -7,6 +7,7 @@
     OPTIMIZERS    adam, adamw, rmsprop, sgd, muon    training/optim.py
     SCHEDULES     none, cosine, onecycle             training/optim.py
     MODELS        ae, vae, vade, dense-ae, study...  models/
+    FEATURES      mean, mu+logvar, z                 latent/encode.py (what analysis reads)
 
 In the style of openTSNE's backends dict and torch.optim's classes: a new kind is
 one entry here (and its class where the entry points). The class is named as
@@ -65,6 +66,8 @@ class Registry(dict):
         return list(self)
 
 
+# limits["max_dims"]: the most dimensions a setting may ask for (a scatter shows at most 3);
+# TSNEProjection refuses more as well (openTSNE: FFT in 1-2 D, Barnes-Hut's tree beyond).
 PROJECTIONS = Registry("projection", [
     Entry("pca", "PCA", "latentatlas.latent.project:PCAProjection", {"max_dims": 3}),
     Entry("lda", "LDA", "latentatlas.latent.project:LDAProjection", {"max_dims": 3}),
@@ -74,9 +77,10 @@ PROJECTIONS = Registry("projection", [
 ])
 
 PROBES = Registry("probe", [
-    Entry("svm", "SVM (RBF kernel)", "latentatlas.latent.probe:LatentProbe"),
-    Entry("logreg", "logistic regression", "latentatlas.latent.probe:LatentProbe"),
-    Entry("knn", "k-nearest neighbours", "latentatlas.latent.probe:LatentProbe"),
+    # limits["solvers"]: the svm_solver choices ("auto": exact up to svm_exact_max_samples codes)
+    Entry("svm", "SVM (RBF kernel)", "latentatlas.latent.probe:SVMProbe", {"solvers": ("auto", "exact", "nystroem")}),
+    Entry("logreg", "logistic regression", "latentatlas.latent.probe:LogRegProbe"),
+    Entry("knn", "k-nearest neighbours", "latentatlas.latent.probe:KNNProbe"),
 ])
 
 CLUSTERERS = Registry("clusterer", [
@@ -85,6 +89,7 @@ CLUSTERERS = Registry("clusterer", [
     Entry("n2d", "N2D (UMAP + Gaussian mixture)", "latentatlas.latent.cluster:N2D"),
 ])
 
+# limits["needs"]: "vae" (the N(0, I) prior exists only for a VAE) or "labels" (per-class fit).
 SAMPLERS = Registry("sampler", [
     Entry("prior", "prior N(0, I)", "latentatlas.latent.sample:PriorSampler", {"needs": "vae"}),
     Entry("gaussian", "one Gaussian", "latentatlas.latent.sample:GaussianSampler"),
@@ -105,4 +110,27 @@ SCHEDULES = Registry("schedule", [
     Entry("none", "constant", ""),
     Entry("cosine", "cosine annealing", "torch.optim.lr_scheduler:CosineAnnealingLR"),
     Entry("onecycle", "one-cycle", "torch.optim.lr_scheduler:OneCycleLR"),
+])
+
+# limits["variational"]: the model's encoder gives (mu, logvar), so it has a prior to sample
+# (the class's `is_variational`; here so that settings can be checked without torch).
+MODELS = Registry("model", [
+    Entry("ae", "convolutional autoencoder", "latentatlas.models.conv:ConvAE"),
+    Entry("vae", "convolutional VAE", "latentatlas.models.conv:ConvVAE", {"variational": True}),
+    Entry("vade", "convolutional VaDE (Gaussian-mixture prior)", "latentatlas.models.vade:ConvVaDE",
+          {"variational": True}),
+    Entry("dense-ae", "dense autoencoder", "latentatlas.models.dense:DenseAE"),
+    Entry("study000-cae", "study 000 convolutional autoencoder", "latentatlas.models.studies:Study000CAE"),
+    Entry("study001-vae", "study 001 VAE", "latentatlas.models.studies:Study001VAE", {"variational": True}),
+    Entry("study002-ae", "study 002 autoencoder", "latentatlas.models.studies:Study002AE"),
+    Entry("study003-vae", "study 003 VAE", "latentatlas.models.studies:Study003VAE", {"variational": True}),
+    Entry("study004-ae", "study 004 autoencoder", "latentatlas.models.studies:Study004AE"),
+])
+
+# What analysis reads from latents.npz (no class: latent/encode.py's `features` builds them);
+# limits["needs"] "vae": only a VAE stores the log-variances these need.
+FEATURES = Registry("features", [
+    Entry("mean", "latent means (VAE mu, autoencoder z)", ""),
+    Entry("mu+logvar", "VAE [mu, log sigma^2] concatenated", "", {"needs": "vae"}),
+    Entry("z", "sampled z = mu + sigma * eps (seeded)", "", {"needs": "vae"}),
 ])

@@ -48,19 +48,6 @@ class _Steps:
                              "section": section or self.section, "caption": caption})
 
 
-def _full_covariances(gmm) -> np.ndarray:
-    """GaussianMixture covariances as (k, d, d) whatever covariance_type was fitted."""
-    k, d = gmm.means_.shape
-    c = gmm.covariances_
-    if gmm.covariance_type == "full":
-        return c
-    if gmm.covariance_type == "tied":
-        return np.broadcast_to(c, (k, d, d))
-    if gmm.covariance_type == "diag":
-        return np.stack([np.diag(v) for v in c])
-    return np.stack([np.eye(d) * v for v in c])                  # spherical: (k,)
-
-
 def _validated(cfg):
     from ..config import AnalysisConfig
 
@@ -169,7 +156,8 @@ def _subset(n: int, size: int | None, seed: int) -> np.ndarray:
 
 def _projections(ctx, specs) -> dict:
     from ..figures import interactive, latent as latent_figures
-    from .project import TITLES, make_projection, projection_quality
+    from ..registry import PROJECTIONS
+    from .project import make_projection, projection_quality
 
     rd, cfg = ctx["rd"], ctx["cfg"]
     X_all, y_all, is_train, names = ctx["X_all"], ctx["y_all"], ctx["is_train"], ctx["class_names"]
@@ -196,7 +184,8 @@ def _projections(ctx, specs) -> dict:
     done_dims = set()
     for method, dims in specs:
         key = f"{method}_{dims}d"
-        title = f"{TITLES[method]} {dims}-D of {ctx['feat_words']}"
+        shown = PROJECTIONS.title(method)                        # "t-SNE" for "tsne"
+        title = f"{shown} {dims}-D of {ctx['feat_words']}"
         X, y, tr, sub_note = X_fit, y_fit, tr_fit, fit_note
         limit = {2: cfg.tsne_max_samples, 3: cfg.tsne_3d_max_samples}.get(dims) if method == "tsne" else None
         if limit and len(X) > limit:
@@ -232,19 +221,19 @@ def _projections(ctx, specs) -> dict:
                     hover_images=cfg.hover_images, seed=cfg.seed)
                 path = rd.figures / f"projections_{method}_3d.html"
                 steps.run(f"{key} figure", interactive.write_html, fig, path)
-                steps.figure(path, title, "html", f"Interactive 3-D {TITLES[method]} ({note}). "
+                steps.figure(path, title, "html", f"Interactive 3-D {shown} ({note}). "
                              "Drag to turn; hover a point for its class and, for a sample, its image.")
         else:
             emb = est.embedding_
             if got == 1:  # a 1-D projection: spread the points vertically by class to see them
                 emb = np.column_stack([emb[:, 0], y + np.random.default_rng(0).uniform(-0.3, 0.3, len(y))])
             path = rd.figures / f"projections_{method}_{got}d.png"
-            t = title if got == dims else f"{TITLES[method]} {got}-D (asked {dims}-D) of {ctx['feat_words']}"
+            t = title if got == dims else f"{shown} {got}-D (asked {dims}-D) of {ctx['feat_words']}"
             steps.run(f"{key} figure", latent_figures.scatter_2d, emb, y, names, path, t,
-                      axis_names=(f"{TITLES[method]} 1", f"{TITLES[method]} 2" if got > 1 else "class (jittered)"),
+                      axis_names=(f"{shown} 1", f"{shown} 2" if got > 1 else "class (jittered)"),
                       note=note)
             q = entry["latent"]
-            steps.figure(path, t, "png", f"{TITLES[method]} of {ctx['feat_words']}, coloured by class ({note}). "
+            steps.figure(path, t, "png", f"{shown} of {ctx['feat_words']}, coloured by class ({note}). "
                          f"kNN accuracy {q['knn_accuracy']:.3f}, silhouette {q['silhouette']:.3f}, "
                          f"trustworthiness {q['trustworthiness']:.3f} on {q['n_points']:,} points.")
         done_dims.add((method, got))
@@ -280,7 +269,8 @@ def _spectrum(steps, pca, rd, name, title) -> dict:
 def _raw_baseline(ctx, specs, n_eval, latent_result) -> dict:
     """The same 2-D projections of raw pixels: the "before", scored on the same points."""
     from ..figures import latent as latent_figures
-    from .project import TITLES, make_projection, projection_quality
+    from ..registry import PROJECTIONS
+    from .project import make_projection, projection_quality
 
     rd, cfg, steps = ctx["rd"], ctx["cfg"], ctx["steps"]
     N = len(ctx["y_all"])
@@ -320,7 +310,8 @@ def _raw_baseline(ctx, specs, n_eval, latent_result) -> dict:
         entry["raw_seconds"] = steps.timings[f"raw {key} fit"]
         if getattr(est, "notes_", None):
             entry["raw_notes"] = list(est.notes_)
-        title = f"{TITLES[method]} 2-D of raw pixels (before)"
+        shown = PROJECTIONS.title(method)
+        title = f"{shown} 2-D of raw pixels (before)"
         if X_in is not X:
             title += ", via 50 principal components"
         path = rd.figures / f"projections_raw_{method}_2d.png"
@@ -328,8 +319,8 @@ def _raw_baseline(ctx, specs, n_eval, latent_result) -> dict:
         if emb.shape[1] == 1:
             emb = np.column_stack([emb[:, 0], y + np.random.default_rng(0).uniform(-0.3, 0.3, len(y))])
         steps.run(f"raw {key} figure", latent_figures.scatter_2d, emb, y, ctx["class_names"], path, title,
-                  axis_names=(f"{TITLES[method]} 1", f"{TITLES[method]} 2"), note=note)
-        steps.figure(path, title, "png", f"{TITLES[method]} of the raw pixels ({note}): the 'before' to the latent "
+                  axis_names=(f"{shown} 1", f"{shown} 2"), note=note)
+        steps.figure(path, title, "png", f"{shown} of the raw pixels ({note}): the 'before' to the latent "
                      f"'after'. kNN accuracy {q['knn_accuracy']:.3f}, silhouette {q['silhouette']:.3f}, "
                      f"trustworthiness {q['trustworthiness']:.3f} on {q['n_points']:,} points.")
         if method == "pca":
@@ -348,7 +339,8 @@ def _pca50(X, seed):
 
 def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
     from ..figures import latent as latent_figures
-    from .probe import TITLES, LatentProbe, evaluate_probe
+    from ..registry import PROBES
+    from .probe import evaluate_probe, make_probe
 
     rd, cfg, names = ctx["rd"], ctx["cfg"], ctx["class_names"]
     steps = _Steps(rd, "probes", ctx["verbose"])
@@ -357,18 +349,19 @@ def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
               "protocol": "trained on training-split codes, scored on test-split codes; "
                           "StandardScaler inside the pipeline"}
     for name in cfg.probes:
-        probe = LatentProbe(name, svm_solver=cfg.svm_solver, exact_max_samples=cfg.svm_exact_max_samples,
-                            random_state=cfg.seed, n_jobs=cfg.n_jobs)
+        shown = PROBES.title(name)                               # "SVM (RBF kernel)" for "svm"
+        probe = make_probe(name, svm_solver=cfg.svm_solver, exact_max_samples=cfg.svm_exact_max_samples,
+                           random_state=cfg.seed, n_jobs=cfg.n_jobs)
         probe = steps.run(f"{name} fit", probe.fit, X_train, y_train)
         scores = steps.run(f"{name} score", evaluate_probe, probe, X_test, y_test, names)
         scores["solver"] = probe.solver_
         scores["fit_seconds"] = steps.timings[f"{name} fit"]
         result[name] = scores
         path = rd.figures / f"probes_{name}_confusion.png"
-        title = f"{TITLES[name]} on {ctx['feat_words']}: accuracy {scores['accuracy']:.4f}"
+        title = f"{shown} on {ctx['feat_words']}: accuracy {scores['accuracy']:.4f}"
         steps.run(f"{name} figure", latent_figures.confusion_matrix, scores["confusion_matrix"], names, path, title)
         steps.figure(path, title, "png",
-                     f"Confusion matrix of the {TITLES[name]} probe ({probe.solver_}) on {len(X_test):,} test codes: "
+                     f"Confusion matrix of the {shown} probe ({probe.solver_}) on {len(X_test):,} test codes: "
                      f"accuracy {scores['accuracy']:.4f}, macro precision {scores['precision']:.4f}, "
                      f"recall {scores['recall']:.4f}, F1 {scores['f1']:.4f}.")
     result["timings"] = steps.timings
@@ -379,8 +372,10 @@ def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
 
 def _clustering(ctx, n_clusters: int) -> dict:
     from ..figures import latent as latent_figures
-    from .cluster import TITLES, make_clusterer, score_clustering
+    from ..registry import CLUSTERERS
+    from .cluster import make_clusterer, score_clustering
     from .project import PCAProjection
+    from .sample import full_covariances
 
     rd, cfg, names = ctx["rd"], ctx["cfg"], ctx["class_names"]
     steps = ctx["steps"] = _Steps(rd, "clustering", ctx["verbose"])
@@ -395,6 +390,7 @@ def _clustering(ctx, n_clusters: int) -> dict:
               "labels_used": "only to score (Hungarian-matched accuracy, NMI, ARI)"}
     plane = None
     for name in cfg.clusterers:
+        shown = CLUSTERERS.title(name)
         knn = None
         if name == "n2d":
             key = (id(X), len(X))
@@ -420,17 +416,17 @@ def _clustering(ctx, n_clusters: int) -> dict:
         table, rows = table[order], [f"{rows[i]} ({scores['cluster_to_label'].get(rows[i].split()[-1]) or '-'})"
                                      for i in order]
         path = rd.figures / f"clustering_{name}_table.png"
-        title = (f"{TITLES[name]}: cluster accuracy {scores['accuracy']:.4f}, "
+        title = (f"{shown}: cluster accuracy {scores['accuracy']:.4f}, "
                  f"NMI {scores['nmi']:.4f}, ARI {scores['ari']:.4f}")
         steps.run(f"{name} table figure", latent_figures.confusion_matrix, table, names, path, title,
                   xlabel="true class", ylabel="cluster (matched class)", row_names=rows)
-        steps.figure(path, title, "png", f"Cluster-to-label table of {TITLES[name]} on {len(X):,} codes "
+        steps.figure(path, title, "png", f"Cluster-to-label table of {shown} on {len(X):,} codes "
                      f"({split} split, {ctx['feat_words']}); no labels used to fit.")
         if name == "gmm":
             # Study 003: the mixture's Gaussians as ellipses over the 2-D codes; for a wider latent,
             # the same Gaussians pushed through the (linear) PCA map onto its plane.
             gmm = est.gmm_
-            covs = _full_covariances(gmm)
+            covs = full_covariances(gmm)
             if X.shape[1] == 2:
                 emb, ell, axes, where = X, list(zip(gmm.means_, covs)), ("latent 1", "latent 2"), "2-D latent"
             else:

@@ -1,6 +1,6 @@
 """Clustering the codes without labels, and scoring clusters against the labels.
 
-Clusterers come from one dict, `CLUSTERERS`: a Gaussian mixture (study 003),
+Clusterers are chosen by name from `latentatlas.registry.CLUSTERERS`: a Gaussian mixture (study 003),
 k-means, and N2D (McConville et al., 2020: "N2D: (Not Too) Deep Clustering via
 Clustering the Local Manifold of an Autoencoded Embedding"): a UMAP embedding of
 the codes (n_components = n_clusters, min_dist = 0) clustered by a Gaussian
@@ -15,14 +15,29 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from ..errors import UserError
+from ..registry import CLUSTERERS
+from .estimators import InputError, build, validate
 
-TITLES = {"gmm": "Gaussian mixture", "kmeans": "k-means", "n2d": "N2D (UMAP + Gaussian mixture)"}
 
-
-def _check_n_clusters(n) -> int:
-    if not isinstance(n, (int, np.integer)) or n < 2:
+def _check_n_clusters(n) -> None:
+    """What a clustering of the codes asks for: at least 2 clusters (the CLI's rule)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise UserError(f"clustering needs at least 2 clusters, not {n!r}; use --n-clusters 2 or more")
-    return int(n)
+
+
+def _fit_input(est, X, dtype=(np.float64, np.float32)):
+    """Validated (N, d) codes (sets n_features_in_) and the number of clusters as an int.
+
+    One cluster is allowed here, as scikit-learn's KMeans and GaussianMixture allow it
+    (its estimator checks set n_clusters=1); `make_clusterer` keeps the CLI's >= 2.
+    """
+    X = validate(est, X, dtype=list(dtype), what="clustering")
+    k = est.n_clusters
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise UserError(f"n_clusters must be a positive integer, not {k!r}; use --n-clusters 2 or more")
+    if k > len(X):
+        raise InputError(f"{k} clusters need at least {k} codes, got n_samples = {len(X)}; lower --n-clusters")
+    return X, int(k)
 
 
 class N2D(ClusterMixin, BaseEstimator):
@@ -49,8 +64,7 @@ class N2D(ClusterMixin, BaseEstimator):
 
         from .project import UMAPProjection
 
-        k = _check_n_clusters(self.n_clusters)
-        X = np.asarray(X, dtype=np.float32)
+        X, k = _fit_input(self, X, dtype=(np.float32,))
         dim = int(self.umap_dim or k)
         self.umap_ = UMAPProjection(n_components=dim, n_neighbors=self.n_neighbors, min_dist=self.min_dist,
                                     n_jobs=self.n_jobs, random_state=self.random_state, knn=self.knn).fit(X)
@@ -59,9 +73,6 @@ class N2D(ClusterMixin, BaseEstimator):
                                     random_state=self.random_state).fit(self.embedding_)
         self.labels_ = self.gmm_.predict(self.embedding_)
         return self
-
-    def fit_predict(self, X, y=None):
-        return self.fit(X).labels_
 
 
 class GMMClusterer(ClusterMixin, BaseEstimator):
@@ -76,7 +87,7 @@ class GMMClusterer(ClusterMixin, BaseEstimator):
     def fit(self, X, y=None):
         from sklearn.mixture import GaussianMixture
 
-        k = _check_n_clusters(self.n_clusters)
+        X, k = _fit_input(self, X)
         self.gmm_ = GaussianMixture(k, covariance_type=self.covariance_type, n_init=self.n_init,
                                     random_state=self.random_state).fit(X)
         self.labels_ = self.gmm_.predict(X)
@@ -94,28 +105,19 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
     def fit(self, X, y=None):
         from sklearn.cluster import KMeans
 
-        k = _check_n_clusters(self.n_clusters)
+        X, k = _fit_input(self, X)
         self.kmeans_ = KMeans(k, n_init=self.n_init, random_state=self.random_state).fit(X)
         self.labels_ = self.kmeans_.labels_
         return self
 
 
-CLUSTERERS = {"gmm": GMMClusterer, "kmeans": KMeansClusterer, "n2d": N2D}
-
-
 def make_clusterer(method, n_clusters=10, random_state=None, **params):
-    """A clusterer from its name, or `method` itself if it is already an estimator."""
-    if not isinstance(method, str):
-        if not hasattr(method, "fit"):
-            raise UserError(f"{method!r} is neither a clusterer name ({', '.join(CLUSTERERS)}) nor an estimator")
-        return method
-    if method not in CLUSTERERS:
-        raise UserError(f"unknown clusterer {method!r}; choose from {', '.join(CLUSTERERS)}")
-    _check_n_clusters(n_clusters)
-    cls = CLUSTERERS[method]
-    names = cls._get_param_names()
-    kwargs = {k: v for k, v in params.items() if k in names}
-    return cls(n_clusters=n_clusters, random_state=random_state, **kwargs)
+    """A clusterer by its name in `registry.CLUSTERERS` with the parameters its class takes,
+    or `method` itself if it is already an estimator."""
+    if isinstance(method, str):
+        CLUSTERERS.check(method)
+        _check_n_clusters(n_clusters)
+    return build(CLUSTERERS, method, dict(n_clusters=n_clusters, random_state=random_state), params)
 
 
 def cluster_accuracy(y_true, y_pred) -> tuple[float, dict[int, int]]:

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..registry import FEATURES
 from ..rundir import CONFIG, LATENTS, MODEL_JSON, WEIGHTS, RunDir, write_npz
 
-FEATURE_KINDS = ("mean", "mu+logvar", "z")
 SPLITS = ("train", "test", "all")
 
 
@@ -134,9 +134,7 @@ def features(latents: dict, split: str = "train", kind: str = "mean", seed: int 
     "z":          VAE only: z = mu + sigma * eps, eps ~ N(0, I) seeded by `seed`
     """
     _check_split(split)
-    if kind not in FEATURE_KINDS:
-        raise UserError(f"unknown features {kind!r}; choose one of {', '.join(FEATURE_KINDS)}")
-    if kind != "mean" and latents["kind"] != "vae":
+    if FEATURES.entry(kind).limits.get("needs") == "vae" and latents["kind"] != "vae":
         raise UserError(f"features {kind!r} need a VAE (log-variances); this run's model is an "
                         f"autoencoder: use --features mean")
 
@@ -160,9 +158,7 @@ def describe_features(kind: str, latent_kind: str) -> str:
     """Words for outputs and figures: which features were analysed."""
     if kind == "mean":
         return "VAE means mu" if latent_kind == "vae" else "autoencoder codes z"
-    if kind == "mu+logvar":
-        return "VAE [mu, log sigma^2] concatenated"
-    return "sampled z = mu + sigma * eps (seeded)"
+    return FEATURES.title(kind)
 
 
 def _check_split(split: str) -> None:

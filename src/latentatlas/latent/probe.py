@@ -4,8 +4,10 @@ A probe is trained on training-split codes and scored on test-split codes
 (study 001 trained an SVM on its VAE's codes). Features are standardised
 inside a `Pipeline`, so the scaler sees only training codes.
 
-`LatentProbe` follows scikit-learn's estimator contract. The RBF SVM (libsvm)
-grows roughly quadratically with the number of training codes, so above
+One estimator class per kind, chosen by name from `latentatlas.registry.PROBES`
+(`make_probe`): `SVMProbe`, `LogRegProbe`, `KNNProbe`. Each follows scikit-learn's
+estimator contract and passes its `check_estimator`. The RBF SVM (libsvm) grows
+roughly quadratically with the number of training codes, so above
 `exact_max_samples` the "auto" solver maps the codes with a Nystroem kernel
 approximation (Williams & Seeger 2001) and trains a linear SVM on that
 (`solver_` says which was used).
@@ -19,40 +21,72 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..errors import UserError
+from ..registry import PROBES
+from .estimators import InputError, build, validate
 
-PROBES = ("svm", "logreg", "knn")
-TITLES = {"svm": "SVM (RBF kernel)", "logreg": "logistic regression", "knn": "k-nearest neighbours"}
+SVM_SOLVERS = PROBES["svm"].limits["solvers"]        # ("auto", "exact", "nystroem")
 
 
-class LatentProbe(ClassifierMixin, BaseEstimator):
-    """method: "svm" | "logreg" | "knn"; fitted: pipeline_, solver_ (words), classes_, seconds_."""
+class _Probe(ClassifierMixin, BaseEstimator):
+    """Checks, fitting and prediction shared by the probes; a subclass says which pipeline
+    (`_pipeline(n_samples, n_features)` -> (Pipeline, words for `solver_`)).
 
-    def __init__(self, method="svm", svm_solver="auto", exact_max_samples=70000, C=10.0, gamma="scale",
-                 n_nystroem=1000, n_neighbors=5, random_state=None, n_jobs=1):
-        self.method = method
+    Fitted: pipeline_, solver_ (words), classes_, n_features_in_, seconds_.
+    """
+
+    def _check_params(self) -> None:
+        """Parameter checks a subclass adds (in fit, so that clone and set_params stay free)."""
+
+    def fit(self, X, y):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.utils.multiclass import check_classification_targets
+
+        self._check_params()
+        X, y = validate(self, X, y, dtype=np.float32, what="probe")
+        check_classification_targets(y)
+        if len(np.unique(y)) < 2:
+            raise InputError("a probe needs at least 2 classes in the training labels, got 1 class")
+        t0 = time.perf_counter()
+        self.pipeline_, self.solver_ = self._pipeline(*X.shape)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.pipeline_.fit(X, y)
+        self.classes_ = self.pipeline_.classes_
+        self.seconds_ = time.perf_counter() - t0
+        return self
+
+    def predict(self, X):
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        return self.pipeline_.predict(validate(self, X, reset=False, dtype=np.float32, what="probe"))
+
+
+class SVMProbe(_Probe):
+    """An RBF-kernel SVM: exact (libsvm) up to `exact_max_samples` training codes, above that
+    (svm_solver "auto") a Nystroem kernel map + linear SVM; "exact" / "nystroem" force one."""
+
+    def __init__(self, svm_solver="auto", exact_max_samples=70000, C=10.0, gamma="scale", n_nystroem=1000,
+                 random_state=None):
         self.svm_solver = svm_solver
         self.exact_max_samples = exact_max_samples
         self.C = C
         self.gamma = gamma
         self.n_nystroem = n_nystroem
-        self.n_neighbors = n_neighbors
         self.random_state = random_state
-        self.n_jobs = n_jobs
 
-    def _build(self, n_samples: int, n_features: int):
+    def _check_params(self) -> None:
+        if self.svm_solver not in SVM_SOLVERS:
+            raise UserError(f"svm_solver {self.svm_solver!r} is not one of {', '.join(SVM_SOLVERS)}")
+
+    def _pipeline(self, n_samples: int, n_features: int):
         from sklearn.kernel_approximation import Nystroem
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.neighbors import KNeighborsClassifier
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
         from sklearn.svm import SVC, LinearSVC
 
-        if self.method == "logreg":
-            return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0)), \
-                "logistic regression (lbfgs, multinomial)"
-        if self.method == "knn":
-            return make_pipeline(StandardScaler(), KNeighborsClassifier(self.n_neighbors, n_jobs=self.n_jobs)), \
-                f"{self.n_neighbors}-nearest neighbours (euclidean)"
         solver = self.svm_solver
         if solver == "auto":
             solver = "exact" if n_samples <= self.exact_max_samples else "nystroem"
@@ -70,30 +104,49 @@ class LatentProbe(ClassifierMixin, BaseEstimator):
              f"(chosen: {n_samples} training codes > {self.exact_max_samples})"
              if self.svm_solver == "auto" else f"Nystroem RBF kernel map ({n_comp} components) + linear SVM")
 
+
+class LogRegProbe(_Probe):
+    """Multinomial logistic regression (lbfgs) on standardised codes."""
+
+    def __init__(self, C=1.0, max_iter=2000):
+        self.C = C
+        self.max_iter = max_iter
+
+    def _pipeline(self, n_samples: int, n_features: int):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=self.max_iter, C=self.C)), \
+            "logistic regression (lbfgs, multinomial)"
+
     def fit(self, X, y):
-        if self.method not in PROBES:
-            raise UserError(f"unknown probe {self.method!r}; choose from {', '.join(PROBES)}")
-        if self.svm_solver not in ("auto", "exact", "nystroem"):
-            raise UserError(f"svm_solver {self.svm_solver!r} is not one of auto, exact, nystroem")
-        X = np.asarray(X, dtype=np.float32)
-        y = np.asarray(y)
-        if len(np.unique(y)) < 2:
-            raise UserError("a probe needs at least 2 classes in the training labels")
-        t0 = time.perf_counter()
-        self.pipeline_, self.solver_ = self._build(*X.shape)
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            self.pipeline_.fit(X, y)
-        self.classes_ = self.pipeline_.classes_
-        self.seconds_ = time.perf_counter() - t0
+        super().fit(X, y)
+        self.n_iter_ = self.pipeline_[-1].n_iter_        # lbfgs iterations, as max_iter bounds them
         return self
 
-    def predict(self, X):
-        return self.pipeline_.predict(np.asarray(X, dtype=np.float32))
+
+class KNNProbe(_Probe):
+    """k-nearest neighbours (euclidean) on standardised codes."""
+
+    def __init__(self, n_neighbors=5, n_jobs=1):
+        self.n_neighbors = n_neighbors
+        self.n_jobs = n_jobs
+
+    def _pipeline(self, n_samples: int, n_features: int):
+        from sklearn.neighbors import KNeighborsClassifier
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(StandardScaler(), KNeighborsClassifier(self.n_neighbors, n_jobs=self.n_jobs)), \
+            f"{self.n_neighbors}-nearest neighbours (euclidean)"
+
+
+def make_probe(method, **params):
+    """A probe by its name in `registry.PROBES` ("svm", "logreg", "knn"), given the parameters
+    its class takes (the others are dropped: one call serves every kind), or `method` itself
+    if it is already an estimator."""
+    return build(PROBES, method, {}, params)
 
 
 def evaluate_probe(probe, X_test, y_test, class_names) -> dict:

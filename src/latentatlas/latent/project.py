@@ -4,8 +4,9 @@ Estimators in the scikit-learn style: parameters stored unchanged in
 `__init__`, validation and work in `fit` (returns self), fitted state in
 attributes ending in `_` (`embedding_` (N, n_components_), `notes_`: plain
 sentences for figures and metrics, e.g. a fallback to fewer dimensions).
-Backends are chosen from one small dict, `PROJECTIONS`, as openTSNE does; a
-caller may pass an object of their own instead of a name.
+Backends are chosen by name from `latentatlas.registry.PROJECTIONS` (class, title,
+limits), as openTSNE chooses its backends from one small dict; a caller may pass
+an object of their own instead of a name.
 
 Where the data allows fewer dimensions than asked (LDA gives at most
 n_classes - 1; PCA at most the latent size) the estimator falls back to what
@@ -21,8 +22,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..errors import UserError
-
-MAX_DIMS = {"pca": None, "lda": None, "tsne": 3, "umap": None}  # None: limited only by the data
+from ..registry import PROJECTIONS
+from .estimators import InputError, build, flatten_images, validate
 
 
 def _check_n_components(name: str, n: int, limit: int | None = None) -> int:
@@ -33,16 +34,38 @@ def _check_n_components(name: str, n: int, limit: int | None = None) -> int:
     return int(n)
 
 
-def _as_2d_float(X) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 2:
-        X = X.reshape(len(X), -1)  # images (N, H, W) -> pixels (N, H*W)
-    if len(X) < 3:
-        raise UserError(f"a projection needs at least 3 points, got {len(X)}")
-    return X
+def _fit_input(est, X, y="no_validation"):
+    """float32 (N, d) points to fit (images are flattened to pixels); sets n_features_in_."""
+    out = validate(est, flatten_images(X), y, dtype=np.float32)
+    n = len(out[0] if isinstance(out, tuple) else out)
+    if n < 3:
+        raise InputError(f"a projection needs at least 3 points, got n_samples = {n}")
+    return out
 
 
-class PCAProjection(TransformerMixin, BaseEstimator):
+def _transform_input(est, X) -> np.ndarray:
+    """float32 (N, d) points to map with a fitted projection (NotFittedError before fit)."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(est)
+    return validate(est, flatten_images(X), reset=False, dtype=np.float32)
+
+
+class _Projection(TransformerMixin, BaseEstimator):
+    """Shared tags: every projection computes in float32 and returns float32 (codes are
+    float32 throughout the package), so float32 is the dtype it preserves, not float64."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    def fit_transform(self, X, y=None):
+        """The embedding found while fitting (for t-SNE and UMAP, not a second embedding of X)."""
+        return self.fit(X, y).embedding_
+
+
+class PCAProjection(_Projection):
     """PCA with the whole eigenvalue spectrum kept (study 004 read "about 20 dims" off it).
 
     Fitted: pca_ (sklearn PCA over all min(N, d) components), embedding_ (N, k),
@@ -57,7 +80,7 @@ class PCAProjection(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         from sklearn.decomposition import PCA
 
-        X = _as_2d_float(X)
+        X = _fit_input(self, X)
         k = _check_n_components("PCA", self.n_components)
         full = min(X.shape)
         self.notes_ = []
@@ -73,11 +96,14 @@ class PCAProjection(TransformerMixin, BaseEstimator):
         self.components_for_ = {
             f"{int(q * 100)}%": int(min(np.searchsorted(self.cumulative_ratio_, q - 1e-12) + 1, full))
             for q in (0.90, 0.95, 0.99)}
-        self.embedding_ = self.transform(X)
+        self.embedding_ = self._map(X)
         return self
 
+    def _map(self, X):
+        return self.pca_.transform(X)[:, : self.n_components_].astype(np.float32)
+
     def transform(self, X):
-        return self.pca_.transform(_as_2d_float(X))[:, : self.n_components_].astype(np.float32)
+        return self._map(_transform_input(self, X))
 
     def project_gaussian(self, mean, cov):
         """A Gaussian N(mean, cov) in the input space -> its image in the projected plane.
@@ -89,7 +115,7 @@ class PCAProjection(TransformerMixin, BaseEstimator):
         return W @ (np.asarray(mean) - self.pca_.mean_), W @ np.asarray(cov) @ W.T
 
 
-class LDAProjection(TransformerMixin, BaseEstimator):
+class LDAProjection(_Projection):
     """Fisher's linear discriminant analysis (study 000): at most n_classes - 1 dimensions."""
 
     def __init__(self, n_components=2, solver="svd"):
@@ -99,10 +125,10 @@ class LDAProjection(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-        if y is None:
-            raise UserError("LDA needs class labels (it is supervised)")
-        X = _as_2d_float(X)
-        y = np.asarray(y)
+        if y is None:   # scikit-learn's words after ours, as its estimator checks look for them
+            raise InputError("LDA needs class labels (it is supervised): it requires y to be passed, "
+                             "but the target y is None")
+        X, y = _fit_input(self, X, y)
         k = _check_n_components("LDA", self.n_components)
         n_classes = len(np.unique(y))
         if n_classes < 2:
@@ -117,11 +143,16 @@ class LDAProjection(TransformerMixin, BaseEstimator):
         self.n_components_ = k
         self.lda_ = LinearDiscriminantAnalysis(n_components=k, solver=self.solver).fit(X, y)
         self.explained_variance_ratio_ = getattr(self.lda_, "explained_variance_ratio_", None)
-        self.embedding_ = self.transform(X)
+        self.embedding_ = self.lda_.transform(X).astype(np.float32)
         return self
 
     def transform(self, X):
-        return self.lda_.transform(_as_2d_float(X)).astype(np.float32)
+        return self.lda_.transform(_transform_input(self, X)).astype(np.float32)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True       # supervised: fit needs the class labels
+        return tags
 
 
 def _openTSNE_knn(knn):
@@ -132,7 +163,7 @@ def _openTSNE_knn(knn):
     return PrecomputedNeighbors(np.ascontiguousarray(idx[:, 1:]), np.ascontiguousarray(dist[:, 1:]))
 
 
-class TSNEProjection(TransformerMixin, BaseEstimator):
+class TSNEProjection(_Projection):
     """t-SNE with openTSNE (Policar et al.): FFT-interpolated gradients in 1-2 D (O(N) per
     iteration; "auto" uses Barnes-Hut below 5,000 points, where it is faster); 3-D only
     through Barnes-Hut, O(N log N) per iteration and several times slower, which
@@ -142,6 +173,11 @@ class TSNEProjection(TransformerMixin, BaseEstimator):
     `knn_graph` returns), shared with UMAP/N2D so the graph is built once; needs
     k > 3 * perplexity.
     """
+
+    _NEW_POINTS = ("t-SNE has no map of new points: transform places them against the fitted embedding by "
+                   "a fresh optimisation, so transform(X) is not the embedding fit found for the same X")
+    _expected_failed_checks = {"check_transformer_general": _NEW_POINTS,
+                               "check_transformer_data_not_an_array": _NEW_POINTS}
 
     def __init__(self, n_components=2, perplexity=30.0, n_iter=500, early_exaggeration_iter=250,
                  negative_gradient_method="auto", n_jobs=1, random_state=None, knn=None):
@@ -158,8 +194,8 @@ class TSNEProjection(TransformerMixin, BaseEstimator):
         import openTSNE
         from openTSNE import affinity, initialization
 
-        X = _as_2d_float(X)
-        k = _check_n_components("t-SNE", self.n_components, MAX_DIMS["tsne"])
+        X = _fit_input(self, X)
+        k = _check_n_components("t-SNE", self.n_components, PROJECTIONS["tsne"].limits["max_dims"])
         perplexity = float(min(self.perplexity, (len(X) - 1) / 3.0))
         method = self.negative_gradient_method
         if method == "auto":
@@ -193,11 +229,16 @@ class TSNEProjection(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        return np.asarray(self.tsne_.transform(_as_2d_float(X)), dtype=np.float32)
+        return np.asarray(self.tsne_.transform(_transform_input(self, X)), dtype=np.float32)
 
 
-class UMAPProjection(TransformerMixin, BaseEstimator):
+class UMAPProjection(_Projection):
     """UMAP (McInnes et al.) with umap-learn; `knn` as for TSNEProjection (shared graph)."""
+
+    _BATCH = ("umap-learn's transform lays out the new points together (a stochastic optimisation), "
+              "so a point's image depends on the batch it comes in")
+    _expected_failed_checks = {"check_methods_subset_invariance": _BATCH,
+                               "check_methods_sample_order_invariance": _BATCH}
 
     def __init__(self, n_components=2, n_neighbors=15, min_dist=0.1, metric="euclidean",
                  n_epochs=None, n_jobs=1, random_state=None, knn=None):
@@ -215,10 +256,10 @@ class UMAPProjection(TransformerMixin, BaseEstimator):
 
         import umap
 
-        X = _as_2d_float(X)
+        X = _fit_input(self, X)
         k = _check_n_components("UMAP", self.n_components)
         if k >= len(X) - 1:
-            raise UserError(f"UMAP cannot embed {len(X)} points in {k} dimensions; use fewer dimensions")
+            raise InputError(f"UMAP cannot embed {len(X)} points in {k} dimensions; use fewer dimensions")
         n_neighbors = int(min(self.n_neighbors, len(X) - 1))
         precomputed = (None, None, None)
         if self.knn is not None and self.knn[0].shape[0] == len(X) and self.knn[0].shape[1] >= n_neighbors:
@@ -235,30 +276,14 @@ class UMAPProjection(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        return np.asarray(self.umap_.transform(_as_2d_float(X)), dtype=np.float32)
-
-
-# One small dict of backends; analysis, the CLI and tests choose from it by name.
-PROJECTIONS = {"pca": PCAProjection, "lda": LDAProjection, "tsne": TSNEProjection, "umap": UMAPProjection}
-TITLES = {"pca": "PCA", "lda": "LDA", "tsne": "t-SNE", "umap": "UMAP"}
+        return np.asarray(self.umap_.transform(_transform_input(self, X)), dtype=np.float32)
 
 
 def make_projection(method, n_components=2, random_state=None, n_jobs=1, knn=None, **params):
-    """A projection estimator from its name, or `method` itself if it is already an estimator."""
-    if not isinstance(method, str):
-        if not hasattr(method, "fit"):
-            raise UserError(f"{method!r} is neither a projection name ({', '.join(PROJECTIONS)}) "
-                            "nor an estimator with fit()")
-        return method
-    if method not in PROJECTIONS:
-        raise UserError(f"unknown projection {method!r}; choose from {', '.join(PROJECTIONS)}")
-    cls = PROJECTIONS[method]
-    kwargs = dict(n_components=n_components, **params)
-    names = cls._get_param_names()
-    for key, value in (("random_state", random_state), ("n_jobs", n_jobs), ("knn", knn)):
-        if key in names:
-            kwargs[key] = value
-    return cls(**kwargs)
+    """A projection estimator by its name in `registry.PROJECTIONS`, or `method` itself if it is
+    already an estimator; random_state, n_jobs and knn go to the classes that take them."""
+    return build(PROJECTIONS, method, dict(n_components=n_components, **params),
+                 dict(random_state=random_state, n_jobs=n_jobs, knn=knn))
 
 
 def knn_graph(X, n_neighbors: int, random_state=None, n_jobs: int = 1):
@@ -268,7 +293,7 @@ def knn_graph(X, n_neighbors: int, random_state=None, n_jobs: int = 1):
     Exact (scikit-learn, a KD-tree) for low-dimensional codes, where it is fast;
     approximate nearest-neighbour descent (pynndescent, as umap-learn) otherwise.
     """
-    X = _as_2d_float(X)
+    X = np.asarray(flatten_images(X), dtype=np.float32)
     k = int(min(n_neighbors, len(X)))
     if X.shape[1] <= 16 or len(X) <= 5000:
         from sklearn.neighbors import NearestNeighbors
@@ -306,7 +331,7 @@ def projection_quality(X_high, embedding, y, is_train, n_neighbors: int = 5, max
     from sklearn.metrics import silhouette_score
     from sklearn.neighbors import KNeighborsClassifier
 
-    X_high = _as_2d_float(X_high)
+    X_high = np.asarray(flatten_images(X_high), dtype=np.float32)
     embedding = np.asarray(embedding, dtype=np.float32)
     y = np.asarray(y)
     is_train = np.asarray(is_train, dtype=bool)

@@ -1,5 +1,9 @@
 """Samplers of latent codes, scikit-learn style: `fit(codes, labels=None)`, then `sample(n)`.
 
+`fit`'s arguments are named `X` (codes) and `y` (labels) as scikit-learn names them;
+samplers are unsupervised estimators that pass its `check_estimator`. They are chosen
+by name from `latentatlas.registry.SAMPLERS` (`make_sampler`).
+
     sampler = ClassGaussianSampler().fit(train_codes, train_labels)
     z, y = sampler.sample(16, classes=[3, 7], random_state=0)   # (32, d) codes, (32,) classes
 
@@ -27,14 +31,18 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from ..errors import UserError
+from ..registry import SAMPLERS
+from .estimators import InputError, build, validate
 
 
-def _check_codes(codes) -> np.ndarray:
-    codes = np.asarray(codes, dtype=np.float64)
-    if codes.ndim != 2 or len(codes) == 0:
-        raise UserError(f"latent codes must be a non-empty (N, d) array, got shape {codes.shape}")
+def _check_codes(est, codes) -> np.ndarray:
+    """float64 (N, d) finite codes; sets est.n_features_in_. Our own words for the two
+    mistakes a run can make (wrong shape, NaN), scikit-learn's for the rest (empty, complex)."""
+    if np.ndim(codes) != 2:
+        raise InputError(f"latent codes must be a non-empty (N, d) array, got shape {np.shape(codes)}")
+    codes = validate(est, codes, dtype=np.float64, ensure_all_finite=False, what="latent codes")
     if not np.isfinite(codes).all():
-        raise UserError("latent codes contain NaN or inf; re-train or re-encode the run")
+        raise InputError("latent codes contain NaN or inf; re-train or re-encode the run")
     return codes
 
 
@@ -42,6 +50,19 @@ def _check_n(n) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
         raise UserError(f"the number of samples must be a positive integer, got {n!r}")
     return int(n)
+
+
+def full_covariances(gmm) -> np.ndarray:
+    """A fitted GaussianMixture's covariances as (K, d, d), whatever its covariance_type."""
+    k, d = gmm.means_.shape
+    c = gmm.covariances_
+    if gmm.covariance_type == "full":
+        return c
+    if gmm.covariance_type == "tied":
+        return np.broadcast_to(c, (k, d, d))
+    if gmm.covariance_type == "diag":
+        return np.stack([np.diag(v) for v in c])
+    return np.stack([np.eye(d) * v for v in c])                  # spherical: c is (K,)
 
 
 def mle_gaussian(codes: np.ndarray, reg_covar: float) -> tuple[np.ndarray, np.ndarray]:
@@ -76,23 +97,25 @@ class _Sampler(BaseEstimator):
     knows_classes = False
     name = "sampler"
 
-    def fit(self, codes, labels=None):
-        codes = _check_codes(codes)
+    def fit(self, X, y=None):
+        """X: codes (N, d); y: their class labels (N,), needed by class-gaussian, else optional."""
+        codes = _check_codes(self, X)
+        labels = y
         if labels is not None:
             labels = np.asarray(labels, dtype=np.int64)
             if labels.shape != (len(codes),):
-                raise UserError(f"labels must be ({len(codes)},) for {len(codes)} codes, got {labels.shape}")
+                raise InputError(f"labels must be ({len(codes)},) for {len(codes)} codes, got {labels.shape}")
         elif self.needs_labels:
             raise UserError(f"the {self.name} sampler needs class labels; pass labels to fit() "
                             "(or use the gaussian or gmm sampler)")
-        self.n_features_in_ = codes.shape[1]
         self._fit(codes, labels)
         return self
 
     def sample(self, n: int, random_state=None, classes=None) -> tuple[np.ndarray, np.ndarray]:
         """`n` codes, (n, d) float32, and where each came from (n,) int64."""
-        if not hasattr(self, "n_features_in_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() first")
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)                               # NotFittedError: "... is not fitted yet"
         n = _check_n(n)
         if classes is not None and not self.knows_classes:
             raise UserError(f"the {self.name} sampler knows no classes; use class-gaussian to sample per class")
@@ -122,13 +145,23 @@ class MixturePriorSampler(_Sampler):
 
     name = "prior"
 
+    # scikit-learn's checks fit one instance to codes of 1 to 10 features; a prior has one width.
+    _WIDTH = "the mixture prior's width is the model's latent size, fixed by its means; other widths are refused"
+    _expected_failed_checks = dict.fromkeys((
+        "check_estimators_overwrite_params", "check_estimators_fit_returns_self", "check_readonly_memmap_input",
+        "check_n_features_in_after_fitting", "check_positive_only_tag_during_fit", "check_estimators_dtypes",
+        "check_dtype_object", "check_fit2d_1sample", "check_fit2d_1feature", "check_fit_idempotent",
+        "check_fit_check_is_fitted", "check_n_features_in"), _WIDTH)
+
     def __init__(self, weights=None, means=None, variances=None):
         self.weights, self.means, self.variances = weights, means, variances
 
     def _fit(self, codes, labels):
+        if any(p is None for p in (self.weights, self.means, self.variances)):
+            raise UserError("the mixture prior needs weights, means and variances (the model's prior_parameters())")
         means = np.asarray(self.means, dtype=np.float64)
         if means.ndim != 2 or means.shape[1] != codes.shape[1]:
-            raise UserError(f"the mixture prior is {means.shape[-1]}-d but the codes are {codes.shape[1]}-d")
+            raise InputError(f"the mixture prior is {means.shape[-1]}-d but the codes are {codes.shape[1]}-d")
         w = np.asarray(self.weights, dtype=np.float64)
         self.weights_ = w / w.sum()
         self.means_, self.variances_ = means, np.asarray(self.variances, dtype=np.float64)
@@ -242,23 +275,14 @@ class GaussianMixtureSampler(_Sampler):
 
     def _full_cholesky(self) -> np.ndarray:
         """(K, d, d) Cholesky factors of each component's covariance, whatever covariance_type."""
-        g, d = self.gmm_, self.n_features_in_
-        cov = g.covariances_
-        if g.covariance_type == "full":
-            full = cov
-        elif g.covariance_type == "tied":
-            full = np.broadcast_to(cov, (g.n_components, d, d))
-        elif g.covariance_type == "diag":
-            full = np.stack([np.diag(c) for c in cov])
-        else:  # spherical
-            full = np.stack([np.eye(d) * c for c in cov])
-        return np.linalg.cholesky(full)
+        return np.linalg.cholesky(full_covariances(self.gmm_))
 
     def sample_per_component(self, n: int, random_state=None) -> tuple[np.ndarray, np.ndarray]:
         """n codes from EACH component (ignoring the weights), grouped: for a grid with one row
         per component. Returns (K * n, d) codes and (K * n,) component ids."""
-        if not hasattr(self, "gmm_"):
-            raise RuntimeError("GaussianMixtureSampler is not fitted; call fit() first")
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "gmm_")
         n = _check_n(n)
         rng = check_random_state(random_state)
         chol = self._full_cholesky()
@@ -278,38 +302,27 @@ class GaussianMixtureSampler(_Sampler):
         return z * self.scale_ + self.shift_, comp
 
 
-SAMPLERS = {
-    "prior": PriorSampler,
-    "gaussian": GaussianSampler,
-    "class-gaussian": ClassGaussianSampler,
-    "gmm": GaussianMixtureSampler,
-}
-
-
 def make_sampler(name, model_kind: str = "ae", n_components: int = 10, random_state=0,
                  prior: dict | None = None) -> _Sampler:
-    """A sampler by name (or an already-built sampler object, returned as is).
+    """A sampler by its name in `registry.SAMPLERS` (or an already-built sampler, returned as is).
 
     model_kind "ae" | "vae": the prior is N(0, I) only for a VAE; `prior` (weights, means,
-    variances) makes it a learned mixture instead, as for VaDE.
+    variances) makes it a learned mixture instead, as for VaDE. n_components and
+    random_state go to the samplers that take them (the mixture).
     """
     if not isinstance(name, str):
         return name
-    if name not in SAMPLERS:
-        raise UserError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)}")
-    if name == "prior" and model_kind != "vae":
-        raise UserError("the prior sampler needs a VAE (an autoencoder's codes have no N(0, I) prior); "
+    entry = SAMPLERS.entry(name)
+    if entry.limits.get("needs") == "vae" and model_kind != "vae":
+        raise UserError(f"the {name} sampler needs a VAE (an autoencoder's codes have no N(0, I) prior); "
                         "use --sampler gaussian, class-gaussian or gmm")
-    if name == "gmm":
-        return GaussianMixtureSampler(n_components=n_components, random_state=random_state)
     if name == "prior" and prior is not None:
         return MixturePriorSampler(**prior)
-    return SAMPLERS[name]()
+    return build(SAMPLERS, name, {}, dict(n_components=n_components, random_state=random_state))
 
 
 def default_samplers(model_kind: str, has_labels: bool = True) -> list[str]:
-    """Every sampler that applies: the prior only for a VAE, class-gaussian only with labels."""
-    names = (["prior"] if model_kind == "vae" else []) + ["gaussian"]
-    if has_labels:
-        names.append("class-gaussian")
-    return names + ["gmm"]
+    """Every sampler that applies, in registry order: those that need a VAE only for a VAE,
+    those that need labels only with labels."""
+    have = {"vae": model_kind == "vae", "labels": has_labels}
+    return [name for name, entry in SAMPLERS.items() if have.get(entry.limits.get("needs"), True)]

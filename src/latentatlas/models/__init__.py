@@ -1,6 +1,7 @@
 """Models: ConvAE, ConvVAE, the study architectures, and how to save and rebuild them.
 
-    MODELS                      name -> class ("ae", "vae", "dense-ae", "study000-cae", ...)
+    MODELS                      name -> class ("ae", "vae", "dense-ae", "study000-cae", ...), made
+                                from `latentatlas.registry.MODELS` (names, titles: one list)
     build_model(spec)           spec = model.json: {"name": ..., "config": {...}}
     model_from_config(cfg, image_size, in_channels)   from a ModelConfig
     save_model(run_dir, model) / load_model(run_dir, device="cpu")
@@ -12,17 +13,18 @@ from __future__ import annotations
 
 import inspect
 
+from .. import registry
 from ..errors import UserError
 from .base import LatentModel
 from .conv import ConvAE, ConvVAE
 from .dense import DenseAE
 from .io import load_model, save_model
 from .losses import RECON_LOSSES, kl_divergence, loss_function, reconstruction_loss
-from .studies import Study000CAE, Study001VAE, Study002AE, Study003VAE, Study004AE
+from .studies import Study000CAE, Study001VAE, Study002AE, Study003VAE, Study004AE  # noqa: F401
 from .vade import ConvVaDE
 
-MODELS: dict[str, type] = {cls.name: cls for cls in
-                           (ConvAE, ConvVAE, ConvVaDE, DenseAE, Study000CAE, Study001VAE, Study002AE, Study003VAE, Study004AE)}
+# name -> class, for callers that want the classes themselves; the names live in the registry.
+MODELS: dict[str, type] = {name: entry.cls for name, entry in registry.MODELS.items()}
 
 __all__ = ["MODELS", "LatentModel", "ConvAE", "ConvVAE", "ConvVaDE", "DenseAE", "build_model", "model_from_config",
            "save_model", "load_model", "loss_function", "kl_divergence", "reconstruction_loss",
@@ -30,9 +32,7 @@ __all__ = ["MODELS", "LatentModel", "ConvAE", "ConvVAE", "ConvVaDE", "DenseAE", 
 
 
 def _model_class(name: str) -> type:
-    if name not in MODELS:
-        raise UserError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
-    return MODELS[name]
+    return MODELS[registry.MODELS.check(name)]
 
 
 def _check_kwargs(name: str, cls: type, kwargs: dict) -> None:

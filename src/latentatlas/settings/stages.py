@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import UserError
-from ..registry import CLUSTERERS, OPTIMIZERS, PROBES, PROJECTIONS, SAMPLERS, SCHEDULES
+from ..registry import CLUSTERERS, FEATURES, MODELS, OPTIMIZERS, PROBES, PROJECTIONS, SAMPLERS, SCHEDULES
 from .fields import csv_ints, csv_list, csv_names, int_or_all, setting, widths
 
-FEATURE_KINDS = ("mean", "mu+logvar", "z")
+FEATURE_KINDS = tuple(FEATURES)
+SVM_SOLVERS = tuple(PROBES["svm"].limits["solvers"])
 
 
 def _at_least(obj, names: tuple[str, ...], low, allow_none: bool = False) -> None:
@@ -80,6 +81,7 @@ class ModelConfig:
                                           default_text="2")
 
     def __post_init__(self):
+        MODELS.check(self.name)
         if self.latent_dim is not None and (isinstance(self.latent_dim, bool) or int(self.latent_dim) < 1):
             raise UserError(f"latent size must be at least 1, not {self.latent_dim}")
         if self.loss is not None:
@@ -170,7 +172,7 @@ class AnalysisConfig:
     probes: list[str] = setting(help="svm, logreg, knn; 'none' to skip", parse=csv_list, metavar="LIST",
                                 factory=lambda: ["svm", "logreg", "knn"])
     svm_solver: str = setting("auto", "exact RBF SVC, or a Nystroem kernel map + linear SVM; auto picks by size",
-                              choices=("auto", "exact", "nystroem"))
+                              choices=SVM_SOLVERS)
     # Exact SVC on 60k MNIST codes: about 10 s of CPU.
     svm_exact_max_samples: int = setting(70000, "'auto' uses the exact SVC up to N training codes", metavar="N")
     clusterers: list[str] = setting(help="gmm, kmeans, n2d; 'none' to skip", parse=csv_list, metavar="LIST",
@@ -198,7 +200,7 @@ class AnalysisConfig:
             PROBES.check(name)
         for name in self.clusterers:
             CLUSTERERS.check(name)
-        _one_of("svm_solver", self.svm_solver, ("auto", "exact", "nystroem"))
+        _one_of("svm_solver", self.svm_solver, SVM_SOLVERS)
         _one_of("cluster_split", self.cluster_split, ("all", "train", "test"))
         _one_of("covariance_type", self.covariance_type, ("full", "tied", "diag", "spherical"))
         if self.n_clusters is not None and self.n_clusters < 2:
