@@ -21,6 +21,13 @@ def test_every_documented_preset_exists_and_validates():
         assert name in names
         cfg = load_preset(name)
         assert isinstance(cfg.data, DataConfig)
+        # Not empty, and every value it sets is the value loaded (an empty or ignored preset fails).
+        raw = read_preset(name)
+        assert raw.get("model") or raw.get("train"), name
+        for section in ("data", "model", "train", "analysis", "generate"):
+            for key, value in (raw.get(section) or {}).items():
+                loaded = getattr(getattr(cfg, section), key)
+                assert loaded == value or (isinstance(value, list) and loaded == list(value)), (name, section, key)
         # round trip through the dict form is lossless
         assert RunConfig.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()
 

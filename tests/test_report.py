@@ -241,6 +241,7 @@ def check_in_browser(report: Path, tmp_path: Path, screenshot_name: str) -> dict
     return {"attrs": attrs, "dom": dom.stdout, "screenshot": shot}
 
 
+@pytest.mark.slow
 def test_report_renders_in_chromium_without_script_errors(tmp_path):
     run = make_fake_run(tmp_path / "run", interactive=2)
     report = write_report(run.path)
@@ -252,6 +253,7 @@ def test_report_renders_in_chromium_without_script_errors(tmp_path):
     assert 'id="la-fig-' in seen["dom"]
 
 
+@pytest.mark.slow
 def test_browser_probe_catches_a_script_error(tmp_path):
     """The probe the browser test relies on does see an error (so the test above can fail)."""
     run = make_fake_run(tmp_path / "run", interactive=1)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
-import importlib.util
 import json
 import sys
 import time
@@ -45,12 +44,10 @@ SECTION_OF_STAGE = {"train": ("data", "model", "train"), "data": ("data",), "enc
                     "generate": ("generate",), "report": ()}
 
 
-def stage_entry(stage: str) -> Callable | None:
-    """The stage's entry point, or None while its module has not landed in this version."""
+def stage_entry(stage: str) -> Callable:
+    """The stage's entry point, imported when the stage runs (torch and scikit-learn load then)."""
     module_name, func, _, _ = ENTRY[stage]
-    if importlib.util.find_spec(module_name) is None:
-        return None
-    return getattr(importlib.import_module(module_name), func, None)
+    return getattr(importlib.import_module(module_name), func)
 
 
 def fingerprint(run: RunDir, stage: str, cfg: RunConfig) -> str:
@@ -248,9 +245,6 @@ def _run_stage(run: RunDir, cfg: RunConfig, state: dict, stage: str, head: str, 
         _say(quiet, f"{head}: skipped (--skip)")
         return "skipped"
     fn = stage_entry(stage)
-    if fn is None:
-        _say(quiet, f"{head}: not available in this version of latentatlas; skipped")
-        return "not available"
     missing = [name for name in ENTRY[stage][2] if not run.has(name)]
     if missing:
         _say(quiet, f"{head}: skipped, the run has no {', '.join(missing)} (an earlier stage did not run)")
