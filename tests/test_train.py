@@ -361,7 +361,7 @@ def test_new_architecture_and_vade_options_from_the_command_line(tmp_path):
     (["--model", "vade", "--n-components", "1"], "n_components must be at least 2"),
     (["--model", "ae", "--hidden-dim", "64,0"], "hidden_dim must be 0 (no hidden layer), a width, or a list"),
     (["--model", "dense-ae"], "model 'dense-ae' takes no channels"),       # SMALL_ARGS give --channels
-    (["--optimizer", "lion"], "optimizer 'lion' is not one of adam, adamw, rmsprop, sgd, muon"),
+    (["--optimizer", "lion"], "unknown optimizer 'lion'; choose from adam, adamw, rmsprop, sgd, muon"),
 ])
 def test_bad_new_options_are_one_line(tmp_path, capsys, argv, words):
     assert words in _bad(capsys, [*SMALL_ARGS, *argv, "--out", str(tmp_path / "x")])

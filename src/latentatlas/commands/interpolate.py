@@ -64,6 +64,7 @@ def run(args) -> int:
     if classes is not None or indices is not None:  # walks asked for here replace the run's own
         base.update(walks=classes, walk_indices=indices)
     cfg = resolve_sections(("generate",), {"generate": base}, args=args)["generate"]
+    RunDir(args.run_dir).require()          # a missing run is named before the lock is taken
     with RunDir(args.run_dir).lock(wait=args.wait, command="latentatlas interpolate"):
         t0 = time.perf_counter()
         ctx = open_run(args.run_dir)

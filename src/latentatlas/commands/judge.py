@@ -85,6 +85,7 @@ def run(args) -> int:
     from .sample import generate_config_from_args
 
     cfg = generate_config_from_args(args, RunDir(args.run_dir).config_section("generate"))
+    RunDir(args.run_dir).require()          # a missing run is named before the lock is taken
     with RunDir(args.run_dir).lock(wait=args.wait, command="latentatlas judge"):
         t0 = time.perf_counter()
         ctx = open_run(args.run_dir)

@@ -21,6 +21,7 @@ def run(args) -> int:
     from ..report.html import write_report
     from ..rundir import RunDir
 
+    RunDir(args.run_dir).require()          # a missing run is named before the lock is taken
     with RunDir(args.run_dir).lock(wait=args.wait, command="latentatlas report"):
         path = write_report(args.run_dir, baseline=args.baseline)
     print(f"report: {path}")

@@ -50,6 +50,7 @@ def run(args) -> int:
     from ..rundir import RunDir
 
     cfg = generate_config_from_args(args, RunDir(args.run_dir).config_section("generate"))
+    RunDir(args.run_dir).require()          # a missing run is named before the lock is taken
     with RunDir(args.run_dir).lock(wait=args.wait, command="latentatlas sample"):
         t0 = time.perf_counter()
         ctx = open_run(args.run_dir)

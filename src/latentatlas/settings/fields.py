@@ -50,7 +50,7 @@ def csv_ints(text: str) -> list[int]:
     try:
         return [int(t) for t in csv_names(text)]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}") from None
 
 
 def widths(text: str) -> int | list[int]:

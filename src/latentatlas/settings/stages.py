@@ -27,7 +27,8 @@ def _at_least(obj, names: tuple[str, ...], low, allow_none: bool = False) -> Non
             continue
         if value is None or value < low:
             more = " (or none for all)" if allow_none else ""
-            raise UserError(f"{name} must be at least {low}{more}, not {value}")
+            bound = ">= 0" if low == 0 else f"at least {low}"
+            raise UserError(f"{name} must be {bound}{more}, not {value}")
 
 
 def _one_of(name: str, value, options) -> None:
