@@ -27,6 +27,7 @@ from typing import Callable
 
 from .config import RunConfig
 from .errors import UserError
+from .settings.stages import TRACKING_KEYS
 from .rundir import (CONFIG, HISTORY, LATENTS, METRICS, MODEL_JSON, REPORT, WEIGHTS, RunDir, atomic_write_json,
                      read_json)
 
@@ -70,6 +71,8 @@ def fingerprint(run: RunDir, stage: str, cfg: RunConfig) -> str:
     parts = {s: cfg.section_dict(s) for s in SECTION_OF_STAGE[stage]}
     if "data" in parts:
         parts["data"].pop("data_dir", None)  # where the files lie does not change the result
+    for key in TRACKING_KEYS:                # nor does logging to TensorBoard / MLflow
+        parts.get("train", {}).pop(key, None)
     parts["inputs"] = {name: _digest(run / name) for name in reads if name != CONFIG}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
@@ -113,6 +116,9 @@ def _trained_elsewhere(run: RunDir, cfg: RunConfig) -> bool:
         if section == "data":
             ours.pop("data_dir", None)
             theirs.pop("data_dir", None)
+        for key in TRACKING_KEYS if section == "train" else ():
+            ours.pop(key, None)
+            theirs.pop(key, None)
         if ours != theirs:
             return False
     train = run.read_metrics().get("train") or {}
@@ -292,6 +298,9 @@ def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = N
         _say(quiet, f"{head}: {seconds:.1f} s")
         if stage == "train":
             rerun_after = True  # new weights: everything after them is stale
+    from .tracking import after_report
+
+    after_report(run.path, cfg.train)  # --mlflow: metrics.json's final figures and report.html
     summary.update(_where(run))
     return summary
 

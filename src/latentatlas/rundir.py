@@ -37,6 +37,8 @@ PROGRESS_DIR = "progress"
 FIGURES_DIR = "figures"
 CHECKPOINT_DIR = "checkpoint"  # training state for --resume (optimizer, RNG, epoch)
 RUN_STATE = "run.json"         # written by `latentatlas run`: which stages finished, with what fingerprint
+TENSORBOARD_DIR = "tensorboard"  # --tensorboard logs (events, projector_config.pbtxt, the embedding)
+TRACKING = "tracking.json"     # --mlflow: which MLflow run this run folder logs to
 
 # Files whose presence marks a folder as a latentatlas run (used before overwriting).
 RUN_MARKERS = (CONFIG, MODEL_JSON, WEIGHTS, METRICS, HISTORY)

@@ -169,6 +169,9 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
 
     progress = ProgressImages(rd.path, net.latent_dim, x_test, n_points=cfg.progress_images,
                               seed=cfg.seed) if dist.is_main else None
+    from .tracking import trackers_for
+
+    trackers = trackers_for(cfg, rd.path, resume=resume, main=dist.is_main)   # --tensorboard, --mlflow
     # bfloat16 autocast of the training pass: tensor cores on CUDA, AMX on recent Xeons
     # ("auto" uses it where such units exist). Test losses are always computed in float32.
     from .training.devices import resolve_amp
@@ -220,6 +223,10 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
                         nan_msg = (f"the training loss became {running} in epoch {epoch} (step {step + 1}); "
                                    f"stopped")
                         break
+                    if trackers:  # this batch's losses per image, every 10 steps
+                        trackers.on_step((epoch - 1) * steps_per_epoch + step + 1,
+                                         {k: float(v.detach()) / len(xb) for k, v in parts.items() if k != "sq_err"},
+                                         optimizer.param_groups[0]["lr"])
                     if bar is not None:
                         bar.set_postfix(loss=f"{running:.4g}", refresh=False)
                         bar.update(seen * world - bar.n)
@@ -268,6 +275,7 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
                                 {"epoch": epoch, "history": history, "model_spec": spec,
                                  "data": asdict(data_cfg), "train": asdict(cfg)})
                 _write_history(rd, history)
+                trackers.on_epoch(epoch, row)   # after progress.save: its grids go along
                 _print_epoch(row, cfg.epochs, net.is_variational, show_bar)
             if stop.requested:
                 interrupted = True
@@ -279,6 +287,7 @@ def _train_run(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) ->
     if dist.is_main:
         metrics = _finish(rd, net, history, cfg, device, threads, world, interrupted or bool(nan_msg), t_train,
                           amp)
+        trackers.on_finish(rd.path, metrics)   # the Projector embedding; closes the trackers
         rd.record_timing("train", time.perf_counter() - t_start)
     if nan_msg:
         last = history[-1]["epoch"] if history else 0
