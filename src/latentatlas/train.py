@@ -433,3 +433,9 @@ def _finish(rd, net, history, cfg, device, threads, world, stopped, t_train, amp
     }
     rd.update_metrics("train", metrics)
     return metrics
+
+
+# `la.train(...)` (latentatlas.api.train): this module is also the notebook entry point's name.
+from .api import make_train_module_callable  # noqa: E402
+
+make_train_module_callable(__name__)
