@@ -256,3 +256,27 @@ def test_tracking_settings_do_not_change_the_training_fingerprint(tmp_path):
     assert fingerprint(RunDir(tmp_path), "train", plain) == fingerprint(RunDir(tmp_path), "train", watched)
     # and `[train] tensorboard = true` in a file is the --tensorboard switch
     assert resolve_sections(("train",), {"train": {"tensorboard": True}})["train"].tensorboard is True
+
+
+def test_export_mlflow_logs_a_finished_run(tracked, tmp_path, monkeypatch, capsys):
+    uri = (tmp_path / "store").as_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    rc, out, err = run_cli(capsys, "export", tracked["run"], "--mlflow")
+    assert rc == 0, err
+    run_id = out.split("mlflow: run ")[1].split()[0]
+    got = _client(uri).get_run(run_id)
+    assert got.data.params["model.latent_dim"] == str(LATENT)
+    assert [m.step for m in _client(uri).get_metric_history(run_id, "train_loss")] == [1, 2]
+    assert got.data.metrics["train.epochs"] == EPOCHS
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    assert_one_line_error(*run_cli(capsys, "export", tracked["run"], "--mlflow")[::2],
+                          "the tracking server http://127.0.0.1:9 does not answer")
+
+
+def test_an_mlflow_store_that_cannot_be_written_is_one_warning(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (blocker / "mlruns").as_uri())
+    trackers = trackers_for(TrainConfig(mlflow=True), tmp_path)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not trackers and len(err) == 1 and err[0].startswith("latentatlas: warning: mlflow logging is off: ")

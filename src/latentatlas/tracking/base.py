@@ -90,9 +90,9 @@ class Trackers:
         self.close()
 
     def close(self) -> None:
-        for tracker in list(self.active):
+        for tracker in self.active:
             try:
                 tracker.close()
             except Exception as exc:
-                self._drop(tracker, exc)
+                warn_off(tracker.name, exc)
         self.active = []
