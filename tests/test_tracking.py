@@ -85,8 +85,8 @@ def test_tensorboard_logs_scalars_images_and_the_projector_embedding(tracked):
     log_dir = run / "tensorboard"
     history = RunDir(run).read_history()
     ea = _events(log_dir)
-    for key, tag in (("train_loss", "train/loss"), ("test_loss", "test/loss"), ("test_kl", "test/kl"),
-                     ("lr", "epoch/lr")):
+    for key, tag in (("train_loss", "loss/train"), ("test_loss", "loss/test"), ("test_kl", "kl/test"),
+                     ("lr", "lr/epoch")):
         events = ea.Scalars(tag)
         assert [e.step for e in events] == [1, 2]
         np.testing.assert_allclose([e.value for e in events], [h[key] for h in history], rtol=1e-6)
@@ -114,7 +114,7 @@ def test_export_tensorboard_for_a_finished_run_and_again(tracked, tmp_path, caps
     assert "embedding of 2000 test codes" in stdout
     assert len(list(out.glob("events.out.tfevents.*"))) == 1
     ea = _events(out)
-    assert [e.step for e in ea.Scalars("test/loss")] == [1, 2]
+    assert [e.step for e in ea.Scalars("loss/test")] == [1, 2]
     assert [i.step for i in ea.Images("progress/samples")] == [1, 2]
     from latentatlas.latent.encode import load_latents
 

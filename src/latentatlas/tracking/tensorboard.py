@@ -2,7 +2,8 @@
 as an Embedding Projector embedding (class name per point, a sprite of the images).
 
     RUN/tensorboard/                     (or TENSORBOARD_DIR/<run folder name>)
-      events.out.tfevents.*              step/*, train/*, test/*, epoch/*; progress/* images
+      events.out.tfevents.*              loss/train, loss/test, kl/..., lr/epoch, step/*, time/*;
+                                         progress/* images
       projector_config.pbtxt             points the Projector at the embedding below
       000NN/test_codes/                  tensors.tsv, metadata.tsv (class names), sprite.png
 
@@ -58,13 +59,14 @@ def clear_logs(log_dir: Path) -> None:
 
 
 def epoch_tag(key: str) -> str:
-    """history.jsonl key -> TensorBoard tag: train_loss -> train/loss, lr -> epoch/lr, seconds -> time/seconds."""
+    """history.jsonl key -> TensorBoard tag, train beside test in one group: train_loss -> loss/train,
+    test_kl -> kl/test, lr -> lr/epoch, seconds -> time/seconds."""
     if key in ("seconds", "train_seconds", "cpu_seconds", "images_per_s"):
         return f"time/{key}"
     for split in ("train", "test"):
         if key.startswith(split + "_"):
-            return f"{split}/{key[len(split) + 1:]}"
-    return f"epoch/{key}"
+            return f"{key[len(split) + 1:]}/{split}"
+    return f"{key}/epoch"
 
 
 def _image_array(image) -> np.ndarray:
