@@ -58,7 +58,7 @@ def _projector(log_dir):
 
 
 def _check_embedding(log_dir, run, expect_codes=None):
-    """One embedding: (n_test, d) codes, one class name per point (that point's class), a sprite."""
+    """One embedding: (n_test, d) codes, per point its class name and label, a sprite of the images."""
     from latentatlas.data import load_dataset
 
     ds = load_dataset(**RunDir(run).config_section("data"))
@@ -67,8 +67,10 @@ def _check_embedding(log_dir, run, expect_codes=None):
     emb = config.embeddings[0]
     codes = np.loadtxt(Path(log_dir) / emb.tensor_path, delimiter="\t", ndmin=2)
     assert codes.shape == (len(ds.y_test), LATENT)
-    names = (Path(log_dir) / emb.metadata_path).read_text().splitlines()
-    assert names == [ds.class_names[y] for y in ds.y_test]
+    lines = (Path(log_dir) / emb.metadata_path).read_text().splitlines()
+    assert lines[0] == "class\tlabel"
+    assert lines[1:] == [f"{ds.class_names[y]}\t{y}" for y in ds.y_test]
+    names = lines[1:]
     assert list(emb.sprite.single_image_dim) == [28, 28]
     from PIL import Image
 
@@ -280,3 +282,83 @@ def test_an_mlflow_store_that_cannot_be_written_is_one_warning(tmp_path, monkeyp
     trackers = trackers_for(TrainConfig(mlflow=True), tmp_path)
     err = capsys.readouterr().err.strip().splitlines()
     assert not trackers and len(err) == 1 and err[0].startswith("latentatlas: warning: mlflow logging is off: ")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# All text in a frame, through the shadow roots of TensorBoard's Polymer elements.
+_DEEP_TEXT = """() => { const parts = []; const walk = (n) => {
+  if (n.shadowRoot) walk(n.shadowRoot);
+  for (const c of n.childNodes) { if (c.nodeType === 3) parts.push(c.textContent); else walk(c); } };
+  walk(document.body); return parts.join(' ').replace(/\\s+/g, ' '); }"""
+
+
+def _projector_text(page, needle: str, seconds: int = 180) -> str:
+    """The Projector's text (it lives in an iframe in an iframe) once it shows `needle`."""
+    text = ""
+    for _ in range(seconds // 2):
+        frame = next((f for f in page.frames if "projector_binary.html" in f.url), None)
+        if frame is not None:
+            text = frame.evaluate(_DEEP_TEXT)
+            if needle in text:
+                return text
+        page.wait_for_timeout(2000)
+    raise AssertionError(f"the Projector never showed {needle!r}: {text[-500:]!r}")
+
+
+@pytest.mark.slow
+def test_the_projector_tab_shows_the_embedding_in_a_browser(tracked):
+    """`tensorboard --logdir` over the run's folder, its Projector tab in headless Chromium (WebGL
+    through SwiftShader): the test codes load, with their images; a screenshot is kept."""
+    import os
+    import subprocess
+    import time
+    import urllib.request
+
+    from test_report import ARTIFACTS, _chromium
+
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("Chromium is not installed (`make test` installs Debian's chromium when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(tracked["run"] / "tensorboard"),
+                               "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    try:
+        url = f"http://127.0.0.1:{port}"
+        runs = ""
+        for _ in range(120):
+            try:
+                runs = urllib.request.urlopen(f"{url}/data/plugin/projector/runs", timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(1)
+        assert runs.strip() == '["."]', runs
+        # the server hands the Projector each point's class name
+        served = urllib.request.urlopen(f"{url}/data/plugin/projector/metadata?run=.&name=test_codes:00002",
+                                        timeout=30).read().decode().splitlines()
+        assert served == (tracked["run"] / "tensorboard" / "00002" / "test_codes" / "metadata.tsv").read_text().splitlines()
+        assert len(served) == 1 + 2000   # the header, then one line per point
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=exe, args=[
+                "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"])
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{url}/#projector", timeout=120_000)
+            text = _projector_text(page, "Points: 2000")
+            assert f"Dimension: {LATENT}" in text and "test_codes:00002" in text
+            assert "does not have WebGL" not in text
+            page.wait_for_timeout(3000)  # let the sprite images draw
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "tensorboard_projector.png"))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -5,7 +5,7 @@ as an Embedding Projector embedding (class name per point, a sprite of the image
       events.out.tfevents.*              loss/train, loss/test, kl/..., lr/epoch, step/*, time/*;
                                          progress/* images
       projector_config.pbtxt             points the Projector at the embedding below
-      000NN/test_codes/                  tensors.tsv, metadata.tsv (class names), sprite.png
+      000NN/test_codes/                  tensors.tsv, metadata.tsv (class, label), sprite.png
 
 `tensorboard --logdir runs` then shows every run, its Projector tab included.
 `export_tensorboard(run_dir, log_dir)` writes the same for a finished run.
@@ -161,15 +161,17 @@ def _encode_test(rd: RunDir, ds) -> np.ndarray:
 
 
 def add_test_embedding(writer, run_dir, step: int = 0, encode_if_missing: bool = True) -> int:
-    """The test codes as a Projector embedding: metadata = class name per point, label_img = a sprite."""
+    """The test codes as a Projector embedding: metadata = class name (and label) per point, label_img =
+    a sprite of their images."""
     import torch
 
     got = test_codes(run_dir, encode_if_missing)
     images = torch.from_numpy(got["images"]).float().div_(255)      # (N, H, W) or (N, H, W, C)
     images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)   # (N, C, H, W)
-    metadata = [got["class_names"][int(y)] for y in got["labels"]]
-    writer.add_embedding(torch.from_numpy(got["codes"]), metadata=metadata, label_img=images,
-                         global_step=step, tag=EMBEDDING_TAG)
+    # Two columns, so the Projector can label and colour points by class name (or its number).
+    metadata = [[got["class_names"][int(y)], str(int(y))] for y in got["labels"]]
+    writer.add_embedding(torch.from_numpy(got["codes"]), metadata=metadata, metadata_header=["class", "label"],
+                         label_img=images, global_step=step, tag=EMBEDDING_TAG)
     return len(metadata)
 
 
