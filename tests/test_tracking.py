@@ -362,3 +362,18 @@ def test_the_projector_tab_shows_the_embedding_in_a_browser(tracked):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_run_with_tensorboard_over_a_reused_training_exports_it(tracked, tmp_path):
+    """`latentatlas run --tensorboard` where training was done before (and logged nothing):
+    the finished run is exported once the report is written."""
+    from latentatlas.tracking import after_report
+
+    run = tmp_path / "run"
+    shutil.copytree(tracked["run"], run, ignore=shutil.ignore_patterns("tensorboard", "tracking.json"))
+    after_report(run, TrainConfig(tensorboard=True))
+    assert [e.step for e in _events(run / "tensorboard").Scalars("loss/test")] == [1, 2]
+    _check_embedding(run / "tensorboard", run)
+    stamp = [p.stat().st_mtime_ns for p in (run / "tensorboard").glob("events.out.tfevents.*")]
+    after_report(run, TrainConfig(tensorboard=True))           # logs already there: left alone
+    assert [p.stat().st_mtime_ns for p in (run / "tensorboard").glob("events.out.tfevents.*")] == stamp

@@ -45,12 +45,21 @@ def trackers_for(train_cfg, run_dir, resume: bool = False, main: bool = True) ->
 
 def after_report(run_dir, train_cfg) -> None:
     """`latentatlas run`, once the report is written: MLflow gets the final figures of metrics.json
-    and report.html (the embedding went to TensorBoard when training ended). Never raises."""
-    if not getattr(train_cfg, "mlflow", False):
-        return
-    try:
-        from .mlflow import log_after_report
+    and report.html; TensorBoard, where training was reused and so logged nothing, gets the
+    finished run's export. Never raises."""
+    if getattr(train_cfg, "tensorboard", False):
+        try:
+            from .tensorboard import export_tensorboard, log_dir_for
 
-        log_after_report(run_dir)
-    except Exception as exc:
-        warn_off("mlflow", exc, then="the run itself is complete")
+            log_dir = log_dir_for(run_dir, getattr(train_cfg, "tensorboard_dir", None))
+            if not (log_dir.is_dir() and any(log_dir.glob("events.out.tfevents.*"))):
+                export_tensorboard(run_dir, log_dir)
+        except Exception as exc:
+            warn_off("tensorboard", exc, then="the run itself is complete")
+    if getattr(train_cfg, "mlflow", False):
+        try:
+            from .mlflow import log_after_report
+
+            log_after_report(run_dir)
+        except Exception as exc:
+            warn_off("mlflow", exc, then="the run itself is complete")
