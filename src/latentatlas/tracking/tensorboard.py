@@ -54,8 +54,10 @@ def clear_logs(log_dir: Path) -> None:
     for path in log_dir.iterdir():
         if path.is_file() and (path.name.startswith("events.out.tfevents.") or path.name == "projector_config.pbtxt"):
             path.unlink()
-        elif path.is_dir() and re.fullmatch(r"\d{5}", path.name):   # add_embedding's step folders
-            shutil.rmtree(path)
+        elif path.is_dir() and re.fullmatch(r"\d{5}", path.name) and (path / EMBEDDING_TAG).is_dir():
+            shutil.rmtree(path / EMBEDDING_TAG)                      # add_embedding's step/tag folder
+            if not any(path.iterdir()):
+                path.rmdir()
 
 
 def epoch_tag(key: str) -> str:
