@@ -107,3 +107,15 @@ def test_figures_and_the_summary_display_inline(tiny_runs, tmp_path):
         run.figure("train_los")
     with pytest.raises(la.UserError, match="is not a latentatlas run"):
         la.open_run(tmp_path)
+
+
+def test_la_run_is_latentatlas_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTATLAS_NO_BAR", "1")
+    run = la.run(preset="demo", dataset="mnist-sample", epochs=1, max_train_images=256, threads=1,
+                 skip=("analyze", "generate"), quiet=True, out=tmp_path / "demo")
+    assert isinstance(run, la.Run) and run.report_path.is_file()
+    state = json.loads((tmp_path / "demo" / "run.json").read_text())
+    assert state["preset"] == "demo" and set(state["stages"]) == {"train", "data", "encode", "report"}
+    assert run.config["analysis"]["projection_max_samples"] == 5000        # the preset's, kept
+    with pytest.raises(la.UserError, match="unknown preset 'dmeo'"):
+        la.run(preset="dmeo", out=tmp_path / "x")
