@@ -27,9 +27,9 @@ from typing import Callable
 
 from .config import RunConfig
 from .errors import UserError
-from .settings.stages import TRACKING_KEYS
 from .rundir import (CONFIG, HISTORY, LATENTS, METRICS, MODEL_JSON, REPORT, WEIGHTS, RunDir, atomic_write_json,
                      read_json)
+from .settings.stages import TRACKING_KEYS
 
 RUN_STATE = "run.json"
 STAGES = ("train", "data", "encode", "analyze", "generate", "report")
@@ -300,7 +300,7 @@ def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = N
             rerun_after = True  # new weights: everything after them is stale
     from .tracking import after_report
 
-    after_report(run.path, cfg.train)  # --mlflow: metrics.json's final figures and report.html
+    after_report(run.path, cfg.train)  # --mlflow: the final figures and report.html; never raises
     summary.update(_where(run))
     return summary
 
