@@ -10,3 +10,7 @@ class UserError(Exception):
     """A problem the user can fix; the message names the problem and the fix."""
 
     exit_code = 2
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython / Jupyter show this instead of a traceback: the one line the CLI prints."""
+        return [f"latentatlas: error: {self}"]

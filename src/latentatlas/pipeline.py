@@ -28,6 +28,7 @@ from typing import Callable
 from .config import RunConfig
 from .errors import UserError
 from .rundir import CONFIG, HISTORY, LATENTS, METRICS, MODEL_JSON, REPORT, WEIGHTS, RunDir
+from .settings.stages import TRACKING_KEYS
 
 STAGES = ("train", "data", "encode", "analyze", "generate", "report")
 
@@ -56,6 +57,8 @@ def fingerprint(run: RunDir, stage: str, cfg: RunConfig) -> str:
     parts = {s: cfg.section_dict(s) for s in SECTION_OF_STAGE[stage]}
     if "data" in parts:
         parts["data"].pop("data_dir", None)  # where the files lie does not change the result
+    for key in TRACKING_KEYS:                # nor does logging to TensorBoard / MLflow
+        parts.get("train", {}).pop(key, None)
     parts["inputs"] = {name: run.digest(name) for name in reads if name != CONFIG}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
@@ -87,6 +90,9 @@ def _trained_elsewhere(run: RunDir, cfg: RunConfig) -> bool:
         if section == "data":
             ours.pop("data_dir", None)
             theirs.pop("data_dir", None)
+        for key in TRACKING_KEYS if section == "train" else ():
+            ours.pop(key, None)
+            theirs.pop(key, None)
         if ours != theirs:
             return False
     train = run.read_metrics().get("train") or {}
@@ -214,6 +220,9 @@ def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = N
             summary["stages"][stage] = what
             if stage == "train" and what.startswith("ran"):
                 rerun_after = True  # new weights: everything after them is stale
+        from .tracking import after_report
+
+        after_report(run.path, cfg.train)  # --mlflow: the final figures and report.html; never raises
         summary.update(_where(run))
     return summary
 

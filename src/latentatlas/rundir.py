@@ -52,6 +52,8 @@ CHECKPOINT_DIR = "checkpoint"  # training state for --resume (optimizer, RNG, ep
 CHECKPOINT = "last.safetensors"
 RUN_STATE = "run.json"         # written by `latentatlas run`: which stages finished, with what fingerprint
 LOCK = ".lock"                 # flock'ed by the writing process; holds its PID and command
+TENSORBOARD_DIR = "tensorboard"  # --tensorboard logs (events, projector_config.pbtxt, the embedding)
+TRACKING = "tracking.json"     # --mlflow: which MLflow run this run folder logs to
 
 # Files whose presence marks a folder as a latentatlas run (used before overwriting).
 RUN_MARKERS = (CONFIG, MODEL_JSON, WEIGHTS, METRICS, HISTORY)

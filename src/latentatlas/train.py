@@ -68,6 +68,8 @@ def _train(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist) -> dic
         metrics = _conclude(rd, s, cfg, dist, outcome, t_start)
     except RunWriteError as exc:
         raise exc.with_hint(_kept(rd, s)) from None
+    finally:
+        s.trackers.close()                # also on Ctrl-C and errors: an MLflow run is not left open
     return metrics
 
 
@@ -88,6 +90,9 @@ def _prepare(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist):
             rd.write_history(s.history)
         s.progress = ProgressImages(rd.path, s.net.latent_dim, s.x_test, n_points=cfg.progress_images,
                                     seed=cfg.seed)
+    from .tracking import trackers_for
+
+    s.trackers = trackers_for(cfg, rd.path, resume=resume, main=dist.is_main)   # --tensorboard, --mlflow
     return s
 
 
@@ -110,6 +115,7 @@ def _epochs(rd: RunDir, s, data_cfg, cfg, dist) -> dict:
             s.history.append(row)
             if dist.is_main:
                 record_epoch(rd, s, cfg, data_cfg, epoch, code_stats)
+                s.trackers.on_epoch(epoch, row)   # after the progress grids: they go along
             if stop.requested:
                 return {"interrupted": True, "nan_msg": None}
     return {"interrupted": False, "nan_msg": None}
@@ -130,6 +136,7 @@ def _conclude(rd: RunDir, s, cfg, dist, outcome: dict, t_start: float) -> dict |
             save_model(rd.path, s.net)
         metrics = finish(rd, s, cfg, dist.world_size, interrupted or bool(nan_msg))
         rd.record_timing("train", time.perf_counter() - t_start)
+        s.trackers.on_finish(rd.path, metrics)   # the Projector embedding
     last = s.history[-1]["epoch"] if s.history else 0
     if nan_msg:
         kept = (f"{rd.path} keeps the last good epoch ({last})" if last
@@ -148,3 +155,9 @@ def _kept(rd: RunDir, s) -> str:
         return (f"{rd.path} keeps epoch {s.saved_epoch}; then continue with "
                 f"`latentatlas train --out {rd.path} --resume`")
     return f"no epoch was saved; then train again into {rd.path}"
+
+
+# `la.train(...)` in a notebook: this module, made callable (see latentatlas.api).
+from .api import make_train_module_callable  # noqa: E402
+
+make_train_module_callable(__name__)

@@ -93,6 +93,10 @@ class ModelConfig:
             raise UserError(f"channels must be a non-empty list of positive widths, not {self.channels}")
 
 
+# TrainConfig settings that only watch training: they change no result (no fingerprint).
+TRACKING_KEYS = ("tensorboard", "tensorboard_dir", "mlflow")
+
+
 @dataclass
 class TrainConfig:
     """How to train: optimisation, schedule, device, checkpoints and progress images."""
@@ -118,6 +122,15 @@ class TrainConfig:
     channels_last: bool = setting(True, "NHWC memory layout (about 15%% faster convolutions on a CPU)")
     progress_every: int = setting(1, "progress grids every k epochs (0 = only the last)")
     progress_images: int = setting(64, "latent points decoded in each progress grid")
+    # TRACKING_KEYS: latentatlas.pipeline leaves them out of the training fingerprint.
+    tensorboard: bool = setting(False, "log losses (per step and per epoch), the learning rate, the progress "
+                                       "grids and, at the end, the test codes as an Embedding Projector "
+                                       "embedding for TensorBoard (needs latentatlas[tensorboard])")
+    tensorboard_dir: str | None = setting(None, "where the TensorBoard logs go: DIR/<run folder name>",
+                                          metavar="DIR", default_text="RUN/tensorboard")
+    mlflow: bool = setting(False, "log the settings, per-epoch losses, the final figures of metrics.json and "
+                                  "report.html to MLflow: $MLFLOW_TRACKING_URI, else the store ./mlruns "
+                                  "(needs latentatlas[mlflow])")
 
     def __post_init__(self):
         OPTIMIZERS.check(self.optimizer)

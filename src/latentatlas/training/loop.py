@@ -73,6 +73,7 @@ class Session:
     history: list[dict] = field(default_factory=list)
     saved_epoch: int = 0          # last epoch whose checkpoint is on disk
     progress: Any = None
+    trackers: Any = None          # --tensorboard / --mlflow (latentatlas.tracking.Trackers)
     show_bar: bool = False
 
     @property
@@ -203,6 +204,8 @@ class EpochSums:
     seen: int                     # images trained on
     nan_msg: str | None = None    # the running loss stopped being finite
     stopped: bool = False         # Ctrl-C was asked for during the epoch
+    last: Any = None              # the last batch's loss parts (summed over its images), for the trackers
+    last_n: int = 0               # ... and its number of images
 
 
 def run_epoch(s: Session, cfg, epoch: int, dist, stop) -> EpochSums:
@@ -228,6 +231,10 @@ def run_epoch(s: Session, cfg, epoch: int, dist, stop) -> EpochSums:
             if not math.isfinite(running):
                 out.nan_msg = f"the training loss became {running} in epoch {epoch} (step {step + 1}); stopped"
                 break
+            if s.trackers:  # this batch's losses per image, every 10 steps
+                s.trackers.on_step((epoch - 1) * s.steps_per_epoch + step + 1,
+                                   {k: float(v.detach()) / out.last_n for k, v in out.last.items() if k != "sq_err"},
+                                   s.optimizer.param_groups[0]["lr"])
             if bar is not None:
                 bar.set_postfix(loss=f"{running:.4g}", refresh=False)
                 bar.update(out.seen * dist.world_size - bar.n)
@@ -264,6 +271,7 @@ def _train_step(s: Session, cfg, batch_u8, out: EpochSums) -> None:
                              parts.get("kl", parts["recon"].new_zeros(())).detach(),
                              parts["sq_err"]]).double()
     out.seen += len(xb)
+    out.last, out.last_n = parts, len(xb)
 
 
 def _all_reduce_sums(out: EpochSums, device) -> None:

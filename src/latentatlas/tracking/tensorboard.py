@@ -1,0 +1,205 @@
+"""TensorBoard through torch.utils.tensorboard: scalars, progress grids, and the test codes
+as an Embedding Projector embedding (class name per point, a sprite of the images).
+
+    RUN/tensorboard/                     (or TENSORBOARD_DIR/<run folder name>)
+      events.out.tfevents.*              loss/train, loss/test, kl/..., lr/epoch, step/*, time/*;
+                                         progress/* images
+      projector_config.pbtxt             points the Projector at the embedding below
+      000NN/test_codes/                  tensors.tsv, metadata.tsv (class, label), sprite.png
+
+`tensorboard --logdir runs` then shows every run, its Projector tab included.
+`export_tensorboard(run_dir, log_dir)` writes the same for a finished run.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..rundir import PROGRESS_DIR, TENSORBOARD_DIR, RunDir
+
+INSTALL = "the tensorboard package is not installed; pip install 'latentatlas[tensorboard]'"
+EMBEDDING_TAG = "test_codes"
+# The Projector handles ~10k points with images smoothly; more goes in a seeded subsample.
+MAX_POINTS = 10_000
+
+
+def summary_writer_class():
+    """torch's SummaryWriter, or UserError with the install line when tensorboard is missing."""
+    try:
+        import tensorboard  # noqa: F401  (torch.utils.tensorboard needs it, and says so less kindly)
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise UserError(INSTALL) from None
+    return SummaryWriter
+
+
+def log_dir_for(run_dir, tensorboard_dir=None) -> Path:
+    """RUN/tensorboard, or TENSORBOARD_DIR/<run folder name> (runs side by side under one --logdir)."""
+    if tensorboard_dir:
+        return Path(tensorboard_dir) / Path(run_dir).resolve().name
+    return Path(run_dir) / TENSORBOARD_DIR
+
+
+def clear_logs(log_dir: Path) -> None:
+    """Remove what an earlier training logged here (only the files this module writes)."""
+    if not log_dir.is_dir():
+        return
+    import shutil
+
+    for path in log_dir.iterdir():
+        if path.is_file() and (path.name.startswith("events.out.tfevents.") or path.name == "projector_config.pbtxt"):
+            path.unlink()
+        elif path.is_dir() and re.fullmatch(r"\d{5}", path.name) and (path / EMBEDDING_TAG).is_dir():
+            shutil.rmtree(path / EMBEDDING_TAG)                      # add_embedding's step/tag folder
+            if not any(path.iterdir()):
+                path.rmdir()
+
+
+def epoch_tag(key: str) -> str:
+    """history.jsonl key -> TensorBoard tag, train beside test in one group: train_loss -> loss/train,
+    test_kl -> kl/test, lr -> lr/epoch, seconds -> time/seconds."""
+    if key in ("seconds", "train_seconds", "cpu_seconds", "images_per_s"):
+        return f"time/{key}"
+    for split in ("train", "test"):
+        if key.startswith(split + "_"):
+            return f"{key[len(split) + 1:]}/{split}"
+    return f"{key}/epoch"
+
+
+def _image_array(image) -> np.ndarray:
+    """A PNG path or an array -> uint8 (H, W, C) for add_image."""
+    if isinstance(image, (str, Path)):
+        from PIL import Image
+
+        with Image.open(image) as im:
+            image = np.asarray(im.convert("RGB"))
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
+    return arr[:, :, None] if arr.ndim == 2 else arr
+
+
+class TensorBoardTracker:
+    name = "tensorboard"
+
+    def __init__(self, log_dir, fresh: bool = True):
+        writer_cls = summary_writer_class()
+        self.log_dir = Path(log_dir)
+        if fresh:
+            clear_logs(self.log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)   # a file in the way fails here, not later
+        self.writer = writer_cls(log_dir=str(self.log_dir))
+
+    def on_step(self, step: int, losses: dict, lr: float) -> None:
+        for key, value in losses.items():
+            self.writer.add_scalar(f"step/{key}", float(value), step)
+        self.writer.add_scalar("step/lr", float(lr), step)
+
+    def on_epoch(self, epoch: int, row: dict) -> None:
+        for key, value in row.items():
+            if key != "epoch" and isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and math.isfinite(value):
+                self.writer.add_scalar(epoch_tag(key), value, epoch)
+        self.writer.flush()
+
+    def on_images(self, epoch: int, tag: str, image) -> None:
+        self.writer.add_image(tag, _image_array(image), epoch, dataformats="HWC")
+        self.writer.flush()
+
+    def on_finish(self, run_dir, metrics: dict) -> None:
+        if RunDir(run_dir).read_history():             # nothing to embed before a first epoch
+            add_test_embedding(self.writer, run_dir, step=int(metrics.get("epochs") or 0), encode_if_missing=False)
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def test_codes(run_dir, encode_if_missing: bool, max_points: int = MAX_POINTS, seed: int = 0) -> dict:
+    """The test split's codes (AE z / VAE means mu), class names and images, subsampled to max_points.
+
+    latents.npz when the run has one (or encode_if_missing: `load_latents` encodes and writes
+    it, as every stage does); else the test split encoded in memory, writing nothing.
+    """
+    from ..data import load_dataset
+    from ..latent.encode import load_latents
+    from ..rundir import LATENTS
+
+    rd = RunDir(run_dir)
+    data_cfg = rd.config_section("data")
+    if not data_cfg:
+        raise UserError(f"{rd.path} has no config.json with a [data] section; is it a latentatlas run?")
+    ds = load_dataset(**data_cfg)
+    if (rd / LATENTS).is_file() or encode_if_missing:
+        latents = load_latents(rd.path)
+        codes, labels, names = latents["test_mean"], latents["test_labels"], latents["class_names"]
+    else:
+        codes, labels, names = _encode_test(rd, ds), ds.y_test, [str(c) for c in ds.class_names]
+    if len(codes) != len(ds.x_test):
+        raise UserError(f"{rd / LATENTS} holds {len(codes)} test codes but the data has {len(ds.x_test)} test "
+                        f"images; run `latentatlas encode {rd.path}` again")
+    idx = np.arange(len(codes))
+    if len(idx) > max_points:
+        idx = np.sort(np.random.default_rng(seed).choice(len(idx), max_points, replace=False))
+    return {"codes": np.asarray(codes, np.float32)[idx], "labels": np.asarray(labels)[idx],
+            "class_names": list(names), "images": ds.x_test[idx]}
+
+
+def _encode_test(rd: RunDir, ds) -> np.ndarray:
+    import torch
+
+    from ..latent.encode import _encode_array
+    from ..models import load_model
+
+    model = load_model(rd.path, device="cpu")
+    model.eval()
+    mean, _ = _encode_array(model, ds.x_test, 1024, torch.device("cpu"), "encode test")
+    return mean
+
+
+def add_test_embedding(writer, run_dir, step: int = 0, encode_if_missing: bool = True) -> int:
+    """The test codes as a Projector embedding: metadata = class name (and label) per point, label_img =
+    a sprite of their images."""
+    import torch
+
+    got = test_codes(run_dir, encode_if_missing)
+    images = torch.from_numpy(got["images"]).float().div_(255)      # (N, H, W) or (N, H, W, C)
+    images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)   # (N, C, H, W)
+    # Two columns, so the Projector can label and colour points by class name (or its number).
+    metadata = [[got["class_names"][int(y)], str(int(y))] for y in got["labels"]]
+    writer.add_embedding(torch.from_numpy(got["codes"]), metadata=metadata, metadata_header=["class", "label"],
+                         label_img=images, global_step=step, tag=EMBEDDING_TAG)
+    return len(metadata)
+
+
+def export_tensorboard(run_dir, log_dir) -> dict:
+    """Write a finished run's history, progress grids and test-code embedding as TensorBoard logs."""
+    rd = RunDir(run_dir)
+    rd.require("config.json")
+    history = rd.read_history()
+    if not history:
+        raise UserError(f"{rd.path} has no history.jsonl (no epoch was trained); nothing to export")
+    log_dir = Path(log_dir)
+    if log_dir.exists() and not log_dir.is_dir():
+        raise UserError(f"{log_dir} exists and is not a folder; choose another --tensorboard folder")
+    try:
+        tracker = TensorBoardTracker(log_dir, fresh=True)
+    except OSError as exc:
+        raise UserError(f"cannot write TensorBoard logs to {log_dir} ({exc.strerror or exc}); "
+                        "choose a writable folder") from None
+    try:
+        for row in history:
+            tracker.on_epoch(int(row["epoch"]), row)
+            for kind in ("samples", "recon"):
+                path = rd / PROGRESS_DIR / f"epoch_{int(row['epoch']):03d}_{kind}.png"
+                if path.is_file():
+                    tracker.on_images(int(row["epoch"]), f"progress/{kind}", path)
+        n = add_test_embedding(tracker.writer, rd.path, step=int(history[-1]["epoch"]), encode_if_missing=True)
+    finally:
+        tracker.close()
+    return {"log_dir": str(log_dir), "epochs": len(history), "points": n}
