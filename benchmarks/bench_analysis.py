@@ -85,7 +85,7 @@ def n2d_over_seeds(run: Path, n_seeds: int, n_jobs: int) -> dict:
     """N2D with `analyze`'s default settings on the run's codes, once per UMAP seed."""
     import numpy as np
 
-    from latentatlas.config import AnalysisConfig
+    from latentatlas.settings import AnalysisConfig
     from latentatlas.latent.analyze import _subset
     from latentatlas.latent.cluster import make_clusterer, score_clustering
     from latentatlas.latent.project import knn_graph

@@ -34,7 +34,7 @@ PRESETS = ("default-ae", "study000-cae-lda")
 
 def ensure_run(preset: str, runs_dir: Path, data_dir: str | None, epochs: int | None) -> tuple[Path, str]:
     """Train the preset's model on full MNIST into runs_dir/<preset> unless it is already there."""
-    from latentatlas.config import load_preset
+    from latentatlas.settings import load_preset
     from latentatlas.train import train_run
 
     cfg = load_preset(preset)
@@ -52,7 +52,7 @@ def ensure_run(preset: str, runs_dir: Path, data_dir: str | None, epochs: int | 
 
 
 def judge_run(path: Path, n_judge: int, n_components: int, seed: int) -> dict:
-    from latentatlas.config import GenerateConfig
+    from latentatlas.settings import GenerateConfig
     from latentatlas.latent.generate import generate_run
 
     cfg = GenerateConfig(samplers=["gaussian", "class-gaussian", "gmm"], n_components=n_components,

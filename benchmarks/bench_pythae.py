@@ -32,7 +32,7 @@ PYTHAE_VENV = HERE / ".venv-pythae"
 
 OURS = r"""
 import json, sys
-from latentatlas.config import DataConfig, ModelConfig, TrainConfig
+from latentatlas.settings import DataConfig, ModelConfig, TrainConfig
 from latentatlas.train import train_run
 out, data_dir, model, latent, batch, lr, threads, n, amp = sys.argv[1:]
 train_run(out, DataConfig(name="mnist", data_dir=data_dir or None),
@@ -78,7 +78,7 @@ def main() -> int:
 
     import numpy as np
 
-    from latentatlas.config import ModelConfig
+    from latentatlas.settings import ModelConfig
     from latentatlas.data import load_dataset
     from latentatlas.models import model_from_config
 

@@ -58,7 +58,7 @@ def conditions(threads: int) -> str:
 
 
 def bench(kind: str, args) -> dict:
-    from latentatlas.config import load_preset
+    from latentatlas.settings import load_preset
     from latentatlas.train import train_run
 
     preset, key, target, label = TARGETS[kind]

@@ -26,7 +26,7 @@ def tiny_runs(tmp_path_factory) -> dict:
     """{"ae": Path, "vae": Path}: runs trained for 1 epoch on 2000 images of the embedded
     "mnist-sample" (a few seconds each). Shared by the whole session: do not modify them;
     copy a run (shutil.copytree) before a test writes into it."""
-    from latentatlas.config import DataConfig, ModelConfig, TrainConfig
+    from latentatlas.settings import DataConfig, ModelConfig, TrainConfig
     from latentatlas.train import train_run
 
     root = tmp_path_factory.mktemp("tiny_runs")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from latentatlas.cli import main
-from latentatlas.config import AnalysisConfig
+from latentatlas.settings import AnalysisConfig
 from latentatlas.latent.analyze import analyze_run
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cli_helpers import run_cli, assert_one_line_error, snapshot
-from latentatlas.config import DataConfig
+from latentatlas.settings import DataConfig
 from latentatlas.data import ImageDataset, load_dataset, load_dataset_or_sample, parse_classes, sources
 from latentatlas.data.idx import read_idx, write_idx
 from latentatlas.data.registry import FASHION_CLASSES, SAMPLE_FILES

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from latentatlas.cli import main
-from latentatlas.config import GenerateConfig
+from latentatlas.settings import GenerateConfig
 from latentatlas.errors import UserError
 from latentatlas.data.subset import class_index
 from latentatlas.latent.context import open_run

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from latentatlas.config import AnalysisConfig, parse_projection_spec
+from latentatlas.settings import AnalysisConfig, parse_projection_spec
 from latentatlas.errors import UserError
 from latentatlas.latent.project import (LDAProjection, PCAProjection, TSNEProjection, UMAPProjection, knn_graph,
                                         make_projection, projection_quality)

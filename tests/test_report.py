@@ -267,7 +267,7 @@ def test_browser_probe_catches_a_script_error(tmp_path):
 def test_study_table_quotes_the_study_beside_this_run_and_the_default(tmp_path):
     from dataclasses import asdict
 
-    from latentatlas.config import load_preset
+    from latentatlas.settings import load_preset
 
     study = asdict(load_preset("study001-vae-svm").study)
     run = make_fake_run(tmp_path / "study001")

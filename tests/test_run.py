@@ -134,14 +134,14 @@ def _config_of(argv: list[str]):
 
 
 def test_options_override_the_preset_and_keep_the_rest():
-    from latentatlas.config import load_preset
+    from latentatlas.settings import load_preset
 
     demo = load_preset("demo")
     cfg = _config_of(["--preset", "demo", "--latent-dim", "3"])
     assert cfg.model.latent_dim == 3
     assert cfg.train == demo.train and cfg.data == demo.data  # untouched sections stay the preset's
     # An option given with the value that happens to be the dataclass default still wins.
-    from latentatlas.config import TrainConfig
+    from latentatlas.settings import TrainConfig
 
     default_epochs = TrainConfig().epochs
     cfg = _config_of(["--preset", "study001-vae-svm", "--epochs", str(default_epochs)])
@@ -215,7 +215,7 @@ def test_stopped_training_is_resumed_by_the_next_run(tmp_path, tiny_config, monk
 
 
 def test_list_presets(capsys):
-    from latentatlas.config import list_presets
+    from latentatlas.settings import list_presets
 
     assert main(["run", "--list-presets"]) == 0
     assert capsys.readouterr().out.split() == list_presets()
@@ -225,7 +225,7 @@ def test_a_model_trained_by_the_train_command_is_reused(tmp_path, tiny_runs, cap
     """`latentatlas train` then `latentatlas run` with the same settings: no second training."""
     import shutil
 
-    from latentatlas.config import RunConfig
+    from latentatlas.settings import RunConfig
     from latentatlas.pipeline import run_pipeline
 
     out = tmp_path / "run"

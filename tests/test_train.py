@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from latentatlas.cli import main
-from latentatlas.config import DataConfig, ModelConfig, TrainConfig
+from latentatlas.settings import DataConfig, ModelConfig, TrainConfig
 from latentatlas.train import TIMING_KEYS, train_run
 
 # A small, fast network and data slice; threads=1 so that runs in different processes
@@ -263,7 +263,7 @@ def test_ddp_two_cpu_processes_match_one(tmp_path):
 
 @pytest.mark.slow
 def test_presets_train_one_epoch(tmp_path, capsys):
-    from latentatlas.config import list_presets, read_preset
+    from latentatlas.settings import list_presets, read_preset
 
     presets = list_presets()
     assert {"demo", "default-ae", "default-vae", "deep-ae", "n2d", "study000-cae-lda", "study001-vae-svm", "study002-fashion-ae2",

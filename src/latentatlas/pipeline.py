@@ -1,6 +1,6 @@
 """`latentatlas run` as a Python function: train, encode, analyse, generate, report.
 
-    from latentatlas.config import load_preset
+    from latentatlas.settings import load_preset
     from latentatlas.pipeline import run_pipeline
     summary = run_pipeline("runs/demo", load_preset("demo"), preset="demo")
 
@@ -25,7 +25,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Callable
 
-from .config import RunConfig
+from .settings import RunConfig
 from .errors import UserError
 from .rundir import CONFIG, HISTORY, LATENTS, METRICS, MODEL_JSON, REPORT, WEIGHTS, RunDir
 from .settings.stages import TRACKING_KEYS

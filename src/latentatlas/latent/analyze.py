@@ -49,7 +49,7 @@ class _Steps:
 
 
 def _validated(cfg):
-    from ..config import AnalysisConfig
+    from ..settings import AnalysisConfig
 
     from ..cores import resolve_jobs
 
@@ -73,7 +73,7 @@ def analyze_run(run_dir, cfg=None, verbose: bool = True, wait: bool = False) -> 
 
 
 def _analyze_run(rd: RunDir, cfg, verbose: bool) -> dict:
-    from ..config import parse_projection_spec
+    from ..settings import parse_projection_spec
     from .encode import describe_features, features, load_latents
 
     specs = [parse_projection_spec(s) for s in cfg.projections]

@@ -126,7 +126,7 @@ def generate_run(run_dir, cfg=None, progress: bool = True, wait: bool = False) -
 def _generate(run_dir, cfg, progress: bool) -> dict:
     from tqdm.auto import tqdm
 
-    from ..config import GenerateConfig
+    from ..settings import GenerateConfig
     from ..judge.section import judge_section   # the judge sits above latent/: imported here, where it is composed
     from .walks import interpolation_section
 
