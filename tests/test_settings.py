@@ -105,7 +105,7 @@ def test_run_options_over_a_preset_keep_the_rest():
     (["--projections", "umap:4"], ["umap:4", "at most 3"]),
     (["--probes", "svn"], ["unknown probe 'svn'", "svm"]),
     (["--clusterers", "dbscan"], ["unknown clusterer 'dbscan'", "n2d"]),
-    (["--epochs", "-1"], ["epochs must be at least 0"]),
+    (["--epochs", "-1"], ["epochs must be >= 0"]),
     (["--jobs", "0"], ["n_jobs must be at least 1"]),
 ])
 def test_bad_settings_are_one_line_errors_naming_the_choices(tmp_path, capsys, argv, words):

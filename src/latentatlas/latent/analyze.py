@@ -155,27 +155,12 @@ def _subset(n: int, size: int | None, seed: int) -> np.ndarray:
 
 
 def _projections(ctx, specs) -> dict:
-    from ..figures import interactive, latent as latent_figures
-    from ..registry import PROJECTIONS
-    from .project import make_projection, projection_quality
-
     rd, cfg = ctx["rd"], ctx["cfg"]
-    X_all, y_all, is_train, names = ctx["X_all"], ctx["y_all"], ctx["is_train"], ctx["class_names"]
-    N, d = X_all.shape
+    N, d = ctx["X_all"].shape
     steps = ctx["steps"] = _Steps(rd, "projections", ctx["verbose"])
     fit_idx = ctx["fit_idx"]
     n_eval = min(len(fit_idx), cfg.quality_max_samples, cfg.raw_max_samples if cfg.raw_baseline else N)
-    X_fit, y_fit, tr_fit = ctx["X_fit"], y_all[fit_idx], is_train[fit_idx]
-    fit_note = (f"seeded subsample of {len(fit_idx):,} of {N:,} points" if len(fit_idx) < N
-                else f"all {N:,} points")
-    # UMAP (15 neighbours) and N2D (n2d_neighbors) share one graph of every fitted code; t-SNE
-    # (3 * perplexity = 90 neighbours) is usually fitted on a subsample and builds its own.
-    ctx["graph_k"] = 15
-    if any(m == "tsne" and k == 2 for m, k in specs) and not (
-            cfg.tsne_max_samples and len(fit_idx) > cfg.tsne_max_samples):
-        ctx["graph_k"] = 91                                     # t-SNE on every fitted code: share
-    if "n2d" in cfg.clusterers and cfg.cluster_split == "all" and len(fit_idx) == N:
-        ctx["graph_k"] = max(ctx["graph_k"], cfg.n2d_neighbors)
+    ctx["graph_k"] = _graph_neighbours(ctx, specs)
     result = {"features": cfg.features, "features_described": ctx["feat_words"], "latent_dim": d,
               "n_points": N, "fit_points": int(len(fit_idx)), "eval_points": int(n_eval), "notes": [],
               "quality_measures": "latent/raw: kNN accuracy (5-NN fitted on train rows, scored on test rows), "
@@ -183,59 +168,13 @@ def _projections(ctx, specs) -> dict:
                                   "seeded points"}
     done_dims = set()
     for method, dims in specs:
-        key = f"{method}_{dims}d"
-        shown = PROJECTIONS.title(method)                        # "t-SNE" for "tsne"
-        title = f"{shown} {dims}-D of {ctx['feat_words']}"
-        X, y, tr, sub_note = X_fit, y_fit, tr_fit, fit_note
-        limit = {2: cfg.tsne_max_samples, 3: cfg.tsne_3d_max_samples}.get(dims) if method == "tsne" else None
-        if limit and len(X) > limit:
-            X, y, tr = X[:limit], y[:limit], tr[:limit]     # a prefix of the permutation: seeded, and
-            sub_note = (f"subsampled by default: {limit:,} of {N:,} points ("  # holds the eval points
-                        + ("3-D t-SNE needs Barnes-Hut, O(N log N) per iteration" if dims == 3 else
-                           "t-SNE's cost grows with every point; --tsne-max-samples 0 for all") + ")")
-        knn = None
-        if method == "umap" and X is X_fit:
-            knn = _shared_graph(ctx, X_fit, ctx["graph_k"])
-        elif method == "tsne" and X is X_fit:
-            knn = _shared_graph(ctx, X_fit, 91)
-        est = make_projection(method, dims, random_state=cfg.seed, n_jobs=cfg.n_jobs, knn=knn)
-        est = steps.run(f"{key} fit", est.fit, X, y)
-        got = int(est.embedding_.shape[1])
-        notes = list(getattr(est, "notes_", []))
-        entry = {"method": method, "requested_dims": dims, "dims": got, "points": int(len(X)),
-                 "subsample": sub_note, "notes": notes, "seconds": steps.timings[f"{key} fit"]}
-        if hasattr(est, "gradient_method_"):
-            entry["gradient"] = est.gradient_method_
-        m = min(n_eval, len(X))
-        entry["latent"] = steps.run(f"{key} quality", projection_quality, X[:m], est.embedding_[:m], y[:m],
-                                     tr[:m], max_samples=m, random_state=cfg.seed, n_jobs=cfg.n_jobs)
-        result[key] = entry
-        note = "; ".join([sub_note] + notes)
+        est, entry, pts = _fit_projection(ctx, steps, method, dims, n_eval)
+        result[f"{method}_{dims}d"] = entry
+        got = entry["dims"]
         if (method, got) in done_dims:
             entry["notes"].append(f"same as {method}_{got}d (fallback); no second figure")
-        elif got == 3:
-            if cfg.interactive:
-                fig = interactive.scatter_3d_figure(
-                    est.embedding_, y, names, title, note=note,
-                    images=None if ctx["images"] is None else ctx["images"][fit_idx[: len(X)]],
-                    hover_images=cfg.hover_images, seed=cfg.seed)
-                path = rd.figures / f"projections_{method}_3d.html"
-                steps.run(f"{key} figure", interactive.write_html, fig, path)
-                steps.figure(path, title, "html", f"Interactive 3-D {shown} ({note}). "
-                             "Drag to turn; hover a point for its class and, for a sample, its image.")
         else:
-            emb = est.embedding_
-            if got == 1:  # a 1-D projection: spread the points vertically by class to see them
-                emb = np.column_stack([emb[:, 0], y + np.random.default_rng(0).uniform(-0.3, 0.3, len(y))])
-            path = rd.figures / f"projections_{method}_{got}d.png"
-            t = title if got == dims else f"{shown} {got}-D (asked {dims}-D) of {ctx['feat_words']}"
-            steps.run(f"{key} figure", latent_figures.scatter_2d, emb, y, names, path, t,
-                      axis_names=(f"{shown} 1", f"{shown} 2" if got > 1 else "class (jittered)"),
-                      note=note)
-            q = entry["latent"]
-            steps.figure(path, t, "png", f"{shown} of {ctx['feat_words']}, coloured by class ({note}). "
-                         f"kNN accuracy {q['knn_accuracy']:.3f}, silhouette {q['silhouette']:.3f}, "
-                         f"trustworthiness {q['trustworthiness']:.3f} on {q['n_points']:,} points.")
+            _projection_figure(ctx, steps, method, dims, est, entry, pts)
         done_dims.add((method, got))
         if method == "pca" and "pca_spectrum" not in result:
             result["pca_spectrum"] = _spectrum(steps, est, rd, "projections_pca_spectrum.png",
@@ -248,6 +187,84 @@ def _projections(ctx, specs) -> dict:
     result["figures"] = steps.figures
     rd.update_metrics("projections", result)
     return result
+
+
+def _graph_neighbours(ctx, specs) -> int:
+    """Neighbours of the one kNN graph of every fitted code that UMAP (15), N2D (n2d_neighbors)
+    and a full-size 2-D t-SNE (3 * perplexity + 1 = 91) share; t-SNE on a subsample builds its own."""
+    cfg, n_fit, N = ctx["cfg"], len(ctx["fit_idx"]), len(ctx["X_all"])
+    k = 15
+    if any(m == "tsne" and dims == 2 for m, dims in specs) and not (
+            cfg.tsne_max_samples and n_fit > cfg.tsne_max_samples):
+        k = 91
+    if "n2d" in cfg.clusterers and cfg.cluster_split == "all" and n_fit == N:
+        k = max(k, cfg.n2d_neighbors)
+    return k
+
+
+def _fit_projection(ctx, steps, method: str, dims: int, n_eval: int):
+    """Fit one projection on the seeded points and score it: (estimator, metrics entry, (y, note))."""
+    from .project import make_projection, projection_quality
+
+    cfg, N = ctx["cfg"], len(ctx["X_all"])
+    fit_idx, X_fit = ctx["fit_idx"], ctx["X_fit"]
+    X, y, tr = X_fit, ctx["y_all"][fit_idx], ctx["is_train"][fit_idx]
+    sub_note = (f"seeded subsample of {len(fit_idx):,} of {N:,} points" if len(fit_idx) < N
+                else f"all {N:,} points")
+    key = f"{method}_{dims}d"
+    limit = {2: cfg.tsne_max_samples, 3: cfg.tsne_3d_max_samples}.get(dims) if method == "tsne" else None
+    if limit and len(X) > limit:
+        X, y, tr = X[:limit], y[:limit], tr[:limit]     # a prefix of the permutation: seeded, and
+        sub_note = (f"subsampled by default: {limit:,} of {N:,} points ("  # holds the eval points
+                    + ("3-D t-SNE needs Barnes-Hut, O(N log N) per iteration" if dims == 3 else
+                       "t-SNE's cost grows with every point; --tsne-max-samples 0 for all") + ")")
+    knn = None
+    if method in ("umap", "tsne") and X is X_fit:
+        knn = _shared_graph(ctx, X_fit, ctx["graph_k"] if method == "umap" else 91)
+    est = make_projection(method, dims, random_state=cfg.seed, n_jobs=cfg.n_jobs, knn=knn)
+    est = steps.run(f"{key} fit", est.fit, X, y)
+    entry = {"method": method, "requested_dims": dims, "dims": int(est.embedding_.shape[1]), "points": int(len(X)),
+             "subsample": sub_note, "notes": list(getattr(est, "notes_", [])), "seconds": steps.timings[f"{key} fit"]}
+    if hasattr(est, "gradient_method_"):
+        entry["gradient"] = est.gradient_method_
+    m = min(n_eval, len(X))
+    entry["latent"] = steps.run(f"{key} quality", projection_quality, X[:m], est.embedding_[:m], y[:m],
+                                 tr[:m], max_samples=m, random_state=cfg.seed, n_jobs=cfg.n_jobs)
+    return est, entry, (y, "; ".join([sub_note] + entry["notes"]))
+
+
+def _projection_figure(ctx, steps, method: str, dims: int, est, entry: dict, pts) -> None:
+    """The figure of one projection: interactive HTML in 3-D, a PNG scatter in 1-D or 2-D."""
+    from ..figures import interactive, latent as latent_figures
+    from ..registry import PROJECTIONS
+
+    rd, cfg, names = ctx["rd"], ctx["cfg"], ctx["class_names"]
+    y, note = pts
+    key, got, shown = f"{method}_{dims}d", entry["dims"], PROJECTIONS.title(method)   # "t-SNE" for "tsne"
+    title = f"{shown} {dims}-D of {ctx['feat_words']}"
+    if got == 3:
+        if not cfg.interactive:
+            return
+        fig = interactive.scatter_3d_figure(
+            est.embedding_, y, names, title, note=note,
+            images=None if ctx["images"] is None else ctx["images"][ctx["fit_idx"][: len(y)]],
+            hover_images=cfg.hover_images, seed=cfg.seed)
+        path = rd.figures / f"projections_{method}_3d.html"
+        steps.run(f"{key} figure", interactive.write_html, fig, path)
+        steps.figure(path, title, "html", f"Interactive 3-D {shown} ({note}). "
+                     "Drag to turn; hover a point for its class and, for a sample, its image.")
+        return
+    emb = est.embedding_
+    if got == 1:  # a 1-D projection: spread the points vertically by class to see them
+        emb = np.column_stack([emb[:, 0], y + np.random.default_rng(0).uniform(-0.3, 0.3, len(y))])
+    path = rd.figures / f"projections_{method}_{got}d.png"
+    t = title if got == dims else f"{shown} {got}-D (asked {dims}-D) of {ctx['feat_words']}"
+    steps.run(f"{key} figure", latent_figures.scatter_2d, emb, y, names, path, t,
+              axis_names=(f"{shown} 1", f"{shown} 2" if got > 1 else "class (jittered)"), note=note)
+    q = entry["latent"]
+    steps.figure(path, t, "png", f"{shown} of {ctx['feat_words']}, coloured by class ({note}). "
+                 f"kNN accuracy {q['knn_accuracy']:.3f}, silhouette {q['silhouette']:.3f}, "
+                 f"trustworthiness {q['trustworthiness']:.3f} on {q['n_points']:,} points.")
 
 
 def _spectrum(steps, pca, rd, name, title) -> dict:
@@ -371,33 +388,16 @@ def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
 
 
 def _clustering(ctx, n_clusters: int) -> dict:
-    from ..figures import latent as latent_figures
-    from ..registry import CLUSTERERS
     from .cluster import make_clusterer, score_clustering
-    from .project import PCAProjection
-    from .sample import full_covariances
 
     rd, cfg, names = ctx["rd"], ctx["cfg"], ctx["class_names"]
     steps = ctx["steps"] = _Steps(rd, "clustering", ctx["verbose"])
-    split = cfg.cluster_split
-    mask = {"all": np.ones(len(ctx["y_all"]), bool), "train": ctx["is_train"], "test": ~ctx["is_train"]}[split]
-    if split == "all" and len(ctx["fit_idx"]) == len(mask):   # same points, permuted: share the graph
-        X, y = ctx["X_fit"], ctx["y_all"][ctx["fit_idx"]]
-    else:
-        X, y = ctx["X_all"][mask], ctx["y_all"][mask]
-    result = {"features": cfg.features, "features_described": ctx["feat_words"], "split": split,
+    X, y = _cluster_points(ctx)
+    result = {"features": cfg.features, "features_described": ctx["feat_words"], "split": cfg.cluster_split,
               "n_points": int(len(X)), "n_clusters": n_clusters, "n_classes": len(names),
               "labels_used": "only to score (Hungarian-matched accuracy, NMI, ARI)"}
-    plane = None
     for name in cfg.clusterers:
-        shown = CLUSTERERS.title(name)
-        knn = None
-        if name == "n2d":
-            key = (id(X), len(X))
-            knn = ctx["graph"].get(key)
-            if knn is None or knn[0].shape[1] < cfg.n2d_neighbors:
-                ctx["graph_k"] = cfg.n2d_neighbors
-                knn = _shared_graph(ctx, X, cfg.n2d_neighbors)
+        knn = _n2d_graph(ctx, X) if name == "n2d" else None
         est = make_clusterer(name, n_clusters, random_state=cfg.seed, covariance_type=cfg.covariance_type,
                              n_init=cfg.n_init, n_neighbors=cfg.n2d_neighbors, n_jobs=cfg.n_jobs, knn=knn)
         est = steps.run(f"{name} fit", est.fit, X)
@@ -407,41 +407,74 @@ def _clustering(ctx, n_clusters: int) -> dict:
             scores["covariance_type"] = cfg.covariance_type
             scores["n_init"] = cfg.n_init
         result[name] = scores
-        table = np.asarray(scores["table"]["counts"])                  # (clusters, classes)
-        rows = scores["table"]["rows"]
-        # clusters in the order of the class each was matched to: a good clustering is diagonal
-        matched = [names.index(scores["cluster_to_label"][r.split()[-1]])
-                   if scores["cluster_to_label"].get(r.split()[-1]) in names else len(names) for r in rows]
-        order = np.argsort(matched, kind="stable")
-        table, rows = table[order], [f"{rows[i]} ({scores['cluster_to_label'].get(rows[i].split()[-1]) or '-'})"
-                                     for i in order]
-        path = rd.figures / f"clustering_{name}_table.png"
-        title = (f"{shown}: cluster accuracy {scores['accuracy']:.4f}, "
-                 f"NMI {scores['nmi']:.4f}, ARI {scores['ari']:.4f}")
-        steps.run(f"{name} table figure", latent_figures.confusion_matrix, table, names, path, title,
-                  xlabel="true class", ylabel="cluster (matched class)", row_names=rows)
-        steps.figure(path, title, "png", f"Cluster-to-label table of {shown} on {len(X):,} codes "
-                     f"({split} split, {ctx['feat_words']}); no labels used to fit.")
+        _cluster_table_figure(ctx, steps, name, scores, len(X))
         if name == "gmm":
-            # Study 003: the mixture's Gaussians as ellipses over the 2-D codes; for a wider latent,
-            # the same Gaussians pushed through the (linear) PCA map onto its plane.
-            gmm = est.gmm_
-            covs = full_covariances(gmm)
-            if X.shape[1] == 2:
-                emb, ell, axes, where = X, list(zip(gmm.means_, covs)), ("latent 1", "latent 2"), "2-D latent"
-            else:
-                if plane is None:
-                    plane = steps.run("pca plane", PCAProjection(2, random_state=cfg.seed).fit, X)
-                emb = plane.embedding_
-                ell = [plane.project_gaussian(m, c) for m, c in zip(gmm.means_, covs)]
-                axes, where = ("PCA 1", "PCA 2"), "PCA plane of the codes"
-            path = rd.figures / "clustering_gmm_ellipses.png"
-            t = f"Gaussian mixture ({n_clusters} components, {cfg.covariance_type}) on the {where}"
-            steps.run("gmm ellipses figure", latent_figures.scatter_2d, emb, y, names, path, t, axis_names=axes,
-                      note=f"{len(X):,} codes coloured by true class; ellipses at 1 and 2 s.d.", ellipses=ell)
-            steps.figure(path, t, "png", f"The fitted mixture's Gaussians (1 and 2 standard deviations) over the "
-                         f"codes, coloured by their true class ({where}).")
+            _gmm_ellipses(ctx, steps, est.gmm_, X, y, n_clusters)
     result["timings"] = steps.timings
     result["figures"] = steps.figures
     rd.update_metrics("clustering", result)
     return result
+
+
+def _cluster_points(ctx):
+    """(codes, labels) clustered: the split asked for; "all" reuses the permuted fitted codes
+    when they are complete, so N2D shares the projections' kNN graph."""
+    split = ctx["cfg"].cluster_split
+    mask = {"all": np.ones(len(ctx["y_all"]), bool), "train": ctx["is_train"], "test": ~ctx["is_train"]}[split]
+    if split == "all" and len(ctx["fit_idx"]) == len(mask):
+        return ctx["X_fit"], ctx["y_all"][ctx["fit_idx"]]
+    return ctx["X_all"][mask], ctx["y_all"][mask]
+
+
+def _n2d_graph(ctx, X):
+    """The kNN graph N2D's UMAP needs: the shared one when it is wide enough, else built now."""
+    k = ctx["cfg"].n2d_neighbors
+    knn = ctx["graph"].get((id(X), len(X)))
+    if knn is None or knn[0].shape[1] < k:
+        ctx["graph_k"] = k
+        knn = _shared_graph(ctx, X, k)
+    return knn
+
+
+def _cluster_table_figure(ctx, steps, name: str, scores: dict, n_points: int) -> None:
+    """The cluster-to-label table, clusters in the order of their matched class (good = diagonal)."""
+    from ..figures import latent as latent_figures
+    from ..registry import CLUSTERERS
+
+    names, shown = ctx["class_names"], CLUSTERERS.title(name)
+    table = np.asarray(scores["table"]["counts"])                  # (clusters, classes)
+    rows, to_label = scores["table"]["rows"], scores["cluster_to_label"]
+    matched = [names.index(to_label[r.split()[-1]]) if to_label.get(r.split()[-1]) in names else len(names)
+               for r in rows]
+    order = np.argsort(matched, kind="stable")
+    table, rows = table[order], [f"{rows[i]} ({to_label.get(rows[i].split()[-1]) or '-'})" for i in order]
+    path = ctx["rd"].figures / f"clustering_{name}_table.png"
+    title = f"{shown}: cluster accuracy {scores['accuracy']:.4f}, NMI {scores['nmi']:.4f}, ARI {scores['ari']:.4f}"
+    steps.run(f"{name} table figure", latent_figures.confusion_matrix, table, names, path, title,
+              xlabel="true class", ylabel="cluster (matched class)", row_names=rows)
+    steps.figure(path, title, "png", f"Cluster-to-label table of {shown} on {n_points:,} codes "
+                 f"({ctx['cfg'].cluster_split} split, {ctx['feat_words']}); no labels used to fit.")
+
+
+def _gmm_ellipses(ctx, steps, gmm, X, y, n_clusters: int) -> None:
+    """Study 003: the mixture's Gaussians as ellipses over the 2-D codes; for a wider latent,
+    the same Gaussians pushed through the (linear) PCA map onto its plane."""
+    from ..figures import latent as latent_figures
+    from .project import PCAProjection
+    from .sample import full_covariances
+
+    cfg, covs = ctx["cfg"], full_covariances(gmm)
+    if X.shape[1] == 2:
+        emb, ell, axes, where = X, list(zip(gmm.means_, covs)), ("latent 1", "latent 2"), "2-D latent"
+    else:
+        plane = steps.run("pca plane", PCAProjection(2, random_state=cfg.seed).fit, X)
+        emb = plane.embedding_
+        ell = [plane.project_gaussian(m, c) for m, c in zip(gmm.means_, covs)]
+        axes, where = ("PCA 1", "PCA 2"), "PCA plane of the codes"
+    path = ctx["rd"].figures / "clustering_gmm_ellipses.png"
+    t = f"Gaussian mixture ({n_clusters} components, {cfg.covariance_type}) on the {where}"
+    steps.run("gmm ellipses figure", latent_figures.scatter_2d, emb, y, ctx["class_names"], path, t,
+              axis_names=axes, note=f"{len(X):,} codes coloured by true class; ellipses at 1 and 2 s.d.",
+              ellipses=ell)
+    steps.figure(path, t, "png", "The fitted mixture's Gaussians (1 and 2 standard deviations) over the "
+                 f"codes, coloured by their true class ({where}).")
