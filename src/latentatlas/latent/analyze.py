@@ -217,6 +217,8 @@ def _projections(ctx, specs) -> dict:
         entry["latent"] = steps.run(f"{key} quality", projection_quality, X[:m], est.embedding_[:m], y[:m],
                                      tr[:m], max_samples=m, random_state=cfg.seed, n_jobs=cfg.n_jobs)
         result[key] = entry
+        if got == 2:  # kept for `latentatlas explore`, which maps these rows of latents.npz
+            rd.add_map(method, est.embedding_, fit_idx[: len(X)])
         note = "; ".join([sub_note] + notes)
         if (method, got) in done_dims:
             entry["notes"].append(f"same as {method}_{got}d (fallback); no second figure")
