@@ -135,6 +135,7 @@ def serve(state, host: str, port: int, policy: Policy, open_browser: bool = True
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(256)        # listening now: connections queue until uvicorn accepts them
     except OSError as exc:
         sock.close()
         from ..errors import UserError
@@ -153,6 +154,9 @@ def serve(state, host: str, port: int, policy: Policy, open_browser: bool = True
         import webbrowser
 
         webbrowser.open(url)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:   # uvicorn shuts down on Ctrl-C, then re-raises the signal it caught
+        pass
     print("latentatlas explore: stopped", flush=True)
 
