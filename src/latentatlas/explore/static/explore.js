@@ -154,7 +154,7 @@ function onMapClick(ev) {
 async function decodeAt(x, y) {
   try {
     const r = await apiJson("api/decode", { view: explore.view, x, y });
-    explore.lastDecode = r;
+    explore.lastDecode = { ...r, x, y };
     $("decode-image").src = r.image;
     $("decode-where").textContent = `${x.toPrecision(4)}, ${y.toPrecision(4)}`;
     $("decode-rule").textContent = `rule: ${r.rule}`;
@@ -228,12 +228,16 @@ async function sliderChanged() {
 }
 
 // ------------------------------------------------------------------ walks: a drawn path, or A to B
+let trimming = false;
 function onRelayout(ev) {
-  if (explore.mode !== "path" || !ev || !ev.shapes) return;
+  if (explore.mode !== "path" || !ev || !ev.shapes || trimming) return;
   const shape = ev.shapes[ev.shapes.length - 1];
   if (!shape || !shape.path) return;
   const path = parsePath(shape.path);
-  Plotly.relayout($("map"), { shapes: [shape] });  // keep only the latest path on the map
+  if (ev.shapes.length > 1) {  // keep only the latest path on the map (this relayout must not walk again)
+    trimming = true;
+    Plotly.relayout($("map"), { shapes: [shape] }).finally(() => { trimming = false; });
+  }
   if (path.length >= 2) walk({ view: explore.view, path: thin(path, explore.meta.limits.max_path_points), steps: 12 },
                              "Decoded walk along the drawn path");
 }
@@ -281,6 +285,7 @@ async function onSelected(ev) {
   const indices = [...new Set(ev.points.filter((p) => p.data.meta === "points").map((p) => p.customdata))];
   if (!indices.length) return;
   explore.selectionIndices = indices.sort((a, b) => a - b);
+  explore.selectionRange = ev.range || null;  // the box in data coordinates (a lasso has lassoPoints)
   try {
     const r = await apiJson("api/select", { indices: explore.selectionIndices });
     explore.lastSelection = r;
