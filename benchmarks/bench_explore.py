@@ -2,7 +2,7 @@
 
     python benchmarks/bench_explore.py RUN_DIR [--views pca] [--requests 2000] [--clients 16]
 
-Starts the real server (uvicorn, in this process, on a free 127.0.0.1 port)
+Starts the real server (`latentatlas explore`, its own process, a free 127.0.0.1 port)
 and prints:
 
 1. one client, one 28x28 decode per request, sequentially: the median (and p90)
@@ -20,34 +20,34 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import socket
+import os
+import re
+import signal
 import statistics
+import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 
 def start_server(run_dir, views):
-    import uvicorn
+    """`latentatlas explore` in its own process (as a user runs it; a server thread in this
+    process would share the GIL with the clients and measure that instead); (process, port, token)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "latentatlas", "explore", str(run_dir), "--port", "0",
+                             "--no-browser", "--views", views], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    for line in proc.stdout:
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]+)", line)
+        if m:
+            return proc, int(m.group(1)), m.group(2)
+    raise SystemExit(f"the server did not start (exit code {proc.wait()})")
 
-    from latentatlas.explore.security import Policy
-    from latentatlas.explore.server import create_app
-    from latentatlas.explore.state import ExploreState
 
-    state = ExploreState.load(run_dir, views=views)
-    policy = Policy.for_host("127.0.0.1")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(256)
-    server = uvicorn.Server(uvicorn.Config(create_app(state, policy), log_level="warning", access_log=False,
-                                           backlog=256))
-    server.install_signal_handlers = lambda: None      # runs in a thread
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return state, policy.token, sock.getsockname()[1], server, thread
+def get_json(port, token, path):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", path, headers={"X-Explore-Token": token})
+    return json.loads(conn.getresponse().read())
 
 
 class Client:
@@ -116,19 +116,21 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import numpy as np
-    import torch
 
-    state, token, port, server, thread = start_server(args.run_dir, args.views.split(","))
-    view = next(iter(state.views.values()))
-    h, w = state.images.shape[1:3]
+    proc, port, token = start_server(args.run_dir, args.views)
+    meta = get_json(port, token, "/api/meta")
+    view = meta["views"][0]["name"]
+    pts = get_json(port, token, f"/api/points?view={view}")
+    xy = np.column_stack([pts["x"], pts["y"]])
     rng = np.random.default_rng(0)
-    lo, hi = view.xy.min(0), view.xy.max(0)
-    at_xy = [{"view": view.name, "x": float(x), "y": float(y)} for x, y in rng.uniform(lo, hi, (500, 2))]
-    codes = [{"code": c.tolist()} for c in state.codes[rng.choice(state.n, 500)] + rng.normal(0, 0.1, (500, state.latent_dim))]
-    print(f"run {args.run_dir}: {state.kind}, {state.latent_dim}-d latent, {h}x{w} images, {state.n:,} points; "
-          f"torch threads {torch.get_num_threads()}; server on 127.0.0.1:{port}")
+    at_xy = [{"view": view, "x": float(x), "y": float(y)} for x, y in rng.uniform(xy.min(0), xy.max(0), (500, 2))]
+    d = meta["latent_dim"]
+    codes = [{"code": c.tolist()} for c in rng.normal(0, 1, (500, d))]
+    h, w = meta["image_size"]
+    print(f"run {args.run_dir}: {meta['kind']}, {d}-d latent, {h}x{w} images, {meta['n_points']:,} points; "
+          f"server (its own process, 1 torch thread) on 127.0.0.1:{port}")
 
-    for name, bodies in (("code", codes), (f"{view.name} x,y", at_xy)):
+    for name, bodies in (("code", codes), (f"{view} x,y", at_xy)):
         t = sequential(port, token, bodies, args.sequential)
         print(f"one client, decode by {name:10s}: median {1000 * statistics.median(t):6.2f} ms, "
               f"p90 {1000 * percentile(t, 90):6.2f} ms over {len(t)} requests (target: median <= 30 ms)")
@@ -139,8 +141,8 @@ def main(argv=None) -> int:
     print(f"{args.requests} decodes from {args.clients} concurrent clients: {len(ok)} answered 200, {lost} lost; "
           f"median {1000 * statistics.median(ok):.2f} ms, p99 {1000 * percentile(ok, 99):.2f} ms, "
           f"{len(ok) / wall:.0f} requests/s")
-    server.should_exit = True
-    thread.join(10)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(30)
     return 1 if lost or len(results) != args.requests else 0
 
 

@@ -40,7 +40,7 @@ def server(tmp_path_factory):
     assert cli_main(["encode", str(run)]) == 0
     state = ExploreState.load(run, views=["pca", "lda"], progress=False)
     policy = Policy.for_host("127.0.0.1")
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     port = sock.getsockname()[1]
