@@ -399,3 +399,17 @@ def test_server_prints_url_answers_and_stops_on_ctrl_c(run2d):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_notebook_iframe_points_at_a_live_server(run2d):
+    import urllib.request
+
+    from latentatlas.explore.notebook import explore_inline
+
+    frame = explore_inline(run2d, views=["pca"], height=600)
+    try:
+        assert frame.src.startswith("http://127.0.0.1:") and "?token=" in frame.src and frame.height == 600
+        page = urllib.request.urlopen(frame.src, timeout=10).read().decode()
+        assert "latentatlas explore" in page
+    finally:
+        frame.server.should_exit = True

@@ -116,10 +116,12 @@ def screen_points(page) -> np.ndarray:
     }"""))
 
 
-def isolated_point(page) -> tuple[int, float, float]:
+def isolated_point(page, skip=()) -> tuple[int, float, float]:
     """(row in explore.points, x, y on the page) of a point with no other within 10 pixels."""
     pix = screen_points(page)
     for row in np.argsort(-np.abs(pix[:, 0] - pix[:, 0].mean())):     # outliers first
+        if row in skip:
+            continue
         d = np.hypot(*(pix - pix[row]).T)
         d[row] = np.inf
         if d.min() > 10:
@@ -147,6 +149,44 @@ def test_page_loads_with_every_point_and_no_errors(page, server, tmp_path):
     assert page.evaluate("document.getElementById('map').data[0].type") == "scattergl"
     assert page.evaluate("window.explore.meta.views.map(v => v.name)") == ["pca", "lda"]
     shot(page, tmp_path, "01-loaded")
+    for colour in ("cluster", "probe_error", "variance", "class"):   # every colouring keeps every point
+        page.select_option("#colour", colour)
+        page.wait_for_function(f"window.explore.colour === '{colour}' && window.explore.mapPointCount() === {state.n}")
+    page.select_option("#view", "lda")
+    page.wait_for_function(f"window.explore.view === 'lda' && window.explore.points.view === 'lda' && "
+                           f"window.explore.mapPointCount() === {state.n}")
+    assert page.errors == []
+
+
+def test_search_by_class_isolates_it_and_by_index_opens_the_point(page, server, tmp_path):
+    _, state = server
+    page.fill("#search", f"class {state.class_names[3]}")
+    page.press("#search", "Enter")
+    page.wait_for_function("document.getElementById('map').data.filter(t => t.meta === 'points' && "
+                           "t.visible !== 'legendonly').length === 1")
+    visible = page.evaluate("document.getElementById('map').data.filter(t => t.meta === 'points' && "
+                            "t.visible !== 'legendonly').map(t => [t.name, t.x.length])")
+    assert visible == [[state.class_names[3], int((state.labels == 3).sum())]]
+    page.fill("#search", "42")
+    page.press("#search", "Enter")
+    page.wait_for_function("window.explore.selected && window.explore.selected.index === 42")
+    assert page.errors == []
+
+
+def test_walk_between_two_picked_points(page, server, tmp_path):
+    page.check("input[value=walk]")
+    p = page.evaluate("window.explore.points")
+    picked = []
+    for _ in range(2):
+        i, sx, sy = isolated_point(page, skip=picked)
+        page.mouse.move(sx, sy, steps=3)
+        page.wait_for_function(f"document.getElementById('tooltip-image').src.includes('api/image/{p['index'][i]}?')")
+        page.mouse.click(sx, sy)
+        picked.append(i)
+    page.wait_for_selector("#walk-panel:not([hidden])", timeout=15_000)
+    walk = page.evaluate("window.explore.lastWalk")
+    assert (walk["a"], walk["b"]) == (p["index"][picked[0]], p["index"][picked[1]]) and "latent space" in walk["rule"]
+    shot(page, tmp_path, "07-walk")
     assert page.errors == []
 
 

@@ -100,6 +100,9 @@ class ExploreState:
         new: dict = {}
         umaps: dict = {}
         steps = todo + [f"colour:{c}" for c in extra]
+        if steps and progress:
+            print(f"explore: computing {', '.join(s.replace('colour:', '') for s in steps)} "
+                  f"(once: saved in {self.run.path / 'maps.npz'})", flush=True)
         for step in tqdm(steps, desc="explore: maps", unit="step", disable=None if progress else True):
             if step.startswith("colour:"):
                 name = step.split(":", 1)[1]

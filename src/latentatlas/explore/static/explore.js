@@ -319,7 +319,11 @@ function search(text) {
   text = text.trim();
   if (!text) return;
   const names = explore.meta.class_names, gd = $("map");
-  if (/^\d+$/.test(text)) {
+  // "123" or "#123": a point's index; "class 3" or a class name that is not a number: a class
+  const asClass = text.match(/^class\s+(.+)$/i);
+  if (asClass) text = asClass[1];
+  else if (/^#?\d+$/.test(text)) {
+    text = text.replace("#", "");
     const i = Number(text);
     if (i >= explore.meta.n_points) return status(`no point #${i}`, true);
     if (!explore.rowOf.has(i)) return status(`#${i} is not on this view`, true);
