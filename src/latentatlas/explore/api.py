@@ -52,6 +52,13 @@ def as_int(value, name: str, lo: int, hi: int) -> int:
     return value
 
 
+def as_query_int(value: str, name: str, lo: int, hi: int) -> int:
+    """An integer from a query string (?k=8)."""
+    if not value.isascii() or not value.isdigit() or len(value) > 6 or not lo <= int(value) <= hi:
+        raise RequestError(400, f"{name} must be an integer in {lo}..{hi}")
+    return int(value)
+
+
 def as_view(state: ExploreState, value):
     if not isinstance(value, str) or value not in state.views:
         raise RequestError(400, f"unknown view; this run has {', '.join(state.views) or 'none'}")
@@ -125,7 +132,7 @@ def image(state: ExploreState, index: str) -> bytes:
 
 def point(state: ExploreState, index: str, k_value) -> dict:
     i = as_index(index, state.n)
-    k = 8 if k_value is None else as_int(_int_or_none(k_value), "k", 1, 32)
+    k = 8 if k_value is None else as_query_int(k_value, "k", 1, 32)
     rows, dist = state.neighbours(i, k)
     recon = state.decode(state.codes[i][None])[0]
     label, pred = int(state.labels[i]), int(state.colourings["probe_pred"][i])
@@ -137,13 +144,6 @@ def point(state: ExploreState, index: str, k_value) -> dict:
             "image": image_uri(state.images[i]), "reconstruction": image_uri(recon),
             "neighbours": [{"index": r, "class": names[int(state.labels[r])], "distance": round(dd, 5),
                             "image": image_uri(state.images[r])} for r, dd in zip(rows, dist)]}
-
-
-def _int_or_none(v):
-    try:
-        return int(v) if isinstance(v, str) and v.isdigit() and len(v) < 6 else v
-    except ValueError:
-        return v
 
 
 # ---------------------------------------------------------------- decoding
