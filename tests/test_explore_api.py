@@ -358,6 +358,7 @@ def test_unknown_or_impossible_views_are_user_errors(run2d):
     with pytest.raises(UserError, match="2-d latent"):
         resolve_views(["latent"], 10)
     assert resolve_views(["auto"], 10) == ["pca", "lda", "umap"]
+    assert resolve_views(["auto"], 2, n_classes=2) == ["latent", "pca", "umap"]
 
 
 def test_cli_bad_port_and_missing_run_are_one_line_errors(tmp_path, capsys):
@@ -413,3 +414,48 @@ def test_notebook_iframe_points_at_a_live_server(run2d):
         assert "latentatlas explore" in page
     finally:
         frame.server.should_exit = True
+
+
+def test_analyze_saves_its_2d_views_for_the_explorer(run2d, tmp_path, monkeypatch):
+    from latentatlas.config import AnalysisConfig
+    from latentatlas.explore.state import ExploreState
+    from latentatlas.latent.analyze import analyze_run
+    from latentatlas.rundir import RunDir
+
+    run = tmp_path / "run"
+    shutil.copytree(run2d, run)
+    (run / "maps.npz").unlink()
+    analyze_run(run, AnalysisConfig(projections=["lda:2"], projection_max_samples=3000, raw_baseline=False,
+                                    probes=[], clusterers=[], interactive=False), verbose=False)
+    maps = RunDir(run).read_maps()
+    assert maps["xy_lda"].shape == (3000, 2) and len(np.unique(maps["idx_lda"])) == 3000
+
+    def no(*a, **k):
+        raise AssertionError("recomputed the view analyze saved")
+
+    monkeypatch.setattr(ExploreState, "_project", no)
+    state = ExploreState.load(run, views=["lda"], progress=False)
+    assert state.views["lda"].source.startswith("saved") and len(state.views["lda"].index) == 3000
+
+
+def test_wide_latents_slide_along_principal_directions():
+    from latentatlas.explore.state import MAX_SLIDERS, ExploreState
+
+    codes = np.random.default_rng(0).normal(size=(500, 24)).astype(np.float32) * np.linspace(3, 0.1, 24)
+    state = ExploreState(None, None, codes, np.zeros(500, np.int64), ["a"], 400, "ae", np.zeros((500, 4, 4), np.uint8))
+    basis = state._slider_basis()
+    assert basis["basis"] == "pca" and len(basis["vectors"]) == MAX_SLIDERS and len(basis["vectors"][0]) == 24
+    assert basis["scales"] == sorted(basis["scales"], reverse=True)
+    assert abs(np.asarray(basis["vectors"][0])[0]) > 0.9          # the widest axis comes first
+
+
+def test_colour_images_keep_their_channels():
+    from latentatlas.explore.state import display_images, gif, png, strip
+
+    chw = np.random.default_rng(0).integers(0, 255, (3, 3, 8, 8), dtype=np.uint8)   # (N, C, H, W)
+    hwc = display_images(chw)
+    assert hwc.shape == (3, 8, 8, 3) and np.array_equal(hwc[1, 2, 5], chw[1, :, 2, 5])
+    assert display_images(chw[:, :1]).shape == (3, 8, 8)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png(hwc[0])))), hwc[0])
+    assert strip(hwc).shape == (8, 3 * 8 + 2 * 2, 3)
+    assert Image.open(io.BytesIO(gif(hwc))).n_frames == 3

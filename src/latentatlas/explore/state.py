@@ -86,7 +86,7 @@ class ExploreState:
         model = load_model(rd.path, device="cpu")
         state = cls(rd, model, codes, labels, list(latents["class_names"]), len(latents["train_mean"]),
                     latents["kind"], images, dataset=str(getattr(data, "name", "")), logvar=logvar)
-        state._prepare(resolve_views(views, codes.shape[1]), progress)
+        state._prepare(resolve_views(views, codes.shape[1], len(state.class_names)), progress)
         return state
 
     def _prepare(self, wanted: list[str], progress: bool) -> None:
@@ -214,13 +214,15 @@ class ExploreState:
                 "vectors": pca.components_.tolist(), "scales": np.sqrt(pca.explained_variance_).tolist()}
 
 
-def resolve_views(views, latent_dim: int) -> list[str]:
+def resolve_views(views, latent_dim: int, n_classes: int = 10) -> list[str]:
     """The views to show: "auto" = the defaults, plus whatever maps.npz already holds."""
     out = []
     for v in views:
         for name in (DEFAULT_VIEWS if v == "auto" else [v]):
             if name not in VIEW_TITLES:
                 raise UserError(f"unknown view {name!r}; choose from auto, {', '.join(VIEW_TITLES)}")
+            if name == "lda" and n_classes < 3 and v == "auto":
+                continue                                # LDA draws at most n_classes - 1 axes
             if name == "latent" and latent_dim != 2:
                 if v == "auto":
                     continue
