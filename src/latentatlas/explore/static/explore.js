@@ -111,7 +111,7 @@ async function loadView(name) {
 // ------------------------------------------------------------------ hover: the image under the mouse
 function onHover(ev) {
   const pt = ev.points && ev.points[0];
-  if (!pt || pt.customdata === undefined) return;
+  if (!pt || pt.customdata === undefined || pt.customdata === null) return;
   const i = pt.customdata, tip = $("tooltip");
   $("tooltip-image").src = imageUrl(i);
   const p = explore.points, row = explore.rowOf.get(i);
@@ -127,7 +127,7 @@ let lastPointClick = 0;
 
 async function onPointClick(ev) {
   const pt = ev.points && ev.points[0];
-  if (!pt || pt.customdata === undefined) return;
+  if (!pt || pt.customdata === undefined || pt.customdata === null) return;
   lastPointClick = Date.now();
   const i = pt.customdata;
   if (explore.mode === "walk") return pickWalkEnd(i);
@@ -159,6 +159,8 @@ async function decodeAt(x, y) {
     $("decode-where").textContent = `${x.toPrecision(4)}, ${y.toPrecision(4)}`;
     $("decode-rule").textContent = `rule: ${r.rule}`;
     $("decode-panel").hidden = false;
+    const gd = $("map");  // mark the place on the map (the highlight ring, with no point index)
+    Plotly.restyle(gd, { x: [[x]], y: [[y]], customdata: [[null]] }, [gd.data.length - 1]);
     status("decoded");
   } catch (e) { status(e.message, true); }
 }
