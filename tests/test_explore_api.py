@@ -459,3 +459,19 @@ def test_colour_images_keep_their_channels():
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(png(hwc[0])))), hwc[0])
     assert strip(hwc).shape == (8, 3 * 8 + 2 * 2, 3)
     assert Image.open(io.BytesIO(gif(hwc))).n_frames == 3
+
+
+def test_cli_warns_when_listening_beyond_loopback(monkeypatch, capsys, tmp_path):
+    import latentatlas.explore.server as server_mod
+    import latentatlas.explore.state as state_mod
+
+    seen = {}
+    monkeypatch.setattr(state_mod.ExploreState, "load", classmethod(lambda cls, run, views, threads: "state"))
+    monkeypatch.setattr(server_mod, "serve", lambda state, host, port, policy, open_browser: seen.update(
+        host=host, port=port, hosts=policy.allowed_hosts, browser=open_browser))
+    assert cli_main(["explore", str(tmp_path), "--host", "0.0.0.0", "--allow-host", "box.lan", "--port", "0",
+                     "--no-browser"]) == 0
+    assert "warning: listening on 0.0.0.0" in capsys.readouterr().err
+    assert seen["host"] == "0.0.0.0" and "box.lan" in seen["hosts"] and seen["browser"] is False
+    assert cli_main(["explore", str(tmp_path), "--port", "0"]) == 0
+    assert "warning" not in capsys.readouterr().err and seen["host"] == "127.0.0.1" and seen["browser"] is True
