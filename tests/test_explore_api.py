@@ -230,7 +230,7 @@ def test_select_counts_and_csv(client, state):
     r = client.post("/api/select", json={"indices": idx}).json()
     assert r["n"] == 4 and sum(r["counts"].values()) == 4
     for name, c in r["counts"].items():
-        assert c == sum(state.class_names[state.labels[i]] == name for i in {1, 5, 9, 30})
+        assert c == sum(state.class_names[state.labels[i]] == name for i in (1, 5, 9, 30))
     csv = client.post("/api/select.csv", json={"indices": idx})
     assert csv.headers["content-type"].startswith("text/csv")
     assert [int(line.split(",")[0]) for line in csv.text.strip().splitlines()[1:]] == [1, 5, 9, 30]

@@ -190,8 +190,7 @@ def test_walk_between_two_picked_points(page, server, tmp_path):
     assert page.errors == []
 
 
-def test_hover_shows_the_image(page, server, tmp_path):
-    _, state = server
+def test_hover_shows_the_image(page, tmp_path):
     p = page.evaluate("window.explore.points")
     i, sx, sy = isolated_point(page)
     page.mouse.move(sx - 30, sy)

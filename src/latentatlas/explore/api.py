@@ -94,7 +94,7 @@ def meta(state: ExploreState, limits: Limits) -> dict:
          "available": state.logvar is not None,
          "description": "mean of exp(logvar) over the latent dimensions (VAE only)"},
     ]
-    views = [{"name": v.name, "title": VIEW_TITLES[v.name], "n_points": int(len(v.index)),
+    views = [{"name": v.name, "title": VIEW_TITLES[v.name], "n_points": len(v.index),
               "rules": v.inverse.rules, "rule": v.inverse.describe(v.inverse.rules[0]), "source": v.source}
              for v in state.views.values()]
     h, w = state.images.shape[1:3]
@@ -111,7 +111,7 @@ def meta(state: ExploreState, limits: Limits) -> dict:
 def points(state: ExploreState, view_name) -> dict:
     view = as_view(state, view_name)
     idx = view.index
-    out = {"view": view.name, "n": int(len(idx)), "x": _rounded(view.xy[:, 0]), "y": _rounded(view.xy[:, 1]),
+    out = {"view": view.name, "n": len(idx), "x": _rounded(view.xy[:, 0]), "y": _rounded(view.xy[:, 1]),
            "index": idx.tolist(), "label": state.labels[idx].tolist(),
            "cluster": state.colourings["cluster"][idx].tolist(),
            "probe_pred": state.colourings["probe_pred"][idx].tolist(),
@@ -243,7 +243,7 @@ def selection(state: ExploreState, body: dict) -> dict:
     counts = np.bincount(state.labels[idx], minlength=len(state.class_names))
     mean_img = state.images[idx].astype(np.float32).mean(axis=0)
     mean_code = state.codes[idx].mean(axis=0)
-    return {"n": int(len(idx)), "counts": {n: int(c) for n, c in zip(state.class_names, counts)},
+    return {"n": len(idx), "counts": {n: int(c) for n, c in zip(state.class_names, counts)},
             "mean_image": image_uri((mean_img + 0.5).astype(np.uint8)),
             "decoded_mean": image_uri(state.decode(mean_code[None])[0]),
             "mean_code": mean_code.tolist()}

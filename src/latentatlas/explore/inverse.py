@@ -35,7 +35,7 @@ class InverseMap:
         self.power = float(power)
         self.umap = umap                                # a fitted umap.UMAP, or None
 
-    def fit(self) -> "InverseMap":
+    def fit(self) -> InverseMap:
         from sklearn.neighbors import NearestNeighbors
 
         self.k_ = int(min(self.k, len(self.xy)))

@@ -17,7 +17,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs
 
 COOKIE = "latentatlas_explore"
@@ -43,7 +43,7 @@ class Policy:
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
-    def for_host(cls, host: str, extra_hosts=(), token: str | None = None) -> "Policy":
+    def for_host(cls, host: str, extra_hosts=(), token: str | None = None) -> Policy:
         hosts = set(LOCAL_HOSTS) | {h.strip("[]").lower() for h in (host, *extra_hosts) if h}
         return cls(token=token or secrets.token_urlsafe(24), allowed_hosts=frozenset(hosts))
 
@@ -86,7 +86,7 @@ def presented_token(scope) -> tuple[str, bool]:
     cookie = SimpleCookie()
     try:
         cookie.load(headers.get(b"cookie", b"").decode("latin-1"))
-    except Exception:  # a malformed cookie header is simply no token
+    except CookieError:  # a malformed cookie header is simply no token
         return "", False
     return (cookie[COOKIE].value if COOKIE in cookie else ""), False
 

@@ -60,7 +60,7 @@ class ExploreState:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, run_dir, views=("auto",), threads: int = 1, progress: bool = True) -> "ExploreState":
+    def load(cls, run_dir, views=("auto",), threads: int = 1, progress: bool = True) -> ExploreState:
         import torch
 
         from ..data import load_dataset
