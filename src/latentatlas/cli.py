@@ -21,7 +21,7 @@ from .errors import UserError
 
 # Order is the order shown in --help: the pipeline, then the tools around it.
 COMMANDS = ["run", "data", "train", "encode", "analyze", "sample", "interpolate", "judge", "report", "compare",
-            "export"]
+            "explore", "export"]
 
 
 def build_parser() -> argparse.ArgumentParser:

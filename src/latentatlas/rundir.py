@@ -54,6 +54,7 @@ RUN_STATE = "run.json"         # written by `latentatlas run`: which stages fini
 LOCK = ".lock"                 # flock'ed by the writing process; holds its PID and command
 TENSORBOARD_DIR = "tensorboard"  # --tensorboard logs (events, projector_config.pbtxt, the embedding)
 TRACKING = "tracking.json"     # --mlflow: which MLflow run this run folder logs to
+MAPS = "maps.npz"              # 2-D views (xy + the point indices each covers) and explorer colourings
 
 # Files whose presence marks a folder as a latentatlas run (used before overwriting).
 RUN_MARKERS = (CONFIG, MODEL_JSON, WEIGHTS, METRICS, HISTORY)
@@ -271,6 +272,45 @@ class RunDir:
 
     def write_latents(self, arrays: dict) -> None:
         write_npz(self.path / LATENTS, arrays)
+    # -- maps.npz: every 2-D view of the codes, tied to the latents.npz it was computed from --
+    def _latents_stamp(self) -> str:
+        st = (self.path / LATENTS).stat() if (self.path / LATENTS).exists() else None
+        return f"{st.st_size}:{st.st_mtime_ns}" if st else ""
+
+    def read_maps(self) -> dict:
+        """maps.npz as {name: array} ({} when absent, damaged, or older than latents.npz's codes).
+
+        Views are stored as `xy_<view>` float32 (M, 2) with `idx_<view>` int64 (M,), the rows
+        (train then test) of latents.npz that they cover; other arrays are cached colourings."""
+        import numpy as np
+
+        path = self.path / MAPS
+        if not path.is_file():
+            return {}
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                maps = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, EOFError):
+            return {}                                   # a damaged cache only costs a recompute
+        if str(maps.pop("latents_stamp", "")) != self._latents_stamp():
+            return {}
+        return maps
+
+    def write_maps(self, arrays: dict) -> None:
+        """Merge `arrays` into maps.npz (atomically), stamped with the current latents.npz."""
+        import numpy as np
+
+        maps = self.read_maps()
+        maps.update(arrays)
+        maps["latents_stamp"] = np.asarray(self._latents_stamp())
+        atomic_save(self.path / MAPS, lambda tmp: np.savez(tmp, **maps))
+
+    def add_map(self, view: str, xy, indices) -> None:
+        """One 2-D view: coordinates (M, 2) of the latents.npz rows `indices` (M,)."""
+        import numpy as np
+
+        self.write_maps({f"xy_{view}": np.asarray(xy, np.float32)[:, :2],
+                         f"idx_{view}": np.asarray(indices, np.int64)})
 
     # -- metrics.json: one section per stage ------------------------------------------
     def read_metrics(self) -> dict:

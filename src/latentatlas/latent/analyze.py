@@ -171,6 +171,8 @@ def _projections(ctx, specs) -> dict:
         est, entry, pts = _fit_projection(ctx, steps, method, dims, n_eval)
         result[f"{method}_{dims}d"] = entry
         got = entry["dims"]
+        if got == 2:  # kept for `latentatlas explore`, which maps these rows of latents.npz
+            rd.add_map(method, est.embedding_, ctx["fit_idx"][: entry["points"]])
         if (method, got) in done_dims:
             entry["notes"].append(f"same as {method}_{got}d (fallback); no second figure")
         else:

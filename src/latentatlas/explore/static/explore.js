@@ -1,0 +1,381 @@
+// latentatlas explore: the map (plotly scattergl) and the decoder behind it.
+// Every request carries the token from the page's URL; nothing is loaded from elsewhere.
+"use strict";
+
+const TOKEN = new URLSearchParams(location.search).get("token") || "";
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                 "#bcbd22", "#17becf", "#393b79", "#ad494a", "#8ca252", "#bd9e39", "#7b4173", "#3182bd",
+                 "#e6550d", "#31a354", "#756bb1", "#636363"];
+const $ = (id) => document.getElementById(id);
+
+// Everything the page knows; exposed as window.explore so that tests (and curious users) can read it.
+const explore = { ready: false, meta: null, points: null, view: null, colour: "class", mode: "explore",
+                  selected: null, walkA: null, lastDecode: null, lastWalk: null, lastSelection: null,
+                  errors: [] };
+window.explore = explore;
+
+function status(text, isError) {
+  const el = $("status");
+  el.textContent = text || "";
+  el.className = isError ? "error" : "";
+}
+
+async function api(path, body) {
+  const init = { headers: { "X-Explore-Token": TOKEN } };
+  if (body !== undefined) {
+    init.method = "POST";
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, init);
+  if (!r.ok) {
+    let msg = r.statusText;
+    try { msg = (await r.json()).error || msg; } catch (e) { /* not JSON */ }
+    throw new Error(msg);
+  }
+  return r;
+}
+const apiJson = async (path, body) => (await api(path, body)).json();
+const imageUrl = (i) => `api/image/${i}?token=${encodeURIComponent(TOKEN)}`;
+
+// ------------------------------------------------------------------ the map
+function groupsFor(colour) {
+  const p = explore.points, names = explore.meta.class_names;
+  if (colour === "class" || colour === "cluster") {
+    const key = colour === "class" ? p.label : p.cluster;
+    const k = colour === "class" ? names.length : Math.max(...key) + 1;
+    const title = (g) => colour === "class" ? names[g] : `cluster ${g}`;
+    return Array.from({ length: k }, (_, g) => ({ name: title(g), color: PALETTE[g % PALETTE.length],
+                                                    keep: (i) => key[i] === g }));
+  }
+  if (colour === "probe_error") {
+    return [{ name: "probe correct", color: "#bbbbbb", keep: (i) => p.probe_error[i] === 0 },
+            { name: "probe wrong", color: "#d62728", keep: (i) => p.probe_error[i] === 1 }];
+  }
+  return null;  // continuous (variance): one trace with a colour bar
+}
+
+function buildTraces() {
+  const p = explore.points, names = explore.meta.class_names;
+  const groups = groupsFor(explore.colour);
+  const traceOf = (rows, extra) => ({
+    type: "scattergl", mode: "markers", x: rows.map((i) => p.x[i]), y: rows.map((i) => p.y[i]),
+    customdata: rows.map((i) => p.index[i]), hoverinfo: "none", meta: "points", ...extra });
+  const all = [...Array(p.n).keys()];
+  if (!groups) {
+    return [traceOf(all, { name: "posterior variance", showlegend: false,
+      marker: { size: 4, color: all.map((i) => p.variance[i]), colorscale: "Viridis", showscale: true,
+                colorbar: { title: { text: "variance" }, thickness: 12 } } })];
+  }
+  return groups.map((g) => traceOf(all.filter(g.keep), {
+    name: g.name, marker: { size: 4, color: g.color, opacity: 0.75 } })).filter((t) => t.x.length > 0);
+}
+
+function highlightTrace() {
+  return { type: "scatter", mode: "markers", x: [], y: [], customdata: [], hoverinfo: "none", meta: "highlight",
+           showlegend: false, marker: { size: 14, color: "rgba(0,0,0,0)", line: { color: "#000", width: 2 } } };
+}
+
+async function drawMap() {
+  const view = explore.meta.views.find((v) => v.name === explore.view);
+  const layout = {
+    margin: { l: 40, r: 10, t: 30, b: 30 }, dragmode: dragmodeFor(explore.mode), hovermode: "closest",
+    title: { text: `${view.title} of ${explore.meta.n_points.toLocaleString()} points (${view.n_points.toLocaleString()} mapped)`,
+             font: { size: 13 } },
+    xaxis: { zeroline: false }, yaxis: { zeroline: false }, legend: { itemsizing: "constant" },
+    newshape: { line: { color: "#000", width: 2 } }, uirevision: explore.view,
+  };
+  const config = { scrollZoom: true, displaylogo: false, responsive: true,
+                   modeBarButtonsToRemove: ["toImage"] };
+  await Plotly.react($("map"), [...buildTraces(), highlightTrace()], layout, config);
+}
+
+function dragmodeFor(mode) {
+  return { explore: "pan", walk: "pan", path: "drawopenpath", lasso: "lasso", select: "select" }[mode];
+}
+
+function mapPointCount() {  // points drawn on the map (the highlight ring excluded)
+  return $("map").data.filter((t) => t.meta === "points").reduce((s, t) => s + t.x.length, 0);
+}
+explore.mapPointCount = mapPointCount;
+
+async function loadView(name) {
+  status(`loading ${name}...`);
+  explore.view = name;
+  explore.points = await apiJson(`api/points?view=${encodeURIComponent(name)}`);
+  explore.rowOf = new Map(explore.points.index.map((idx, row) => [idx, row]));
+  await drawMap();
+  status(`${explore.points.n.toLocaleString()} points`);
+}
+
+// ------------------------------------------------------------------ hover: the image under the mouse
+function onHover(ev) {
+  const pt = ev.points && ev.points[0];
+  if (!pt || pt.customdata === undefined || pt.customdata === null) return;
+  const i = pt.customdata, tip = $("tooltip");
+  $("tooltip-image").src = imageUrl(i);
+  const p = explore.points, row = explore.rowOf.get(i);
+  $("tooltip-text").textContent = `#${i} ${explore.meta.class_names[p.label[row]]}`;
+  const e = ev.event || {};
+  tip.style.left = `${(e.clientX || 0) + 14}px`;
+  tip.style.top = `${(e.clientY || 0) + 14}px`;
+  tip.hidden = false;
+}
+
+// ------------------------------------------------------------------ clicks: a point, or empty space
+let lastPointClick = 0;
+
+async function onPointClick(ev) {
+  const pt = ev.points && ev.points[0];
+  if (!pt || pt.customdata === undefined || pt.customdata === null) return;
+  lastPointClick = Date.now();
+  const i = pt.customdata;
+  if (explore.mode === "walk") return pickWalkEnd(i);
+  if (explore.mode === "explore") return showPoint(i);
+}
+
+function dataCoords(ev) {  // pixel -> data coordinates through the axes' own p2d
+  const gd = $("map"), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const box = gd.getBoundingClientRect();
+  const px = ev.clientX - box.left - xa._offset, py = ev.clientY - box.top - ya._offset;
+  if (px < 0 || py < 0 || px > xa._length || py > ya._length) return null;
+  return [xa.p2d(px), ya.p2d(py)];
+}
+
+function onMapClick(ev) {
+  // plotly_click fires first when a point was under the mouse; otherwise this is empty space.
+  setTimeout(() => {
+    if (explore.mode !== "explore" || Date.now() - lastPointClick < 300) return;
+    const xy = dataCoords(ev);
+    if (xy) decodeAt(xy[0], xy[1]);
+  }, 30);
+}
+
+async function decodeAt(x, y) {
+  try {
+    const r = await apiJson("api/decode", { view: explore.view, x, y });
+    explore.lastDecode = { ...r, x, y };
+    $("decode-image").src = r.image;
+    $("decode-where").textContent = `${x.toPrecision(4)}, ${y.toPrecision(4)}`;
+    $("decode-rule").textContent = `rule: ${r.rule}`;
+    $("decode-panel").hidden = false;
+    const gd = $("map");  // mark the place on the map (the highlight ring, with no point index)
+    Plotly.restyle(gd, { x: [[x]], y: [[y]], customdata: [[null]] }, [gd.data.length - 1]);
+    status("decoded");
+  } catch (e) { status(e.message, true); }
+}
+
+async function showPoint(i) {
+  try {
+    const r = await apiJson(`api/point/${i}`);
+    explore.selected = r;
+    $("point-title").textContent = `#${r.index} (${r.split})`;
+    $("point-image").src = r.image;
+    $("point-recon").src = r.reconstruction;
+    $("slider-image").src = r.reconstruction;
+    const probe = r.probe_correct ? "agrees" : "disagrees";
+    $("point-text").textContent = `class ${r.class}; probe predicts ${r.probe_class} (${probe})` +
+      (r.variance !== null ? `; posterior variance ${r.variance.toPrecision(3)}` : "");
+    const box = $("neighbours");
+    box.replaceChildren(...r.neighbours.map((n) => {
+      const img = document.createElement("img");
+      img.src = n.image; img.title = `#${n.index} ${n.class} (distance ${n.distance})`;
+      img.addEventListener("click", () => showPoint(n.index));
+      return img;
+    }));
+    buildSliders();
+    $("point-panel").hidden = false;
+    highlight([i]);
+  } catch (e) { status(e.message, true); }
+}
+
+function highlight(indices) {
+  const gd = $("map"), p = explore.points, k = gd.data.length - 1;
+  const rows = indices.map((i) => explore.rowOf.get(i)).filter((r) => r !== undefined);
+  Plotly.restyle(gd, { x: [rows.map((r) => p.x[r])], y: [rows.map((r) => p.y[r])],
+                       customdata: [rows.map((r) => p.index[r])] }, [k]);
+}
+
+// ------------------------------------------------------------------ sliders around the selected point
+function buildSliders() {
+  const s = explore.meta.sliders, box = $("sliders");
+  $("slider-basis").textContent = s.basis === "dims" ? "latent dimensions" : "principal directions";
+  box.replaceChildren(...s.names.map((name, k) => {
+    const label = document.createElement("label");
+    const input = document.createElement("input");
+    const range = 3 * (s.scales[k] || 1);
+    Object.assign(input, { type: "range", min: -range, max: range, step: range / 50, value: 0 });
+    input.dataset.k = k;
+    input.addEventListener("input", sliderChanged);
+    label.append(name, input);
+    return label;
+  }));
+}
+
+let sliderBusy = false, sliderAgain = false;
+async function sliderChanged() {
+  if (sliderBusy) { sliderAgain = true; return; }  // one request in flight; the latest value wins
+  sliderBusy = true;
+  const s = explore.meta.sliders, code = explore.selected.code.slice();
+  for (const input of $("sliders").querySelectorAll("input")) {
+    const v = parseFloat(input.value), vec = s.vectors[input.dataset.k];
+    for (let j = 0; j < code.length; j++) code[j] += v * vec[j];
+  }
+  try {
+    const r = await apiJson("api/decode", { code });
+    $("slider-image").src = r.image;
+  } catch (e) { status(e.message, true); }
+  sliderBusy = false;
+  if (sliderAgain) { sliderAgain = false; sliderChanged(); }
+}
+
+// ------------------------------------------------------------------ walks: a drawn path, or A to B
+let trimming = false;
+function onRelayout(ev) {
+  if (explore.mode !== "path" || !ev || !ev.shapes || trimming) return;
+  const shape = ev.shapes[ev.shapes.length - 1];
+  if (!shape || !shape.path) return;
+  const path = parsePath(shape.path);
+  if (ev.shapes.length > 1) {  // keep only the latest path on the map (this relayout must not walk again)
+    trimming = true;
+    Plotly.relayout($("map"), { shapes: [shape] }).finally(() => { trimming = false; });
+  }
+  if (path.length >= 2) walk({ view: explore.view, path: thin(path, explore.meta.limits.max_path_points), steps: 12 },
+                             "Decoded walk along the drawn path");
+}
+
+function parsePath(d) {  // "M1,2L3,4L5,6" (data coordinates) -> [[1,2],[3,4],[5,6]]
+  return d.replace(/^M/, "").split(/[LM]/).map((s) => s.split(",").map(Number))
+          .filter((p) => p.length === 2 && p.every(Number.isFinite));
+}
+
+function thin(path, most) {
+  if (path.length <= most) return path;
+  const step = (path.length - 1) / (most - 1);
+  return Array.from({ length: most }, (_, k) => path[Math.round(k * step)]);
+}
+
+function pickWalkEnd(i) {
+  if (explore.walkA === null) {
+    explore.walkA = i;
+    highlight([i]);
+    status(`walk: start #${i}; click the end point`);
+    return;
+  }
+  const a = explore.walkA;
+  explore.walkA = null;
+  highlight([a, i]);
+  walk({ a, b: i, steps: 12 }, `Walk in the latent space from #${a} to #${i}`);
+}
+
+async function walk(body, title) {
+  try {
+    const r = await apiJson("api/walk", body);
+    explore.lastWalk = r;
+    $("walk-title").textContent = title;
+    $("walk-strip").src = r.strip;
+    $("walk-gif").href = r.gif;
+    $("walk-rule").textContent = `rule: ${r.rule}`;
+    $("walk-panel").hidden = false;
+    status(`walk of ${r.steps} steps`);
+  } catch (e) { status(e.message, true); }
+}
+
+// ------------------------------------------------------------------ selections
+async function onSelected(ev) {
+  if (!ev || !ev.points) return;
+  const indices = [...new Set(ev.points.filter((p) => p.data.meta === "points").map((p) => p.customdata))];
+  if (!indices.length) return;
+  explore.selectionIndices = indices.sort((a, b) => a - b);
+  explore.selectionRange = ev.range || null;  // the box in data coordinates (a lasso has lassoPoints)
+  try {
+    const r = await apiJson("api/select", { indices: explore.selectionIndices });
+    explore.lastSelection = r;
+    $("select-n").textContent = r.n.toLocaleString();
+    $("select-mean").src = r.mean_image;
+    $("select-decoded").src = r.decoded_mean;
+    $("select-counts").replaceChildren(...Object.entries(r.counts).filter(([, c]) => c > 0).map(([name, c]) => {
+      const tr = document.createElement("tr");
+      tr.innerHTML = "<td></td><td></td>";
+      tr.children[0].textContent = name; tr.children[1].textContent = c;
+      return tr;
+    }));
+    $("select-panel").hidden = false;
+  } catch (e) { status(e.message, true); }
+}
+
+async function downloadCsv() {
+  try {
+    const blob = await (await api("api/select.csv", { indices: explore.selectionIndices })).blob();
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = "selection.csv";
+    document.body.append(a);
+    a.click();
+    a.remove();
+  } catch (e) { status(e.message, true); }
+}
+
+// ------------------------------------------------------------------ search
+function search(text) {
+  text = text.trim();
+  if (!text) return;
+  const names = explore.meta.class_names, gd = $("map");
+  // "123" or "#123": a point's index; "class 3" or a class name that is not a number: a class
+  const asClass = text.match(/^class\s+(.+)$/i);
+  if (asClass) text = asClass[1];
+  else if (/^#?\d+$/.test(text)) {
+    text = text.replace("#", "");
+    const i = Number(text);
+    if (i >= explore.meta.n_points) return status(`no point #${i}`, true);
+    if (!explore.rowOf.has(i)) return status(`#${i} is not on this view`, true);
+    return showPoint(i);
+  }
+  const k = names.findIndex((n) => n.toLowerCase() === text.toLowerCase());
+  if (k < 0) return status(`no class "${text}"`, true);
+  if (explore.colour !== "class") { $("colour").value = "class"; explore.colour = "class"; }
+  drawMap().then(() => {
+    const vis = gd.data.map((t) => (t.meta !== "points" || t.name === names[k]) ? true : "legendonly");
+    Plotly.restyle(gd, { visible: vis });
+    status(`showing class ${names[k]} only (double-click the legend to show all)`);
+  });
+}
+
+// ------------------------------------------------------------------ start
+async function start() {
+  window.addEventListener("error", (e) => explore.errors.push(String(e.message)));
+  try {
+    explore.meta = await apiJson("api/meta");
+  } catch (e) { return status(e.message, true); }
+  const m = explore.meta;
+  $("title").textContent = `${m.run}: ${m.kind.toUpperCase()}, ${m.latent_dim}-d latent, ${m.dataset}`;
+  $("view").replaceChildren(...m.views.map((v) => new Option(`${v.title} (${v.n_points.toLocaleString()})`, v.name)));
+  $("colour").replaceChildren(...m.colourings.filter((c) => c.available).map((c) => new Option(c.title, c.name)));
+  if (!m.views.length) return status("this run has no 2-D view", true);
+  await loadView(m.views[0].name);
+  const gd = $("map");
+  gd.on("plotly_hover", onHover);
+  gd.on("plotly_unhover", () => { $("tooltip").hidden = true; });
+  gd.on("plotly_click", onPointClick);
+  gd.on("plotly_relayout", onRelayout);
+  gd.on("plotly_selected", onSelected);
+  gd.addEventListener("click", onMapClick);
+  $("view").addEventListener("change", (e) => loadView(e.target.value));
+  $("colour").addEventListener("change", (e) => { explore.colour = e.target.value; drawMap(); });
+  for (const r of document.querySelectorAll("input[name=mode]")) {
+    r.addEventListener("change", (e) => {
+      explore.mode = e.target.value;
+      explore.walkA = null;
+      Plotly.relayout(gd, { dragmode: dragmodeFor(explore.mode) });
+    });
+  }
+  $("search").addEventListener("keydown", (e) => { if (e.key === "Enter") search(e.target.value); });
+  $("select-csv").addEventListener("click", downloadCsv);
+  $("slider-reset").addEventListener("click", () => {
+    for (const input of $("sliders").querySelectorAll("input")) input.value = 0;
+    if (explore.selected) sliderChanged();
+  });
+  explore.ready = true;
+}
+
+document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,305 @@
+"""`latentatlas explore` in a real headless browser (Playwright + the Debian chromium).
+
+The page is served by the real uvicorn server in a thread; the test loads it,
+checks that the map holds every point, hovers, clicks empty space, draws a
+path, box-selects and exports the CSV. Screenshots are kept under the test's
+tmp_path (printed) and the last one is copied to /tmp/explore-shots/.
+"""
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SHOTS = Path("/tmp/explore-shots")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """(base URL with token, state): a real uvicorn server on a free loopback port."""
+    import socket
+
+    import uvicorn
+
+    from latentatlas.cli import main as cli_main
+    from latentatlas.explore.security import Policy
+    from latentatlas.explore.server import create_app
+    from latentatlas.explore.state import ExploreState
+
+    run = tmp_path_factory.mktemp("explore-browser") / "run"
+    assert cli_main(["train", "--dataset", "mnist-sample", "--epochs", "1", "--max-train-images", "1000",
+                     "--latent-dim", "6", "--threads", "1", "--out", str(run)]) == 0
+    assert cli_main(["encode", str(run)]) == 0
+    state = ExploreState.load(run, views=["pca", "lda"], progress=False)
+    policy = Policy.for_host("127.0.0.1")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(state, policy), log_level="warning"))
+    srv.install_signal_handlers = lambda: None     # not the main thread
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not srv.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/?token={policy.token}", state
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt install chromium)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server, tmp_path):
+    url, _ = server
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    pg.errors = []
+    pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.goto(url)
+    pg.wait_for_function("window.explore && window.explore.ready", timeout=60_000)
+    print(f"screenshots in {tmp_path}")
+    yield pg
+    context.close()
+
+
+def uri_pixels(uri: str) -> np.ndarray:
+    import base64
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+
+
+def shot(page, tmp_path, name):
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path))
+    SHOTS.mkdir(exist_ok=True)
+    shutil.copy(path, SHOTS / path.name)
+    return path
+
+
+def to_screen(page, x, y):
+    """Data coordinates -> page pixels, through plotly's own axes (d2p)."""
+    return page.evaluate("""([x, y]) => {
+        const gd = document.getElementById('map'), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const box = gd.getBoundingClientRect();
+        return [box.left + xa._offset + xa.d2p(x), box.top + ya._offset + ya.d2p(y)];
+    }""", [x, y])
+
+
+def screen_points(page) -> np.ndarray:
+    """(N, 2) page pixels of every point of the view, in the order of explore.points."""
+    return np.asarray(page.evaluate("""() => {
+        const gd = document.getElementById('map'), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const box = gd.getBoundingClientRect(), p = window.explore.points;
+        return p.x.map((x, i) => [box.left + xa._offset + xa.d2p(x), box.top + ya._offset + ya.d2p(p.y[i])]);
+    }"""))
+
+
+def isolated_point(page, skip=()) -> tuple[int, float, float]:
+    """(row in explore.points, x, y on the page) of a point with no other within 10 pixels."""
+    pix = screen_points(page)
+    for row in np.argsort(-np.abs(pix[:, 0] - pix[:, 0].mean())):     # outliers first
+        if row in skip:
+            continue
+        d = np.hypot(*(pix - pix[row]).T)
+        d[row] = np.inf
+        if d.min() > 10:
+            return int(row), float(pix[row, 0]), float(pix[row, 1])
+    pytest.fail("no isolated point on the map")
+
+
+def empty_spot(page, state):
+    """A place inside the plot where no point lies within 12 pixels."""
+    all_pix = screen_points(page)
+    box = page.evaluate("""() => { const gd = document.getElementById('map'), xa = gd._fullLayout.xaxis,
+        ya = gd._fullLayout.yaxis, b = gd.getBoundingClientRect();
+        return [b.left + xa._offset, b.top + ya._offset, xa._length, ya._length]; }""")
+    for fx in np.linspace(0.08, 0.92, 15):
+        for fy in np.linspace(0.08, 0.92, 15):
+            sx, sy = box[0] + fx * box[2], box[1] + fy * box[3]
+            if np.min(np.hypot(all_pix[:, 0] - sx, all_pix[:, 1] - sy)) > 12:
+                return sx, sy
+    pytest.fail("no empty spot on the map")
+
+
+def test_page_loads_with_every_point_and_no_errors(page, server, tmp_path):
+    _, state = server
+    assert page.evaluate("window.explore.mapPointCount()") == state.n
+    assert page.evaluate("document.getElementById('map').data[0].type") == "scattergl"
+    assert page.evaluate("window.explore.meta.views.map(v => v.name)") == ["pca", "lda"]
+    shot(page, tmp_path, "01-loaded")
+    for colour in ("cluster", "probe_error", "variance", "class"):   # every colouring keeps every point
+        page.select_option("#colour", colour)
+        page.wait_for_function(f"window.explore.colour === '{colour}' && window.explore.mapPointCount() === {state.n}")
+    page.select_option("#view", "lda")
+    page.wait_for_function(f"window.explore.view === 'lda' && window.explore.points.view === 'lda' && "
+                           f"window.explore.mapPointCount() === {state.n}")
+    assert page.errors == []
+
+
+def test_search_by_class_isolates_it_and_by_index_opens_the_point(page, server, tmp_path):
+    _, state = server
+    page.fill("#search", f"class {state.class_names[3]}")
+    page.press("#search", "Enter")
+    page.wait_for_function("document.getElementById('map').data.filter(t => t.meta === 'points' && "
+                           "t.visible !== 'legendonly').length === 1")
+    visible = page.evaluate("document.getElementById('map').data.filter(t => t.meta === 'points' && "
+                            "t.visible !== 'legendonly').map(t => [t.name, t.x.length])")
+    assert visible == [[state.class_names[3], int((state.labels == 3).sum())]]
+    page.fill("#search", "42")
+    page.press("#search", "Enter")
+    page.wait_for_function("window.explore.selected && window.explore.selected.index === 42")
+    assert page.errors == []
+
+
+def test_walk_between_two_picked_points(page, server, tmp_path):
+    page.check("input[value=walk]")
+    p = page.evaluate("window.explore.points")
+    picked = []
+    for _ in range(2):
+        i, sx, sy = isolated_point(page, skip=picked)
+        page.mouse.move(sx, sy, steps=3)
+        page.wait_for_function(f"document.getElementById('tooltip-image').src.includes('api/image/{p['index'][i]}?')")
+        page.mouse.click(sx, sy)
+        picked.append(i)
+    page.wait_for_selector("#walk-panel:not([hidden])", timeout=15_000)
+    walk = page.evaluate("window.explore.lastWalk")
+    assert (walk["a"], walk["b"]) == (p["index"][picked[0]], p["index"][picked[1]]) and "latent space" in walk["rule"]
+    shot(page, tmp_path, "07-walk")
+    assert page.errors == []
+
+
+def test_hover_shows_the_image(page, tmp_path):
+    p = page.evaluate("window.explore.points")
+    i, sx, sy = isolated_point(page)
+    page.mouse.move(sx - 30, sy)
+    page.mouse.move(sx, sy, steps=4)
+    page.wait_for_selector("#tooltip:not([hidden])", timeout=10_000)
+    page.wait_for_function("document.getElementById('tooltip-image').complete && "
+                           "document.getElementById('tooltip-image').naturalWidth > 0")
+    src = page.get_attribute("#tooltip-image", "src")
+    assert f"api/image/{p['index'][i]}?" in src
+    shot(page, tmp_path, "02-hover")
+    assert page.errors == []
+
+
+def test_click_on_a_point_shows_details_and_neighbours(page, server, tmp_path):
+    p = page.evaluate("window.explore.points")
+    i, sx, sy = isolated_point(page)
+    page.mouse.move(sx, sy, steps=3)
+    # as a user does: the hover (plotly throttles it) reaches the point before the click
+    page.wait_for_function(f"document.getElementById('tooltip-image').src.includes('api/image/{p['index'][i]}?')")
+    page.mouse.click(sx, sy)
+    page.wait_for_selector("#point-panel:not([hidden])", timeout=10_000)
+    assert page.evaluate("window.explore.selected.index") == p["index"][i]
+    assert page.locator("#neighbours img").count() == 8
+    page.locator("#sliders input").first.fill("1.5")
+    page.locator("#sliders input").first.dispatch_event("input")
+    page.wait_for_function("document.getElementById('slider-image').src !== "
+                           "document.getElementById('point-recon').src", timeout=10_000)
+    shot(page, tmp_path, "03-point")
+    assert page.errors == []
+
+
+def test_click_on_empty_space_decodes_there(page, server, tmp_path):
+    _, state = server
+    sx, sy = empty_spot(page, state)
+    page.mouse.move(sx, sy)
+    page.mouse.click(sx, sy)
+    page.wait_for_selector("#decode-panel:not([hidden])", timeout=10_000)
+    r = page.evaluate("window.explore.lastDecode")
+    assert r["rule"].startswith("idw") and r["image"].startswith("data:image/png;base64,")
+    # the page asked for the place under the mouse (within a pixel) ...
+    x, y = page.evaluate("""([sx, sy]) => { const gd = document.getElementById('map'), xa = gd._fullLayout.xaxis,
+        ya = gd._fullLayout.yaxis, b = gd.getBoundingClientRect();
+        return [xa.p2d(sx - b.left - xa._offset), ya.p2d(sy - b.top - ya._offset)]; }""", [sx, sy])
+    px = np.subtract(to_screen(page, r["x"], r["y"]), [sx, sy])
+    assert np.abs(px).max() <= 1.0, (px, x, y)
+    # ... and got the code the Python API's inverse rule gives there, decoded by the model
+    code, _, _ = state.views["pca"].inverse.code(r["x"], r["y"])
+    np.testing.assert_allclose(r["code"], code, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(uri_pixels(r["image"]), state.decode(code[None])[0])
+    shot(page, tmp_path, "04-decode")
+    assert page.errors == []
+
+
+def test_drawn_path_returns_a_strip(page, server, tmp_path):
+    page.check("input[value=path]")
+    box = page.evaluate("""() => { const gd = document.getElementById('map'), xa = gd._fullLayout.xaxis,
+        ya = gd._fullLayout.yaxis, b = gd.getBoundingClientRect();
+        return [b.left + xa._offset, b.top + ya._offset, xa._length, ya._length]; }""")
+    x0, y0, w, h = box
+    page.mouse.move(x0 + 0.2 * w, y0 + 0.5 * h)
+    page.mouse.down()
+    for t in np.linspace(0, 1, 20):
+        page.mouse.move(x0 + (0.2 + 0.6 * t) * w, y0 + (0.5 - 0.3 * np.sin(np.pi * t)) * h)
+    page.mouse.up()
+    page.wait_for_selector("#walk-panel:not([hidden])", timeout=15_000)
+    walk = page.evaluate("window.explore.lastWalk")
+    assert walk["steps"] == 12 and walk["strip"].startswith("data:image/png")
+    assert page.get_attribute("#walk-gif", "href").startswith("data:image/gif;base64,")
+    shot(page, tmp_path, "05-path")
+    assert page.errors == []
+
+
+def test_box_selection_exports_the_right_indices(page, server, tmp_path):
+    page.check("input[value=select]")
+    box = page.evaluate("""() => { const gd = document.getElementById('map'), xa = gd._fullLayout.xaxis,
+        ya = gd._fullLayout.yaxis, b = gd.getBoundingClientRect();
+        return [b.left + xa._offset, b.top + ya._offset, xa._length, ya._length]; }""")
+    x0, y0, w, h = box
+    a, b = (x0 + 0.35 * w, y0 + 0.35 * h), (x0 + 0.6 * w, y0 + 0.65 * h)
+    page.mouse.move(*a)
+    page.mouse.down()
+    page.mouse.move((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, steps=5)
+    page.mouse.move(*b, steps=5)
+    page.mouse.up()
+    page.wait_for_selector("#select-panel:not([hidden])", timeout=15_000)
+    # the box plotly selected is the one dragged (within a pixel or two) ...
+    corners = page.evaluate("""([a, b]) => { const gd = document.getElementById('map'), xa = gd._fullLayout.xaxis,
+        ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+        return [[xa.p2d(a[0] - r.left - xa._offset), xa.p2d(b[0] - r.left - xa._offset)],
+                [ya.p2d(a[1] - r.top - ya._offset), ya.p2d(b[1] - r.top - ya._offset)]]; }""", [a, b])
+    rng = page.evaluate("window.explore.selectionRange")
+    for axis, length, ours in (("x", w, corners[0]), ("y", h, corners[1])):
+        span = abs(ours[1] - ours[0]) / (0.25 if axis == "x" else 0.3)      # data units per plot width
+        assert np.allclose(sorted(rng[axis]), sorted(ours), atol=2 * span / length)
+    # ... and the CSV holds exactly the points inside it, computed here from the page's coordinates
+    p = page.evaluate("window.explore.points")
+    x, y, idx = np.asarray(p["x"]), np.asarray(p["y"]), np.asarray(p["index"])
+    (x0r, x1r), (y0r, y1r) = sorted(rng["x"]), sorted(rng["y"])
+    inside = (x >= x0r) & (x <= x1r) & (y >= y0r) & (y <= y1r)
+    expect = sorted(idx[inside].tolist())
+    assert len(expect) > 0
+    with page.expect_download() as dl:
+        page.click("#select-csv")
+    path = tmp_path / "selection.csv"
+    dl.value.save_as(path)
+    rows = path.read_text().strip().splitlines()
+    assert rows[0] == "index,split,label,class"
+    got = sorted(int(r.split(",")[0]) for r in rows[1:])
+    assert got == expect
+    assert page.evaluate("window.explore.lastSelection.n") == len(got)
+    shot(page, tmp_path, "06-select")
+    assert page.errors == []
