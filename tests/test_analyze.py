@@ -21,8 +21,7 @@ def fake_run(path, dims=10, classes=None, kind="ae"):
     from sklearn.decomposition import PCA
 
     from latentatlas.data import load_dataset
-    from latentatlas.latent.encode import save_latents
-    from latentatlas.rundir import atomic_write_json
+    from latentatlas.rundir import RunDir
 
     data = {"name": "mnist-sample", "classes": classes}
     ds = load_dataset(**data)
@@ -36,8 +35,8 @@ def fake_run(path, dims=10, classes=None, kind="ae"):
         lat["train_logvar"] = np.full_like(lat["train_mean"], -2.0)
         lat["test_logvar"] = np.full_like(lat["test_mean"], -2.0)
     path.mkdir(parents=True)
-    save_latents(path / "latents.npz", lat)
-    atomic_write_json(path / "config.json", {"data": data})
+    RunDir(path).write_latents(lat)
+    RunDir(path).write_config({"data": data})
     return path
 
 

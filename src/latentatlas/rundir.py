@@ -312,6 +312,24 @@ class RunDir:
         self.write_maps({f"xy_{view}": np.asarray(xy, np.float32)[:, :2],
                          f"idx_{view}": np.asarray(indices, np.int64)})
 
+    # -- report.html and tracking.json ---------------------------------------------------
+    def write_report(self, html: str) -> Path:
+        """report.html (one self-contained page), atomically; returns its path."""
+        atomic_write_text(self.path / REPORT, html)
+        return self.path / REPORT
+
+    def read_tracking(self) -> dict:
+        """tracking.json: which MLflow run this folder logs to ({} when absent or damaged)."""
+        path = self.path / TRACKING
+        try:
+            record = read_json(path) if path.is_file() else {}
+        except UserError:
+            record = {}
+        return record if isinstance(record, dict) else {}
+
+    def write_tracking(self, record: dict) -> None:
+        atomic_write_json(self.path / TRACKING, record)
+
     # -- metrics.json: one section per stage ------------------------------------------
     def read_metrics(self) -> dict:
         return read_json(self.path / METRICS) if (self.path / METRICS).exists() else {}

@@ -13,13 +13,12 @@ put there; see DESIGN.md on pythae); `features()` gives the other choices.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
 from ..registry import FEATURES
-from ..rundir import CONFIG, LATENTS, MODEL_JSON, WEIGHTS, RunDir, write_npz
+from ..rundir import CONFIG, LATENTS, MODEL_JSON, WEIGHTS, RunDir
 
 SPLITS = ("train", "test", "all")
 
@@ -164,8 +163,3 @@ def describe_features(kind: str, latent_kind: str) -> str:
 def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-
-
-def save_latents(path: Path | str, latents: dict) -> None:
-    """Write a latents dict (as `load_latents` returns) atomically; for tests and tools."""
-    write_npz(path, latents)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import UserError
-from ..rundir import REPORT, RunDir, atomic_write_text
+from ..rundir import RunDir
 from .embed import plotly_js
 from .layout import SECTIONS, Page, not_run, place_figures
 from .sections import BUILDERS
@@ -147,7 +147,6 @@ def write_report(run_dir, baseline=None) -> Path:
     t0 = time.perf_counter()
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     text = render_report(run, baseline=baseline)
-    out = run / REPORT
-    atomic_write_text(out, text)
+    out = run.write_report(text)
     run.record_timing("report", time.perf_counter() - t0)
     return out

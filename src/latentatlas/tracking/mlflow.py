@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from ..rundir import REPORT, TRACKING, RunDir, atomic_write_json, read_json
+from ..rundir import REPORT, RunDir
 
 INSTALL = "the mlflow package is not installed; pip install 'latentatlas[mlflow]'"
 BATCH = 100   # MLflow's log_batch takes at most 100 params / 1000 metrics per call
@@ -138,16 +138,12 @@ def open_run(client, rd: RunDir, uri: str) -> str:
                             tags={"latentatlas.run_dir": str(rd.path.resolve())})
     record = _read_record(rd)
     record["mlflow"] = {"tracking_uri": uri, "run_id": run.info.run_id, "experiment": name}
-    atomic_write_json(rd / TRACKING, record)
+    rd.write_tracking(record)
     return run.info.run_id
 
 
 def _read_record(rd: RunDir) -> dict:
-    try:
-        record = read_json(rd / TRACKING) if (rd / TRACKING).is_file() else {}
-    except UserError:
-        record = {}
-    return record if isinstance(record, dict) else {}
+    return rd.read_tracking()
 
 
 def recorded_run(rd: RunDir, uri: str) -> str | None:
