@@ -138,6 +138,7 @@ class ExploreState:
                 self.run.write_maps(new)
         except (RunLockedError, RunWriteError) as exc:
             print(f"explore: the maps were not saved ({exc}); they are computed again next time", flush=True)
+
     def _add_view(self, name, xy, index, source, exact=False, umap=None) -> None:
         xy = np.asarray(xy, np.float32)
         index = np.asarray(index, np.int64)
@@ -171,9 +172,9 @@ class ExploreState:
 
     def _probe(self) -> np.ndarray:
         """Predictions of a logistic-regression probe fitted on the train codes, for every point."""
-        from ..latent.probe import LatentProbe
+        from ..latent.probe import make_probe
 
-        probe = LatentProbe("logreg", random_state=0).fit(self.codes[: self.n_train], self.labels[: self.n_train])
+        probe = make_probe("logreg", random_state=0).fit(self.codes[: self.n_train], self.labels[: self.n_train])
         return np.asarray(probe.predict(self.codes), np.int64)
 
     def _probe_words(self, maps) -> None:
