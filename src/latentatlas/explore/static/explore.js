@@ -287,7 +287,8 @@ async function onSelected(ev) {
   const indices = [...new Set(ev.points.filter((p) => p.data.meta === "points").map((p) => p.customdata))];
   if (!indices.length) return;
   explore.selectionIndices = indices.sort((a, b) => a - b);
-  explore.selectionRange = ev.range || null;  // the box in data coordinates (a lasso has lassoPoints)
+  explore.selectionRange = ev.range || null;  // the box in data coordinates
+  explore.selectionLasso = ev.lassoPoints || null;  // the lasso's polygon in data coordinates
   try {
     const r = await apiJson("api/select", { indices: explore.selectionIndices });
     explore.lastSelection = r;
