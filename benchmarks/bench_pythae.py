@@ -47,6 +47,10 @@ print(json.dumps({"seconds": row["train_seconds"], "images_per_s": row["images_p
 
 
 def ensure_pythae() -> Path:
+    # $PYTHAE_PYTHON: an interpreter that already imports pythae (benchmarks/gpu_check.sh
+    # installs its wheel beside the checkout; nothing can be downloaded there)
+    if os.environ.get("PYTHAE_PYTHON"):
+        return Path(os.environ["PYTHAE_PYTHON"])
     python = PYTHAE_VENV / "bin" / "python"
     if not python.exists():
         print("creating the benchmark-only Pythae environment (once)...", flush=True)
