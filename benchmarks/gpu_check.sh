@@ -97,10 +97,10 @@ training_checks() {
     local data=(--dataset mnist) deep=(--epochs 2) pythae=(--images 60000 --repeats 2)
     local run=(--dataset mnist)
     if (( TINY )); then
-        data=(--dataset mnist-sample --max-train-images 512 --epochs 2)
-        deep=(--dataset mnist-sample --max-train-images 256 --epochs 1)
+        data=(--dataset mnist-sample --max-train-images 512 --epochs 2 --threads 1)
+        deep=(--dataset mnist-sample --max-train-images 256 --epochs 1 --threads 1)
         pythae=(--images 512 --repeats 1 --threads 1)
-        run=(--dataset mnist-sample --max-train-images 512 --epochs 1 --projections pca:2 --probes knn
+        run=(--dataset mnist-sample --max-train-images 512 --epochs 1 --threads 1 --projections pca:2 --probes knn
              --clusterers kmeans --no-judge --sampler gaussian --no-interactive --raw-max-samples 200)
     fi
 

@@ -44,17 +44,6 @@ def test_lr_scaling_sets_the_optimizers_rate(tmp_path):
     assert cfg["lr"] == 1e-3 and cfg["lr_scaling"] == "sqrt"   # config.json keeps what was asked
 
 
-def test_gpu_vae_preset_is_the_default_vae_at_batch_512_with_sqrt_scaling():
-    from latentatlas.settings.files import list_presets, read_preset
-
-    if "gpu-vae" not in list_presets():
-        pytest.fail("the gpu-vae preset is missing")
-    gpu, default = read_preset("gpu-vae"), read_preset("default-vae")
-    assert gpu["train"]["batch_size"] == 512 and gpu["train"]["lr_scaling"] == "sqrt"
-    assert gpu["model"] == default["model"] and gpu["data"] == default["data"]
-    assert {k: v for k, v in gpu["train"].items() if k not in ("batch_size", "lr_scaling")} == default["train"]
-
-
 # -- compilation -------------------------------------------------------------------------------
 
 def test_compile_choices_per_device():
@@ -84,6 +73,7 @@ def test_failed_compilation_warns_once_and_trains_eagerly(tmp_path, monkeypatch,
     train_run(tmp_path / "c", *small("ae", epochs=1, compile="compile"))
     err = capsys.readouterr().err
     assert calls["n"] == 1
+    assert json.loads((tmp_path / "c" / "metrics.json").read_text())["train"]["step"] == "eager (compilation failed)"
     assert err.count("warning: compiling the training step failed") == 1 and "second line" not in err
     train_run(tmp_path / "e", *small("ae", epochs=1, compile="none"))
     assert without_timing(history(tmp_path / "c")) == without_timing(history(tmp_path / "e"))
@@ -95,6 +85,8 @@ def test_compiled_step_matches_eager_on_cpu(tmp_path):
     """torch.compile (Inductor, on the CPU) trains the same AE as eager within float tolerance."""
     for name, choice in (("eager", "none"), ("compiled", "compile")):
         train_run(tmp_path / name, *small("ae", epochs=2, n=256, compile=choice, amp=False))
+    steps = {n: json.loads((tmp_path / n / "metrics.json").read_text())["train"]["step"] for n in ("eager", "compiled")}
+    assert steps == {"eager": "eager", "compiled": "torch.compile"}      # it compiled, no fallback
     a, b = history(tmp_path / "eager"), history(tmp_path / "compiled")
     for ra, rb in zip(a, b):
         for key in ("train_loss", "test_loss", "test_mse"):

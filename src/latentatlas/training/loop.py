@@ -78,6 +78,7 @@ class Session:
     compiled: Any = None          # the compiled forward + loss (TrainConfig.compile), or None: eager
     compile_ok: bool = False      # it has run once (a later failure is a real error)
     eval_batch: int = 1000        # test images per evaluation batch (halved on out-of-memory)
+    step_kind: str = "eager"      # how the training step ran, for metrics.json
 
     @property
     def pixels(self) -> int:
@@ -181,6 +182,9 @@ def build_session(rd, ds, model_cfg, cfg, dist, batch: int, spec: dict, ckpt) ->
     if dist.enabled:
         s.model = _data_parallel(net, device)
     s.compiled = compiled_step(s, cfg.compile)
+    if s.compiled is not None:
+        s.step_kind = "CUDA graphs (torch.compile reduce-overhead)" if s.device.type == "cuda" and \
+            cfg.compile in ("auto", "cudagraphs") else "torch.compile"
     return s
 
 
@@ -349,7 +353,7 @@ def _forward_loss(s: Session, x_in, xb) -> dict:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
             warn(f"compiling the training step failed ({type(exc).__name__}: {first}); training eagerly "
                  "(--compile none skips the attempt)")
-            s.compiled = None
+            s.compiled, s.step_kind = None, "eager (compilation failed)"
     return eager_forward_loss(s.model, s.net, s.amp, s.device.type, x_in, xb)
 
 
