@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_train import SMALL_ARGS, history, same_weights, small, without_timing
 
 from latentatlas.cli import main
 from latentatlas.errors import UserError
 from latentatlas.settings import TrainConfig
 from latentatlas.train import train_run
-
-from test_train import SMALL_ARGS, history, same_weights, small, without_timing
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,8 +108,8 @@ def test_lagged_loss_watch_returns_the_previous_look():
 def test_lagged_watch_gives_the_same_run_and_still_stops_on_nan(tmp_path, monkeypatch):
     """The CUDA way of watching the loss (lagged copies, a look every 3 steps), forced on the
     CPU: the same history as the default; a NaN still ends in the same one-line error."""
-    import latentatlas.models.base as base
-    import latentatlas.training.speed as speed
+    from latentatlas.models import base
+    from latentatlas.training import speed
 
     train_run(tmp_path / "plain", *small(epochs=2))
     real_watch = speed.LossWatch
@@ -137,8 +136,8 @@ def test_lagged_watch_gives_the_same_run_and_still_stops_on_nan(tmp_path, monkey
 def test_tracker_points_are_flushed_with_the_lagged_watch(tmp_path, monkeypatch):
     """Per-step tracker values (every 10 steps) arrive unchanged even when the host reads them
     only at the end of the epoch (the lagged watch with no look before it)."""
-    import latentatlas.tracking as tracking
-    import latentatlas.training.speed as speed
+    from latentatlas import tracking
+    from latentatlas.training import speed
 
     class Recorder:
         def __init__(self):
@@ -252,8 +251,8 @@ def test_gpu_out_of_memory_for_the_data_is_one_line(tmp_path, capsys, monkeypatc
 def test_gpu_check_script_runs_on_the_cpu_with_tiny_sizes(tmp_path):
     env = {**os.environ, "GPU_CHECK_ALLOW_CPU": "1", "GPU_CHECK_ONLY": "training",
            "GPU_CHECK_WORK": str(tmp_path), "PYTHON": sys.executable}
-    res = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], capture_output=True, text=True,
-                         env=env, cwd=ROOT, timeout=600)
+    res = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], check=False, capture_output=True,
+                         text=True, env=env, cwd=ROOT, timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     table = res.stdout
     for row in ("default VAE s/epoch", "default VAE 5-epoch test loss", "deep-ae (Muon) s/epoch",
@@ -261,3 +260,28 @@ def test_gpu_check_script_runs_on_the_cpu_with_tiny_sizes(tmp_path):
         assert row in table, row
     assert "failed" not in table and "timed out" not in table, table
     assert "Traceback" not in res.stdout + res.stderr
+
+
+# -- run folders written before these settings -------------------------------------------------
+
+def test_new_settings_at_their_defaults_keep_old_runs_fingerprints(tmp_path, monkeypatch):
+    """`latentatlas run` must reuse a folder trained before compile / lr_scaling existed."""
+    from dataclasses import replace
+
+    from latentatlas import pipeline
+    from latentatlas.rundir import RunDir
+    from latentatlas.settings import RunConfig
+
+    run, cfg = RunDir(tmp_path), RunConfig()
+    now = pipeline.fingerprint(run, "train", cfg)
+    scaled = pipeline.fingerprint(run, "train", replace(cfg, train=replace(cfg.train, lr_scaling="sqrt")))
+    real = RunConfig.section_dict
+
+    def as_written_before(self, section):
+        d = real(self, section)
+        if section == "train":
+            del d["compile"], d["lr_scaling"]
+        return d
+
+    monkeypatch.setattr(RunConfig, "section_dict", as_written_before)
+    assert pipeline.fingerprint(run, "train", cfg) == now != scaled

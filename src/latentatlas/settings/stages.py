@@ -97,6 +97,9 @@ class ModelConfig:
 
 # TrainConfig settings that only watch training: they change no result (no fingerprint).
 TRACKING_KEYS = ("tensorboard", "tensorboard_dir", "mlflow")
+# TrainConfig settings added after runs were written, with the default that reproduces those
+# runs: at that default they are left out of the fingerprint, so `run` reuses an old folder.
+LATER_DEFAULTS = {"compile": "auto", "lr_scaling": "none"}
 
 
 @dataclass

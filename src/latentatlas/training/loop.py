@@ -158,7 +158,7 @@ def build_session(rd, ds, model_cfg, cfg, dist, batch: int, spec: dict, ckpt) ->
     from ..models import model_from_config
     from .devices import choose_device, resolve_amp, set_threads
     from .optim import make_optimizer, make_schedule
-    from .speed import eval_batch, scaled_lr
+    from .speed import compiled_step, eval_batch, scaled_lr
 
     device = choose_device(cfg.device, dist.local_rank)
     threads = set_threads(cfg.threads, dist.world_size)
@@ -186,33 +186,6 @@ def build_session(rd, ds, model_cfg, cfg, dist, batch: int, spec: dict, ckpt) ->
         s.step_kind = "CUDA graphs (torch.compile reduce-overhead)" if s.device.type == "cuda" and \
             cfg.compile in ("auto", "cudagraphs") else "torch.compile"
     return s
-
-
-def compiled_step(s: Session, choice: str):
-    """The forward pass and loss under torch.compile (TrainConfig.compile), or None for eager.
-    Compilation itself happens on the first call (see _forward_loss for its fallback)."""
-    import torch
-
-    from .speed import compile_mode
-
-    kwargs = compile_mode(choice, s.device)
-    if kwargs is None:
-        return None
-    model, net, amp, kind = s.model, s.net, s.amp, s.device.type
-    graphs = kwargs.get("mode") == "reduce-overhead"
-
-    def step(x_in, xb):
-        return eager_forward_loss(model, net, amp, kind, x_in, xb)
-
-    compiled = torch.compile(step, **kwargs)
-    if not graphs:
-        return compiled
-
-    def graphed(x_in, xb):
-        torch.compiler.cudagraph_mark_step_begin()   # the last step's outputs may be overwritten
-        return compiled(x_in, xb)
-
-    return graphed
 
 
 def _data_on_device(ds, cfg, device):
@@ -331,49 +304,17 @@ def _flush_points(s: Session, points: list) -> None:
     points.clear()
 
 
-def _forward_loss(s: Session, x_in, xb) -> dict:
-    """The model's output and loss parts (float32), through the compiled step when there is one.
-
-    torch.compile compiles on the first call: if that fails, one warning line and eager from
-    then on (the step had not touched the weights yet)."""
-    import torch
-
-    if s.compiled is not None:
-        try:
-            parts = s.compiled(x_in, xb)
-            s.compile_ok = True
-            return parts
-        except (torch.OutOfMemoryError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            if s.compile_ok:
-                raise
-            from .speed import warn
-
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-            warn(f"compiling the training step failed ({type(exc).__name__}: {first}); training eagerly "
-                 "(--compile none skips the attempt)")
-            s.compiled, s.step_kind = None, "eager (compilation failed)"
-    return eager_forward_loss(s.model, s.net, s.amp, s.device.type, x_in, xb)
-
-
-def eager_forward_loss(model, net, amp: bool, device_type: str, x_in, xb) -> dict:
-    import torch
-
-    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp):
-        pred = model(x_in)
-        return net.loss_function(xb, {k: v.float() for k, v in pred.items()})
-
-
 def _train_step(s: Session, cfg, batch_u8, out: EpochSums) -> None:
     import torch
+
+    from .speed import forward_loss
 
     xb = batch_u8.float().div_(255)                                  # (b, 1, H, W) in [0, 1]
     xb = xb.contiguous(memory_format=s.fmt)
     x_in = xb
     if cfg.input_noise:                                              # denoising: corrupt the input only
         x_in = (xb + cfg.input_noise * torch.randn_like(xb)).clamp_(0, 1)
-    parts = _forward_loss(s, x_in, xb)
+    parts = forward_loss(s, x_in, xb)
     loss = parts["loss"] / len(xb)                                   # mean over the batch
     s.optimizer.zero_grad(set_to_none=True)
     loss.backward()

@@ -2,6 +2,7 @@
 
     scaled_lr       the learning rate for a batch size (TrainConfig.lr_scaling, reference 64)
     compile_mode    TrainConfig.compile -> the torch.compile arguments on this device, or None
+    compiled_step   the forward pass + loss under torch.compile; forward_loss runs it (or eager)
     LossWatch       the running loss, looked at without stalling the GPU every few steps
     EVAL_BATCH      test images per evaluation batch, per device type
 
@@ -110,3 +111,60 @@ class LossWatch:
 
     def last(self, loss_sum, seen: int, step: int):
         return loss_sum.item() / seen, step
+
+
+def compiled_step(s, choice: str):
+    """The forward pass and loss under torch.compile (TrainConfig.compile), or None for eager.
+    Compilation itself happens on the first call (see forward_loss for its fallback)."""
+    import torch
+
+    kwargs = compile_mode(choice, s.device)
+    if kwargs is None:
+        return None
+    model, net, amp, kind = s.model, s.net, s.amp, s.device.type
+    graphs = kwargs.get("mode") == "reduce-overhead"
+
+    def step(x_in, xb):
+        return eager_forward_loss(model, net, amp, kind, x_in, xb)
+
+    compiled = torch.compile(step, **kwargs)
+    if not graphs:
+        return compiled
+
+    def graphed(x_in, xb):
+        torch.compiler.cudagraph_mark_step_begin()   # the last step's outputs may be overwritten
+        return compiled(x_in, xb)
+
+    return graphed
+
+
+def forward_loss(s, x_in, xb) -> dict:
+    """The model's output and loss parts (float32), through the compiled step when there is one.
+
+    torch.compile compiles on the first call: if that fails, one warning line and eager from
+    then on (the step had not touched the weights yet)."""
+    import torch
+
+    if s.compiled is not None:
+        try:
+            parts = s.compiled(x_in, xb)
+            s.compile_ok = True
+            return parts
+        except (torch.OutOfMemoryError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if s.compile_ok:
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            warn(f"compiling the training step failed ({type(exc).__name__}: {first}); training eagerly "
+                 "(--compile none skips the attempt)")
+            s.compiled, s.step_kind = None, "eager (compilation failed)"
+    return eager_forward_loss(s.model, s.net, s.amp, s.device.type, x_in, xb)
+
+
+def eager_forward_loss(model, net, amp: bool, device_type: str, x_in, xb) -> dict:
+    import torch
+
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp):
+        pred = model(x_in)
+        return net.loss_function(xb, {k: v.float() for k, v in pred.items()})
