@@ -58,14 +58,31 @@ def test_compile_choices_per_device():
         TrainConfig(compile="jit")
 
 
-def test_failed_compilation_warns_once_and_trains_eagerly(tmp_path, monkeypatch, capsys):
-    """A compiler that fails on the first call: one warning line, then exactly the eager run."""
+class _FailsInBackward(torch.autograd.Function):
+    """Stands for Inductor failing to compile the backward graph (it does so at the first backward)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("backward compilation failed\nsecond line of the compiler's complaint")
+
+
+@pytest.mark.parametrize("where", ["forward", "backward"])
+def test_failed_compilation_warns_once_and_trains_eagerly(tmp_path, monkeypatch, capsys, where):
+    """A compiler that fails on the first step: one warning line, then exactly the eager run."""
     calls = {"n": 0}
 
     def broken_compile(fn, **kwargs):
-        def run(*args):
+        def run(x_in, xb):
             calls["n"] += 1
-            raise RuntimeError("no C++ compiler found\nsecond line of the compiler's complaint")
+            if where == "forward":
+                raise RuntimeError("no C++ compiler found\nsecond line of the compiler's complaint")
+            parts = dict(fn(x_in, xb))          # the eager step (an AE: no random numbers drawn)
+            parts["loss"] = _FailsInBackward.apply(parts["loss"])
+            return parts
         return run
 
     monkeypatch.setattr(torch, "compile", broken_compile)

@@ -307,17 +307,14 @@ def _flush_points(s: Session, points: list) -> None:
 def _train_step(s: Session, cfg, batch_u8, out: EpochSums) -> None:
     import torch
 
-    from .speed import forward_loss
+    from .speed import forward_backward
 
     xb = batch_u8.float().div_(255)                                  # (b, 1, H, W) in [0, 1]
     xb = xb.contiguous(memory_format=s.fmt)
     x_in = xb
     if cfg.input_noise:                                              # denoising: corrupt the input only
         x_in = (xb + cfg.input_noise * torch.randn_like(xb)).clamp_(0, 1)
-    parts = forward_loss(s, x_in, xb)
-    loss = parts["loss"] / len(xb)                                   # mean over the batch
-    s.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    parts = forward_backward(s, x_in, xb)                            # loss parts; gradients set
     if cfg.grad_clip:
         torch.nn.utils.clip_grad_norm_(s.net.parameters(), cfg.grad_clip)
     s.optimizer.step()

@@ -2,7 +2,7 @@
 
     scaled_lr       the learning rate for a batch size (TrainConfig.lr_scaling, reference 64)
     compile_mode    TrainConfig.compile -> the torch.compile arguments on this device, or None
-    compiled_step   the forward pass + loss under torch.compile; forward_loss runs it (or eager)
+    compiled_step   the forward pass + loss under torch.compile; forward_backward runs it (or eager)
     LossWatch       the running loss, looked at without stalling the GPU every few steps
     EVAL_BATCH      test images per evaluation batch, per device type
 
@@ -115,7 +115,7 @@ class LossWatch:
 
 def compiled_step(s, choice: str):
     """The forward pass and loss under torch.compile (TrainConfig.compile), or None for eager.
-    Compilation itself happens on the first call (see forward_loss for its fallback)."""
+    Compilation itself happens on the first call (see forward_backward for its fallback)."""
     import torch
 
     kwargs = compile_mode(choice, s.device)
@@ -138,16 +138,18 @@ def compiled_step(s, choice: str):
     return graphed
 
 
-def forward_loss(s, x_in, xb) -> dict:
-    """The model's output and loss parts (float32), through the compiled step when there is one.
+def forward_backward(s, x_in, xb) -> dict:
+    """Forward pass, loss (mean over the batch) and gradients; returns the loss parts (sums
+    over the batch, float32). Through the compiled step when there is one.
 
-    torch.compile compiles on the first call: if that fails, one warning line and eager from
-    then on (the step had not touched the weights yet)."""
+    torch.compile compiles the forward graph on the first call and Inductor the backward one
+    on the first backward: if either fails, one warning line and eager from then on (the
+    weights have not been touched yet: the optimizer steps after this)."""
     import torch
 
     if s.compiled is not None:
         try:
-            parts = s.compiled(x_in, xb)
+            parts = _gradients(s, s.compiled(x_in, xb), len(xb))
             s.compile_ok = True
             return parts
         except (torch.OutOfMemoryError, KeyboardInterrupt):
@@ -159,7 +161,13 @@ def forward_loss(s, x_in, xb) -> dict:
             warn(f"compiling the training step failed ({type(exc).__name__}: {first}); training eagerly "
                  "(--compile none skips the attempt)")
             s.compiled, s.step_kind = None, "eager (compilation failed)"
-    return eager_forward_loss(s.model, s.net, s.amp, s.device.type, x_in, xb)
+    return _gradients(s, eager_forward_loss(s.model, s.net, s.amp, s.device.type, x_in, xb), len(xb))
+
+
+def _gradients(s, parts: dict, n: int) -> dict:
+    s.optimizer.zero_grad(set_to_none=True)
+    (parts["loss"] / n).backward()                                   # mean over the batch
+    return parts
 
 
 def eager_forward_loss(model, net, amp: bool, device_type: str, x_in, xb) -> dict:
