@@ -302,3 +302,12 @@ def test_new_settings_at_their_defaults_keep_old_runs_fingerprints(tmp_path, mon
 
     monkeypatch.setattr(RunConfig, "section_dict", as_written_before)
     assert pipeline.fingerprint(run, "train", cfg) == now != scaled
+
+
+def test_gpu_vae_preset_is_the_default_vae_at_batch_128_with_sqrt_scaling():
+    from latentatlas.settings.files import read_preset
+
+    gpu, default = read_preset("gpu-vae"), read_preset("default-vae")
+    assert gpu["train"]["batch_size"] == 128 and gpu["train"]["lr_scaling"] == "sqrt"
+    assert gpu["model"] == default["model"] and gpu["data"] == default["data"]
+    assert {k: v for k, v in gpu["train"].items() if k not in ("batch_size", "lr_scaling")} == default["train"]
