@@ -106,11 +106,11 @@ def _epochs(rd: RunDir, s, data_cfg, cfg, dist) -> dict:
         return _epoch_loop(rd, s, data_cfg, cfg, dist)
     except torch.OutOfMemoryError:
         s.model = s.compiled = None   # drop the step's graphs before the figures are drawn
-        from .training.loop import _free_cuda_cache
+        from .training.loop import free_cuda_cache
 
-        _free_cuda_cache(s.device)
+        free_cuda_cache(s.device)
         return {"interrupted": False, "nan_msg": None,
-                "oom_msg": f"{s.device} ran out of memory in a training step at batch size {s.batch}"}
+                "oom_msg": f"{s.device} ran out of memory training at batch size {s.batch}"}
 
 
 def _epoch_loop(rd: RunDir, s, data_cfg, cfg, dist) -> dict:

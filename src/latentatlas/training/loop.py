@@ -195,7 +195,7 @@ def _data_on_device(ds, cfg, device):
     try:
         return images_on_device(ds, cfg, device)
     except torch.OutOfMemoryError:
-        _free_cuda_cache(device)
+        free_cuda_cache(device)
         mb = (ds.x_train.nbytes + ds.x_test.nbytes) / 2**20
         raise UserError(f"the dataset ({mb:.0f} MB as uint8) does not fit in the memory of {device}; "
                         "train on fewer images (--max-train-images N) or on --device cpu") from None
@@ -357,11 +357,11 @@ def evaluate_fitting(s: Session, cfg, epoch: int, dist):
         except torch.OutOfMemoryError:
             if s.eval_batch <= 1:
                 raise
-            _free_cuda_cache(s.device)
+            free_cuda_cache(s.device)
             s.eval_batch = max(1, s.eval_batch // 2)
 
 
-def _free_cuda_cache(device) -> None:
+def free_cuda_cache(device) -> None:
     if device.type == "cuda":
         import torch
 

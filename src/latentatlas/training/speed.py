@@ -148,6 +148,9 @@ def forward_backward(s, x_in, xb) -> dict:
     import torch
 
     if s.compiled is not None:
+        # a failed first step may have run the forward pass: BatchNorm's running statistics
+        # are put back, so the eager retry is the step an eager run would have taken
+        buffers = None if s.compile_ok else [b.detach().clone() for b in s.net.buffers()]
         try:
             parts = _gradients(s, s.compiled(x_in, xb), len(xb))
             s.compile_ok = True
@@ -157,6 +160,9 @@ def forward_backward(s, x_in, xb) -> dict:
         except Exception as exc:
             if s.compile_ok:
                 raise
+            with torch.no_grad():
+                for b, saved in zip(s.net.buffers(), buffers):
+                    b.copy_(saved)
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
             warn(f"compiling the training step failed ({type(exc).__name__}: {first}); training eagerly "
                  "(--compile none skips the attempt)")
