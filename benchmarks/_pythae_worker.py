@@ -78,7 +78,7 @@ def main(images_path, spec_json, batch, lr, threads):
     with tempfile.TemporaryDirectory() as out:
         tcfg = BaseTrainerConfig(output_dir=out, num_epochs=1, learning_rate=float(lr),
                                  per_device_train_batch_size=int(batch),
-                                 per_device_eval_batch_size=1000, no_cuda=True, steps_saving=None,
+                                 per_device_eval_batch_size=1000, no_cuda=not torch.cuda.is_available(), steps_saving=None,
                                  optimizer_cls="Adam")
         TrainingPipeline(model=model, training_config=tcfg)(train_data=x)
     seconds = spent[0]

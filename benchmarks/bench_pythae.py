@@ -34,10 +34,13 @@ OURS = r"""
 import json, sys
 from latentatlas.settings import DataConfig, ModelConfig, TrainConfig
 from latentatlas.train import train_run
+import torch
 out, data_dir, model, latent, batch, lr, threads, n, amp = sys.argv[1:]
+# On CUDA the step is compiled (CUDA graphs) during the first epoch: time the second one.
+epochs = 2 if torch.cuda.is_available() else 1
 train_run(out, DataConfig(name="mnist", data_dir=data_dir or None),
           ModelConfig(name=model, latent_dim=int(latent)),
-          TrainConfig(epochs=1, batch_size=int(batch), lr=float(lr), optimizer="adam", schedule="none",
+          TrainConfig(epochs=epochs, batch_size=int(batch), lr=float(lr), optimizer="adam", schedule="none",
                       threads=int(threads), max_train_images=int(n), progress_every=0,
                       amp={"auto": "auto", "bf16": True, "float32": False}[amp]))
 row = [json.loads(l) for l in open(out + "/history.jsonl")][-1]
@@ -47,6 +50,10 @@ print(json.dumps({"seconds": row["train_seconds"], "images_per_s": row["images_p
 
 
 def ensure_pythae() -> Path:
+    # $PYTHAE_PYTHON: an interpreter that already imports pythae (benchmarks/gpu_check.sh
+    # installs its wheel beside the checkout; nothing can be downloaded there)
+    if os.environ.get("PYTHAE_PYTHON"):
+        return Path(os.environ["PYTHAE_PYTHON"])
     python = PYTHAE_VENV / "bin" / "python"
     if not python.exists():
         print("creating the benchmark-only Pythae environment (once)...", flush=True)

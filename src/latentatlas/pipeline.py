@@ -28,7 +28,7 @@ from typing import Callable
 from .settings import RunConfig
 from .errors import UserError
 from .rundir import CONFIG, HISTORY, LATENTS, METRICS, MODEL_JSON, REPORT, WEIGHTS, RunDir
-from .settings.stages import TRACKING_KEYS
+from .settings.stages import LATER_DEFAULTS, TRACKING_KEYS
 
 STAGES = ("train", "data", "encode", "analyze", "generate", "report")
 
@@ -57,10 +57,19 @@ def fingerprint(run: RunDir, stage: str, cfg: RunConfig) -> str:
     parts = {s: cfg.section_dict(s) for s in SECTION_OF_STAGE[stage]}
     if "data" in parts:
         parts["data"].pop("data_dir", None)  # where the files lie does not change the result
-    for key in TRACKING_KEYS:                # nor does logging to TensorBoard / MLflow
-        parts.get("train", {}).pop(key, None)
+    _drop_neutral_train_keys(parts.get("train", {}))   # nor does logging to TensorBoard / MLflow
     parts["inputs"] = {name: run.digest(name) for name in reads if name != CONFIG}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _drop_neutral_train_keys(train: dict) -> None:
+    """Leave out what does not change the model: tracking, and later settings at the default
+    that reproduces runs written before them (settings.stages.LATER_DEFAULTS)."""
+    for key in TRACKING_KEYS:
+        train.pop(key, None)
+    for key, default in LATER_DEFAULTS.items():
+        if train.get(key, default) == default:
+            train.pop(key, None)
 
 
 def _outputs_present(run: RunDir, record: dict, stage: str) -> bool:
@@ -90,9 +99,9 @@ def _trained_elsewhere(run: RunDir, cfg: RunConfig) -> bool:
         if section == "data":
             ours.pop("data_dir", None)
             theirs.pop("data_dir", None)
-        for key in TRACKING_KEYS if section == "train" else ():
-            ours.pop(key, None)
-            theirs.pop(key, None)
+        if section == "train":
+            _drop_neutral_train_keys(ours)
+            _drop_neutral_train_keys(theirs)
         if ours != theirs:
             return False
     train = run.read_metrics().get("train") or {}

@@ -97,8 +97,24 @@ def _prepare(rd: RunDir, data_cfg, model_cfg, cfg, resume, overwrite, dist):
 
 
 def _epochs(rd: RunDir, s, data_cfg, cfg, dist) -> dict:
-    """Run the remaining epochs; {"interrupted": bool, "nan_msg": str | None}."""
-    from .training.loop import StopFlag, evaluate, run_epoch
+    """Run the remaining epochs; {"interrupted": bool, "nan_msg": str | None, "oom_msg": ...}.
+    A GPU that runs out of memory in a training step ends the run like a NaN: the last
+    complete epoch stays on disk and one line says what to change."""
+    import torch
+
+    try:
+        return _epoch_loop(rd, s, data_cfg, cfg, dist)
+    except torch.OutOfMemoryError:
+        s.model = s.compiled = None   # drop the step's graphs before the figures are drawn
+        from .training.loop import free_cuda_cache
+
+        free_cuda_cache(s.device)
+        return {"interrupted": False, "nan_msg": None,
+                "oom_msg": f"{s.device} ran out of memory training at batch size {s.batch}"}
+
+
+def _epoch_loop(rd: RunDir, s, data_cfg, cfg, dist) -> dict:
+    from .training.loop import StopFlag, evaluate_fitting, run_epoch
     from .training.record import history_row, record_epoch
 
     with StopFlag(enabled=not dist.enabled) as stop:
@@ -108,7 +124,7 @@ def _epochs(rd: RunDir, s, data_cfg, cfg, dist) -> dict:
             if sums.nan_msg or sums.stopped or stop.requested:
                 return {"interrupted": not sums.nan_msg, "nan_msg": sums.nan_msg}
             clock["train_seconds"] = time.perf_counter() - clock["t0"]
-            test, code_stats = evaluate(s.net, s.x_test, cfg, epoch, dist, s.device)
+            test, code_stats = evaluate_fitting(s, cfg, epoch, dist)
             row = history_row(s, epoch, sums, test, clock)
             if row is None:
                 return {"interrupted": False, "nan_msg": f"the loss became NaN or infinite in epoch {epoch}; stopped"}
@@ -127,21 +143,26 @@ def _conclude(rd: RunDir, s, cfg, dist, outcome: dict, t_start: float) -> dict |
     from .training.record import finish
 
     metrics = None
-    nan_msg, interrupted = outcome["nan_msg"], outcome["interrupted"]
+    nan_msg, interrupted, oom_msg = outcome["nan_msg"], outcome["interrupted"], outcome.get("oom_msg")
     if dist.is_main:
         # An untrained baseline (epochs 0) is still analysable; a run whose weights failed to be
         # written after its last checkpoint, resumed with no epoch left, gets them from it.
         nothing_left = s.saved_epoch and s.start_epoch == s.saved_epoch >= cfg.epochs
         if (cfg.epochs == 0 and not s.history) or (nothing_left and not rd.has_model()):
             save_model(rd.path, s.net)
-        metrics = finish(rd, s, cfg, dist.world_size, interrupted or bool(nan_msg))
+        metrics = finish(rd, s, cfg, dist.world_size, interrupted or bool(nan_msg or oom_msg))
         rd.record_timing("train", time.perf_counter() - t_start)
         s.trackers.on_finish(rd.path, metrics)   # the Projector embedding
     last = s.history[-1]["epoch"] if s.history else 0
+    kept = (f"{rd.path} keeps the last good epoch ({last})" if last
+            else "no epoch completed, so nothing was saved")
     if nan_msg:
-        kept = (f"{rd.path} keeps the last good epoch ({last})" if last
-                else "no epoch completed, so nothing was saved")
         raise UserError(f"{nan_msg}: {kept}; lower --lr or add --grad-clip 1.0 and train again")
+    if oom_msg:
+        # not --resume: the schedule's length in steps is fixed by the batch size
+        again = "train again with --overwrite" if last else "train again"
+        raise UserError(f"{oom_msg}: {kept}; lower --batch-size (now {s.batch}) and {again}, "
+                        "or train on --device cpu")
     if interrupted:
         print(f"latentatlas: training stopped; {rd.path} holds {last} completed epoch(s); "
               f"continue with `latentatlas train --out {rd.path} --resume`", file=sys.stderr)

@@ -18,6 +18,8 @@ from .fields import csv_ints, csv_list, csv_names, int_or_all, setting, widths
 
 FEATURE_KINDS = tuple(FEATURES)
 SVM_SOLVERS = tuple(PROBES["svm"].limits["solvers"])
+COMPILE_CHOICES = ("auto", "none", "compile", "cudagraphs")   # latentatlas.training.speed.compile_mode
+LR_SCALINGS = ("none", "sqrt", "linear")                       # latentatlas.training.speed.scaled_lr
 
 
 def _at_least(obj, names: tuple[str, ...], low, allow_none: bool = False) -> None:
@@ -95,6 +97,9 @@ class ModelConfig:
 
 # TrainConfig settings that only watch training: they change no result (no fingerprint).
 TRACKING_KEYS = ("tensorboard", "tensorboard_dir", "mlflow")
+# TrainConfig settings added after runs were written, with the default that reproduces those
+# runs: at that default they are left out of the fingerprint, so `run` reuses an old folder.
+LATER_DEFAULTS = {"compile": "auto", "lr_scaling": "none"}
 
 
 @dataclass
@@ -120,6 +125,15 @@ class TrainConfig:
     amp: bool | Literal["auto"] = setting("auto", "bfloat16 autocast of the training pass",
                                           default_text="auto: where the hardware multiplies bfloat16")
     channels_last: bool = setting(True, "NHWC memory layout (about 15%% faster convolutions on a CPU)")
+    # "auto": torch.compile with CUDA graphs on CUDA (a small network's step is bound by
+    # launching kernels), eager on a CPU so its figures stay as they are (training/speed.py).
+    compile: str = setting("auto", "compile the training step: none, compile (torch.compile), cudagraphs "
+                                   "(torch.compile with CUDA graphs, CUDA only), auto",
+                           choices=COMPILE_CHOICES, default_text="auto: cudagraphs on CUDA, none elsewhere")
+    # The presets' learning rates are for batch 64: "sqrt" keeps quality when a GPU user
+    # raises --batch-size (the gpu-vae preset: batch 512, sqrt).
+    lr_scaling: str = setting("none", "scale --lr with --batch-size relative to 64: none, sqrt, linear",
+                              choices=LR_SCALINGS)
     progress_every: int = setting(1, "progress grids every k epochs (0 = only the last)")
     progress_images: int = setting(64, "latent points decoded in each progress grid")
     # TRACKING_KEYS: latentatlas.pipeline leaves them out of the training fingerprint.
@@ -144,6 +158,8 @@ class TrainConfig:
             raise UserError(f"grad_clip must be > 0 (or left out), not {self.grad_clip}")
         if not (isinstance(self.amp, bool) or self.amp == "auto"):
             raise UserError(f"amp must be true, false or \"auto\", not {self.amp!r}")
+        _one_of("compile", self.compile, COMPILE_CHOICES)
+        _one_of("lr_scaling", self.lr_scaling, LR_SCALINGS)
 
 
 def parse_projection_spec(spec: str) -> tuple[str, int]:

@@ -30,7 +30,8 @@ def choose_device(name: str = "auto", local_rank: int = 0):
         raise UserError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise UserError("--device cuda asked for, but this torch sees no CUDA GPU; use --device auto or cpu")
+            raise UserError(f"--device {name} asked for, but {_no_cuda_reason(torch)}; available here: "
+                            f"{', '.join(available_devices())} (--device auto picks the first)")
         if dev.index is None:
             dev = torch.device("cuda", local_rank % torch.cuda.device_count())
     if dev.type == "mps":
@@ -40,6 +41,23 @@ def choose_device(name: str = "auto", local_rank: int = 0):
     if dev.type not in ("cpu", "cuda", "mps"):
         raise UserError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
     return dev
+
+
+def available_devices() -> list[str]:
+    """The device names this process can train on, best first: cuda:N..., mps, cpu."""
+    import torch
+
+    names = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        names.append("mps")
+    return names + ["cpu"]
+
+
+def _no_cuda_reason(torch) -> str:
+    if torch.version.cuda is None:
+        return f"this torch ({torch.__version__}) was built without CUDA"
+    return f"this torch (CUDA {torch.version.cuda}) finds no CUDA GPU (driver, or CUDA_VISIBLE_DEVICES?)"
 
 
 def set_threads(threads: int | None, world_size: int = 1) -> int:

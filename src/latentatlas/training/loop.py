@@ -12,7 +12,7 @@ import math
 import os
 import signal
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import UserError
@@ -75,6 +75,10 @@ class Session:
     progress: Any = None
     trackers: Any = None          # --tensorboard / --mlflow (latentatlas.tracking.Trackers)
     show_bar: bool = False
+    compiled: Any = None          # the compiled forward + loss (TrainConfig.compile), or None: eager
+    compile_ok: bool = False      # it has run once (a later failure is a real error)
+    eval_batch: int = 1000        # test images per evaluation batch (halved on out-of-memory)
+    step_kind: str = "eager"      # how the training step ran, for metrics.json
 
     @property
     def pixels(self) -> int:
@@ -87,7 +91,9 @@ def check_input(rd: RunDir, data_cfg, model_cfg, cfg, resume: bool, overwrite: b
     from ..data import load_dataset
     from ..models import model_from_config
     from .checkpoint import read_checkpoint
+    from .devices import choose_device
 
+    choose_device(cfg.device, dist.local_rank)     # --device cuda without CUDA: one line, no file
     ds = load_dataset(**asdict(data_cfg))
     spec = model_from_config(model_cfg, ds.image_shape, 1).spec()
     ckpt = None
@@ -152,26 +158,47 @@ def build_session(rd, ds, model_cfg, cfg, dist, batch: int, spec: dict, ckpt) ->
     from ..models import model_from_config
     from .devices import choose_device, resolve_amp, set_threads
     from .optim import make_optimizer, make_schedule
+    from .speed import compiled_step, eval_batch, scaled_lr
 
     device = choose_device(cfg.device, dist.local_rank)
     threads = set_threads(cfg.threads, dist.world_size)
-    x_train, x_test = images_on_device(ds, cfg, device)
+    if device.type == "cuda":   # fixed batch shapes: let cuDNN pick its fastest convolutions once
+        torch.backends.cudnn.benchmark = True
+    x_train, x_test = _data_on_device(ds, cfg, device)
     steps_per_epoch = max(1, len(x_train) // batch)          # drop the last partial batch
     torch.manual_seed(seed_of(cfg.seed, 0))
     net = model_from_config(model_cfg, ds.image_shape, 1)   # re-seeded init: same weights every run
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     net.to(device, memory_format=fmt)
-    optimizer = make_optimizer(net.parameters(), cfg)
-    scheduler = make_schedule(optimizer, cfg, cfg.epochs * steps_per_epoch)
+    opt_cfg = replace(cfg, lr=scaled_lr(cfg.lr, batch, cfg.lr_scaling))   # lr_scaling: the rate for this batch
+    optimizer = make_optimizer(net.parameters(), opt_cfg)
+    scheduler = make_schedule(optimizer, opt_cfg, cfg.epochs * steps_per_epoch)
     s = Session(net=net, model=net, optimizer=optimizer, scheduler=scheduler, x_train=x_train, x_test=x_test,
                 device=device, fmt=fmt, amp=resolve_amp(cfg.amp, device), threads=threads, batch=batch,
                 steps_per_epoch=steps_per_epoch, spec=spec,
-                show_bar=dist.is_main and not os.environ.get("LATENTATLAS_NO_BAR"))
+                show_bar=dist.is_main and not os.environ.get("LATENTATLAS_NO_BAR"), eval_batch=eval_batch(device))
     if ckpt is not None:
         _restore(rd, s, ckpt)
     if dist.enabled:
         s.model = _data_parallel(net, device)
+    s.compiled = compiled_step(s, cfg.compile)
+    if s.compiled is not None:
+        s.step_kind = "CUDA graphs (torch.compile reduce-overhead)" if s.device.type == "cuda" and \
+            cfg.compile in ("auto", "cudagraphs") else "torch.compile"
     return s
+
+
+def _data_on_device(ds, cfg, device):
+    """images_on_device, with one line when the images do not fit in the GPU's memory."""
+    import torch
+
+    try:
+        return images_on_device(ds, cfg, device)
+    except torch.OutOfMemoryError:
+        free_cuda_cache(device)
+        mb = (ds.x_train.nbytes + ds.x_test.nbytes) / 2**20
+        raise UserError(f"the dataset ({mb:.0f} MB as uint8) does not fit in the memory of {device}; "
+                        "train on fewer images (--max-train-images N) or on --device cpu") from None
 
 
 def _restore(rd: RunDir, s: Session, ckpt) -> None:
@@ -209,7 +236,10 @@ class EpochSums:
 
 
 def run_epoch(s: Session, cfg, epoch: int, dist, stop) -> EpochSums:
-    """One pass over the (re-shuffled) training images: forward, loss, backward, step."""
+    """One pass over the (re-shuffled) training images: forward, loss, backward, step.
+
+    The host looks at the running loss every few steps (training/speed.py LossWatch: at
+    once on a CPU, through a lagged non-blocking copy on CUDA, so no step waits for the GPU)."""
     import torch
 
     if hasattr(s.net, "begin_epoch"):     # e.g. VaDE fits its mixture prior after pretraining
@@ -218,50 +248,73 @@ def run_epoch(s: Session, cfg, epoch: int, dist, stop) -> EpochSums:
             print(note, file=sys.stderr)
     s.net.train()
     torch.manual_seed(seed_of(cfg.seed, epoch, dist.rank, 1))       # sampling noise of this epoch
-    perm = torch.randperm(len(s.x_train), generator=torch.Generator().manual_seed(seed_of(cfg.seed, epoch, 2)))
-    perm = perm.to(s.device)
     out = EpochSums(torch.zeros(4, dtype=torch.float64, device=s.device), 0)
-    local = s.batch // dist.world_size
     bar = _bar(s.show_bar, s.steps_per_epoch * s.batch, f"epoch {epoch}/{cfg.epochs}")
-    for step in range(s.steps_per_epoch):
-        lo = step * s.batch + dist.rank * local
-        _train_step(s, cfg, s.x_train[perm[lo:lo + local]], out)
-        if step % 10 == 9 or step == s.steps_per_epoch - 1:
-            running = out.sums[0].item() / out.seen
-            if not math.isfinite(running):
-                out.nan_msg = f"the training loss became {running} in epoch {epoch} (step {step + 1}); stopped"
-                break
-            if s.trackers:  # this batch's losses per image, every 10 steps
-                s.trackers.on_step((epoch - 1) * s.steps_per_epoch + step + 1,
-                                   {k: float(v.detach()) / out.last_n for k, v in out.last.items() if k != "sq_err"},
-                                   s.optimizer.param_groups[0]["lr"])
-            if bar is not None:
-                bar.set_postfix(loss=f"{running:.4g}", refresh=False)
-                bar.update(out.seen * dist.world_size - bar.n)
-        if stop.requested:
-            out.stopped = True
-            break
-    if bar is not None:
-        bar.close()
+    try:
+        _steps(s, cfg, epoch, dist, stop, out, bar)
+    finally:                  # also when a step fails (out of memory): the error line starts clean
+        if bar is not None:
+            bar.close()
     if dist.enabled and not (out.nan_msg or out.stopped):
         _all_reduce_sums(out, s.device)
     return out
 
 
+def _steps(s: Session, cfg, epoch: int, dist, stop, out: EpochSums, bar) -> None:
+    """The epoch's steps, with a look at the running loss (NaN, progress bar, trackers) every few."""
+    import torch
+
+    from .speed import LossWatch, look_every
+
+    perm = torch.randperm(len(s.x_train), generator=torch.Generator().manual_seed(seed_of(cfg.seed, epoch, 2)))
+    perm = perm.to(s.device, non_blocking=True)
+    local = s.batch // dist.world_size
+    watch, every, points = LossWatch(s.device), look_every(s.device), []
+    for step in range(s.steps_per_epoch):
+        lo = step * s.batch + dist.rank * local
+        _train_step(s, cfg, s.x_train[perm[lo:lo + local]], out)
+        last = step == s.steps_per_epoch - 1
+        if s.trackers and (step % 10 == 9 or last):   # this batch's losses, every 10 steps
+            points.append(_tracker_point(s, epoch, step, out))
+        if step % every == every - 1 or last:
+            seen = watch.last(out.sums[0], out.seen, step) if last else watch.look(out.sums[0], out.seen, step)
+            if seen is not None and not math.isfinite(seen[0]):
+                out.nan_msg = f"the training loss became {seen[0]} in epoch {epoch} (step {seen[1] + 1}); stopped"
+                break
+            if not watch.lagged or last:
+                _flush_points(s, points)
+            if bar is not None and seen is not None:
+                bar.set_postfix(loss=f"{seen[0]:.4g}", refresh=False)
+                bar.update(out.seen * dist.world_size - bar.n)
+        if stop.requested:
+            out.stopped = True
+            break
+
+
+def _tracker_point(s: Session, epoch: int, step: int, out: EpochSums) -> tuple:
+    """(global step, detached loss parts per image, lr): read by the host when flushed."""
+    # clone: under CUDA graphs the next replay overwrites the step's outputs
+    parts = {k: v.detach().clone() for k, v in out.last.items() if k != "sq_err"}
+    return (epoch - 1) * s.steps_per_epoch + step + 1, parts, out.last_n, s.optimizer.param_groups[0]["lr"]
+
+
+def _flush_points(s: Session, points: list) -> None:
+    for global_step, parts, n, lr in points:
+        s.trackers.on_step(global_step, {k: float(v) / n for k, v in parts.items()}, lr)
+    points.clear()
+
+
 def _train_step(s: Session, cfg, batch_u8, out: EpochSums) -> None:
     import torch
+
+    from .speed import forward_backward
 
     xb = batch_u8.float().div_(255)                                  # (b, 1, H, W) in [0, 1]
     xb = xb.contiguous(memory_format=s.fmt)
     x_in = xb
     if cfg.input_noise:                                              # denoising: corrupt the input only
         x_in = (xb + cfg.input_noise * torch.randn_like(xb)).clamp_(0, 1)
-    with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=s.amp):
-        pred = s.model(x_in)
-        parts = s.net.loss_function(xb, {k: v.float() for k, v in pred.items()})
-    loss = parts["loss"] / len(xb)                                   # mean over the batch
-    s.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    parts = forward_backward(s, x_in, xb)                            # loss parts; gradients set
     if cfg.grad_clip:
         torch.nn.utils.clip_grad_norm_(s.net.parameters(), cfg.grad_clip)
     s.optimizer.step()
@@ -291,6 +344,28 @@ def _bar(show: bool, total: int, desc: str):
 
     return tqdm(total=total, desc=desc, unit="img", unit_scale=True, leave=False, dynamic_ncols=True,
                 file=sys.stderr)
+
+
+def evaluate_fitting(s: Session, cfg, epoch: int, dist):
+    """`evaluate` in batches of s.eval_batch, halved (and kept halved) while the GPU runs out of
+    memory; the test losses are sums, so they do not depend on the batch up to rounding."""
+    import torch
+
+    while True:
+        try:
+            return evaluate(s.net, s.x_test, cfg, epoch, dist, s.device, batch=s.eval_batch)
+        except torch.OutOfMemoryError:
+            if s.eval_batch <= 1:
+                raise
+            free_cuda_cache(s.device)
+            s.eval_batch = max(1, s.eval_batch // 2)
+
+
+def free_cuda_cache(device) -> None:
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
 
 
 def evaluate(net, x_test, cfg, epoch, dist, device, batch: int = 1000):

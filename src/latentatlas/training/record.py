@@ -96,6 +96,7 @@ def finish(rd: RunDir, s, cfg, world: int, stopped: bool) -> dict:
         "device": str(s.device),
         "threads": s.threads,
         "precision": "bfloat16 autocast" if s.amp else "float32",   # of the training pass; test losses in float32
+        "step": s.step_kind,            # eager, torch.compile or CUDA graphs (TrainConfig.compile)
         "world_size": world,
         "batch_size": cfg.batch_size,
         "figures": figures,

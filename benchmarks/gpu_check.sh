@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Every GPU figure of issue 14 in one call, within 8 minutes, on a bare CUDA machine.
+#
+#     bash benchmarks/gpu_check.sh
+#
+# The machine: python3 with torch, numpy, scipy, scikit-learn, matplotlib, numba and pillow,
+# nothing downloadable. Any other package arrives as wheels in a folder beside the checkout
+# ($GPU_CHECK_WHEELS, default ../wheels); they are installed with `pip install --no-index
+# --target` into the work folder and put on PYTHONPATH with this checkout's src/. MNIST is
+# read from $LATENTATLAS_DATA, else ../data beside the checkout.
+#
+# Prints one table: what | measured | target. Two halves, each a function that appends
+# rows with `row WHAT MEASURED TARGET`:
+#     training_checks   training speed and quality, Pythae, `latentatlas run` end to end
+#     analysis_checks   the analysis on the GPU (the speed-analysis branch)
+#
+# Environment: PYTHON (python3), GPU_CHECK_WORK (a fresh temporary folder), GPU_CHECK_WHEELS,
+# GPU_CHECK_ONLY=training|analysis (one half), GPU_CHECK_ALLOW_CPU=1 (no GPU: tiny sizes on
+# the CPU, to test this script; its figures are not the GPU's).
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PYTHON:-python3}"
+WORK="${GPU_CHECK_WORK:-$(mktemp -d /tmp/gpu_check.XXXXXX)}"
+ROWS="$WORK/rows.tsv"
+BUDGET_S=470          # the whole script: 8 minutes, less the set-up
+TINY=0
+
+row() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$ROWS"; }   # what, measured, target
+la() { "$PY" -m latentatlas "$@"; }
+note() { echo "gpu_check: $*" >&2; }
+
+# seconds a step may take: its own cap, and never past its half's deadline (DEADLINE, in
+# $SECONDS) nor the script's budget
+DEADLINE=$BUDGET_S
+cap() {
+    local end=$(( DEADLINE < BUDGET_S ? DEADLINE : BUDGET_S )) left
+    left=$(( end - SECONDS )); (( left < 5 )) && left=5
+    (( $1 < left )) && echo "$1" || echo "$left"
+}
+
+setup() {
+    mkdir -p "$WORK"
+    : > "$ROWS"
+    local wheels="${GPU_CHECK_WHEELS:-$(dirname "$ROOT")/wheels}" site="$WORK/site"
+    if compgen -G "$wheels/*.whl" > /dev/null; then
+        # with their dependencies from the same folder; else each wheel alone
+        "$PY" -m pip install --quiet --no-index --find-links "$wheels" --target "$site" "$wheels"/*.whl \
+            > "$WORK/pip.log" 2>&1 \
+        || "$PY" -m pip install --quiet --no-index --no-deps --target "$site" "$wheels"/*.whl >> "$WORK/pip.log" 2>&1 \
+        || note "some wheels in $wheels did not install (see $WORK/pip.log)"
+    fi
+    export PYTHONPATH="$ROOT/src:$site${PYTHONPATH:+:$PYTHONPATH}"
+    if [[ -z "${LATENTATLAS_DATA:-}" && -d "$(dirname "$ROOT")/data" ]]; then
+        export LATENTATLAS_DATA="$(dirname "$ROOT")/data"
+    fi
+    export LATENTATLAS_CACHE="$WORK/cache" LATENTATLAS_NO_BAR=1 MPLBACKEND=Agg
+}
+
+check_device() {
+    if "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2> /dev/null; then
+        "$PY" -c "import torch; print('gpu_check:', torch.cuda.get_device_name(0), '| torch', torch.__version__)"
+        return
+    fi
+    if [[ "${GPU_CHECK_ALLOW_CPU:-0}" == 1 ]]; then
+        TINY=1
+        note "no CUDA GPU; GPU_CHECK_ALLOW_CPU=1: tiny sizes on the CPU (not the GPU's figures)"
+        return
+    fi
+    note "no CUDA GPU visible to $PY; run this on a CUDA machine (GPU_CHECK_ALLOW_CPU=1 tries it on the CPU)"
+    exit 2
+}
+
+# figures of a finished training run: "s/epoch (median, epochs 2..) | epoch 1 s | sum of epoch s |
+# final test loss | final test MSE | median images/s"
+run_figures() {
+    "$PY" - "$1" <<'PY'
+import json, statistics, sys
+from pathlib import Path
+rows = [json.loads(l) for l in (Path(sys.argv[1]) / "history.jsonl").read_text().splitlines()]
+later = [r["seconds"] for r in rows[1:]] or [rows[0]["seconds"]]
+print(f"{statistics.median(later):.2f} {rows[0]['seconds']:.2f} {sum(r['seconds'] for r in rows):.2f} "
+      f"{rows[-1]['test_loss']:.2f} {rows[-1]['test_mse']:.5f} {statistics.median(r['images_per_s'] for r in rows):.0f}")
+PY
+}
+
+# train_step NAME CAP ARGS...: trains into $WORK/NAME; sets FIG (run_figures) and WALL, or
+# FIG="" and FAIL (why) when it failed or ran out of time
+train_step() {
+    local name="$1" limit; limit="$(cap "$2")"; shift 2
+    local t0=$SECONDS
+    FIG="" FAIL=""
+    timeout "$limit" "$PY" -m latentatlas train --out "$WORK/$name" --progress-every 0 "$@" \
+        > "$WORK/$name.log" 2>&1
+    local rc=$?
+    WALL=$(( SECONDS - t0 ))
+    if (( rc == 124 )); then FAIL="timed out after ${limit} s"; return; fi
+    if (( rc != 0 )); then FAIL="failed: $(tail -n 1 "$WORK/$name.log")"; return; fi
+    FIG="$(run_figures "$WORK/$name")"
+}
+
+training_checks() {
+    DEADLINE=$(( SECONDS + 300 ))      # the training half's share of the 8 minutes
+    local data=(--dataset mnist) deep=(--epochs 2) pythae=(--images 60000 --repeats 2)
+    local run=(--dataset mnist)
+    if (( TINY )); then
+        data=(--dataset mnist-sample --max-train-images 512 --epochs 2 --threads 1)
+        deep=(--dataset mnist-sample --max-train-images 256 --epochs 1 --threads 1)
+        pythae=(--images 512 --repeats 1 --threads 1)
+        run=(--dataset mnist-sample --max-train-images 512 --epochs 1 --threads 1 --projections pca:2 --probes knn
+             --clusterers kmeans --no-judge --sampler gaussian --no-interactive --raw-max-samples 200)
+    fi
+    # the key figures first, so a slow machine cuts the comparisons, not them
+    vae_check "${data[@]}"
+    run_check "${run[@]}"
+    train_step deep-ae 90 --preset deep-ae "${deep[@]}"
+    row "deep-ae (Muon) s/epoch" "${FIG:+$(cut -d' ' -f1 <<< "$FIG") s (test MSE $(cut -d' ' -f5 <<< "$FIG"))}${FAIL}" \
+        "<= 2 s"
+    pythae_check "${pythae[@]}"
+    vae_variants "${data[@]}"
+    DEADLINE=$BUDGET_S
+}
+
+# the default VAE (compile auto: CUDA graphs on CUDA); epoch 1 holds the compilation
+vae_check() {
+    train_step vae 120 --preset default-vae "$@"
+    if [[ -z "$FIG" ]]; then
+        row "default VAE s/epoch (median of epochs 2-5)" "$FAIL" "<= 0.5 s"
+        return
+    fi
+    read -r med first total loss _ ips <<< "$FIG"
+    row "default VAE s/epoch (median of epochs 2-5)" "$med s ($ips images/s)" "<= 0.5 s"
+    row "default VAE epoch 1 (with compilation) s" "$first s" "-"
+    row "default VAE 5-epoch test loss" "$loss" "<= 101.55"
+    row "default VAE 5 epochs, evaluation included" "$total s (process $WALL s)" "<= 5 s"
+}
+
+vae_variants() {
+    # the same eagerly: which --compile should auto be?
+    train_step vae-eager 45 --preset default-vae "$@" --compile none --epochs 2
+    row "default VAE, --compile none, s/epoch (epoch 2)" "${FIG:+$(cut -d' ' -f1 <<< "$FIG") s}${FAIL}" "-"
+    # the gpu-vae preset: batch 128 with the square-root rule (on the CPU, 5 epochs: test loss
+    # 101.11; batch 256 102.32, 512 105.09; see docs/training.md)
+    train_step gpu-vae 90 --preset gpu-vae "$@"
+    if [[ -n "$FIG" ]]; then
+        read -r med _ total loss _ _ <<< "$FIG"
+        row "gpu-vae (batch 128, sqrt lr): s/epoch, test loss" "$med s, $loss (5 epochs $total s)" "<= 101.55"
+    else
+        row "gpu-vae (batch 128, sqrt lr)" "$FAIL" "<= 101.55"
+    fi
+}
+
+pythae_check() {
+    if ! "$PY" -c "import pythae" > /dev/null 2>&1; then
+        row "pythae: ours / Pythae images/s (batch 128)" "skipped: no pythae wheel" ">= 3x"
+        return
+    fi
+    local limit; limit="$(cap 150)"
+    PYTHAE_PYTHON="$PY" timeout "$limit" "$PY" "$ROOT/benchmarks/bench_pythae.py" --batch-size 128 "$@" \
+        > "$WORK/pythae.log" 2>&1
+    local rc=$? ratio
+    ratio="$(grep -o 'speed-up (median of per-pair ratios): [0-9.]*x' "$WORK/pythae.log" | grep -o '[0-9.]*x$')"
+    if (( rc == 124 )); then ratio="timed out after ${limit} s"
+    elif (( rc != 0 )) || [[ -z "$ratio" ]]; then ratio="failed: $(tail -n 1 "$WORK/pythae.log")"; fi
+    row "pythae: ours / Pythae images/s (batch 128)" "$ratio" ">= 3x"
+}
+
+run_check() {
+    local limit t0=$SECONDS; limit="$(cap 240)"
+    timeout "$limit" "$PY" -m latentatlas run --out "$WORK/run" "$@" > "$WORK/run.log" 2>&1
+    local rc=$? wall=$(( SECONDS - t0 ))
+    if (( rc == 124 )); then row "run --dataset mnist (defaults), wall" "timed out after ${limit} s" "<= 60 s"
+    elif (( rc != 0 )); then row "run --dataset mnist (defaults), wall" "failed: $(tail -n 1 "$WORK/run.log")" "<= 60 s"
+    else row "run --dataset mnist (defaults), wall" "$wall s" "<= 60 s"; fi
+}
+
+analysis_checks() {
+    echo "analysis: see speed-analysis branch"
+}
+
+print_table() {
+    echo
+    "$PY" - "$ROWS" "$TINY" <<'PY'
+import sys
+rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
+head = ("what", "measured", "target")
+w = [max(len(r[i]) for r in rows + [head]) for i in range(3)]
+if sys.argv[2] == "1":
+    print("(CPU, tiny sizes: GPU_CHECK_ALLOW_CPU=1; these are not the GPU's figures)")
+for r in [head, tuple("-" * n for n in w)] + rows:
+    print(" | ".join(c.ljust(n) for c, n in zip(r, w)))
+PY
+    echo "(logs and run folders: $WORK; $SECONDS s in all)"
+}
+
+main() {
+    setup
+    check_device
+    case "${GPU_CHECK_ONLY:-all}" in
+        training) training_checks ;;
+        analysis) analysis_checks ;;
+        *) training_checks; analysis_checks ;;
+    esac
+    print_table
+}
+
+main "$@"
