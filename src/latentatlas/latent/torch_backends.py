@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, ClusterMixin
 from .backends import torch_device
 from .estimators import validate
 from .probe import KNNProbe, LogRegProbe
+from .project import _Projection
 
 # (block rows) x N distances per step: 2,048 x 1M float32 = 8 GB at most, less for fewer points.
 _BLOCK_ELEMENTS = 2 ** 31
@@ -80,17 +81,39 @@ class _TorchDR:
         self.embedding_ = np.asarray(emb.detach().cpu().numpy() if hasattr(emb, "detach") else emb, np.float32)
         self.n_components_ = k
         self.backend_ = _label(dev, "TorchDR")
+        self.fit_points_ = X                                     # (N, d): transform places new points by them
         return self
 
     def transform(self, X):
-        raise NotImplementedError(f"{type(self).__name__} has no map of new points; refit on them")
+        """New points at the distance-weighted mean of their 10 nearest fitted points' images
+        (openTSNE's starting place for new points; TorchDR has no map of new points)."""
+        from .project import _transform_input
+
+        X = _transform_input(self, X)
+        import torch
+
+        ref = torch.as_tensor(self.fit_points_)                                      # (N, d)
+        emb = torch.as_tensor(self.embedding_)                                       # (N, k)
+        out = []
+        for start in range(0, len(X), 4096):                                         # (b, N) distances a block
+            d, nbrs = torch.cdist(torch.as_tensor(X[start: start + 4096]), ref).topk(min(10, len(ref)), largest=False)
+            w = 1.0 / (d + 1e-12)                                                    # (b, 10)
+            out.append(((w[..., None] * emb[nbrs]).sum(1) / w.sum(1, keepdim=True)).numpy())
+        return np.concatenate(out).astype(np.float32) if out else np.empty((0, self.n_components_), np.float32)
 
 
-class TorchTSNE(_TorchDR, BaseEstimator):
+_NEW_POINTS = ("new points are placed by their nearest fitted points, not by a fresh optimisation, so "
+               "transform(X) is not the embedding fit found for the same X")
+
+
+class TorchTSNE(_TorchDR, _Projection):
     """t-SNE with TorchDR: the openTSNE schedule (250 early-exaggeration steps, then n_iter),
     exact O(N^2) repulsion per step, which is what a GPU does fast up to ~50,000 points
     (tsne_max_samples keeps the default at 20,000). `knn` is accepted and ignored: TorchDR
     builds its own perplexity affinities."""
+
+    _expected_failed_checks = {"check_transformer_general": _NEW_POINTS,
+                               "check_transformer_data_not_an_array": _NEW_POINTS}
 
     def __init__(self, n_components=2, perplexity=30.0, n_iter=500, early_exaggeration_iter=250, random_state=None,
                  device=None, knn=None):
@@ -116,13 +139,13 @@ class TorchTSNE(_TorchDR, BaseEstimator):
         self.gradient_method_ = "exact (TorchDR)"
         return self
 
-    def fit_transform(self, X, y=None):
-        return self.fit(X, y).embedding_
 
-
-class TorchUMAP(_TorchDR, BaseEstimator):
+class TorchUMAP(_TorchDR, _Projection):
     """UMAP with TorchDR: umap-learn's fuzzy kNN graph, a and b from min_dist, negative sampling;
     it differs in the optimiser (torch SGD with a linear schedule) and a PCA start."""
+
+    _expected_failed_checks = {"check_transformer_general": _NEW_POINTS,
+                               "check_transformer_data_not_an_array": _NEW_POINTS}
 
     def __init__(self, n_components=2, n_neighbors=15, min_dist=0.1, n_epochs=None, random_state=None,
                  device=None, knn=None):
@@ -144,9 +167,6 @@ class TorchUMAP(_TorchDR, BaseEstimator):
 
         return self._fit_torchdr(X, method)
 
-    def fit_transform(self, X, y=None):
-        return self.fit(X, y).embedding_
-
 
 def _kmeans_pp(X, k: int, gen):
     """k-means++ seeding (Arthur & Vassilvitskii 2007): each next centre drawn by squared distance."""
@@ -164,11 +184,12 @@ def _kmeans_pp(X, k: int, gen):
 
 
 def _lloyd(X, centres, max_iter: int, tol: float):
-    """Lloyd iterations to convergence: (centres (k, d), labels (N,), inertia)."""
+    """Lloyd iterations to convergence: (centres (k, d), labels (N,), inertia, iterations)."""
     import torch
 
     var = X.var(0).mean()
-    for _ in range(max_iter):
+    it = 0
+    for it in range(1, max_iter + 1):
         labels = torch.cdist(X, centres).argmin(1)                                          # (N,)
         sums = torch.zeros_like(centres).index_add_(0, labels, X)
         counts = torch.bincount(labels, minlength=len(centres)).clamp_min(1).unsqueeze(1)
@@ -179,7 +200,7 @@ def _lloyd(X, centres, max_iter: int, tol: float):
             break
     d = torch.cdist(X, centres)
     labels = d.argmin(1)
-    return centres, labels, float((d.min(1).values ** 2).sum())
+    return centres, labels, float((d.min(1).values ** 2).sum()), it
 
 
 class TorchKMeans(ClusterMixin, BaseEstimator):
@@ -211,6 +232,7 @@ class TorchKMeans(ClusterMixin, BaseEstimator):
         self.cluster_centers_ = best[0].cpu().numpy()
         self.labels_ = best[1].cpu().numpy()
         self.inertia_ = best[2]
+        self.n_iter_ = best[3]                                   # Lloyd iterations of the best run
         self.backend_ = _label(dev)
         return self
 
