@@ -20,7 +20,7 @@ from latentatlas.latent.compare_backends import compare
 def _codes(n=2000, seed=0):
     """16-d codes from a 10-component Gaussian mixture with overlapping components (not trivially separable)."""
     rng = np.random.default_rng(seed)
-    means = rng.normal(0, 2.5, (10, 16))
+    means = rng.normal(0, 0.6, (10, 16))
     y = rng.integers(0, 10, n)
     X = (means[y] + rng.standard_normal((n, 16))).astype(np.float32)
     return X, y, np.arange(n) < n * 6 // 7
@@ -84,3 +84,23 @@ def test_analyze_records_which_backend_computed_each_figure(tiny_runs, tmp_path)
 
     html = write_report(run).read_text()
     assert "torch (cpu)" in html and "scikit-learn (cpu)" in html
+
+
+def test_without_torchdr_tsne_and_umap_stay_on_the_cpu_libraries(monkeypatch):
+    from latentatlas.latent.project import TSNEProjection, UMAPProjection, make_projection
+    from latentatlas.latent.torch_backends import TorchTSNE
+
+    assert type(make_projection("tsne", backend="torch")) is TorchTSNE
+    monkeypatch.setattr(backends, "_installed", lambda module: module is None)
+    assert type(make_projection("tsne", backend="torch")) is TSNEProjection
+    assert type(make_projection("umap", backend="torch")) is UMAPProjection
+
+
+def test_torch_tsne_above_the_dense_limit_is_fitted_by_openTSNE_and_says_so(monkeypatch):
+    from latentatlas.latent import torch_backends
+
+    monkeypatch.setattr(torch_backends, "DENSE_MAX_POINTS", 50)
+    X, y, _ = _codes(120)
+    est = torch_backends.TorchTSNE(n_iter=20, early_exaggeration_iter=10, random_state=0).fit(X)
+    assert est.backend_ == "openTSNE (cpu)" and est.embedding_.shape == (120, 2)
+    assert "120 points > 50" in est.notes_[-1]

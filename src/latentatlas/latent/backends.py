@@ -23,6 +23,16 @@ from ..settings.stages import ANALYSIS_BACKENDS as BACKENDS   # ("auto", "cpu", 
 _CPU_LIBRARY = {"TSNEProjection": "openTSNE", "UMAPProjection": "umap-learn", "N2D": "umap-learn + scikit-learn"}
 
 
+# torch classes that need a library outside the base install (pip install "latentatlas[gpu]").
+_NEEDS = {"TorchTSNE": "torchdr", "TorchUMAP": "torchdr"}
+
+
+def _installed(module: str | None) -> bool:
+    import importlib.util
+
+    return module is None or importlib.util.find_spec(module) is not None
+
+
 def cuda_available() -> bool:
     """True where torch is installed and sees a CUDA GPU (torch imported only here)."""
     try:
@@ -56,8 +66,8 @@ def entry_class(registry, name: str, backend: str):
     """The class of registry entry `name` for `backend` ("cpu" / "torch", already resolved)."""
     entry = registry.entry(name)
     target = entry.limits.get("backends", {}).get(backend) if backend != "cpu" else None
-    if not target:
-        return entry.cls
+    if not target or not _installed(_NEEDS.get(target.rpartition(":")[2])):
+        return entry.cls       # no torch class, or its library is missing: the CPU one (backend_label says so)
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
 

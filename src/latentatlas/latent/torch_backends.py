@@ -20,11 +20,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, ClusterMixin
 
-from .backends import torch_device
+from .backends import backend_label, torch_device
 from .estimators import validate
 from .probe import KNNProbe, LogRegProbe
 from .project import _Projection
 
+# TorchDR without KeOps/FAISS holds N x N float32 matrices: 100,000 points = 40 GB each on the GPU.
+DENSE_MAX_POINTS = 100_000
 # (block rows) x N distances per step: 2,048 x 1M float32 = 8 GB at most, less for fewer points.
 _BLOCK_ELEMENTS = 2 ** 31
 
@@ -73,6 +75,9 @@ class _TorchDR:
         X = _fit_input(self, X)
         k = _check_n_components(type(self).__name__, self.n_components, PROJECTIONS["tsne"].limits["max_dims"])
         dev = torch_device(self.device)
+        self.fit_points_ = X                                     # (N, d): transform places new points by them
+        if len(X) > DENSE_MAX_POINTS:
+            return self._fit_on_cpu(X, k)
         if self.random_state is not None:
             torch.manual_seed(int(self.random_state))
         self.notes_ = []
@@ -81,7 +86,22 @@ class _TorchDR:
         self.embedding_ = np.asarray(emb.detach().cpu().numpy() if hasattr(emb, "detach") else emb, np.float32)
         self.n_components_ = k
         self.backend_ = _label(dev, "TorchDR")
-        self.fit_points_ = X                                     # (N, d): transform places new points by them
+        return self
+
+    def _fit_on_cpu(self, X, k):
+        """Above DENSE_MAX_POINTS TorchDR's dense N x N matrices would not fit (300,000 points: 360 GB):
+        the CPU library instead (O(N log N) memory), and a note saying so."""
+        from .project import TSNEProjection, UMAPProjection
+
+        cls = TSNEProjection if isinstance(self, TorchTSNE) else UMAPProjection
+        params = {p: getattr(self, p) for p in cls._get_param_names() if hasattr(self, p)}
+        cpu = cls(**{**params, "n_components": k}).fit(X)
+        self.embedding_, self.n_components_ = cpu.embedding_, k
+        self.notes_ = list(cpu.notes_) + [
+            f"{len(X):,} points > {DENSE_MAX_POINTS:,}: fitted by the CPU library (TorchDR's exact method "
+            "holds N x N matrices)"]
+        self.backend_ = backend_label(cpu)
+        self.cpu_ = cpu
         return self
 
     def transform(self, X):
@@ -112,11 +132,10 @@ class TorchTSNE(_TorchDR, _Projection):
     (tsne_max_samples keeps the default at 20,000). `knn` is accepted and ignored: TorchDR
     builds its own perplexity affinities."""
 
-    _expected_failed_checks = {"check_transformer_general": _NEW_POINTS,
-                               "check_transformer_data_not_an_array": _NEW_POINTS}
+    _expected_failed_checks = {"check_transformer_general": _NEW_POINTS}
 
     def __init__(self, n_components=2, perplexity=30.0, n_iter=500, early_exaggeration_iter=250, random_state=None,
-                 device=None, knn=None):
+                 device=None, knn=None, n_jobs=1):
         self.n_components = n_components
         self.perplexity = perplexity
         self.n_iter = n_iter
@@ -124,6 +143,7 @@ class TorchTSNE(_TorchDR, _Projection):
         self.random_state = random_state
         self.device = device
         self.knn = knn
+        self.n_jobs = n_jobs              # CPU threads of the fallback above DENSE_MAX_POINTS
 
     def fit(self, X, y=None):
         import torchdr
@@ -144,11 +164,10 @@ class TorchUMAP(_TorchDR, _Projection):
     """UMAP with TorchDR: umap-learn's fuzzy kNN graph, a and b from min_dist, negative sampling;
     it differs in the optimiser (torch SGD with a linear schedule) and a PCA start."""
 
-    _expected_failed_checks = {"check_transformer_general": _NEW_POINTS,
-                               "check_transformer_data_not_an_array": _NEW_POINTS}
+    _expected_failed_checks = {"check_transformer_general": _NEW_POINTS}
 
     def __init__(self, n_components=2, n_neighbors=15, min_dist=0.1, n_epochs=None, random_state=None,
-                 device=None, knn=None):
+                 device=None, knn=None, n_jobs=1):
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
@@ -156,6 +175,7 @@ class TorchUMAP(_TorchDR, _Projection):
         self.random_state = random_state
         self.device = device
         self.knn = knn
+        self.n_jobs = n_jobs              # CPU threads of the fallback above DENSE_MAX_POINTS
 
     def fit(self, X, y=None):
         import torchdr
