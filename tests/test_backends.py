@@ -20,7 +20,7 @@ from latentatlas.latent.compare_backends import compare
 def _codes(n=2000, seed=0):
     """16-d codes from a 10-component Gaussian mixture with overlapping components (not trivially separable)."""
     rng = np.random.default_rng(seed)
-    means = rng.normal(0, 0.6, (10, 16))
+    means = rng.normal(0, 1.0, (10, 16))
     y = rng.integers(0, 10, n)
     X = (means[y] + rng.standard_normal((n, 16))).astype(np.float32)
     return X, y, np.arange(n) < n * 6 // 7

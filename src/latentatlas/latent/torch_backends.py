@@ -122,17 +122,11 @@ class _TorchDR:
         return np.concatenate(out).astype(np.float32) if out else np.empty((0, self.n_components_), np.float32)
 
 
-_NEW_POINTS = ("new points are placed by their nearest fitted points, not by a fresh optimisation, so "
-               "transform(X) is not the embedding fit found for the same X")
-
-
 class TorchTSNE(_TorchDR, _Projection):
     """t-SNE with TorchDR: the openTSNE schedule (250 early-exaggeration steps, then n_iter),
     exact O(N^2) repulsion per step, which is what a GPU does fast up to ~50,000 points
     (tsne_max_samples keeps the default at 20,000). `knn` is accepted and ignored: TorchDR
     builds its own perplexity affinities."""
-
-    _expected_failed_checks = {"check_transformer_general": _NEW_POINTS}
 
     def __init__(self, n_components=2, perplexity=30.0, n_iter=500, early_exaggeration_iter=250, random_state=None,
                  device=None, knn=None, n_jobs=1):
@@ -164,8 +158,6 @@ class TorchUMAP(_TorchDR, _Projection):
     """UMAP with TorchDR: umap-learn's fuzzy kNN graph, a and b from min_dist, negative sampling;
     it differs in the optimiser (torch SGD with a linear schedule) and a PCA start."""
 
-    _expected_failed_checks = {"check_transformer_general": _NEW_POINTS}
-
     def __init__(self, n_components=2, n_neighbors=15, min_dist=0.1, n_epochs=None, random_state=None,
                  device=None, knn=None, n_jobs=1):
         self.n_components = n_components
@@ -181,7 +173,7 @@ class TorchUMAP(_TorchDR, _Projection):
         import torchdr
 
         def method(k, dev, n):
-            return torchdr.UMAP(n_components=k, n_neighbors=int(min(self.n_neighbors, n - 1)), min_dist=self.min_dist,
+            return torchdr.UMAP(n_components=k, n_neighbors=int(min(self.n_neighbors, n - 2)), min_dist=self.min_dist,
                                 device=str(dev), backend=None, max_iter=self.n_epochs or 1000,
                                 random_state=self.random_state, verbose=False)
 
