@@ -131,7 +131,7 @@ def _measure(size: int, step: str, args) -> dict:
     rss_mb = getattr(proc, "_peak_mb", None)
     row = {"size": size, "step": step, "peak_mb": rss_mb, "wall": round(time.perf_counter() - t0, 2)}
     if proc.returncode != 0:
-        row["error"] = (err.strip().splitlines() or ["exit %d" % proc.returncode])[-1]
+        row["error"] = (err.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
         return row
     row.update(json.loads(out.strip().splitlines()[-1]))
     return row

@@ -87,7 +87,11 @@ def test_analyze_records_which_backend_computed_each_figure(tiny_runs, tmp_path)
 
 
 def test_without_torchdr_tsne_and_umap_stay_on_the_cpu_libraries(monkeypatch):
-    from latentatlas.latent.project import TSNEProjection, UMAPProjection, make_projection
+    from latentatlas.latent.project import (
+        TSNEProjection,
+        UMAPProjection,
+        make_projection,
+    )
     from latentatlas.latent.torch_backends import TorchTSNE
 
     assert type(make_projection("tsne", backend="torch")) is TorchTSNE
@@ -100,7 +104,7 @@ def test_torch_tsne_above_the_dense_limit_is_fitted_by_openTSNE_and_says_so(monk
     from latentatlas.latent import torch_backends
 
     monkeypatch.setattr(torch_backends, "DENSE_MAX_POINTS", 50)
-    X, y, _ = _codes(120)
+    X, _, _ = _codes(120)
     est = torch_backends.TorchTSNE(n_iter=20, early_exaggeration_iter=10, random_state=0).fit(X)
     assert est.backend_ == "openTSNE (cpu)" and est.embedding_.shape == (120, 2)
     assert "120 points > 50" in est.notes_[-1]

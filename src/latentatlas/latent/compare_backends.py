@@ -70,8 +70,8 @@ def compare(X, y, is_train, steps=STEPS, seed: int = 0, n_jobs: int = 1, quality
 
 
 def format_rows(rows: list[dict]) -> str:
-    lines = [f"{'step':<10s} {'n':>8s} {'figure':<20s} {'cpu s':>8s} {'torch s':>8s} {'speed-up':>8s} "
-             f"{'cpu':>7s} {'torch':>7s} {'diff':>7s} within 0.01"]
+    lines = [(f"{'step':<10s} {'n':>8s} {'figure':<20s} {'cpu s':>8s} {'torch s':>8s} {'speed-up':>8s} "
+              f"{'cpu':>7s} {'torch':>7s} {'diff':>7s} within 0.01")]
     for r in rows:
         lines.append(f"{r['step']:<10s} {r['n']:>8,d} {r['figure']:<20s} {r['cpu_s']:>8.2f} {r['torch_s']:>8.2f} "
                      f"{r['cpu_s'] / max(r['torch_s'], 1e-9):>7.1f}x {r['cpu']:>7.4f} {r['torch']:>7.4f} "

@@ -98,8 +98,8 @@ class _TorchDR:
         cpu = cls(**{**params, "n_components": k}).fit(X)
         self.embedding_, self.n_components_ = cpu.embedding_, k
         self.notes_ = list(cpu.notes_) + [
-            f"{len(X):,} points > {DENSE_MAX_POINTS:,}: fitted by the CPU library (TorchDR's exact method "
-            "holds N x N matrices)"]
+            (f"{len(X):,} points > {DENSE_MAX_POINTS:,}: fitted by the CPU library (TorchDR's exact method "
+             "holds N x N matrices)")]
         self.backend_ = backend_label(cpu)
         self.cpu_ = cpu
         return self
