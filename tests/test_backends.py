@@ -55,11 +55,11 @@ def test_fast_steps_match_the_cpu_path_within_0_01():
 
 
 @pytest.mark.slow
-def test_tsne_and_umap_match_the_cpu_path_within_0_01():
+def test_umap_matches_the_cpu_path_within_0_01():
+    # t-SNE has no torch backend: TorchDR's was 0.03 below openTSNE's trustworthiness on these codes.
     X, y, tr = _codes()
-    rows = compare(X, y, tr, steps=("tsne", "umap"))
-    assert {(r["step"], r["figure"]) for r in rows} == {(s, f) for s in ("tsne", "umap")
-                                                        for f in ("trustworthiness", "knn_accuracy")}
+    rows = compare(X, y, tr, steps=("umap",))
+    assert {(r["step"], r["figure"]) for r in rows} == {("umap", f) for f in ("trustworthiness", "knn_accuracy")}
     for r in rows:
         assert abs(r["diff"]) <= 0.01, r
 
@@ -86,17 +86,17 @@ def test_analyze_records_which_backend_computed_each_figure(tiny_runs, tmp_path)
     assert "torch (cpu)" in html and "scikit-learn (cpu)" in html
 
 
-def test_without_torchdr_tsne_and_umap_stay_on_the_cpu_libraries(monkeypatch):
+def test_without_torchdr_umap_stays_on_umap_learn(monkeypatch):
     from latentatlas.latent.project import (
         TSNEProjection,
         UMAPProjection,
         make_projection,
     )
-    from latentatlas.latent.torch_backends import TorchTSNE
+    from latentatlas.latent.torch_backends import TorchUMAP
 
-    assert type(make_projection("tsne", backend="torch")) is TorchTSNE
+    assert type(make_projection("umap", backend="torch")) is TorchUMAP
+    assert type(make_projection("tsne", backend="torch")) is TSNEProjection     # no faithful torch t-SNE
     monkeypatch.setattr(backends, "_installed", lambda module: module is None)
-    assert type(make_projection("tsne", backend="torch")) is TSNEProjection
     assert type(make_projection("umap", backend="torch")) is UMAPProjection
 
 

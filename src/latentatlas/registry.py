@@ -74,8 +74,9 @@ PROJECTIONS = Registry("projection", [
     Entry("pca", "PCA", "latentatlas.latent.project:PCAProjection", {"max_dims": 3}),
     Entry("lda", "LDA", "latentatlas.latent.project:LDAProjection", {"max_dims": 3}),
     # openTSNE's FFT gradients work in 1-2 D, Barnes-Hut beyond; a scatter shows <= 3.
-    Entry("tsne", "t-SNE", "latentatlas.latent.project:TSNEProjection",
-          {"max_dims": 3, "backends": {"torch": "latentatlas.latent.torch_backends:TorchTSNE"}}),
+    # No torch backend: TorchDR's t-SNE (latent/torch_backends.py:TorchTSNE) scored 0.03 lower
+    # trustworthiness than openTSNE on 2,000 16-d mixture codes, outside the 0.01 the issue allows.
+    Entry("tsne", "t-SNE", "latentatlas.latent.project:TSNEProjection", {"max_dims": 3}),
     Entry("umap", "UMAP", "latentatlas.latent.project:UMAPProjection",
           {"max_dims": 3, "backends": {"torch": "latentatlas.latent.torch_backends:TorchUMAP"}}),
 ])

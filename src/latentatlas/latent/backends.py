@@ -3,7 +3,7 @@
     backend "cpu"    scikit-learn, openTSNE, umap-learn / pynndescent: the figures this
                      package has always printed (the default without a GPU)
     backend "torch"  latent/torch_backends.py (exact kNN, k-means, logistic regression, kNN probe)
-                     and TorchDR (t-SNE, UMAP), on the device torch has: CUDA where
+                     and TorchDR (UMAP), on the device torch has: CUDA where
                      torch.cuda.is_available(), else the CPU (so the tests run them here)
     backend "auto"   "torch" where a CUDA GPU is available, else "cpu"
 

@@ -207,8 +207,8 @@ class AnalysisConfig:
     n_jobs: int | None = setting(None, "CPU threads for kNN, t-SNE, UMAP, scikit-learn", aliases=("--jobs",),
                                  default_text="every core this process may use")
     # "auto" keeps the CPU libraries (and their figures) on a machine without a CUDA GPU.
-    backend: str = setting("auto", "who computes kNN graph, t-SNE, UMAP, k-means, logreg/kNN probes: cpu "
-                           "libraries, torch (TorchDR; the GPU if any), auto = torch on a CUDA GPU else cpu",
+    backend: str = setting("auto", "who computes kNN graph, UMAP, k-means, logreg/kNN probes: cpu libraries, "
+                           "torch (TorchDR; the GPU if any), auto = torch on a CUDA GPU else cpu",
                            choices=ANALYSIS_BACKENDS)
 
     def __post_init__(self):
