@@ -175,7 +175,21 @@ run_check() {
 }
 
 analysis_checks() {
-    echo "analysis: see speed-analysis branch"
+    # Issue 14 item 3: the same codes through the CPU libraries and the torch backend (the GPU):
+    # time per step and trustworthiness, kNN accuracy, cluster accuracy side by side (within
+    # 0.01); then item 5, the scaling table on the torch backend. JSON of each under $WORK.
+    local sizes="${GPU_CHECK_SIZES:-70000}" scale="${GPU_CHECK_SCALING_SIZES:-10000,70000,300000,1000000}"
+    if (( TINY )); then
+        sizes="${GPU_CHECK_SIZES:-1000}" scale="${GPU_CHECK_SCALING_SIZES:-500,1000}"
+    fi
+    if ! "$PY" "$ROOT/benchmarks/gpu_check_analysis.py" --sizes "$sizes" --out "$WORK/analysis.json"; then
+        row "analysis backends (cpu vs torch)" "failed: see the output above" "within 0.01"
+    fi
+    if [[ "${GPU_CHECK_SCALING:-1}" == 1 ]]; then
+        "$PY" "$ROOT/benchmarks/bench_scaling.py" --backend torch --sizes "$scale" \
+            --steps knn,umap,logreg,knn-probe,kmeans --timeout 120 --out "$WORK/scaling_torch.json" \
+            | sed -n '/^step/,$p' | sed 's/^/scaling (torch) | /'
+    fi
 }
 
 print_table() {

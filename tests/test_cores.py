@@ -44,9 +44,9 @@ def test_a_narrowed_affinity_is_seen(tmp_path):
 
     code = ("import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
             "from latentatlas.cores import usable_cores, resolve_jobs; print(usable_cores(), resolve_jobs(None), "
-            "resolve_jobs(3))")
+            "resolve_jobs(1))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.split() == ["1", "1", "3"]
+    assert out.stdout.split() == ["1", "1", "1"]
 
 
 def test_thread_limits_sets_and_restores_every_pool():
@@ -59,3 +59,26 @@ def test_thread_limits_sets_and_restores_every_pool():
         assert torch.get_num_threads() == 1 and numba.get_num_threads() == 1
         assert all(p["num_threads"] == 1 for p in threadpool_info())
     assert (torch.get_num_threads(), numba.get_num_threads()) == (before_torch, before_numba)
+
+
+def test_resolve_jobs_refuses_zero_and_more_than_the_usable_cores(monkeypatch):
+    from latentatlas.errors import UserError
+
+    monkeypatch.setattr(cores, "usable_cores", lambda root=None: 4)
+    assert cores.resolve_jobs(None) == 4 and cores.resolve_jobs(4) == 4 and cores.resolve_jobs(1) == 1
+    with pytest.raises(UserError, match="only 4 cores"):
+        cores.resolve_jobs(5)
+    for bad in (0, -1):
+        with pytest.raises(UserError, match="at least 1"):
+            cores.resolve_jobs(bad)
+
+
+@pytest.mark.parametrize("jobs, needle", [("0", "n_jobs must be at least 1"), ("100000", "cores")])
+def test_analyze_jobs_out_of_range_is_one_line_exit_2(tmp_path, capsys, jobs, needle):
+    from cli_helpers import assert_one_line_error, run_cli, snapshot
+
+    (tmp_path / "run").mkdir()
+    before = snapshot(tmp_path)
+    rc, _, err = run_cli(capsys, "analyze", tmp_path / "run", "--jobs", jobs)
+    assert_one_line_error(rc, err, needle)
+    assert snapshot(tmp_path) == before                      # nothing written

@@ -10,9 +10,12 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from latentatlas import registry
 from latentatlas.latent.cluster import N2D, GMMClusterer, KMeansClusterer
+from latentatlas.latent.backends import entry_class
 from latentatlas.latent.estimators import expected_failed_checks
 from latentatlas.latent.probe import KNNProbe, LogRegProbe, SVMProbe
 from latentatlas.latent.project import LDAProjection, PCAProjection, TSNEProjection, UMAPProjection
+from latentatlas.latent.torch_backends import (KNNTorchProbe, LogRegTorchProbe, TorchKMeans, TorchTSNE,
+                                               TorchUMAP)
 from latentatlas.latent.sample import (ClassGaussianSampler, GaussianMixtureSampler, GaussianSampler,
                                        MixturePriorSampler, PriorSampler)
 
@@ -23,6 +26,8 @@ FAST = [
     # the checks fit 10-100 points: 3 clusters or components keep EM to a fraction of a second
     GMMClusterer(n_clusters=3), KMeansClusterer(n_clusters=3),
     SVMProbe(), LogRegProbe(), KNNProbe(),
+    # the torch backends (here on the CPU): the same contract as the CPU classes
+    TorchKMeans(n_clusters=3), LogRegTorchProbe(), KNNTorchProbe(),
     PriorSampler(), GaussianSampler(), ClassGaussianSampler(), GaussianMixtureSampler(n_components=3),
     MixturePriorSampler(weights=[0.5, 0.5], means=[[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]],
                         variances=[[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]),
@@ -30,7 +35,8 @@ FAST = [
 # umap-learn compiles its numba kernels on first use (~30 s on a shared 2-core machine).
 # N2D embeds in n_clusters dimensions, which UMAP needs fewer of than points - 1: the checks
 # fit 10 points, so 3 clusters (check_clustering sets 3 itself).
-SLOW = [UMAPProjection(n_epochs=20), N2D(n_clusters=3)]
+SLOW = [UMAPProjection(n_epochs=20), N2D(n_clusters=3), TorchTSNE(n_iter=50, early_exaggeration_iter=20),
+        TorchUMAP(n_epochs=50)]
 
 
 @parametrize_with_checks(FAST, expected_failed_checks=expected_failed_checks, xfail_strict=True)
@@ -50,6 +56,9 @@ def test_every_registered_estimator_is_checked():
     for reg in (registry.PROJECTIONS, registry.PROBES, registry.CLUSTERERS, registry.SAMPLERS):
         for name, entry in reg.items():
             assert entry.cls in checked, f"{reg.kind} {name!r} ({entry.target}) is not in FAST or SLOW"
+            for backend in entry.limits.get("backends", {}):
+                cls = entry_class(reg, name, backend)
+                assert cls in checked, f"{reg.kind} {name!r} on {backend} ({cls.__name__}) is not in FAST or SLOW"
 
 
 def test_the_registry_module_imports_no_heavy_library():

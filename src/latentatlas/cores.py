@@ -9,6 +9,7 @@ rule as `loky.cpu_count` and Python 3.13's `os.process_cpu_count`.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,8 +55,22 @@ def usable_cores(root: Path = CGROUP_ROOT) -> int:
 
 
 def resolve_jobs(n_jobs: int | None) -> int:
-    """A thread count: `n_jobs` as given (`--jobs N`), or every usable core when None."""
-    return usable_cores() if n_jobs is None else max(1, int(n_jobs))
+    """A thread count: `n_jobs` as given (`--jobs N`), or every usable core when None.
+
+    0, a negative count or more than the usable cores is a UserError (one line, exit 2):
+    oversubscribing the cores makes every pool slower, never faster.
+    """
+    from .errors import UserError
+
+    usable = usable_cores()
+    if n_jobs is None:
+        return usable
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 1:
+        raise UserError(f"--jobs {n_jobs!r}: give a whole number of at least 1 (or leave it out for every core)")
+    if n_jobs > usable:
+        raise UserError(f"--jobs {n_jobs}: this process may use only {usable} cores (CPU affinity and cgroup "
+                        f"quota); use --jobs {usable} or fewer, or leave it out for every core")
+    return int(n_jobs)
 
 
 @contextmanager

@@ -58,6 +58,13 @@ def _validated(cfg):
     return cfg
 
 
+def _backend(cfg) -> str:
+    """"cpu" or "torch": the analysis backend `cfg.backend` resolves to here (latent/backends.py)."""
+    from .backends import resolve_backend
+
+    return resolve_backend(cfg.backend)
+
+
 def analyze_run(run_dir, cfg=None, verbose: bool = True, wait: bool = False) -> dict:
     """Run the analysis `cfg` (an AnalysisConfig; default: everything) on a run directory,
     holding its lock (wait=True waits for another writer to finish)."""
@@ -100,7 +107,7 @@ def _analyze_run(rd: RunDir, cfg, verbose: bool) -> dict:
     # Projections fit on a seeded permutation (prefix) of the points; clustering "all" reuses the same
     # permuted array when it is complete, so the kNN graph built for t-SNE/UMAP serves N2D too.
     fit_idx = _subset(len(X_all), cfg.projection_max_samples, cfg.seed)
-    context = dict(rd=rd, cfg=cfg, X_all=X_all, y_all=y_all, is_train=is_train, class_names=class_names,
+    context = dict(rd=rd, cfg=cfg, backend=_backend(cfg), X_all=X_all, y_all=y_all, is_train=is_train, class_names=class_names,
                    feat_words=feat_words, images=images, graph={}, verbose=verbose, fit_idx=fit_idx,
                    X_fit=X_all[fit_idx])
     _forget_timings(rd, [name for name, on in (("projections", specs), ("probes", cfg.probes),
@@ -143,7 +150,7 @@ def _shared_graph(ctx, X, n_neighbors: int):
     if have is None or have[0].shape[1] < n_neighbors:
         need = max(n_neighbors, ctx.get("graph_k", n_neighbors))
         have = ctx["steps"].run(f"knn graph (k={need}, {len(X)} points)", knn_graph, X, need,
-                                random_state=ctx["cfg"].seed, n_jobs=ctx["cfg"].n_jobs)
+                                random_state=ctx["cfg"].seed, n_jobs=ctx["cfg"].n_jobs, backend=ctx["backend"])
         ctx["graph"][key] = have
     return have
 
@@ -181,6 +188,10 @@ def _projections(ctx, specs) -> dict:
         if method == "pca" and "pca_spectrum" not in result:
             result["pca_spectrum"] = _spectrum(steps, est, rd, "projections_pca_spectrum.png",
                                                f"PCA eigenvalue spectrum of {ctx['feat_words']}")
+    if ctx["graph"]:
+        from .backends import graph_label
+
+        result["knn_graph_backend"] = graph_label(ctx["backend"], d)
     if cfg.raw_baseline and ctx["images"] is not None:
         result["raw_baseline"] = _raw_baseline(ctx, specs, n_eval, result)
     elif cfg.raw_baseline:
@@ -206,6 +217,7 @@ def _graph_neighbours(ctx, specs) -> int:
 
 def _fit_projection(ctx, steps, method: str, dims: int, n_eval: int):
     """Fit one projection on the seeded points and score it: (estimator, metrics entry, (y, note))."""
+    from .backends import backend_label
     from .project import make_projection, projection_quality
 
     cfg, N = ctx["cfg"], len(ctx["X_all"])
@@ -223,10 +235,11 @@ def _fit_projection(ctx, steps, method: str, dims: int, n_eval: int):
     knn = None
     if method in ("umap", "tsne") and X is X_fit:
         knn = _shared_graph(ctx, X_fit, ctx["graph_k"] if method == "umap" else 91)
-    est = make_projection(method, dims, random_state=cfg.seed, n_jobs=cfg.n_jobs, knn=knn)
+    est = make_projection(method, dims, random_state=cfg.seed, n_jobs=cfg.n_jobs, knn=knn, backend=ctx["backend"])
     est = steps.run(f"{key} fit", est.fit, X, y)
     entry = {"method": method, "requested_dims": dims, "dims": int(est.embedding_.shape[1]), "points": int(len(X)),
-             "subsample": sub_note, "notes": list(getattr(est, "notes_", [])), "seconds": steps.timings[f"{key} fit"]}
+             "subsample": sub_note, "notes": list(getattr(est, "notes_", [])), "seconds": steps.timings[f"{key} fit"],
+             "backend": backend_label(est)}
     if hasattr(est, "gradient_method_"):
         entry["gradient"] = est.gradient_method_
     m = min(n_eval, len(X))
@@ -359,6 +372,7 @@ def _pca50(X, seed):
 def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
     from ..figures import latent as latent_figures
     from ..registry import PROBES
+    from .backends import backend_label
     from .probe import evaluate_probe, make_probe
 
     rd, cfg, names = ctx["rd"], ctx["cfg"], ctx["class_names"]
@@ -370,10 +384,11 @@ def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
     for name in cfg.probes:
         shown = PROBES.title(name)                               # "SVM (RBF kernel)" for "svm"
         probe = make_probe(name, svm_solver=cfg.svm_solver, exact_max_samples=cfg.svm_exact_max_samples,
-                           random_state=cfg.seed, n_jobs=cfg.n_jobs)
+                           random_state=cfg.seed, n_jobs=cfg.n_jobs, backend=ctx["backend"])
         probe = steps.run(f"{name} fit", probe.fit, X_train, y_train)
         scores = steps.run(f"{name} score", evaluate_probe, probe, X_test, y_test, names)
         scores["solver"] = probe.solver_
+        scores["backend"] = backend_label(probe)
         scores["fit_seconds"] = steps.timings[f"{name} fit"]
         result[name] = scores
         path = rd.figures / f"probes_{name}_confusion.png"
@@ -390,6 +405,7 @@ def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
 
 
 def _clustering(ctx, n_clusters: int) -> dict:
+    from .backends import backend_label
     from .cluster import make_clusterer, score_clustering
 
     rd, cfg, names = ctx["rd"], ctx["cfg"], ctx["class_names"]
@@ -401,9 +417,11 @@ def _clustering(ctx, n_clusters: int) -> dict:
     for name in cfg.clusterers:
         knn = _n2d_graph(ctx, X) if name == "n2d" else None
         est = make_clusterer(name, n_clusters, random_state=cfg.seed, covariance_type=cfg.covariance_type,
-                             n_init=cfg.n_init, n_neighbors=cfg.n2d_neighbors, n_jobs=cfg.n_jobs, knn=knn)
+                             n_init=cfg.n_init, n_neighbors=cfg.n2d_neighbors, n_jobs=cfg.n_jobs, knn=knn,
+                             backend=ctx["backend"])
         est = steps.run(f"{name} fit", est.fit, X)
         scores = score_clustering(y, est.labels_, names)
+        scores["backend"] = backend_label(est)
         scores["seconds"] = steps.timings[f"{name} fit"]
         if name in ("gmm", "n2d"):
             scores["covariance_type"] = cfg.covariance_type

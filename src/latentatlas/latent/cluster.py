@@ -111,13 +111,14 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
         return self
 
 
-def make_clusterer(method, n_clusters=10, random_state=None, **params):
+def make_clusterer(method, n_clusters=10, random_state=None, backend="cpu", **params):
     """A clusterer by its name in `registry.CLUSTERERS` with the parameters its class takes,
-    or `method` itself if it is already an estimator."""
+    or `method` itself if it is already an estimator; backend "torch" picks the entry's torch class if any."""
     if isinstance(method, str):
         CLUSTERERS.check(method)
         _check_n_clusters(n_clusters)
-    return build(CLUSTERERS, method, dict(n_clusters=n_clusters, random_state=random_state), params)
+    return build(CLUSTERERS, method, dict(n_clusters=n_clusters, random_state=random_state), params,
+                 backend=backend)
 
 
 def cluster_accuracy(y_true, y_pred) -> tuple[float, dict[int, int]]:

@@ -44,16 +44,19 @@ def flatten_images(X):
     return X
 
 
-def build(registry, method, required: dict, optional: dict | None = None):
+def build(registry, method, required: dict, optional: dict | None = None, backend: str = "cpu"):
     """An estimator from its name in `registry`, with the `required` parameters and those of
     `optional` its class accepts; an object with `fit` is returned as it is (openTSNE's
-    habit: a caller may pass an estimator of their own instead of a name)."""
+    habit: a caller may pass an estimator of their own instead of a name). `backend`
+    ("cpu" / "torch", resolved) picks the entry's class for it (latent/backends.py)."""
     if not isinstance(method, str):
         if not hasattr(method, "fit"):
             raise UserError(f"{method!r} is neither a {registry.kind} name ({', '.join(registry)}) "
                             "nor an estimator with fit()")
         return method
-    cls = registry.entry(method).cls
+    from .backends import entry_class
+
+    cls = entry_class(registry, method, backend)
     accepted = cls._get_param_names()
     return cls(**required, **{k: v for k, v in (optional or {}).items() if k in accepted})
 

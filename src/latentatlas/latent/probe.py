@@ -142,11 +142,11 @@ class KNNProbe(_Probe):
             f"{self.n_neighbors}-nearest neighbours (euclidean)"
 
 
-def make_probe(method, **params):
+def make_probe(method, backend="cpu", **params):
     """A probe by its name in `registry.PROBES` ("svm", "logreg", "knn"), given the parameters
     its class takes (the others are dropped: one call serves every kind), or `method` itself
-    if it is already an estimator."""
-    return build(PROBES, method, {}, params)
+    if it is already an estimator; backend "torch" picks the entry's torch class if any."""
+    return build(PROBES, method, {}, params, backend=backend)
 
 
 def evaluate_probe(probe, X_test, y_test, class_names) -> dict:

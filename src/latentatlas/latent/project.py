@@ -279,15 +279,18 @@ class UMAPProjection(_Projection):
         return np.asarray(self.umap_.transform(_transform_input(self, X)), dtype=np.float32)
 
 
-def make_projection(method, n_components=2, random_state=None, n_jobs=1, knn=None, **params):
+def make_projection(method, n_components=2, random_state=None, n_jobs=1, knn=None, backend="cpu", **params):
     """A projection estimator by its name in `registry.PROJECTIONS`, or `method` itself if it is
-    already an estimator; random_state, n_jobs and knn go to the classes that take them."""
+    already an estimator; random_state, n_jobs and knn go to the classes that take them;
+    backend "torch" picks the entry's torch class where it has one (latent/backends.py)."""
     return build(PROJECTIONS, method, dict(n_components=n_components, **params),
-                 dict(random_state=random_state, n_jobs=n_jobs, knn=knn))
+                 dict(random_state=random_state, n_jobs=n_jobs, knn=knn), backend=backend)
 
 
-def knn_graph(X, n_neighbors: int, random_state=None, n_jobs: int = 1):
+def knn_graph(X, n_neighbors: int, random_state=None, n_jobs: int = 1, backend: str = "cpu"):
     """(indices, distances), (N, k) each, every point first in its own row.
+
+    backend "torch": exact search in torch (torch_backends.knn_graph; a GPU where there is one).
 
     Built once and shared by t-SNE, UMAP and N2D (the costliest common step).
     Exact (scikit-learn, a KD-tree) for low-dimensional codes, where it is fast;
@@ -295,6 +298,10 @@ def knn_graph(X, n_neighbors: int, random_state=None, n_jobs: int = 1):
     """
     X = np.asarray(flatten_images(X), dtype=np.float32)
     k = int(min(n_neighbors, len(X)))
+    if backend == "torch":
+        from .torch_backends import knn_graph as torch_knn_graph
+
+        return torch_knn_graph(X, k)
     if X.shape[1] <= 16 or len(X) <= 5000:
         from sklearn.neighbors import NearestNeighbors
 

@@ -190,7 +190,10 @@ def projections_section(page: Page, ctx: dict) -> str:
     if proj.get("quality_measures"):
         parts.append(f'<p class="note">{esc(proj["quality_measures"])}</p>')
     if entries:
-        head = ("<tr><th>projection</th><th class=num>points</th><th class=num>seconds</th>"
+        # Which library computed each projection (metrics.json "backend"; runs analysed before it have none).
+        with_backend = any(e.get("backend") for e in entries.values())
+        head = ("<tr><th>projection</th>" + ("<th>computed by</th>" if with_backend else "")
+                + "<th class=num>points</th><th class=num>seconds</th>"
                 + "".join(f"<th class=num>{esc(title)} after</th><th class=num>before</th>" for _, title in QUALITY)
                 + "</tr>")
         rows = []
@@ -198,13 +201,16 @@ def projections_section(page: Page, ctx: dict) -> str:
             after, before = e.get("latent") or {}, e.get("raw") or {}
             cells = "".join(f"<td class=num><b>{fmt(after.get(q))}</b></td><td class=num>{fmt(before.get(q))}</td>"
                             for q, _ in QUALITY)
-            rows.append(f"<tr><th>{esc(key.replace('_', ' '))}</th><td class=num>{fmt(e.get('points'))}</td>"
+            by = f"<td>{esc(e.get('backend') or '')}</td>" if with_backend else ""
+            rows.append(f"<tr><th>{esc(key.replace('_', ' '))}</th>{by}<td class=num>{fmt(e.get('points'))}</td>"
                         f"<td class=num>{fmt(e.get('seconds'))}</td>{cells}</tr>")
         parts.append("<h3>Before (raw pixels) and after (latent codes)</h3>"
                      f'<div class="table-scroll"><table>{head}{"".join(rows)}</table></div>')
         notes = [f"{k.replace('_', ' ')}: {n}" for k, e in entries.items()
                  for n in ([e["subsample"]] if e.get("subsample") else []) + list(e.get("notes") or [])]
         notes += [str(n) for n in proj.get("notes") or []]
+        if proj.get("knn_graph_backend"):
+            notes.append(f"shared kNN graph: {proj['knn_graph_backend']}")
         if isinstance(proj.get("raw_baseline"), dict) and proj["raw_baseline"].get("note"):
             notes.append("before: " + str(proj["raw_baseline"]["note"]))
         if notes:

@@ -20,6 +20,7 @@ FEATURE_KINDS = tuple(FEATURES)
 SVM_SOLVERS = tuple(PROBES["svm"].limits["solvers"])
 COMPILE_CHOICES = ("auto", "none", "compile", "cudagraphs")   # latentatlas.training.speed.compile_mode
 LR_SCALINGS = ("none", "sqrt", "linear")                       # latentatlas.training.speed.scaled_lr
+ANALYSIS_BACKENDS = ("auto", "cpu", "torch")      # latent/backends.py: what each one computes with
 
 
 def _at_least(obj, names: tuple[str, ...], low, allow_none: bool = False) -> None:
@@ -221,6 +222,10 @@ class AnalysisConfig:
     seed: int = setting(0, "seed of every subsample and estimator", flag="--analysis-seed")
     n_jobs: int | None = setting(None, "CPU threads for kNN, t-SNE, UMAP, scikit-learn", aliases=("--jobs",),
                                  default_text="every core this process may use")
+    # "auto" keeps the CPU libraries (and their figures) on a machine without a CUDA GPU.
+    backend: str = setting("auto", "who computes kNN graph, UMAP, k-means, logreg/kNN probes: cpu libraries, "
+                           "torch (TorchDR; the GPU if any), auto = torch on a CUDA GPU else cpu",
+                           choices=ANALYSIS_BACKENDS)
 
     def __post_init__(self):
         _one_of("features", self.features, FEATURE_KINDS)
@@ -231,6 +236,7 @@ class AnalysisConfig:
         for name in self.clusterers:
             CLUSTERERS.check(name)
         _one_of("svm_solver", self.svm_solver, SVM_SOLVERS)
+        _one_of("backend", self.backend, ANALYSIS_BACKENDS)
         _one_of("cluster_split", self.cluster_split, ("all", "train", "test"))
         _one_of("covariance_type", self.covariance_type, ("full", "tied", "diag", "spherical"))
         if self.n_clusters is not None and self.n_clusters < 2:
