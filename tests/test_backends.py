@@ -54,14 +54,13 @@ def test_fast_steps_match_the_cpu_path_within_0_01():
     assert figures[("knn graph", "neighbours agreeing")] == 1.0
 
 
-@pytest.mark.slow
-def test_umap_matches_the_cpu_path_within_0_01():
-    # t-SNE has no torch backend: TorchDR's was 0.03 below openTSNE's trustworthiness on these codes.
-    X, y, tr = _codes()
-    rows = compare(X, y, tr, steps=("umap",))
-    assert {(r["step"], r["figure"]) for r in rows} == {("umap", f) for f in ("trustworthiness", "knn_accuracy")}
-    for r in rows:
-        assert abs(r["diff"]) <= 0.01, r
+def test_projections_without_a_faithful_torch_backend_stay_on_the_cpu_libraries():
+    # TorchDR's t-SNE was 0.03 below openTSNE's trustworthiness on these codes, its UMAP 0.0105 off
+    # umap-learn's kNN accuracy: outside the 0.01 allowed, so --backend torch keeps both on the CPU.
+    from latentatlas.latent.project import TSNEProjection, UMAPProjection, make_projection
+
+    assert type(make_projection("umap", backend="torch")) is UMAPProjection
+    assert type(make_projection("tsne", backend="torch")) is TSNEProjection
 
 
 def test_analyze_records_which_backend_computed_each_figure(tiny_runs, tmp_path):
@@ -84,20 +83,6 @@ def test_analyze_records_which_backend_computed_each_figure(tiny_runs, tmp_path)
 
     html = write_report(run).read_text()
     assert "torch (cpu)" in html and "scikit-learn (cpu)" in html
-
-
-def test_without_torchdr_umap_stays_on_umap_learn(monkeypatch):
-    from latentatlas.latent.project import (
-        TSNEProjection,
-        UMAPProjection,
-        make_projection,
-    )
-    from latentatlas.latent.torch_backends import TorchUMAP
-
-    assert type(make_projection("umap", backend="torch")) is TorchUMAP
-    assert type(make_projection("tsne", backend="torch")) is TSNEProjection     # no faithful torch t-SNE
-    monkeypatch.setattr(backends, "_installed", lambda module: module is None)
-    assert type(make_projection("umap", backend="torch")) is UMAPProjection
 
 
 def test_torch_tsne_above_the_dense_limit_is_fitted_by_openTSNE_and_says_so(monkeypatch):
