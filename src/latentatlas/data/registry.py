@@ -5,9 +5,10 @@ Names:
     fashion-mnist    Fashion-MNIST, same sizes, 10 clothing classes (its own split)
     mnist-sample     the 10,000 MNIST test images embedded in the package,
                      split 8,000 / 2,000 with a seeded permutation (test_fraction 0.2)
-    folder:PATH      PATH/<class>/<image>.png|jpg, grey, resized to image_size (28)
-    npz:PATH         arrays x (N,H,W) or (N,1,H,W), y (N,), optional class_names,
-                     optional x_test/y_test (else a seeded split)
+    folder:PATH      PATH/<class>/<image>.png|jpg|bmp|gif|tif|webp, colour kept (color=auto),
+                     brought to image_size (28) by centre crop or pad (fit); see data/images.py
+    npz:PATH         arrays x (N,H,W), (N,H,W,C) or (N,C,H,W) with C = 1 or 3, y (N,),
+                     optional class_names, layout, x_test/y_test (else a seeded split)
 """
 
 from __future__ import annotations
@@ -123,14 +124,17 @@ def load_sample(test_fraction: float = 0.2, split_seed: int = 0) -> ImageDataset
                         f"{len(tr)}/{len(te)} split, seed {split_seed})", list(range(10)))
 
 
-def _load_user(name: str, test_fraction: float, split_seed: int, image_size: int | None) -> ImageDataset:
+def _load_user(name: str, test_fraction: float, split_seed: int, image_size: int | None,
+               color: str = "auto", fit: str = "crop") -> ImageDataset:
     kind, _, path = name.partition(":")
     if not path:
         raise UserError(f"dataset {name!r} needs a path after '{kind}:', e.g. {kind}:/data/my_images")
+    note = ""
     if kind == "folder":
         from .images import load_image_folder
 
-        x, y, names = load_image_folder(path, image_size)
+        # colour and size are settled per image as it is read (to_color then has nothing to do)
+        x, y, names, note = load_image_folder(path, image_size, color=color, fit=fit)
         x_te = y_te = None
     else:
         from .images import load_npz
@@ -142,7 +146,7 @@ def _load_user(name: str, test_fraction: float, split_seed: int, image_size: int
         split = f"seeded split, test fraction {test_fraction}, seed {split_seed}"
     else:
         split = "its own train/test split"
-    source = f"{Path(path).expanduser()} ({split})"
+    source = f"{Path(path).expanduser()} ({split})" + (f"; {note}" if note else "")
     return ImageDataset(name, x, y, x_te, y_te, names, source, list(range(len(names))))
 
 
@@ -179,7 +183,7 @@ def load_dataset(name: str, data_dir=None, classes=None, image_size=None,
     elif name == "mnist-sample":
         ds = load_sample(test_fraction, split_seed)
     elif name.startswith(("folder:", "npz:")):
-        ds = _load_user(name, test_fraction, split_seed, image_size)
+        ds = _load_user(name, test_fraction, split_seed, image_size, color, fit)
     else:
         raise UserError(f"unknown dataset {name!r}; known: {known_names()}")
     return to_color(_finish(ds, classes, image_size), color)
