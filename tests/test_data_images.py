@@ -314,3 +314,13 @@ def test_bad_npz_channels(tmp_path, capsys, arrays, words):
     rc, out, err = run_cli(capsys, "data", "info", f"npz:{path}")
     assert_one_line_error(rc, err, str(path), words)
     assert checksums(tmp_path) == before
+
+
+def test_old_folder_run_is_not_taken_for_todays_colour_settings():
+    """`run` must not reuse an old folder: run's training for color=auto (its model saw grey,
+    stretched images), while old mnist runs stay reusable."""
+    from latentatlas.settings.stages import drop_later_defaults
+
+    new = {"name": "folder:/photos", "image_size": 28, "color": "auto", "fit": "crop"}
+    assert drop_later_defaults("data", new) == new
+    assert drop_later_defaults("data", {**new, "name": "mnist"}) == {"name": "mnist", "image_size": 28}

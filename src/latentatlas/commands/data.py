@@ -75,8 +75,8 @@ def _list(args) -> int:
     for name in KNOWN:
         print(f"{name:<{width}}  {dataset_status(name, _data_dir(args))}")
         print(f"{'':<{width}}  {DESCRIPTIONS[name]}")
-    print(f"{'folder:PATH':<{width}}  your images, one sub-folder per class (PNG/JPEG)")
-    print(f"{'npz:PATH':<{width}}  your arrays: x (N,H,W) or (N,1,H,W), y (N,), optional class_names")
+    print(f"{'folder:PATH':<{width}}  your images, one sub-folder per class (PNG/JPEG/BMP/GIF/TIFF/WebP)")
+    print(f"{'npz:PATH':<{width}}  your arrays: x (N,H,W), (N,H,W,C) or (N,C,H,W), y (N,), optional class_names")
     return 0
 
 

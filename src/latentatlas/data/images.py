@@ -259,8 +259,10 @@ class _Stack:
 
 def _note(done: Counter, skipped: int) -> str:
     """ "12 RGBA composited on white, 40 resized to 28x28 by centre crop; 2 non-image files skipped"."""
-    resized = [w for w in done if w.startswith("resized")]      # sizes last, after the modes
-    parts = ", ".join(f"{done[w]} {w}" for w in [*(w for w in done if w not in resized), *resized])
+    def order(what: str) -> int:                                 # modes, then colour, then size
+        return 2 if what.startswith("resized") else int(what in ("colour converted to grey", "grey repeated to RGB"))
+
+    parts = ", ".join(f"{done[w]} {w}" for w in sorted(done, key=order))
     if skipped:
         parts += f"{'; ' if parts else ''}{skipped} non-image file{'s' if skipped != 1 else ''} skipped"
     return parts

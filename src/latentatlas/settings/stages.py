@@ -117,7 +117,10 @@ LATER_DEFAULTS = {"train": {"compile": "auto", "lr_scaling": "none"},
 
 def drop_later_defaults(section: str, table: dict) -> dict:
     """`table` without the later settings of `section` that sit at their reproducing default."""
-    return {k: v for k, v in table.items() if LATER_DEFAULTS.get(section, {}).get(k, object()) != v}
+    later = LATER_DEFAULTS.get(section, {})
+    if section == "data" and str(table.get("name", "")).startswith("folder:"):
+        later = {}   # folders were read grey and stretched before colour: auto / crop is other data
+    return {k: v for k, v in table.items() if later.get(k, object()) != v}
 
 
 @dataclass
