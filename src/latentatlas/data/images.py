@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import struct
 import zipfile
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 
 import numpy as np
@@ -205,23 +205,24 @@ def _read_legacy(path: Path, size: int) -> np.ndarray:
         return np.asarray(img)
 
 
-def _read_image(path: Path, size: int, fit: str, color: str, done: Counter) -> np.ndarray:
-    """uint8 (size, size) grey or (size, size, 3) RGB; counts each conversion in `done`."""
+def _read_image(path: Path, size: int, fit: str, color: str) -> tuple[np.ndarray, list[str]]:
+    """(uint8 (size, size) grey or (size, size, 3) RGB, what was done to it)."""
     if fit == LEGACY_FIT:
-        return _read_legacy(path, size)
+        return _read_legacy(path, size), []
+    done = []
     img, frames = _open(path, size)
     try:                                                 # close: a GIF or TIFF keeps its file open
         norm, what = _normalise_mode(img)
         if what:
-            done[what] += 1
+            done.append(what)
         if frames > 1:
-            done["multi-frame: first frame used"] += 1
+            done.append("multi-frame: first frame used")
         if color == "grey" and norm.mode == "RGB":
             norm = norm.convert("L")                     # ITU-R 601 luma, before resizing: 1/3 the work
-            done["colour converted to grey"] += 1
+            done.append("colour converted to grey")
         if norm.size != (size, size):
-            done[f"resized to {size}x{size} by {'centre crop' if fit == 'crop' else 'padding with black'}"] += 1
-        return np.asarray(_to_size(norm, size, fit))     # a copy: independent of the closed image
+            done.append(f"resized to {size}x{size} by {'centre crop' if fit == 'crop' else 'padding with black'}")
+        return np.asarray(_to_size(norm, size, fit)), done   # a copy: independent of the closed image
     finally:
         img.close()
 
@@ -274,6 +275,44 @@ def _unreadable(path: Path, exc: BaseException, i: int, n: int) -> UserError:
                      "remove or replace it")
 
 
+def _read_all(paths: list[Path], size: int, fit: str, color: str, stack: "_Stack", done: Counter) -> None:
+    """Every image into `stack`, in order, decoded on a few threads (Pillow decodes and resizes
+    without the GIL). At most a small window of images is in flight, so memory stays the
+    final array's; the first unreadable file in order stops the load, with its index."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image, UnidentifiedImageError
+    from tqdm.auto import tqdm
+
+    from ..cores import usable_cores
+
+    bad = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error,
+           Image.DecompressionBombError)
+    n, workers = len(paths), min(8, usable_cores())
+    todo, pending = iter(enumerate(paths)), deque()
+    with ThreadPoolExecutor(workers) as pool, tqdm(total=n, desc="reading images", unit="img", leave=False,
+                                                   disable=None if n >= 1000 else True) as bar:
+        def submit_next() -> None:
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((*nxt, pool.submit(_read_image, nxt[1], size, fit, color)))
+
+        for _ in range(4 * workers):
+            submit_next()
+        while pending:
+            i, path, future = pending.popleft()
+            try:
+                a, what = future.result()
+            except bad as exc:
+                for *_, later in pending:
+                    later.cancel()
+                raise _unreadable(path, exc, i, n) from None
+            submit_next()
+            stack.put(i, a)
+            done.update(what)
+            bar.update()
+
+
 def load_image_folder(folder: str | Path, image_size: int | None = None, color: str = "auto",
                       fit: str = "crop"):
     """(x uint8 (N, C, S, S), y int64 (N,), class_names, note) from FOLDER/<class>/<image>.
@@ -281,9 +320,6 @@ def load_image_folder(folder: str | Path, image_size: int | None = None, color: 
     Classes are the sub-folders in sorted order. Modes, colour and size follow the module
     docstring's rules (S = image_size, default 28); `note` counts what was converted and
     skipped ("" when nothing was)."""
-    from PIL import Image, UnidentifiedImageError
-    from tqdm.auto import tqdm
-
     if color not in ("auto", "rgb", "grey"):
         raise UserError(f"color {color!r} is not one of auto, rgb, grey")
     if fit not in (*FIT_RULES, LEGACY_FIT):
@@ -295,16 +331,7 @@ def load_image_folder(folder: str | Path, image_size: int | None = None, color: 
     n = sum(len(f) for f in files_per_class)
     stack, done = _Stack(n, size, "grey" if legacy else color), Counter()
     y = np.repeat(np.arange(len(class_dirs), dtype=np.int64), [len(f) for f in files_per_class])
-    paths = [f for files in files_per_class for f in files]
-    bad = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error,
-           Image.DecompressionBombError)
-    for i, f in enumerate(tqdm(paths, desc="reading images", unit="img", leave=False,
-                               disable=None if n >= 1000 else True)):
-        try:
-            a = _read_image(f, size, fit, color, done)
-        except bad as exc:
-            raise _unreadable(f, exc, i, n) from None
-        stack.put(i, a)
+    _read_all([f for files in files_per_class for f in files], size, fit, color, stack, done)
     x = stack.result(done)
     return x, y, [d.name for d in class_dirs], ("" if legacy else _note(done, skipped))
 
