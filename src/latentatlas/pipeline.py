@@ -28,7 +28,7 @@ from typing import Callable
 from .settings import RunConfig
 from .errors import UserError
 from .rundir import CONFIG, HISTORY, LATENTS, METRICS, MODEL_JSON, REPORT, WEIGHTS, RunDir
-from .settings.stages import LATER_DEFAULTS, TRACKING_KEYS
+from .settings.stages import TRACKING_KEYS, drop_later_defaults
 
 STAGES = ("train", "data", "encode", "analyze", "generate", "report")
 
@@ -54,22 +54,13 @@ def stage_entry(stage: str) -> Callable:
 def fingerprint(run: RunDir, stage: str, cfg: RunConfig) -> str:
     """Hash of what a stage's result depends on: its settings and the files it reads."""
     _, _, reads, _ = ENTRY[stage]
-    parts = {s: cfg.section_dict(s) for s in SECTION_OF_STAGE[stage]}
+    parts = {s: drop_later_defaults(s, cfg.section_dict(s)) for s in SECTION_OF_STAGE[stage]}
     if "data" in parts:
         parts["data"].pop("data_dir", None)  # where the files lie does not change the result
-    _drop_neutral_train_keys(parts.get("train", {}))   # nor does logging to TensorBoard / MLflow
+    for key in TRACKING_KEYS:                 # nor does logging to TensorBoard / MLflow
+        parts.get("train", {}).pop(key, None)
     parts["inputs"] = {name: run.digest(name) for name in reads if name != CONFIG}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
-
-
-def _drop_neutral_train_keys(train: dict) -> None:
-    """Leave out what does not change the model: tracking, and later settings at the default
-    that reproduces runs written before them (settings.stages.LATER_DEFAULTS)."""
-    for key in TRACKING_KEYS:
-        train.pop(key, None)
-    for key, default in LATER_DEFAULTS.items():
-        if train.get(key, default) == default:
-            train.pop(key, None)
 
 
 def _outputs_present(run: RunDir, record: dict, stage: str) -> bool:
@@ -95,13 +86,11 @@ def _trained_elsewhere(run: RunDir, cfg: RunConfig) -> bool:
     if not written:
         return False
     for section in SECTION_OF_STAGE["train"]:
-        ours, theirs = cfg.section_dict(section), dict(written.get(section) or {})
-        if section == "data":
-            ours.pop("data_dir", None)
-            theirs.pop("data_dir", None)
-        if section == "train":
-            _drop_neutral_train_keys(ours)
-            _drop_neutral_train_keys(theirs)
+        ours = drop_later_defaults(section, cfg.section_dict(section))
+        theirs = drop_later_defaults(section, dict(written.get(section) or {}))
+        for key in ("data_dir", *TRACKING_KEYS):     # where files lie and what watches: no result
+            ours.pop(key, None)
+            theirs.pop(key, None)
         if ours != theirs:
             return False
     train = run.read_metrics().get("train") or {}

@@ -175,7 +175,8 @@ def _info(args) -> int:
     h, w = ds.image_shape
     print(f"dataset   {d['name']}")
     print(f"source    {d['source']}")
-    print(f"images    {d['train']['images']} training, {d['test']['images']} test, {h}x{w} grey, uint8")
+    colour = "grey (1 channel)" if ds.channels == 1 else f"RGB ({ds.channels} channels)"
+    print(f"images    {d['train']['images']} training, {d['test']['images']} test, {h}x{w} {colour}, uint8")
     print(f"classes   {d['n_classes']}")
     for part in ("train", "test"):
         s = d[part]

@@ -1,6 +1,6 @@
 """User data: a folder of images (one sub-folder per class) or an .npz file.
 
-Both end as uint8 (N, H, W) grey images with int64 labels 0..k-1, like the IDX
+Both end as uint8 (N, C, H, W) images with int64 labels 0..k-1, like the built-in
 datasets, so everything downstream treats them alike.
 """
 
@@ -32,14 +32,19 @@ def _bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
 
 
 def resize_images(x: np.ndarray, size: int, chunk: int = 8192) -> np.ndarray:
-    """(N, H, W) uint8 -> (N, size, size) uint8, antialiased bilinear, vectorised.
+    """(N, C, H, W) (or (N, H, W)) uint8 -> same with (size, size), antialiased bilinear, vectorised.
 
     Separable: out = A @ x @ B.T with A (size, H), B (size, W); 70k MNIST images
     take a fraction of a second instead of seconds with a Pillow call per image.
+    Channels are resized alike: they are just more (H, W) planes.
     """
     size = check_image_size(size)
-    if x.shape[1:] == (size, size):
+    if x.shape[-2:] == (size, size):
         return x
+    if x.ndim == 4:
+        n, c = x.shape[:2]
+        flat = resize_images(x.reshape(n * c, *x.shape[2:]), size, chunk)
+        return flat.reshape(n, c, size, size)
     a = _bilinear_matrix(x.shape[1], size)                           # (S, H)
     b_t = _bilinear_matrix(x.shape[2], size).T.copy()                # (W, S)
     out = np.empty((len(x), size, size), dtype=np.uint8)
@@ -101,13 +106,14 @@ def load_image_folder(folder: str | Path, image_size: int | None = None):
                 raise UserError(f"{f}: not a readable image ({exc}); remove or replace it") from None
             y[i] = label
             i += 1
-    return x, y, [d.name for d in class_dirs]
+    return x[:, None], y, [d.name for d in class_dirs]
 
 
 def _to_uint8_images(x: np.ndarray, path: Path, key: str) -> np.ndarray:
-    if x.ndim == 4 and x.shape[1] == 1:
-        x = x[:, 0]
-    if x.ndim != 3:
+    """-> uint8 (N, C, H, W)."""
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4 or x.shape[1] != 1:
         raise UserError(f"{path}: array {key!r} has shape {x.shape}; expected (N, H, W) or (N, 1, H, W)")
     if x.dtype == np.uint8:
         return x

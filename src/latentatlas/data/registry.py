@@ -95,7 +95,9 @@ def _load_idx_folder(name: str, paths: dict[str, Path], source: str) -> ImageDat
     if x_tr.shape[1:] != x_te.shape[1:]:
         raise UserError(f"{paths['x_test']}: images are {x_te.shape[1:]} but the training images are "
                         f"{x_tr.shape[1:]}; the files come from different datasets")
-    return ImageDataset(name, x_tr, y_tr, x_te, y_te, list(names), source, list(range(len(names))))
+    # IDX images are grey (N, H, W): give them the channel axis every stage expects.
+    return ImageDataset(name, x_tr[:, None], y_tr, x_te[:, None], y_te, list(names), source,
+                        list(range(len(names))))
 
 
 def _not_in_data_dir(name: str, data_dir, looked: list[str]) -> UserError:
@@ -141,6 +143,7 @@ def _load_colour(name: str, data_dir, download_ok: bool) -> ImageDataset:
 def load_sample(test_fraction: float = 0.2, split_seed: int = 0) -> ImageDataset:
     x, y = read_idx_pair(SAMPLE_FILES["x"], SAMPLE_FILES["y"], 10)
     tr, te = seeded_split(len(y), test_fraction, split_seed)
+    x = x[:, None]                                       # (N, 1, H, W)
     return ImageDataset("mnist-sample", x[tr], y[tr], x[te], y[te], list(MNIST_CLASSES),
                         f"embedded sample {SAMPLE_DIR} (MNIST test split, seeded "
                         f"{len(tr)}/{len(te)} split, seed {split_seed})", list(range(10)))
@@ -183,13 +186,16 @@ def _finish(ds: ImageDataset, classes, image_size) -> ImageDataset:
 
 
 def load_dataset(name: str, data_dir=None, classes=None, image_size=None,
-                 test_fraction: float = 0.2, split_seed: int = 0, download: bool = True) -> ImageDataset:
+                 test_fraction: float = 0.2, split_seed: int = 0, download: bool = True,
+                 color: str = "auto", fit: str = "crop") -> ImageDataset:
     """Load a dataset by name; see the module docstring for names and search order.
 
     classes: labels or class names to keep (list, or "1,4,8"); relabelled 0..k-1.
     image_size: resize to this square size (None keeps the dataset's; folders default to 28).
     test_fraction, split_seed: the seeded split for data without a split of its own.
     download: allow fetching mnist / fashion-mnist from the official mirrors.
+    color: "auto" keeps what the files are; "rgb" / "grey" convert to 3 / 1 channels.
+    fit: how a folder's images reach image_size: "crop" (centre) or "pad".
     """
     if not isinstance(name, str) or not name:
         raise UserError(f"dataset name {name!r} is empty; known: {known_names()}")
@@ -204,7 +210,26 @@ def load_dataset(name: str, data_dir=None, classes=None, image_size=None,
         ds = _load_user(name, test_fraction, split_seed, image_size)
     else:
         raise UserError(f"unknown dataset {name!r}; known: {known_names()}")
-    return _finish(ds, classes, image_size)
+    return to_color(_finish(ds, classes, image_size), color)
+
+
+def to_color(ds: ImageDataset, color: str) -> ImageDataset:
+    """The dataset with 1 (grey) or 3 (RGB) channels as asked; "auto" keeps its own.
+
+    Grey from RGB uses ITU-R 601 luma (L = 0.299 R + 0.587 G + 0.114 B), as Pillow's "L"."""
+    if color == "auto" or (color == "grey") == (ds.channels == 1):
+        return ds
+    if color not in ("rgb", "grey"):
+        raise UserError(f"color {color!r} is not one of auto, rgb, grey")
+
+    def convert(x):
+        if color == "rgb":
+            return np.repeat(x, 3, axis=1)
+        luma = np.tensordot(np.array([0.299, 0.587, 0.114], np.float32), x.astype(np.float32), axes=([0], [1]))
+        return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[:, None]
+
+    return replace(ds, x_train=convert(ds.x_train), x_test=convert(ds.x_test),
+                   source=f"{ds.source}, converted to {'RGB' if color == 'rgb' else 'grey'}")
 
 
 def load_dataset_or_sample(data_dir=None, classes=None, image_size=None, test_fraction: float = 0.2,

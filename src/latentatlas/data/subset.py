@@ -86,4 +86,6 @@ def select_classes(ds, classes) -> "ImageDataset":  # noqa: F821
         x_test=ds.x_test[mte], y_test=new_te[mte],
         class_names=[ds.class_names[i] for i in keep],
         original_labels=[base[i] for i in keep],
+        factors_train={k: v[mtr] for k, v in ds.factors_train.items()},
+        factors_test={k: v[mte] for k, v in ds.factors_test.items()},
     )

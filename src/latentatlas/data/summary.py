@@ -16,10 +16,12 @@ def describe_dataset(ds, note: str | None = None) -> dict:
                 "pixel_max": int(x.max()) if x.size else None,
                 "pixel_mean": round(float(x.mean()), 2) if x.size else None}
 
-    d = {"name": ds.name, "source": ds.source, "image_shape": list(ds.image_shape),
+    d = {"name": ds.name, "source": ds.source, "image_shape": list(ds.image_shape), "channels": ds.channels,
          "n_classes": ds.n_classes, "class_names": list(ds.class_names),
          "original_labels": list(ds.original_labels),
          "train": split(ds.x_train, ds.y_train), "test": split(ds.x_test, ds.y_test)}
+    if ds.factors_train:
+        d["factors"] = sorted(ds.factors_train)
     if note is not None:
         d["note"] = note
     return d

@@ -59,7 +59,9 @@ def _png_b64(image: np.ndarray) -> str:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG", optimize=True)
+    from .pixels import displayable
+
+    Image.fromarray(displayable(np.asarray(image)[None])[0]).save(buf, format="PNG", optimize=True)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -67,7 +69,7 @@ def scatter_3d_figure(embedding, labels, class_names, title: str, note: str | No
                       images=None, hover_images: int = 2000, axis_names=("1", "2", "3"), seed: int = 0):
     """A plotly Figure: one Scatter3d trace per class (legend = class names).
 
-    embedding (N, 3); labels (N,) ints; images: optional uint8 (N, H, W) for hover.
+    embedding (N, 3); labels (N,) ints; images: optional uint8 (N, C, H, W) for hover.
     """
     import plotly.graph_objects as go
 

@@ -128,7 +128,7 @@ def _forget_timings(rd: RunDir, sections: list[str]) -> None:
 
 
 def _images(rd: RunDir, n_train: int, n_test: int):
-    """uint8 (N, H, W) images of train then test, or None if the data cannot be rebuilt."""
+    """uint8 (N, C, H, W) images of train then test, or None if the data cannot be rebuilt."""
     from ..data import load_dataset
 
     data_cfg = rd.config_section("data")
@@ -307,7 +307,7 @@ def _raw_baseline(ctx, specs, n_eval, latent_result) -> dict:
     rd, cfg, steps = ctx["rd"], ctx["cfg"], ctx["steps"]
     N = len(ctx["y_all"])
     idx = _subset(N, cfg.raw_max_samples, cfg.seed)             # its first n_eval are the eval points
-    X = ctx["images"][idx].reshape(len(idx), -1).astype(np.float32) / 255.0   # (n, H*W) in [0, 1]
+    X = ctx["images"][idx].reshape(len(idx), -1).astype(np.float32) / 255.0   # (n, C*H*W) in [0, 1]
     y, tr = ctx["y_all"][idx], ctx["is_train"][idx]
     note = (f"raw pixels ({X.shape[1]}-d), seeded subsample of {len(idx):,} of {N:,} points"
             if len(idx) < N else f"raw pixels ({X.shape[1]}-d), all {N:,} points")

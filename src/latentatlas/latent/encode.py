@@ -24,7 +24,7 @@ SPLITS = ("train", "test", "all")
 
 
 def _encode_array(model, images: np.ndarray, batch_size: int, device, desc: str):
-    """uint8 (N, H, W) -> (mean (N, d), logvar (N, d) or None), in batches, no grad."""
+    """uint8 (N, C, H, W) -> (mean (N, d), logvar (N, d) or None), in batches, no grad."""
     import torch
     from tqdm.auto import tqdm
 
@@ -33,7 +33,7 @@ def _encode_array(model, images: np.ndarray, batch_size: int, device, desc: str)
         for start in tqdm(range(0, len(images), batch_size), desc=desc, leave=False,
                           unit="batch", disable=None):
             x = torch.from_numpy(images[start:start + batch_size]).to(device)
-            x = x.float().div_(255).unsqueeze(1)           # (B, 1, H, W) in [0, 1]
+            x = x.float().div_(255)                         # (B, C, H, W) in [0, 1]
             out = model.encode(x)
             if isinstance(out, (tuple, list)):              # VAE: (mu, logvar), each (B, d)
                 means.append(out[0].float().cpu().numpy())

@@ -21,6 +21,8 @@ SVM_SOLVERS = tuple(PROBES["svm"].limits["solvers"])
 COMPILE_CHOICES = ("auto", "none", "compile", "cudagraphs")   # latentatlas.training.speed.compile_mode
 LR_SCALINGS = ("none", "sqrt", "linear")                       # latentatlas.training.speed.scaled_lr
 ANALYSIS_BACKENDS = ("auto", "cpu", "torch")      # latent/backends.py: what each one computes with
+COLOR_MODES = ("auto", "rgb", "grey")            # latentatlas.data: channels of the loaded images
+FIT_RULES = ("crop", "pad")                      # latentatlas.data.images: folder images to one size
 
 
 def _at_least(obj, names: tuple[str, ...], low, allow_none: bool = False) -> None:
@@ -55,6 +57,14 @@ class DataConfig:
     test_fraction: float = setting(0.2, "test share of a seeded split, for data without a split of its own "
                                         "(mnist-sample, folder:, npz: without x_test)")
     split_seed: int = setting(0, "seed of that split")
+    color: str = setting("auto", "colour of the images: auto (what the files are: RGB if any image is in colour), "
+                                 "rgb (3 channels), grey (1 channel)", flag="--color", metavar="MODE")
+    fit: str = setting("crop", "how an image folder's pictures reach --image-size: crop (scale the short side, "
+                               "cut the centre) or pad (scale the long side, pad the rest)", metavar="RULE")
+
+    def __post_init__(self):
+        _one_of("color", self.color, COLOR_MODES)
+        _one_of("fit", self.fit, FIT_RULES)
 
 
 @dataclass
@@ -98,9 +108,16 @@ class ModelConfig:
 
 # TrainConfig settings that only watch training: they change no result (no fingerprint).
 TRACKING_KEYS = ("tensorboard", "tensorboard_dir", "mlflow")
-# TrainConfig settings added after runs were written, with the default that reproduces those
-# runs: at that default they are left out of the fingerprint, so `run` reuses an old folder.
-LATER_DEFAULTS = {"compile": "auto", "lr_scaling": "none"}
+# Settings added after runs were written, per section, with the default that reproduces those
+# runs: at that default they are left out of the fingerprint (and of the resume check), so
+# `run` reuses an old folder.
+LATER_DEFAULTS = {"train": {"compile": "auto", "lr_scaling": "none"},
+                  "data": {"color": "auto", "fit": "crop"}}
+
+
+def drop_later_defaults(section: str, table: dict) -> dict:
+    """`table` without the later settings of `section` that sit at their reproducing default."""
+    return {k: v for k, v in table.items() if LATER_DEFAULTS.get(section, {}).get(k, object()) != v}
 
 
 @dataclass

@@ -168,8 +168,7 @@ def add_test_embedding(writer, run_dir, step: int = 0, encode_if_missing: bool =
     import torch
 
     got = test_codes(run_dir, encode_if_missing)
-    images = torch.from_numpy(got["images"]).float().div_(255)      # (N, H, W) or (N, H, W, C)
-    images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)   # (N, C, H, W)
+    images = torch.from_numpy(got["images"]).float().div_(255)      # (N, C, H, W): grey or RGB sprite
     # Two columns, so the Projector can label and colour points by class name (or its number).
     metadata = [[got["class_names"][int(y)], str(int(y))] for y in got["labels"]]
     writer.add_embedding(torch.from_numpy(got["codes"]), metadata=metadata, metadata_header=["class", "label"],

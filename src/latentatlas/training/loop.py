@@ -60,8 +60,8 @@ class Session:
     model: Any                    # what is called: net, or its DistributedDataParallel wrapper
     optimizer: Any
     scheduler: Any
-    x_train: Any                  # uint8 (N, 1, H, W) on the device
-    x_test: Any                   # uint8 (M, 1, H, W) on the device
+    x_train: Any                  # uint8 (N, C, H, W) on the device
+    x_test: Any                   # uint8 (M, C, H, W) on the device
     device: Any
     fmt: Any                      # torch memory format of the batches and weights
     amp: bool                     # bfloat16 autocast of the training pass
@@ -95,7 +95,7 @@ def check_input(rd: RunDir, data_cfg, model_cfg, cfg, resume: bool, overwrite: b
 
     choose_device(cfg.device, dist.local_rank)     # --device cuda without CUDA: one line, no file
     ds = load_dataset(**asdict(data_cfg))
-    spec = model_from_config(model_cfg, ds.image_shape, 1).spec()
+    spec = model_from_config(model_cfg, ds.image_shape, ds.channels).spec()
     ckpt = None
     if resume:
         ckpt = read_checkpoint(rd.path)
@@ -118,8 +118,10 @@ def check_resume(rd, state, spec, data_cfg, cfg) -> None:
         raise UserError(f"the checkpoint in {rd.path} is a {old.get('name')!r} model with "
                         f"{_diff(old.get('config', {}), spec['config'])}; resume with the same model "
                         "settings (or leave them out to take the run's own) or train into a new --out")
-    old_data = dict(state.get("data") or {})
-    new_data = asdict(data_cfg)
+    from ..settings.stages import drop_later_defaults
+
+    old_data = drop_later_defaults("data", dict(state.get("data") or {}))
+    new_data = drop_later_defaults("data", asdict(data_cfg))
     for d in (old_data, new_data):
         d.pop("data_dir", None)
     if old_data != new_data:
@@ -138,17 +140,17 @@ def _diff(old: dict, new: dict) -> str:
 
 
 def images_on_device(ds, cfg, device):
-    """uint8 tensors on the device, (N, 1, H, W): a seeded subset of the training images
+    """uint8 tensors on the device, (N, C, H, W): a seeded subset of the training images
     (kept in their order) and the whole test split. Batches become float [0, 1] per step."""
     import torch
 
-    x_train = torch.from_numpy(ds.x_train).unsqueeze(1)
+    x_train = torch.from_numpy(ds.x_train)
     n_all = len(x_train)
     n_train = min(n_all, cfg.max_train_images or n_all)
     if n_train < n_all:
         keep = torch.randperm(n_all, generator=torch.Generator().manual_seed(seed_of(cfg.seed, 7)))[:n_train]
         x_train = x_train[keep.sort().values]
-    return x_train.to(device), torch.from_numpy(ds.x_test).unsqueeze(1).to(device)
+    return x_train.to(device), torch.from_numpy(ds.x_test).to(device)
 
 
 def build_session(rd, ds, model_cfg, cfg, dist, batch: int, spec: dict, ckpt) -> Session:
@@ -167,7 +169,7 @@ def build_session(rd, ds, model_cfg, cfg, dist, batch: int, spec: dict, ckpt) ->
     x_train, x_test = _data_on_device(ds, cfg, device)
     steps_per_epoch = max(1, len(x_train) // batch)          # drop the last partial batch
     torch.manual_seed(seed_of(cfg.seed, 0))
-    net = model_from_config(model_cfg, ds.image_shape, 1)   # re-seeded init: same weights every run
+    net = model_from_config(model_cfg, ds.image_shape, ds.channels)   # re-seeded init: same weights every run
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     net.to(device, memory_format=fmt)
     opt_cfg = replace(cfg, lr=scaled_lr(cfg.lr, batch, cfg.lr_scaling))   # lr_scaling: the rate for this batch
