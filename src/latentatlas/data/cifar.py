@@ -85,6 +85,8 @@ def _read_tar(path: Path) -> dict[str, bytes]:
         raise
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
+    except PermissionError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         # gzip and tar raise several kinds for a cut or damaged file; all mean the same to a user.
         raise UserError(f"{path}: corrupt or truncated archive ({exc}); {FIX_HINT}") from None

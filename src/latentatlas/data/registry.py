@@ -193,7 +193,7 @@ def load_dataset(name: str, data_dir=None, classes=None, image_size=None,
     classes: labels or class names to keep (list, or "1,4,8"); relabelled 0..k-1.
     image_size: resize to this square size (None keeps the dataset's; folders default to 28).
     test_fraction, split_seed: the seeded split for data without a split of its own.
-    download: allow fetching mnist / fashion-mnist from the official mirrors.
+    download: allow fetching a named dataset from its official site.
     color: "auto" keeps what the files are; "rgb" / "grey" convert to 3 / 1 channels.
     fit: how a folder's images reach image_size: "crop" (centre) or "pad".
     """
