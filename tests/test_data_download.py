@@ -171,7 +171,7 @@ def test_fetch_and_verify_commands(mirror, capsys):
 
 
 def test_fetch_unknown_or_embedded(mirror, capsys):
-    for name in ("mnist-sample", "cifar10"):
+    for name in ("mnist-sample", "imagenet"):
         rc, out, err = run_cli(capsys, "data", "fetch", name)
         assert rc == 2 and "only mnist, fashion-mnist" in err and err.count("\n") == 1
 
