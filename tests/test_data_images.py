@@ -112,6 +112,20 @@ def test_grey_folder_stays_grey_and_color_forces(tmp_path):
     assert "colour converted to grey" in note
 
 
+def test_palette_transparency_and_32_bit_grey(tmp_path):
+    root = tmp_path / "p"
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    pal = _palette_image((16, 16), (0, 0, 255), transparent=True)     # index 1 (blue) transparent
+    pal.paste(0, (0, 0, 16, 8))                                     # top half: index 0, black, opaque
+    pal.save(root / "a" / "pal.png")
+    Image.fromarray(np.full((16, 16), 200 * 257, np.int32), "I").save(root / "b" / "i32.tif")
+    x, _, _, note = load_image_folder(root, 16)
+    assert x[0, :, 4, 8].tolist() == [0, 0, 0] and x[0, :, 12, 8].tolist() == [255, 255, 255]
+    assert x[1, :, 8, 8].tolist() == [200, 200, 200]
+    assert "1 palette with transparency composited on white" in note and "1 16-bit scaled to 8 bits" in note
+
+
 def _wide_image(path: Path) -> None:
     """96x32, red, with a white 32x32 square in the centre (the part a centre crop keeps)."""
     a = np.zeros((32, 96, 3), np.uint8)
@@ -208,6 +222,7 @@ def test_memory_one_pass_within_twice_the_final_array(tmp_path):
         tracemalloc.stop()
     final = ds.x_train.nbytes + ds.x_test.nbytes
     assert ds.channels == 3 and final == 120 * 3 * 48 * 48
+    assert (ds.x_train == 100).all() and (ds.x_test == 100).all()     # the grey ones carried over
     assert reading < 1.5 * final, (reading, final)
     assert loading < 2.2 * final, (loading, final)
 

@@ -275,7 +275,7 @@ def _unreadable(path: Path, exc: BaseException, i: int, n: int) -> UserError:
                      "remove or replace it")
 
 
-def _read_all(paths: list[Path], size: int, fit: str, color: str, stack: "_Stack", done: Counter) -> None:
+def _read_all(paths: list[Path], size: int, fit: str, color: str, stack: _Stack, done: Counter) -> None:
     """Every image into `stack`, in order, decoded on a few threads (Pillow decodes and resizes
     without the GIL). At most a small window of images is in flight, so memory stays the
     final array's; the first unreadable file in order stops the load, with its index."""
