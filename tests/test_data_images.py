@@ -208,7 +208,7 @@ def test_memory_one_pass_within_twice_the_final_array(tmp_path):
         (root / c).mkdir(parents=True)
         for i in range(60):
             mode = "L" if (c == "a" or i < 30) else "RGB"
-            Image.new(mode, (80, 70), 100).save(root / c / f"{i:03d}.png")
+            Image.new(mode, (80, 70), 100 if mode == "L" else (100, 100, 100)).save(root / c / f"{i:03d}.png")
     load_dataset(f"folder:{root}", image_size=8)    # imports and caches first: not the images' memory
     tracemalloc.start()
     try:
