@@ -112,3 +112,18 @@ def test_encode_command_prints_what_it_stored(run_copy, capsys):
     assert main(["encode", str(run), "--batch-size", "256"]) == 0
     out = capsys.readouterr().out
     assert "means and log-variances (vae)" in out and (run / "latents.npz").exists()
+
+
+def test_encode_with_data_of_other_channels_is_one_line_and_writes_nothing(run_copy, capsys):
+    """A grey run whose data settings were changed to colour: one line naming both, no traceback."""
+    import json
+
+    run = run_copy("ae")
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["data"]["color"] = "rgb"
+    (run / "config.json").write_text(json.dumps(cfg))
+    assert main(["encode", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("latentatlas: error:") and "\n" not in err
+    assert "28x28 grey (1 channel)" in err and "28x28 RGB (3 channels)" in err
+    assert not (run / "latents.npz").exists()
