@@ -52,7 +52,15 @@ function groupsFor(colour) {
     return [{ name: "probe correct", color: "#bbbbbb", keep: (i) => p.probe_error[i] === 0 },
             { name: "probe wrong", color: "#d62728", keep: (i) => p.probe_error[i] === 1 }];
   }
-  return null;  // continuous (variance): one trace with a colour bar
+  return null;  // continuous (variance, a factor such as hue): one trace with a colour bar
+}
+
+function continuousMarker(colour) {
+  // A circular factor (hue) on plotly's "HSV" scale over [0, 1]: a point is drawn in its image's hue.
+  const c = explore.meta.colourings.find((m) => m.name === colour) || { title: colour, kind: "continuous" };
+  const values = explore.points[colour], cyclic = c.kind === "cyclic";
+  return { size: 4, color: values, colorscale: cyclic ? "HSV" : "Viridis", showscale: true,
+           ...(cyclic ? { cmin: 0, cmax: 1 } : {}), colorbar: { title: { text: c.title }, thickness: 12 } };
 }
 
 function buildTraces() {
@@ -63,9 +71,7 @@ function buildTraces() {
     customdata: rows.map((i) => p.index[i]), hoverinfo: "none", meta: "points", ...extra });
   const all = [...Array(p.n).keys()];
   if (!groups) {
-    return [traceOf(all, { name: "posterior variance", showlegend: false,
-      marker: { size: 4, color: all.map((i) => p.variance[i]), colorscale: "Viridis", showscale: true,
-                colorbar: { title: { text: "variance" }, thickness: 12 } } })];
+    return [traceOf(all, { name: explore.colour, showlegend: false, marker: continuousMarker(explore.colour) })];
   }
   return groups.map((g) => traceOf(all.filter(g.keep), {
     name: g.name, marker: { size: 4, color: g.color, opacity: 0.75 } })).filter((t) => t.x.length > 0);
@@ -115,7 +121,9 @@ function onHover(ev) {
   const i = pt.customdata, tip = $("tooltip");
   $("tooltip-image").src = imageUrl(i);
   const p = explore.points, row = explore.rowOf.get(i);
-  $("tooltip-text").textContent = `#${i} ${explore.meta.class_names[p.label[row]]}`;
+  const factors = explore.meta.colourings.filter((c) => c.name.startsWith("factor_"))
+    .map((c) => ` ${c.title} ${p[c.name][row].toFixed(2)}`).join("");
+  $("tooltip-text").textContent = `#${i} ${explore.meta.class_names[p.label[row]]}${factors}`;
   const e = ev.event || {};
   tip.style.left = `${(e.clientX || 0) + 14}px`;
   tip.style.top = `${(e.clientY || 0) + 14}px`;
@@ -175,7 +183,8 @@ async function showPoint(i) {
     $("slider-image").src = r.reconstruction;
     const probe = r.probe_correct ? "agrees" : "disagrees";
     $("point-text").textContent = `class ${r.class}; probe predicts ${r.probe_class} (${probe})` +
-      (r.variance !== null ? `; posterior variance ${r.variance.toPrecision(3)}` : "");
+      (r.variance !== null ? `; posterior variance ${r.variance.toPrecision(3)}` : "") +
+      Object.entries(r.factors || {}).map(([name, v]) => `; ${name} ${v.toFixed(2)}`).join("");
     const box = $("neighbours");
     box.replaceChildren(...r.neighbours.map((n) => {
       const img = document.createElement("img");
