@@ -55,11 +55,16 @@ function groupsFor(colour) {
   return null;  // continuous (variance, a factor such as hue): one trace with a colour bar
 }
 
+// The hue circle (red, yellow, green, cyan, blue, magenta, red) over [0, 1]: a point of a circular
+// factor such as mnist-color's hue is drawn in its image's own tint, and 0 meets 1. plotly.js names
+// no cyclic scale of its own (plotly.py's "HSV" is Python-side), so it is spelled out here.
+const HUE_SCALE = [[0, "#ff0000"], [1 / 6, "#ffff00"], [2 / 6, "#00ff00"], [3 / 6, "#00ffff"],
+                   [4 / 6, "#0000ff"], [5 / 6, "#ff00ff"], [1, "#ff0000"]];
+
 function continuousMarker(colour) {
-  // A circular factor (hue) on plotly's "HSV" scale over [0, 1]: a point is drawn in its image's hue.
   const c = explore.meta.colourings.find((m) => m.name === colour) || { title: colour, kind: "continuous" };
   const values = explore.points[colour], cyclic = c.kind === "cyclic";
-  return { size: 4, color: values, colorscale: cyclic ? "HSV" : "Viridis", showscale: true,
+  return { size: 4, color: values, colorscale: cyclic ? HUE_SCALE : "Viridis", showscale: true,
            ...(cyclic ? { cmin: 0, cmax: 1 } : {}), colorbar: { title: { text: c.title }, thickness: 12 } };
 }
 
@@ -151,7 +156,11 @@ function dataCoords(ev) {  // pixel -> data coordinates through the axes' own p2
 }
 
 function onMapClick(ev) {
-  // plotly_click fires first when a point was under the mouse; otherwise this is empty space.
+  // A point under the mouse (plotly keeps the hovered points in _hoverdata until unhover) is
+  // plotly_click's; on a busy machine that event may come later than the 30 ms below.
+  const onPoint = ($("map")._hoverdata || []).some((p) => p.data && p.data.meta === "points");
+  if (onPoint) return;
+  // Otherwise plotly_click fires first when a point was under the mouse; else this is empty space.
   setTimeout(() => {
     if (explore.mode !== "explore" || Date.now() - lastPointClick < 300) return;
     const xy = dataCoords(ev);
