@@ -4,7 +4,8 @@
 
 holds the model (eval mode, on the CPU), every code of the run (train rows then
 test rows, as in latents.npz), the images, the 2-D views with their inverse
-maps, and the colourings (class, cluster, probe error, VAE posterior variance).
+maps, and the colourings (class, cluster, probe error, VAE posterior variance, and
+the dataset's factors of variation such as mnist-color's hue, as "factor_<name>").
 Views and colourings that `analyze` (or an earlier `explore`) saved in
 maps.npz are reused; only what is missing is computed, with a progress bar,
 and saved back for the next start.

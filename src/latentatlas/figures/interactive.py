@@ -142,8 +142,9 @@ def _colour_switch(n_class_traces: int, names: list[str]) -> dict:
     buttons = [dict(label="colour: class", method="update", args=[{"visible": visible(-1)}, {"showlegend": True}])]
     buttons += [dict(label=f"colour: {name}", method="update", args=[{"visible": visible(k)}, {"showlegend": False}])
                 for k, name in enumerate(names)]
-    return dict(type="buttons", direction="right", buttons=buttons, x=0.0, xanchor="left", y=1.0, yanchor="bottom",
-                showactive=True, active=0, pad=dict(r=4, t=4))
+    # bottom left, inside the scene: the title and its note take the top
+    return dict(type="buttons", direction="right", buttons=buttons, x=0.0, xanchor="left", y=0.0, yanchor="bottom",
+                showactive=True, active=0, pad=dict(l=4, b=4))
 
 
 def _class_traces(fig, embedding, labels, class_names, img_index, size: float) -> None:

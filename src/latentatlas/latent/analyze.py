@@ -6,6 +6,13 @@ list) and PNG / HTML figures in figures/. Every step is timed: printed as it
 ends, stored in each section's "timings", and recorded with
 `RunDir.record_timing("analyze.<step>", s)`.
 
+Colour and factors: the raw-pixel baseline flattens every channel (C*H*W values per image,
+3,072 for 32x32 RGB) of a seeded subsample (raw_max_samples); hover images keep their colour.
+When the dataset knows per-image factors of variation (mnist-color's "hue"), the probes
+section gains "factors": the best class probe's accuracy and, per factor, the R^2 of
+regressors from the codes (latent/factors.py); every 2-D projection gets a second PNG
+coloured by the factor, and the 3-D figures a class / factor switch.
+
 Sharing work: t-SNE, UMAP and N2D all start from a k-nearest-neighbour graph
 of the same codes; it is built once (`project.knn_graph`) and handed to each.
 Subsets are seeded prefixes of ONE permutation of the points, so the
