@@ -34,7 +34,7 @@ def tinted_sample(**kwargs):
 
 def use_tinted_sample(monkeypatch) -> None:
     """Serve `tinted_sample` as "mnist-color" through latentatlas.data.load_dataset (others unchanged)."""
-    import latentatlas.data as data
+    from latentatlas import data
 
     real = data.load_dataset
 

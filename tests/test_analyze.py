@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from latentatlas.cli import main
-from latentatlas.settings import AnalysisConfig
 from latentatlas.latent.analyze import analyze_run
+from latentatlas.settings import AnalysisConfig
 
 
 def fake_run(path, dims=10, classes=None, kind="ae"):
@@ -25,7 +25,7 @@ def fake_run(path, dims=10, classes=None, kind="ae"):
 
     data = {"name": "mnist-sample", "classes": classes}
     ds = load_dataset(**data)
-    flat = lambda x: x.reshape(len(x), -1).astype(np.float32) / 255  # noqa: E731
+    flat = lambda x: x.reshape(len(x), -1).astype(np.float32) / 255
     pca = PCA(dims, random_state=0).fit(flat(ds.x_train))
     lat = dict(train_mean=pca.transform(flat(ds.x_train)).astype(np.float32),
                test_mean=pca.transform(flat(ds.x_test)).astype(np.float32),
@@ -196,14 +196,14 @@ def test_tiny_vae_through_the_command_line_with_mu_logvar(tiny_runs, tmp_path, c
 def colour_run(path, monkeypatch, with_hue: bool):
     """A fake run on the tinted sample ("mnist-color"): codes = 8 principal components of the grey
     pixels, plus the hue as (cos, sin) columns when with_hue, else two columns of noise."""
+    from colour_helpers import tinted_sample, use_tinted_sample
     from sklearn.decomposition import PCA
 
-    from colour_helpers import tinted_sample, use_tinted_sample
     from latentatlas.rundir import RunDir
 
     use_tinted_sample(monkeypatch)
     ds = tinted_sample()
-    grey = lambda x: x.astype(np.float32).max(axis=1).reshape(len(x), -1) / 255  # noqa: E731
+    grey = lambda x: x.astype(np.float32).max(axis=1).reshape(len(x), -1) / 255
     pca = PCA(8, random_state=0).fit(grey(ds.x_train))
     rng = np.random.default_rng(0)
 

@@ -482,6 +482,7 @@ def test_cli_warns_when_listening_beyond_loopback(monkeypatch, capsys, tmp_path)
 def colour_state(tmp_path_factory):
     """A tiny 2-d VAE on the tinted sample ("mnist-color", with its hue factor), loaded for exploring."""
     from colour_helpers import use_tinted_sample
+
     from latentatlas.explore.state import ExploreState
     from latentatlas.settings import DataConfig, ModelConfig, TrainConfig
     from latentatlas.train import train_run

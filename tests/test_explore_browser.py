@@ -357,6 +357,7 @@ def test_lasso_selection_exports_the_points_inside_the_drawn_polygon(page, serve
 def colour_server(tmp_path_factory):
     """The explorer on a tiny 2-d VAE of the tinted sample ("mnist-color", with its hue factor)."""
     from colour_helpers import use_tinted_sample
+
     from latentatlas.cli import main as cli_main
     from latentatlas.explore.state import ExploreState
     from latentatlas.settings import DataConfig, ModelConfig, TrainConfig

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from .security import Limits, RequestError
 from ..latent.factors import CIRCULAR
+from .security import Limits, RequestError
 from .state import VIEW_TITLES, ExploreState, gif, png, strip
 
 

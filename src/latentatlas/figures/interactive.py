@@ -137,7 +137,7 @@ def _colour_switch(n_class_traces: int, names: list[str]) -> dict:
     n = n_class_traces + len(names)
 
     def visible(k):                      # k = -1: the classes; else factor k
-        return [k < 0 and i < n_class_traces or i == n_class_traces + k for i in range(n)]
+        return [i < n_class_traces if k < 0 else i == n_class_traces + k for i in range(n)]
 
     buttons = [dict(label="colour: class", method="update", args=[{"visible": visible(-1)}, {"showlegend": True}])]
     buttons += [dict(label=f"colour: {name}", method="update", args=[{"visible": visible(k)}, {"showlegend": False}])

@@ -290,8 +290,8 @@ def _projection_figure(ctx, steps, method: str, dims: int, est, entry: dict, pts
             factors={k: v[ctx["fit_idx"][: len(y)]] for k, v in ctx["factors"].items()})
         path = rd.figures / f"projections_{method}_3d.html"
         steps.run(f"{key} figure", interactive.write_html, fig, path)
-        switch = (f" The buttons above it colour the points by class or by {', '.join(ctx['factors'])}."
-                  if ctx["factors"] else "")
+        switch = (" The buttons in its lower left corner colour the points by class or by "
+                  f"{', '.join(ctx['factors'])}." if ctx["factors"] else "")
         steps.figure(path, title, "html", f"Interactive 3-D {shown} ({note}). "
                      "Drag to turn; hover a point for its class and, for a sample, its image." + switch)
         return

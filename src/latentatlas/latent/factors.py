@@ -66,7 +66,7 @@ def probe_factor(name: str, X_train, f_train, X_test, f_test, n_jobs: int | None
     y_train, y_test = target(name, f_train), target(name, f_test)
     out = {"target": ("(cos 2*pi*h, sin 2*pi*h): the factor is circular" if name in CIRCULAR
                       else "the factor's value"),
-           "n_train": int(len(X_train)), "n_test": int(len(X_test))}
+           "n_train": len(X_train), "n_test": len(X_test)}
     for method in REGRESSORS:
         reg = make_regressor(method, n_jobs).fit(X_train, y_train)
         out[method] = {"words": WORDS[method], **score_factor(name, y_test, reg.predict(X_test))}
