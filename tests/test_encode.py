@@ -43,7 +43,7 @@ def test_encode_matches_the_models_embed(run_copy):
     run = run_copy("vae")
     lat = load_latents(run)                                      # encodes: the file was missing
     model = load_model(run)
-    x = torch.from_numpy(load_dataset("mnist-sample").x_test[:7]).float().div(255).unsqueeze(1)
+    x = torch.from_numpy(load_dataset("mnist-sample").x_test[:7]).float().div(255)   # (7, 1, 28, 28)
     with torch.no_grad():
         mu = model.embed(x).numpy()
     np.testing.assert_allclose(lat["test_mean"][:7], mu, rtol=1e-4, atol=1e-5)

@@ -44,7 +44,8 @@ def _one_of(name: str, value, options) -> None:
 @dataclass
 class DataConfig:
     """Which images: a dataset, a class subset, a size, a split."""
-    name: str = setting("mnist", "dataset: mnist, fashion-mnist, mnist-sample, folder:PATH, npz:PATH",
+    name: str = setting("mnist", "dataset: mnist, fashion-mnist, mnist-sample, cifar10, svhn, mnist-color, "
+                                "folder:PATH, npz:PATH",
                         flag="--dataset", metavar="NAME")
     data_dir: str | None = setting(None, "folder holding the dataset's files (else $LATENTATLAS_DATA, the cache, "
                                          "/usr/share/datasets/<name>/, then a verified download)",
