@@ -248,3 +248,64 @@ def test_progress_gif_keeps_colour_and_grey(tmp_path):
     assert [tuple(f[10, 10]) for f in frames] == [BLUE, RED]
     _, frames = gif_frames(tmp_path / figs[1]["path"])
     assert [tuple(f[10, 10]) for f in frames] == [(64, 64, 64), (128, 128, 128)]
+
+
+# ------------------------------------------------------------------ a colour run, end to end
+def colour_npz(path, n_train: int = 600, n_test: int = 150):
+    """Digits 0, 1, 2 of the embedded MNIST sample drawn in pure red, green and blue: (N, 3, 28, 28) uint8."""
+    from latentatlas.data import load_dataset
+
+    ds = load_dataset("mnist-sample")
+    keep_tr, keep_te = np.flatnonzero(ds.y_train < 3)[:n_train], np.flatnonzero(ds.y_test < 3)[:n_test]
+    eye = np.eye(3, dtype=np.uint16)
+
+    def tint(x, y):                                     # (N, 1, H, W) grey, class c -> channel c only
+        return (x.astype(np.uint16) * eye[y][:, :, None, None]).astype(np.uint8)
+
+    x, y = tint(ds.x_train[keep_tr], ds.y_train[keep_tr]), ds.y_train[keep_tr]
+    np.savez(path, x=x, y=y, x_test=tint(ds.x_test[keep_te], ds.y_test[keep_te]), y_test=ds.y_test[keep_te])
+    return x, y
+
+
+def colourful(a: np.ndarray, by: int = 40) -> int:
+    """How many pixels are not grey (their channels more than `by` levels apart)."""
+    return int((a.max(-1) - a.min(-1) > by).sum())
+
+
+@pytest.mark.slow
+def test_a_colour_run_writes_colour_figures_and_a_colour_sprite(tmp_path, capsys):
+    from cli_helpers import run_cli
+
+    x, y = colour_npz(tmp_path / "rgb.npz")
+    run = tmp_path / "run"
+    rc, out, err = run_cli(capsys, "run", "--dataset", f"npz:{tmp_path / 'rgb.npz'}", "--out", run, "--epochs", "1",
+                           "--latent-dim", "2", "--batch-size", "64", "--threads", "1", "--progress-every", "1",
+                           "--projections", "pca", "--no-raw", "--probes", "logreg", "--clusterers", "kmeans",
+                           "--no-interactive", "--no-judge", "--n-per-class", "3", "--steps", "4",
+                           "--manifold-n", "4", "--tensorboard")
+    assert rc == 0, err
+    figures = run / "figures"
+    # the data grid: written by Pillow as RGB; the first red 0's brightest pixel is pure red there
+    with Image.open(figures / "data_train_images.png") as img:
+        assert img.mode == "RGB"
+        grid = np.asarray(img)
+    first = x[np.flatnonzero(y == 0)[0], 0]                                    # its red channel
+    r, c = np.unravel_index(first.argmax(), first.shape)
+    assert first.max() == 255 and tuple(grid[2 * (2 + r), 2 * (2 + c)]) == RED
+    pictures = [p for p in figures.iterdir() if p.suffix in (".png", ".gif")
+                and p.name.startswith(("data_", "train_progress", "generation_", "interpolation_"))
+                and "heatmap" not in p.name]
+    assert {"train_progress_recon.gif", "train_progress_samples.gif", "generation_class_gaussian.png",
+            "interpolation_manifold.png", "interpolation_tour.gif"} <= {p.name for p in pictures}
+    # A model trained for a few steps decodes muddy colours, but colours: drawn from one channel
+    # (or as grey) every image pixel would have R = G = B.
+    for p in pictures:
+        _, frames = gif_frames(p)
+        assert all(colourful(f, by=8) > 1000 for f in frames), p.name
+    # the progress grids TensorBoard shows are colour too, and so is the Projector's sprite
+    progress = sorted((run / "progress").glob("epoch_*_recon.png"))
+    with Image.open(progress[0]) as img:
+        assert img.mode == "RGB" and colourful(np.asarray(img).astype(np.int64)) > 100
+    (sprite,) = (run / "tensorboard").glob("*/test_codes/sprite.png")
+    with Image.open(sprite) as img:
+        assert img.mode == "RGB" and colourful(np.asarray(img).astype(np.int64)) > 1000
