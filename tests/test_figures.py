@@ -272,7 +272,6 @@ def colourful(a: np.ndarray, by: int = 40) -> int:
     return int((a.max(-1) - a.min(-1) > by).sum())
 
 
-@pytest.mark.slow
 def test_a_colour_run_writes_colour_figures_and_a_colour_sprite(tmp_path, capsys):
     from cli_helpers import run_cli
 
