@@ -234,6 +234,18 @@ def test_walk_and_tour_gifs_in_colour_and_in_grey(tmp_path):
     assert all((f[..., 0] == f[..., 1]).all() and (f[..., 1] == f[..., 2]).all() for f in frames)
 
 
+def test_save_gif_takes_drawn_and_channel_first_frames(tmp_path):
+    from latentatlas.figures.grids import save_gif
+
+    red, grey = solid(RED)[0], np.full((1, 6, 6), 0.5, np.float32)            # (3, 6, 6), (1, 6, 6)
+    mode, frames = gif_frames(save_gif(tmp_path / "a.gif", [red, np.moveaxis(solid(GREEN)[0], 0, -1), grey[0]]))
+    assert [tuple(f[5, 5]) for f in frames] == [RED, GREEN, (128, 128, 128)]  # grey made RGB beside colour
+    _, frames = gif_frames(save_gif(tmp_path / "g.gif", [grey, grey[0] * 0.5]))
+    assert [tuple(f[5, 5]) for f in frames] == [(128, 128, 128), (64, 64, 64)]
+    with pytest.raises(ValueError, match="GIF frame"):
+        save_gif(tmp_path / "bad.gif", [np.zeros((6, 6, 2))])
+
+
 def test_progress_gif_keeps_colour_and_grey(tmp_path):
     from latentatlas.figures.grids import save_grid_png
     from latentatlas.training.progress import progress_gifs

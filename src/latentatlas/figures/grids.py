@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from ..rundir import atomic_save
-from .pixels import displayable, pil_image, same_mode, to_uint8
+from .pixels import channels_last, displayable, pil_image, same_mode, to_uint8
 
 
 def make_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, pad_value: int = 255) -> np.ndarray:
@@ -52,8 +52,12 @@ def save_grid_png(path: str | Path, images: np.ndarray, nrow: int | None = None,
 
 
 def _frame(frame) -> np.ndarray:
-    """One GIF frame as drawn: uint8 (H, W) grey or (H, W, 3) RGB (e.g. a tiled grid or a PNG read back)."""
-    f = to_uint8(np.asarray(frame))
+    """One GIF frame as drawn: uint8 (H, W) grey or (H, W, 3) RGB (e.g. a tiled grid or a PNG read
+    back); one channel-first image (1 or 3, H, W), as a model decodes it, is accepted too."""
+    f = np.asarray(frame)
+    if f.ndim == 3 and f.shape[0] in (1, 3) and f.shape[-1] != 3:
+        f = channels_last(f)
+    f = to_uint8(f)
     if f.ndim == 2 or (f.ndim == 3 and f.shape[-1] == 3):
         return f
     raise ValueError(f"a GIF frame must be (H, W) grey or (H, W, 3) RGB, got shape {f.shape}")
@@ -62,7 +66,8 @@ def _frame(frame) -> np.ndarray:
 def save_gif(path: str | Path, frames: Sequence[np.ndarray], duration_ms: int = 120,
              scale: int = 2, loop: int = 0) -> Path:
     """Write frames as an animated GIF. Each frame is one drawn image, float in [0, 1] or uint8:
-    (H, W) grey or (H, W, 3) RGB (a single image, or a grid from `make_grid`). Grey frames are
+    (H, W) grey or (H, W, 3) RGB (a single image, or a grid from `make_grid`; a channel-first
+    (C, H, W) image is taken too). Grey frames are
     made RGB when any frame is colour; each colour frame gets its own 256-colour palette."""
     if len(frames) == 0:
         raise ValueError("save_gif needs at least one frame")
