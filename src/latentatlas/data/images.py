@@ -113,7 +113,7 @@ def _to_uint8_images(x: np.ndarray, path: Path, key: str) -> np.ndarray:
     """-> uint8 (N, C, H, W)."""
     if x.ndim == 3:
         x = x[:, None]
-    if x.ndim != 4 or x.shape[1] != 1:
+    if x.ndim != 4 or x.shape[1] not in (1, 3):     # (N, 3, H, W): colour, until the colour-folders npz rules
         raise UserError(f"{path}: array {key!r} has shape {x.shape}; expected (N, H, W) or (N, 1, H, W)")
     if x.dtype == np.uint8:
         return x
