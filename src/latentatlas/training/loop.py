@@ -165,7 +165,9 @@ def images_on_device(ds, cfg, device):
 
 
 def build_session(rd, ds, model_cfg, cfg, dist, batch: int, spec: dict, ckpt) -> Session:
-    """Data on the device, the model (seeded init), optimizer and schedule; restored when resuming."""
+    """Data on the device, the model (seeded init), optimizer and schedule; restored when resuming.
+    The network is built from `spec` (check_input's, which model_cfg made; on resume it may carry
+    the checkpoint's conv widths)."""
     import torch
 
     from ..models import build_model
