@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -149,15 +148,15 @@ def _subset_like_ours(ds, train: dict):
 
 
 def show(rows: list[dict]) -> None:
-    print(f"\n{'':62s} {'test MSE':>9s} {'bits/dim':>9s} {'SVM probe':>9s} {'cluster':>8s} {'wall s':>8s}")
-    for r in rows:
+    print()
+    for i, r in enumerate(rows):
+        print(f"[{i + 1}] {r['what']}")
+    print(f"\n{'':4s} {'test MSE':>9s} {'bits/dim':>9s} {'SVM probe':>9s} {'cluster':>8s} {'wall s':>8s}")
+    for i, r in enumerate(rows):
         if "mse" not in r:
-            print(r["what"])
             continue
         bpd = f"{r['bpd']:9.4f}" if r.get("bpd") is not None else f"{'-':>9s}"
-        print(f"{r['what'][:62]:62s} {r['mse']:9.5f} {bpd} {r['svm']:9.4f} {r['cluster']:8.4f} {r['wall']:8.1f}")
-        if len(r["what"]) > 62:
-            print(f"  ({r['what']})")
+        print(f"[{i + 1}]  {r['mse']:9.5f} {bpd} {r['svm']:9.4f} {r['cluster']:8.4f} {r['wall']:8.1f}")
 
 
 def main(argv=None) -> int:
