@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from latentatlas.cli import main
-from latentatlas.settings import AnalysisConfig
 from latentatlas.latent.analyze import analyze_run
+from latentatlas.settings import AnalysisConfig
 
 
 def fake_run(path, dims=10, classes=None, kind="ae"):
@@ -25,7 +25,7 @@ def fake_run(path, dims=10, classes=None, kind="ae"):
 
     data = {"name": "mnist-sample", "classes": classes}
     ds = load_dataset(**data)
-    flat = lambda x: x.reshape(len(x), -1).astype(np.float32) / 255  # noqa: E731
+    flat = lambda x: x.reshape(len(x), -1).astype(np.float32) / 255
     pca = PCA(dims, random_state=0).fit(flat(ds.x_train))
     lat = dict(train_mean=pca.transform(flat(ds.x_train)).astype(np.float32),
                test_mean=pca.transform(flat(ds.x_test)).astype(np.float32),
@@ -190,3 +190,106 @@ def test_tiny_vae_through_the_command_line_with_mu_logvar(tiny_runs, tmp_path, c
     assert m["probes"]["dims"] == 8
     assert m["projections"]["tsne_2d"]["gradient"] == "Barnes-Hut"   # 400 points: BH is the faster
     assert m["probes"]["knn"]["accuracy"] > 0.3
+
+
+# ------------------------------------------------------------------ colour: hover images, raw pixels, factors
+def colour_run(path, monkeypatch, with_hue: bool):
+    """A fake run on the tinted sample ("mnist-color"): codes = 8 principal components of the grey
+    pixels, plus the hue as (cos, sin) columns when with_hue, else two columns of noise."""
+    from colour_helpers import tinted_sample, use_tinted_sample
+    from sklearn.decomposition import PCA
+
+    from latentatlas.rundir import RunDir
+
+    use_tinted_sample(monkeypatch)
+    ds = tinted_sample()
+    grey = lambda x: x.astype(np.float32).max(axis=1).reshape(len(x), -1) / 255
+    pca = PCA(8, random_state=0).fit(grey(ds.x_train))
+    rng = np.random.default_rng(0)
+
+    def codes(x, hue):
+        extra = (np.column_stack([np.cos(2 * np.pi * hue), np.sin(2 * np.pi * hue)]) if with_hue
+                 else rng.normal(size=(len(x), 2)))
+        return np.column_stack([pca.transform(grey(x)), 3 * extra]).astype(np.float32)
+
+    path.mkdir(parents=True)
+    RunDir(path).write_latents(dict(
+        train_mean=codes(ds.x_train, ds.factors_train["hue"]), test_mean=codes(ds.x_test, ds.factors_test["hue"]),
+        train_labels=ds.y_train, test_labels=ds.y_test, class_names=np.array(ds.class_names), kind=np.array("ae")))
+    RunDir(path).write_config({"data": {"name": "mnist-color"}})
+    return path
+
+
+def hover_png(run, name):
+    """The first hover image of an interactive figure, decoded."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    fig = json.loads((run / "figures" / name).read_text())
+    return Image.open(io.BytesIO(base64.b64decode(fig["layout"]["meta"]["hover_images"][0]))), fig
+
+
+COLOUR_CFG = dict(projections=["pca:2", "pca:3"], probes=["logreg"], clusterers=[], **SMALL)
+
+
+def test_colour_run_measures_the_hue_and_draws_it(tmp_path, monkeypatch):
+    from latentatlas.report.html import render_report
+
+    run = colour_run(tmp_path / "run", monkeypatch, with_hue=True)
+    analyze_run(run, AnalysisConfig(**COLOUR_CFG), verbose=False)
+    m = json.loads((run / "metrics.json").read_text())
+    factors = m["probes"]["factors"]
+    assert factors["class"] == {"accuracy": m["probes"]["logreg"]["accuracy"], "probe": "logreg"}
+    hue = factors["hue"]
+    assert hue["r2"] > 0.9 and hue["probe"] in ("ridge", "knn") and hue["ridge"]["r2"] > 0.9   # (cos, sin) columns
+    assert hue["ridge"]["mean_angle_error_deg"] < 10 and "circular" in hue["target"]
+    # the raw-pixel baseline sees every channel: 3 * 28 * 28 values per image
+    assert "raw pixels (2352-d)" in m["projections"]["raw_baseline"]["note"]
+    # hover images in colour, the figure's switch between class and hue
+    img, fig = hover_png(run, "projections_pca_3d.json")
+    assert img.mode == "RGB" and img.size == (28, 28)
+    rgb = np.asarray(img).reshape(-1, 3)
+    assert (rgb.max(axis=1) - rgb.min(axis=1)).max() > 100             # tinted strokes, not grey
+    labels = [b["label"] for b in fig["layout"]["updatemenus"][0]["buttons"]]
+    assert labels == ["colour: class", "colour: hue"]
+    hue_trace = fig["data"][-1]
+    assert hue_trace["visible"] is False and hue_trace["marker"]["colorscale"][0][1].lower() in ("#ff0000", "rgb(255,0,0)")
+    assert len(hue_trace["customdata"]) == 2000 and fig["layout"]["updatemenus"][0]["buttons"][1]["args"][0]["visible"] == \
+        [False] * 10 + [True]
+    assert (run / "figures" / "projections_pca_2d_hue.png").is_file()
+    assert any(f["path"] == "figures/projections_pca_2d_hue.png" for f in m["projections"]["figures"])
+    page = render_report(run)
+    assert "What the codes carry" in page and f"hue: R^2 {hue['r2']:.3f}" in page
+
+
+def test_codes_without_the_hue_score_near_zero(tmp_path, monkeypatch):
+    run = colour_run(tmp_path / "run", monkeypatch, with_hue=False)
+    analyze_run(run, AnalysisConfig(**{**COLOUR_CFG, "projections": []}), verbose=False)
+    hue = json.loads((run / "metrics.json").read_text())["probes"]["factors"]["hue"]
+    # grey-pixel components and noise say nothing of the tint: no better than the mean, ~90 degrees off
+    assert hue["r2"] < 0.05 and hue["ridge"]["mean_angle_error_deg"] > 70
+
+
+def test_grey_run_has_no_factors_and_grey_hover_images(template_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(template_run, run)
+    analyze_run(run, AnalysisConfig(**COLOUR_CFG), verbose=False)
+    m = json.loads((run / "metrics.json").read_text())
+    assert "factors" not in m["probes"] and not (run / "figures" / "projections_pca_2d_hue.png").exists()
+    img, fig = hover_png(run, "projections_pca_3d.json")
+    assert img.mode == "L" and img.size == (28, 28) and "updatemenus" not in fig["layout"]
+    assert "raw pixels (784-d)" in m["projections"]["raw_baseline"]["note"]
+
+
+def test_probes_alone_go_on_when_the_data_is_gone(template_run, tmp_path):
+    from latentatlas.rundir import RunDir
+
+    run = tmp_path / "run"
+    shutil.copytree(template_run, run)
+    RunDir(run).write_config({"data": {"name": "npz:" + str(tmp_path / "gone.npz")}})
+    analyze_run(run, AnalysisConfig(projections=[], probes=["logreg"], clusterers=[], interactive=False,
+                                    raw_baseline=False, n_jobs=1), verbose=False)
+    probes = json.loads((run / "metrics.json").read_text())["probes"]
+    assert probes["logreg"]["accuracy"] > 0.8 and "did not load" in probes["factors"]["note"]

@@ -82,3 +82,13 @@ def test_analyze_jobs_out_of_range_is_one_line_exit_2(tmp_path, capsys, jobs, ne
     rc, _, err = run_cli(capsys, "analyze", tmp_path / "run", "--jobs", jobs)
     assert_one_line_error(rc, err, needle)
     assert snapshot(tmp_path) == before                      # nothing written
+
+
+def test_run_refuses_jobs_over_the_cores_before_training(tmp_path, capsys):
+    """`run --jobs` beyond the usable cores fails at once: no folder, no minutes of training first."""
+    from cli_helpers import assert_one_line_error, run_cli
+
+    out = tmp_path / "run"
+    rc, _, err = run_cli(capsys, "run", "--dataset", "mnist-sample", "--out", out, "--jobs", "100000")
+    assert_one_line_error(rc, err, "cores")
+    assert not out.exists()

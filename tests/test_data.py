@@ -73,7 +73,7 @@ def test_search_order_data_dir_env_cache_system(tmp_path, monkeypatch):
     monkeypatch.setenv(sources.MIRRORS_ENV, "http://127.0.0.1:9/")
 
     def first_image_of(ds):
-        return next(k for k, a in made.items() if np.array_equal(ds.x_train, a["x_train"]))
+        return next(k for k, a in made.items() if np.array_equal(ds.x_train, a["x_train"][:, None]))
 
     assert first_image_of(load_dataset("mnist", data_dir=roots["arg"])) == "arg"
     assert first_image_of(load_dataset("mnist")) == "env"
@@ -90,7 +90,7 @@ def test_search_order_data_dir_env_cache_system(tmp_path, monkeypatch):
 def test_files_directly_in_root_are_accepted(tmp_path):
     arrays = make_idx_dataset(tmp_path)
     ds = load_dataset("mnist", data_dir=tmp_path)
-    np.testing.assert_array_equal(ds.x_test, arrays["x_test"])
+    np.testing.assert_array_equal(ds.x_test, arrays["x_test"][:, None])
     assert ds.y_train.dtype == np.int64 and ds.x_train.dtype == np.uint8
 
 
@@ -148,7 +148,7 @@ def test_data_config_fields_are_load_dataset_kwargs():
 
 def test_sample_split_8000_2000_seeded():
     ds = load_dataset("mnist-sample")
-    assert ds.x_train.shape == (8000, 28, 28) and ds.x_test.shape == (2000, 28, 28)
+    assert ds.x_train.shape == (8000, 1, 28, 28) and ds.x_test.shape == (2000, 1, 28, 28)
     assert ds.class_names == [str(i) for i in range(10)] and ds.original_labels == list(range(10))
     all_y = read_idx(SAMPLE_FILES["y"])
     assert sorted(np.concatenate([ds.y_train, ds.y_test]).tolist()) == sorted(all_y.tolist())
@@ -245,15 +245,18 @@ def _make_image_folder(root: Path, classes=("cat", "dog"), per_class=3, size=(40
     return root
 
 
-def test_image_folder_grey_resized_and_split(tmp_path):
+def test_image_folder_colour_resized_and_split(tmp_path):
     root = _make_image_folder(tmp_path / "imgs", per_class=5)
     (root / "dog" / "notes.txt").write_text("not an image")
     ds = load_dataset(f"folder:{root}", test_fraction=0.2, split_seed=3)
     assert ds.class_names == ["cat", "dog"]
-    assert ds.x_train.shape == (8, 28, 28) and ds.x_test.shape == (2, 28, 28) and ds.x_train.dtype == np.uint8
+    # colour photos stay colour (auto); --color grey gives one channel
+    assert ds.x_train.shape == (8, 3, 28, 28) and ds.x_test.shape == (2, 3, 28, 28) and ds.x_train.dtype == np.uint8
+    grey = load_dataset(f"folder:{root}", test_fraction=0.2, split_seed=3, color="grey")
+    assert grey.x_train.shape == (8, 1, 28, 28) and grey.x_test.shape == (2, 1, 28, 28)
     ds32 = load_dataset(f"folder:{root}", image_size=16)
     assert ds32.image_shape == (16, 16)
-    assert "seeded split" in ds.source
+    assert "seeded split" in ds.source and "1 non-image file skipped" in ds.source
 
 
 def test_image_folder_with_no_images(tmp_path, capsys):
@@ -366,7 +369,8 @@ def test_full_mnist_info(full_data_dir, capsys):
     rc, out, err = run_cli(capsys, "data", "info", "mnist", "--data-dir", full_data_dir, "--json")
     assert rc == 0, err
     d = json.loads(out)
-    assert d["train"]["shape"] == [60000, 28, 28] and d["test"]["shape"] == [10000, 28, 28]
+    assert d["train"]["shape"] == [60000, 1, 28, 28] and d["test"]["shape"] == [10000, 1, 28, 28]
+    assert d["channels"] == 1
     assert d["n_classes"] == 10 and sum(d["train"]["class_counts"]) == 60000
     assert d["train"]["pixel_min"] == 0 and d["train"]["pixel_max"] == 255
 
@@ -378,7 +382,7 @@ def test_full_fashion_mnist_names(full_data_dir):
 
 def test_sample_is_the_real_mnist_test_split(full_data_dir):
     full = load_dataset("mnist", data_dir=full_data_dir)
-    np.testing.assert_array_equal(read_idx(SAMPLE_FILES["x"]), full.x_test)
+    np.testing.assert_array_equal(read_idx(SAMPLE_FILES["x"])[:, None], full.x_test)
 
 
 # -- resizing -------------------------------------------------------------------------------------
@@ -389,16 +393,17 @@ def test_vectorised_resize_matches_pillow_within_one_level(size):
 
     from latentatlas.data.images import resize_images
 
-    x = load_dataset("mnist-sample").x_test[:200]
+    x = load_dataset("mnist-sample").x_test[:200]                    # (200, 1, 28, 28)
     ours = resize_images(x, size)
-    pil = np.stack([np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR)) for img in x])
-    assert ours.shape == (200, size, size) and ours.dtype == np.uint8
+    pil = np.stack([np.asarray(Image.fromarray(img[0]).resize((size, size), Image.BILINEAR)) for img in x])
+    assert ours.shape == (200, 1, size, size) and ours.dtype == np.uint8
+    pil = pil[:, None]
     assert np.abs(ours.astype(int) - pil.astype(int)).max() <= 1
 
 
 def test_image_size_applies_to_idx_datasets():
     ds = load_dataset("mnist-sample", image_size=32, classes="0,1")
-    assert ds.x_train.shape[1:] == (32, 32) and ds.x_test.shape[1:] == (32, 32)
+    assert ds.x_train.shape[1:] == (1, 32, 32) and ds.x_test.shape[1:] == (1, 32, 32)
     assert "resized to 32x32" in ds.source
 
 

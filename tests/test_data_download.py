@@ -87,7 +87,7 @@ def cache_files(cache: Path) -> list[str]:
 
 def test_download_verified_into_cache_then_reused(mirror):
     ds = load_dataset("mnist")
-    np.testing.assert_array_equal(ds.x_train, mirror["arrays"]["x_train"])
+    np.testing.assert_array_equal(ds.x_train, mirror["arrays"]["x_train"][:, None])   # (N, 1, H, W)
     assert "downloaded" in ds.source
     assert cache_files(mirror["cache"]) == sorted(f"datasets/mnist/{s}.gz" for s in sources.FILES.values())
     # Second time: found in the cache, no network needed.
@@ -171,7 +171,7 @@ def test_fetch_and_verify_commands(mirror, capsys):
 
 
 def test_fetch_unknown_or_embedded(mirror, capsys):
-    for name in ("mnist-sample", "cifar10"):
+    for name in ("mnist-sample", "imagenet"):
         rc, out, err = run_cli(capsys, "data", "fetch", name)
         assert rc == 2 and "only mnist, fashion-mnist" in err and err.count("\n") == 1
 
@@ -217,4 +217,4 @@ def test_real_files_from_a_local_mirror_pass_the_real_checksums(full_data_dir, t
     loc = sources.download("mnist", progress=False)
     assert all(ok for _, ok, _, _ in sources.verify_files("mnist", loc.paths))
     ds = load_dataset("mnist")
-    assert ds.x_train.shape == (60000, 28, 28) and "(cache)" in ds.source
+    assert ds.x_train.shape == (60000, 1, 28, 28) and "(cache)" in ds.source

@@ -43,7 +43,7 @@ def test_encode_matches_the_models_embed(run_copy):
     run = run_copy("vae")
     lat = load_latents(run)                                      # encodes: the file was missing
     model = load_model(run)
-    x = torch.from_numpy(load_dataset("mnist-sample").x_test[:7]).float().div(255).unsqueeze(1)
+    x = torch.from_numpy(load_dataset("mnist-sample").x_test[:7]).float().div(255)   # (7, 1, 28, 28)
     with torch.no_grad():
         mu = model.embed(x).numpy()
     np.testing.assert_allclose(lat["test_mean"][:7], mu, rtol=1e-4, atol=1e-5)
@@ -112,3 +112,18 @@ def test_encode_command_prints_what_it_stored(run_copy, capsys):
     assert main(["encode", str(run), "--batch-size", "256"]) == 0
     out = capsys.readouterr().out
     assert "means and log-variances (vae)" in out and (run / "latents.npz").exists()
+
+
+def test_encode_with_data_of_other_channels_is_one_line_and_writes_nothing(run_copy, capsys):
+    """A grey run whose data settings were changed to colour: one line naming both, no traceback."""
+    import json
+
+    run = run_copy("ae")
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["data"]["color"] = "rgb"
+    (run / "config.json").write_text(json.dumps(cfg))
+    assert main(["encode", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("latentatlas: error:") and "\n" not in err
+    assert "28x28 grey (1 channel)" in err and "28x28 RGB (3 channels)" in err
+    assert not (run / "latents.npz").exists()

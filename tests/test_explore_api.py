@@ -475,3 +475,100 @@ def test_cli_warns_when_listening_beyond_loopback(monkeypatch, capsys, tmp_path)
     assert seen["host"] == "0.0.0.0" and "box.lan" in seen["hosts"] and seen["browser"] is False
     assert cli_main(["explore", str(tmp_path), "--port", "0"]) == 0
     assert "warning" not in capsys.readouterr().err and seen["host"] == "127.0.0.1" and seen["browser"] is True
+
+
+# ------------------------------------------------------------------ colour: every picture in RGB, grey stays grey
+@pytest.fixture(scope="module")
+def colour_state(tmp_path_factory):
+    """A tiny 2-d VAE on the tinted sample ("mnist-color", with its hue factor), loaded for exploring."""
+    from colour_helpers import use_tinted_sample
+
+    from latentatlas.explore.state import ExploreState
+    from latentatlas.settings import DataConfig, ModelConfig, TrainConfig
+    from latentatlas.train import train_run
+
+    mp = pytest.MonkeyPatch()
+    use_tinted_sample(mp)                 # undone after this module: the explorer reloads the data on start
+    run = tmp_path_factory.mktemp("explore-colour") / "run"
+    train_run(run, DataConfig(name="mnist-color"), ModelConfig(name="vae", latent_dim=2),
+              TrainConfig(epochs=1, batch_size=64, max_train_images=1000, seed=0, progress_images=16, threads=1))
+    assert cli_main(["encode", str(run)]) == 0
+    yield ExploreState.load(run, views=["pca", "latent"], progress=False)
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def colour_client(colour_state, policy):
+    from latentatlas.explore.server import create_app
+
+    c = starlette_testclient.TestClient(create_app(colour_state, policy), base_url="http://127.0.0.1:8765",
+                                        raise_server_exceptions=False)
+    c.headers["X-Explore-Token"] = policy.token
+    return c
+
+
+def every_picture(client) -> dict:
+    """name -> decoded PIL image of every picture the API sends: hover, click panel, decode,
+    walks (strip and GIF), sliders, selection."""
+    import base64
+
+    def pil(uri):
+        return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+
+    p = client.get("/api/point/3?k=2").json()
+    pics = {"hover": Image.open(io.BytesIO(client.get("/api/image/3").content)),
+            "point image": pil(p["image"]), "reconstruction": pil(p["reconstruction"]),
+            "neighbour": pil(p["neighbours"][0]["image"])}
+    pics["decode at"] = pil(client.post("/api/decode", json={"view": "pca", "x": 0.1, "y": 0.2}).json()["image"])
+    pics["decode code"] = pil(client.post("/api/decode", json={"code": [0.5, -0.5]}).json()["image"])
+    path = client.post("/api/walk", json={"view": "latent", "path": [[-1, 0], [1, 1]], "steps": 4}).json()
+    pics["path strip"], pics["path gif"] = pil(path["strip"]), pil(path["gif"])
+    ab = client.post("/api/walk", json={"a": 1, "b": 2, "steps": 3}).json()
+    pics["a-b strip"], pics["a-b gif"] = pil(ab["strip"]), pil(ab["gif"])
+    pics["slider"] = pil(client.post("/api/traverse", json={"index": 0, "dim": 0, "values": [1.0]}).json()["images"][0])
+    sel = client.post("/api/select", json={"indices": [1, 2, 3, 4]}).json()
+    pics["mean image"], pics["decoded mean"] = pil(sel["mean_image"]), pil(sel["decoded_mean"])
+    return pics
+
+
+SIZES = {"path strip": (4 * 28 + 3 * 2, 28), "path gif": (4 * 28, 4 * 28), "a-b strip": (3 * 28 + 2 * 2, 28),
+         "a-b gif": (4 * 28, 4 * 28)}
+
+
+def test_a_colour_run_answers_every_picture_in_rgb(colour_client, colour_state):
+    pics = every_picture(colour_client)
+    for name, img in pics.items():
+        assert img.mode == ("P" if name.endswith("gif") else "RGB"), name
+        assert img.size == SIZES.get(name, (28, 28)), name
+    # the pictures are the data's own colours: the hovered image is the tinted image, channel for channel
+    from colour_helpers import tinted_sample
+
+    ds = tinted_sample()
+    np.testing.assert_array_equal(np.asarray(pics["hover"]), ds.x_train[3].transpose(1, 2, 0))
+    assert np.ptp(np.asarray(pics["hover"]).astype(int), axis=2).max() > 100       # a tint, not grey
+    # the GIF keeps the decoded colours (up to its 256-colour palette)
+    frames = colour_state.decode(np.stack([colour_state.codes[1], colour_state.codes[2]]))
+    first = np.asarray(pics["a-b gif"].convert("RGB"))[::4, ::4].astype(int)
+    assert frames.shape == (2, 28, 28, 3) and np.abs(first - frames[0]).mean() < 6
+    mean = colour_state.images[[1, 2, 3, 4]].astype(np.float32).mean(axis=0)
+    assert np.abs(np.asarray(pics["mean image"]).astype(int) - mean).max() <= 1
+
+
+def test_a_grey_run_answers_every_picture_in_grey(client):
+    for name, img in every_picture(client).items():
+        assert img.mode == ("P" if name.endswith("gif") else "L"), name
+        assert img.size == SIZES.get(name, (28, 28)), name
+
+
+def test_colour_by_hue_is_offered_only_when_the_data_knows_the_hue(colour_client, client, colour_state):
+    m = colour_client.get("/api/meta").json()
+    hue = [c for c in m["colourings"] if c["name"] == "factor_hue"]
+    assert hue and hue[0]["kind"] == "cyclic" and hue[0]["title"] == "hue" and hue[0]["available"]
+    p = colour_client.get("/api/points?view=pca").json()
+    rows = np.asarray(p["index"])
+    np.testing.assert_allclose(p["factor_hue"], colour_state.factors["hue"][rows], atol=1e-4)
+    assert 0 <= min(p["factor_hue"]) and max(p["factor_hue"]) < 1
+    assert colour_client.get("/api/point/5").json()["factors"] == {"hue": round(float(colour_state.factors["hue"][5]), 4)}
+    assert not any(c["name"].startswith("factor_") for c in client.get("/api/meta").json()["colourings"])
+    assert "factor_hue" not in client.get("/api/points?view=pca").json()
+    assert client.get("/api/point/5").json()["factors"] == {}

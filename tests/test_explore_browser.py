@@ -25,13 +25,7 @@ SHOTS = Path("/tmp/explore-shots")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """(base URL with token, state): a real uvicorn server on a free loopback port."""
-    import socket
-
-    import uvicorn
-
     from latentatlas.cli import main as cli_main
-    from latentatlas.explore.security import Policy
-    from latentatlas.explore.server import create_app
     from latentatlas.explore.state import ExploreState
 
     run = tmp_path_factory.mktemp("explore-browser") / "run"
@@ -39,6 +33,18 @@ def server(tmp_path_factory):
                      "--latent-dim", "6", "--threads", "1", "--out", str(run)]) == 0
     assert cli_main(["encode", str(run)]) == 0
     state = ExploreState.load(run, views=["pca", "lda"], progress=False)
+    yield from serve(state)
+
+
+def serve(state):
+    """Yield (base URL with token, state) while a real uvicorn server runs on a free loopback port."""
+    import socket
+
+    import uvicorn
+
+    from latentatlas.explore.security import Policy
+    from latentatlas.explore.server import create_app
+
     policy = Policy.for_host("127.0.0.1")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
@@ -68,7 +74,10 @@ def browser():
 
 @pytest.fixture
 def page(browser, server, tmp_path):
-    url, _ = server
+    yield from open_page(browser, server[0], tmp_path)
+
+
+def open_page(browser, url, tmp_path):
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     pg = context.new_page()
     pg.errors = []
@@ -340,4 +349,65 @@ def test_lasso_selection_exports_the_points_inside_the_drawn_polygon(page, serve
     disagree = set(got) ^ set(expect)
     assert len(disagree) <= 1, sorted(disagree)[:10]   # at most one point on the very edge
     shot(page, tmp_path, "07-lasso")
+    assert page.errors == []
+
+
+# ------------------------------------------------------------------ a colour run: RGB pictures, colour by hue
+@pytest.fixture(scope="module")
+def colour_server(tmp_path_factory):
+    """The explorer on a tiny 2-d VAE of the tinted sample ("mnist-color", with its hue factor)."""
+    from colour_helpers import use_tinted_sample
+
+    from latentatlas.cli import main as cli_main
+    from latentatlas.explore.state import ExploreState
+    from latentatlas.settings import DataConfig, ModelConfig, TrainConfig
+    from latentatlas.train import train_run
+
+    mp = pytest.MonkeyPatch()
+    use_tinted_sample(mp)
+    run = tmp_path_factory.mktemp("explore-colour") / "run"
+    train_run(run, DataConfig(name="mnist-color"), ModelConfig(name="vae", latent_dim=2),
+              TrainConfig(epochs=2, batch_size=64, max_train_images=2000, seed=0, progress_images=16, threads=1))
+    assert cli_main(["encode", str(run)]) == 0
+    yield from serve(ExploreState.load(run, views=["pca", "latent"], progress=False))
+    mp.undo()
+
+
+@pytest.fixture
+def colour_page(browser, colour_server, tmp_path):
+    yield from open_page(browser, colour_server[0], tmp_path)
+
+
+def test_colour_run_hover_click_and_colour_by_hue(colour_page, colour_server, tmp_path):
+    page, state = colour_page, colour_server[1]
+    options = page.evaluate("[...document.querySelectorAll('#colour option')].map(o => [o.value, o.text])")
+    assert ["factor_hue", "hue"] in options
+    page.select_option("#colour", "factor_hue")
+    page.wait_for_function(f"window.explore.colour === 'factor_hue' && window.explore.mapPointCount() === {state.n}")
+    # the scale plotly resolved (an unknown name would fall back silently): round the hue circle, red to red
+    marker = page.evaluate("document.getElementById('map')._fullData[0].marker")
+    scale = [c for _, c in marker["colorscale"]]
+    assert scale[0] == scale[-1] == "#ff0000" and "#00ff00" in scale and "#0000ff" in scale
+    assert (marker["cmin"], marker["cmax"]) == (0, 1) and len(marker["color"]) == state.n
+    # hover: the tooltip shows the point's colour image and its hue
+    p = page.evaluate("window.explore.points")
+    i, sx, sy = isolated_point(page)
+    page.mouse.move(sx - 30, sy)
+    page.mouse.move(sx, sy, steps=4)
+    page.wait_for_function(f"document.getElementById('tooltip-image').src.includes('api/image/{p['index'][i]}?') && "
+                           "document.getElementById('tooltip-image').complete && "
+                           "document.getElementById('tooltip-image').naturalWidth === 28")
+    assert f"hue {state.factors['hue'][p['index'][i]]:.2f}" in page.text_content("#tooltip-text")
+    shot(page, tmp_path, "colour-01-hover")
+    # click: image, reconstruction and neighbours in colour
+    page.mouse.click(sx, sy)
+    page.wait_for_selector("#point-panel:not([hidden])", timeout=10_000)
+    sel = page.evaluate("window.explore.selected")
+    assert sel["index"] == p["index"][i] and "hue" in page.text_content("#point-text")
+    page.wait_for_timeout(500)
+    assert page.locator("#decode-panel").is_hidden()        # a click on a point is not a click on empty space
+    for uri in [sel["image"], sel["reconstruction"]] + [n["image"] for n in sel["neighbours"]]:
+        assert uri_pixels(uri).shape == (28, 28, 3)
+    np.testing.assert_array_equal(uri_pixels(sel["image"]), state.images[sel["index"]])
+    shot(page, tmp_path, "colour-02-point")
     assert page.errors == []

@@ -110,6 +110,73 @@ def test_two_dimensional_latent_gets_a_manifold_grid(tmp_path):
     np.testing.assert_allclose(m["x_range"], [lo[0], hi[0]], rtol=1e-6)
 
 
+def painted_run(path, logits, image_side: int = 12):
+    """A run whose untrained 2-d AE decodes every code to one flat colour: its output layer
+    gets zero weights and a bias of `logits` (one per channel; +-30 -> 1 or 0 after the
+    sigmoid, 0 -> 0.5), beside latents.npz for three classes. No dataset is read (no judge)."""
+    import torch
+
+    from latentatlas.models import build_model, save_model
+    from latentatlas.rundir import atomic_write_json
+
+    model = build_model({"name": "ae", "config": {"latent_dim": 2, "in_channels": len(logits),
+                                                  "image_size": [image_side, image_side]}})
+    out = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))][-1]
+    with torch.no_grad():
+        out.weight.zero_()
+        out.bias.copy_(torch.tensor(logits, dtype=torch.float32))
+    save_model(path, model)
+    codes = np.random.default_rng(0).normal(size=(60, 2))
+    labels = np.arange(60) % 3
+    np.savez(path / "latents.npz", train_mean=codes, test_mean=codes[:30], train_labels=labels,
+             test_labels=labels[:30], class_names=np.array(["a", "b", "c"]), kind=np.array("ae"))
+    atomic_write_json(path / "config.json", {"data": {"name": "mnist-sample"}})
+    return path
+
+
+def figure_pixels(run, fig) -> list[np.ndarray]:
+    """A figure's pixels as (H, W, 3) int arrays: one for a PNG, one per frame for a GIF."""
+    from PIL import ImageSequence
+
+    with Image.open(run / fig["path"]) as im:
+        return [np.asarray(f.convert("RGB")).astype(np.int64) for f in ImageSequence.Iterator(im)]
+
+
+def test_generated_figures_of_a_colour_model_are_in_colour(tmp_path):
+    """Samples, class means, walks, the tour, traversals and the manifold of a model that decodes
+    pure red: every image figure shows pure red pixels, many of them, in every GIF frame."""
+    run = painted_run(tmp_path / "red", [30.0, -30.0, -30.0])
+    cfg = GenerateConfig(judge=False, samplers=["gaussian", "class-gaussian"], manifold_n=3, steps=4, n_per_class=2)
+    out = generate_run(run, cfg, progress=False)
+    figures = out["generation"]["figures"] + out["interpolation"]["figures"]
+    names = " ".join(f["path"] for f in figures)
+    for part in ("generation_gaussian.png", "generation_class_gaussian.png", "interpolation_class_means.png",
+                 "interpolation_walk_", ".gif", "interpolation_tour.gif", "interpolation_traversal.png",
+                 "interpolation_manifold.png"):
+        assert part in names
+    for fig in figures:
+        if "heatmap" in fig["path"]:
+            continue
+        frames = figure_pixels(run, fig)
+        for a in frames:
+            red = int((a == [255, 0, 0]).all(-1).sum())
+            assert red >= 12 * 12, fig["path"]             # at least one 12 x 12 image, not shrunk
+        if fig["kind"] == "gif":
+            assert tuple(frames[0][24, 24]) == (255, 0, 0)   # inside the first image (scale 4)
+
+
+def test_generated_figures_of_a_grey_model_stay_grey(tmp_path):
+    run = painted_run(tmp_path / "grey", [0.0])            # sigmoid(0): mid grey
+    out = generate_run(run, GenerateConfig(judge=False, samplers=["gaussian"], manifold_n=3, steps=4,
+                                           n_per_class=2), progress=False)
+    for fig in out["generation"]["figures"] + out["interpolation"]["figures"]:
+        if "heatmap" in fig["path"]:
+            continue
+        for a in figure_pixels(run, fig):
+            assert (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all(), fig["path"]
+            assert int((a == 128).all(-1).sum()) >= 12 * 12, fig["path"]   # the decoded 0.5, drawn
+
+
 def test_class_index_by_name_or_label():
     names = ["T-shirt/top", "Trouser", "Bag"]
     assert class_index("trouser", names) == 1

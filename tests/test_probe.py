@@ -84,3 +84,43 @@ def test_bad_probe_choices_are_user_errors():
         KNNProbe().fit(X, np.zeros(len(X), int))
     with pytest.raises(UserError, match="NaN"):
         LogRegProbe().fit(np.full_like(X, np.nan), y)
+
+
+# ------------------------------------------------------------------ factor probes (latent/factors.py)
+def test_hue_is_a_point_on_the_circle_and_wraps_around():
+    from latentatlas.latent.factors import score_factor, target
+
+    t = target("hue", [0.0, 0.25, 0.99])
+    np.testing.assert_allclose(t[:2], [[1, 0], [0, 1]], atol=1e-12)
+    # 0.99 and 0.01 lie 0.02 of a turn apart (7.2 degrees), not 0.98 of one
+    s = score_factor("hue", target("hue", [0.99, 0.5]), target("hue", [0.01, 0.5]))
+    assert abs(s["mean_angle_error_deg"] - 7.2 / 2) < 1e-6
+    assert target("size", [1.5, 2.0]).shape == (2, 1)
+    assert "mean_angle_error_deg" not in score_factor("size", target("size", [1.0, 2.0]), target("size", [1.0, 2.0]))
+
+
+def test_factor_probe_finds_a_circular_factor_the_codes_carry_and_not_one_they_do_not():
+    from latentatlas.latent.factors import probe_factor
+
+    rng = np.random.default_rng(0)
+    hue = rng.random(1500)
+    other = rng.normal(size=(1500, 4))
+    carried = np.column_stack([other, 5 * np.cos(2 * np.pi * hue), 5 * np.sin(2 * np.pi * hue)])
+    got = probe_factor("hue", carried[:1000], hue[:1000], carried[1000:], hue[1000:])
+    assert got["r2"] > 0.95 and got["ridge"]["r2"] > 0.95 and got["knn"]["mean_angle_error_deg"] < 10
+    # the hue as a plain number in one column: linear in h, not in (cos, sin); kNN still reads it
+    plain = np.column_stack([other, hue])
+    got = probe_factor("hue", plain[:1000], hue[:1000], plain[1000:], hue[1000:])
+    assert got["probe"] == "knn" and got["knn"]["r2"] > 0.8 > got["ridge"]["r2"]
+    none = probe_factor("hue", other[:1000], hue[:1000], other[1000:], hue[1000:])
+    assert none["r2"] < 0.05 and none["ridge"]["mean_angle_error_deg"] > 75
+
+
+def test_report_sentence_names_each_factor():
+    from latentatlas.latent.factors import class_entry, sentence
+
+    probes = {"svm": {"accuracy": 0.9}, "knn": {"accuracy": 0.95}, "dims": 8}
+    assert class_entry(probes) == {"accuracy": 0.95, "probe": "knn"} and class_entry({"dims": 8}) is None
+    line = sentence({"class": class_entry(probes),
+                     "hue": {"r2": 0.5, "probe": "knn", "knn": {"r2": 0.5, "mean_angle_error_deg": 12.34}}})
+    assert line == "class: probe accuracy 0.950 (knn); hue: R^2 0.500 (knn), off by 12.3 degrees of the circle on average"

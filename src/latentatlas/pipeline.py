@@ -205,6 +205,11 @@ def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = N
     unknown = [s for s in skip if s not in STAGES]
     if unknown:
         raise UserError(f"cannot skip {', '.join(unknown)}: the stages are {', '.join(STAGES)}")
+    if "analyze" not in skip:
+        from .cores import resolve_jobs
+
+        # --jobs over the cores is refused now, not after minutes of training.
+        resolve_jobs(cfg.section_dict("analysis").get("n_jobs"))
     run = RunDir(out)
     # The lock first refuses a folder holding something that is not a run, before any work.
     with run.lock(wait=wait, command="latentatlas run"):

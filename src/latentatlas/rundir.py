@@ -180,7 +180,13 @@ class RunDir:
     def config_section(self, section: str) -> dict:
         """One stage's table of config.json ({} when absent)."""
         value = self.read_config().get(section)
-        return dict(value) if isinstance(value, dict) else {}
+        table = dict(value) if isinstance(value, dict) else {}
+        if section == "data" and str(table.get("name", "")).startswith("folder:") and "color" not in table:
+            # A folder: run written before colour support (no `color` key) was trained on its
+            # images read grey, PNG/JPEG only, stretched to size: load them that way again, so
+            # analyze/report/explore/encode of an old colour-photo run still fit its model.
+            table.update(color="grey", fit="legacy")
+        return table
 
     def write_config(self, config: dict) -> None:
         atomic_write_json(self.path / CONFIG, config)

@@ -3,7 +3,8 @@
 Public API (stable; other stages code against it):
 
     load_dataset(name, data_dir=None, classes=None, image_size=None,
-                 test_fraction=0.2, split_seed=0, download=True) -> ImageDataset
+                 test_fraction=0.2, split_seed=0, download=True,
+                 color="auto", fit="crop") -> ImageDataset
     load_dataset_or_sample(data_dir=None, ...) -> (ImageDataset, note)
         full MNIST when found or fetched, else the embedded sample; the note says which
     parse_classes("1,4,8") -> ["1", "4", "8"]
@@ -15,8 +16,9 @@ Public API (stable; other stages code against it):
                   full dataset, per class); factors_train/factors_test (per-image
                   factors of variation such as mnist-color's hue, name -> (N,) floats)
 
-Modules: idx (IDX read/write), sources (locate, download, verify), registry
-(names, load_dataset), subset, split, images (folders of images, .npz).
+Modules: idx (IDX read/write), sources (locate, download, verify), archives (the
+one-archive datasets' locate/download), cifar, svhn, mnist_color, registry (names,
+load_dataset), subset, split, images (folders of images, .npz).
 """
 
 from __future__ import annotations

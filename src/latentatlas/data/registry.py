@@ -5,9 +5,13 @@ Names:
     fashion-mnist    Fashion-MNIST, same sizes, 10 clothing classes (its own split)
     mnist-sample     the 10,000 MNIST test images embedded in the package,
                      split 8,000 / 2,000 with a seeded permutation (test_fraction 0.2)
-    folder:PATH      PATH/<class>/<image>.png|jpg, grey, resized to image_size (28)
-    npz:PATH         arrays x (N,H,W) or (N,1,H,W), y (N,), optional class_names,
-                     optional x_test/y_test (else a seeded split)
+    cifar10          CIFAR-10, 50,000 / 10,000 colour images 32x32 (binary version; archives.py)
+    svhn             SVHN cropped digits, 73,257 / 26,032 colour images 32x32, label = digit
+    mnist-color      MNIST with each digit tinted by a seeded random hue (mnist_color.py)
+    folder:PATH      PATH/<class>/<image>.png|jpg|bmp|gif|tif|webp, colour kept (color=auto),
+                     brought to image_size (28) by centre crop or pad (fit); see data/images.py
+    npz:PATH         arrays x (N,H,W), (N,H,W,C) or (N,C,H,W) with C = 1 or 3, y (N,),
+                     optional class_names, layout, x_test/y_test (else a seeded split)
 """
 
 from __future__ import annotations
@@ -42,7 +46,13 @@ DESCRIPTIONS = {
     "fashion-mnist": "Fashion-MNIST (Zalando Research), 60k/10k 28x28, 10 clothing classes, MIT",
     "mnist-sample": "embedded: the 10k MNIST test images, seeded 8000/2000 split, CC BY-SA 3.0",
 }
-KNOWN = [*DATASETS, "mnist-sample"]
+DESCRIPTIONS.update({
+    "cifar10": "CIFAR-10 (Krizhevsky, 2009), 50k/10k 32x32 colour, 10 classes, binary version",
+    "svhn": "SVHN cropped digits (Netzer et al., 2011), 73k/26k 32x32 colour, non-commercial use",
+    "mnist-color": "MNIST with strokes tinted by a seeded random hue per image (built from mnist)",
+})
+COLOUR_DATASETS = ["cifar10", "svhn", "mnist-color"]
+KNOWN = [*DATASETS, "mnist-sample", *COLOUR_DATASETS]
 FALLBACK_TIMEOUT = 5.0   # seconds: a machine without network falls back to the sample quickly
 
 
@@ -114,6 +124,23 @@ def _load_named(name: str, data_dir, download_ok: bool, timeout: float | None = 
     return _load_idx_folder(name, loc.paths, f"{loc.folder} ({loc.where})")
 
 
+def _load_colour(name: str, data_dir, download_ok: bool) -> ImageDataset:
+    """cifar10 and svhn from their published files; mnist-color built from the MNIST files."""
+    if name == "mnist-color":
+        from .mnist_color import colourise
+
+        try:
+            return colourise(_load_named("mnist", data_dir, download_ok))
+        except UserError as exc:
+            raise UserError(f"mnist-color is built from the MNIST files: {exc}") from None
+    from . import archives
+
+    loc = archives.find_or_fetch(name, data_dir, download_ok)
+    x_tr, y_tr, x_te, y_te, names = archives.REMOTES[name].read(loc.paths)
+    return ImageDataset(name, x_tr, y_tr, x_te, y_te, names, f"{loc.folder} ({loc.where})",
+                        list(range(len(names))))
+
+
 def load_sample(test_fraction: float = 0.2, split_seed: int = 0) -> ImageDataset:
     x, y = read_idx_pair(SAMPLE_FILES["x"], SAMPLE_FILES["y"], 10)
     tr, te = seeded_split(len(y), test_fraction, split_seed)
@@ -123,14 +150,17 @@ def load_sample(test_fraction: float = 0.2, split_seed: int = 0) -> ImageDataset
                         f"{len(tr)}/{len(te)} split, seed {split_seed})", list(range(10)))
 
 
-def _load_user(name: str, test_fraction: float, split_seed: int, image_size: int | None) -> ImageDataset:
+def _load_user(name: str, test_fraction: float, split_seed: int, image_size: int | None,
+               color: str = "auto", fit: str = "crop") -> ImageDataset:
     kind, _, path = name.partition(":")
     if not path:
         raise UserError(f"dataset {name!r} needs a path after '{kind}:', e.g. {kind}:/data/my_images")
+    note = ""
     if kind == "folder":
         from .images import load_image_folder
 
-        x, y, names = load_image_folder(path, image_size)
+        # colour and size are settled per image as it is read (to_color then has nothing to do)
+        x, y, names, note = load_image_folder(path, image_size, color=color, fit=fit)
         x_te = y_te = None
     else:
         from .images import load_npz
@@ -142,7 +172,7 @@ def _load_user(name: str, test_fraction: float, split_seed: int, image_size: int
         split = f"seeded split, test fraction {test_fraction}, seed {split_seed}"
     else:
         split = "its own train/test split"
-    source = f"{Path(path).expanduser()} ({split})"
+    source = f"{Path(path).expanduser()} ({split})" + (f"; {note}" if note else "")
     return ImageDataset(name, x, y, x_te, y_te, names, source, list(range(len(names))))
 
 
@@ -167,7 +197,7 @@ def load_dataset(name: str, data_dir=None, classes=None, image_size=None,
     classes: labels or class names to keep (list, or "1,4,8"); relabelled 0..k-1.
     image_size: resize to this square size (None keeps the dataset's; folders default to 28).
     test_fraction, split_seed: the seeded split for data without a split of its own.
-    download: allow fetching mnist / fashion-mnist from the official mirrors.
+    download: allow fetching a named dataset from its official site.
     color: "auto" keeps what the files are; "rgb" / "grey" convert to 3 / 1 channels.
     fit: how a folder's images reach image_size: "crop" (centre) or "pad".
     """
@@ -178,8 +208,10 @@ def load_dataset(name: str, data_dir=None, classes=None, image_size=None,
         ds = _load_named(name, data_dir, download)
     elif name == "mnist-sample":
         ds = load_sample(test_fraction, split_seed)
+    elif name in COLOUR_DATASETS:
+        ds = _load_colour(name, data_dir, download)
     elif name.startswith(("folder:", "npz:")):
-        ds = _load_user(name, test_fraction, split_seed, image_size)
+        ds = _load_user(name, test_fraction, split_seed, image_size, color, fit)
     else:
         raise UserError(f"unknown dataset {name!r}; known: {known_names()}")
     return to_color(_finish(ds, classes, image_size), color)
@@ -245,7 +277,14 @@ def dataset_status(name: str, data_dir=None) -> str:
     """Where `name` would be read from now (no download): for `data list`."""
     if name == "mnist-sample":
         return f"embedded ({SAMPLE_DIR})"
-    loc = locate(name, data_dir)
+    if name in ("cifar10", "svhn"):
+        from . import archives
+
+        loc = archives.locate(name, data_dir)
+    else:
+        loc = locate("mnist" if name == "mnist-color" else name, data_dir)
+        if name == "mnist-color" and loc.found:
+            return f"built from the mnist files in {loc.folder} ({loc.where})"
     if loc.found:
         return f"{loc.folder} ({loc.where})"
     return "not found (will be downloaded to the cache when first used)" if not data_dir else "not found"

@@ -142,9 +142,12 @@ def locate(name: str, data_dir: str | os.PathLike | None = None) -> Located:
     return loc
 
 
-def mirror_bases(name: str) -> list[str]:
+def mirror_bases(name: str, defaults: list[str] | None = None) -> list[str]:
+    """$LATENTATLAS_MIRRORS if set, else `defaults` (MIRRORS[name] when not given)."""
     env = os.environ.get(MIRRORS_ENV)
-    bases = [b.strip() for b in env.split(",") if b.strip()] if env else list(MIRRORS.get(name, []))
+    if defaults is None:
+        defaults = MIRRORS.get(name, [])
+    bases = [b.strip() for b in env.split(",") if b.strip()] if env else list(defaults)
     out = []
     for base in bases:
         base = base.replace("{name}", name)
@@ -158,6 +161,20 @@ def sha256_decompressed(path: Path) -> str:
     return hashlib.sha256(read_raw_bytes(path)).hexdigest()
 
 
+def sha256_file(path: Path) -> str:
+    """SHA-256 of the file's bytes as stored, read in chunks (archives of hundreds of MB)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, not a file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return digest.hexdigest()
+
+
 def verify_files(name: str, paths: dict[str, Path]) -> list[tuple[Path, bool, str, str]]:
     """[(file, ok, expected, actual)] for each file, against SHA256[name]."""
     table = SHA256[name]
@@ -169,8 +186,10 @@ def verify_files(name: str, paths: dict[str, Path]) -> list[tuple[Path, bool, st
     return results
 
 
-def _download_one(url: str, dest: Path, expected_sha: str, timeout: float, progress: bool) -> None:
-    """Fetch `url` (gzip) to `dest` atomically, checking SHA-256 of the decompressed bytes.
+def _download_one(url: str, dest: Path, expected_sha: str, timeout: float, progress: bool,
+                  raw: bool = False) -> None:
+    """Fetch `url` (gzip) to `dest` atomically, checking SHA-256 of the decompressed bytes
+    (of the bytes as served when `raw`: archives whose published checksum is the file's own).
 
     Raises OSError-like errors for network trouble (the caller tries the next
     mirror) and UserError for a checksum mismatch.
@@ -209,11 +228,12 @@ def _download_one(url: str, dest: Path, expected_sha: str, timeout: float, progr
                 out.flush()
                 os.fsync(out.fileno())
             try:
-                actual = hashlib.sha256(read_raw_bytes(tmp_path)).hexdigest()
+                actual = sha256_file(tmp_path) if raw else hashlib.sha256(read_raw_bytes(tmp_path)).hexdigest()
             except UserError as exc:
                 raise UserError(f"{url}: downloaded file is unreadable ({str(exc).split(': ', 1)[-1]})") from None
             if actual != expected_sha:
-                raise UserError(f"{url}: checksum mismatch (SHA-256 of the decompressed bytes is "
+                what = "file" if raw else "decompressed bytes"
+                raise UserError(f"{url}: checksum mismatch (SHA-256 of the {what} is "
                                 f"{actual[:12]}..., expected {expected_sha[:12]}...); nothing was saved, "
                                 "try again later or another mirror with $LATENTATLAS_MIRRORS")
             os.replace(tmp_path, dest)

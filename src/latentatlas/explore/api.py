@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ..latent.factors import CIRCULAR
 from .security import Limits, RequestError
 from .state import VIEW_TITLES, ExploreState, gif, png, strip
 
@@ -94,6 +95,11 @@ def meta(state: ExploreState, limits: Limits) -> dict:
          "available": state.logvar is not None,
          "description": "mean of exp(logvar) over the latent dimensions (VAE only)"},
     ]
+    # Factors of variation the dataset knows per image (mnist-color's hue): a circular one is
+    # drawn on a cyclic colour scale.
+    colourings += [{"name": f"factor_{name}", "title": name, "kind": "cyclic" if name in CIRCULAR else "continuous",
+                    "available": True, "description": f"the image's {name}, as the dataset made it"}
+                   for name in state.factors]
     views = [{"name": v.name, "title": VIEW_TITLES[v.name], "n_points": len(v.index),
               "rules": v.inverse.rules, "rule": v.inverse.describe(v.inverse.rules[0]), "source": v.source}
              for v in state.views.values()]
@@ -118,6 +124,8 @@ def points(state: ExploreState, view_name) -> dict:
            "probe_error": (state.colourings["probe_pred"][idx] != state.labels[idx]).astype(int).tolist()}
     if "variance" in state.colourings:
         out["variance"] = _rounded(state.colourings["variance"][idx])
+    for name in state.factors:
+        out[f"factor_{name}"] = _rounded(state.colourings[f"factor_{name}"][idx])
     return out
 
 
@@ -141,6 +149,7 @@ def point(state: ExploreState, index: str, k_value) -> dict:
             "class": names[label], "probe_pred": pred, "probe_class": names[pred],
             "probe_correct": pred == label, "code": state.codes[i].tolist(),
             "variance": (float(state.colourings["variance"][i]) if "variance" in state.colourings else None),
+            "factors": {name: round(float(v[i]), 4) for name, v in state.factors.items()},
             "image": image_uri(state.images[i]), "reconstruction": image_uri(recon),
             "neighbours": [{"index": r, "class": names[int(state.labels[r])], "distance": round(dd, 5),
                             "image": image_uri(state.images[r])} for r, dd in zip(rows, dist)]}

@@ -4,7 +4,8 @@
 
 holds the model (eval mode, on the CPU), every code of the run (train rows then
 test rows, as in latents.npz), the images, the 2-D views with their inverse
-maps, and the colourings (class, cluster, probe error, VAE posterior variance).
+maps, and the colourings (class, cluster, probe error, VAE posterior variance, and
+the dataset's factors of variation such as mnist-color's hue, as "factor_<name>").
 Views and colourings that `analyze` (or an earlier `explore`) saved in
 maps.npz are reused; only what is missing is computed, with a progress bar,
 and saved back for the next start.
@@ -51,6 +52,7 @@ class ExploreState:
     images: np.ndarray              # (N, H, W) or (N, H, W, 3) uint8
     dataset: str = ""
     logvar: np.ndarray | None = None
+    factors: dict = field(default_factory=dict)      # name -> (N,) floats (mnist-color: "hue" in [0, 1))
     views: dict = field(default_factory=dict)
     colourings: dict = field(default_factory=dict)   # name -> (N,) array
     probe_words: str = ""
@@ -85,7 +87,8 @@ class ExploreState:
                             f"images; re-run `latentatlas encode {rd.path}`")
         model = load_model(rd.path, device="cpu")
         state = cls(rd, model, codes, labels, list(latents["class_names"]), len(latents["train_mean"]),
-                    latents["kind"], images, dataset=str(getattr(data, "name", "")), logvar=logvar)
+                    latents["kind"], images, dataset=str(getattr(data, "name", "")), logvar=logvar,
+                    factors=_factors(data))
         state._prepare(resolve_views(views, codes.shape[1], len(state.class_names)), progress)
         return state
 
@@ -124,6 +127,8 @@ class ExploreState:
                            "probe_pred": maps["probe_pred"].astype(np.int64)}
         if self.logvar is not None:                     # mean posterior variance per point
             self.colourings["variance"] = np.exp(self.logvar).mean(axis=1).astype(np.float32)
+        for name, values in self.factors.items():       # known factors of variation, e.g. the hue
+            self.colourings[f"factor_{name}"] = np.asarray(values, np.float32)
         self._neighbours()
         self.sliders = self._slider_basis()
 
@@ -224,6 +229,13 @@ class ExploreState:
         pca = PCA(MAX_SLIDERS, random_state=0).fit(self.codes)
         return {"basis": "pca", "names": [f"PC{i + 1}" for i in range(MAX_SLIDERS)],
                 "vectors": pca.components_.tolist(), "scales": np.sqrt(pca.explained_variance_).tolist()}
+
+
+def _factors(data) -> dict:
+    """The dataset's factors of variation, train rows then test rows: name -> (N,) float32."""
+    test = getattr(data, "factors_test", {}) or {}
+    return {k: np.concatenate([np.asarray(v, np.float32), np.asarray(test[k], np.float32)])
+            for k, v in (getattr(data, "factors_train", {}) or {}).items() if k in test}
 
 
 def resolve_views(views, latent_dim: int, n_classes: int = 10) -> list[str]:

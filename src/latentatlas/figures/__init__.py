@@ -14,6 +14,9 @@ metrics.json section, saying which report section it belongs to (one of
     curves       loss_figure (and save_loss_curves): loss per epoch from history rows
     interactive  scatter_3d_figure, write_html, embed_snippet (plotly)
     canvas       new_figure, save_figure, png_bytes
+    pixels       displayable, drawable, ...: image stacks come channel-first, (N, C, H, W) with
+                 C = 1 (grey, drawn with the grey colour map) or 3 (RGB); this is the one place
+                 that turns them into what Pillow and matplotlib draw
 """
 
 # Report sections a stage may file a figure under (the "section" key of a figure dict in

@@ -4,14 +4,17 @@ Plain tiled grids and GIFs come from `latentatlas.figures.grids`; these add what
 a reader needs around the pixels: row labels (class, latent dimension), axes
 in latent units, colour scales, and frames on images the judge disagrees with.
 
-    labelled_grid(path, images (R, C, H, W), row_labels, title, wrong=None)
+    labelled_grid(path, images (R, K, C, H, W), row_labels, title, wrong=None)
     means_heatmap(path, means (k, d), class_names, title)
     label_heatmap(path, counts (k, k'), row_names, col_names, title)
     distance_bars(path, {name: value}, floor, title)
-    manifold_figure(path, images (n, n, H, W), xs, ys, title)
-    strip_png(path, images (N, H, W)) / walk_gif(path, images, ...)
+    manifold_figure(path, images (n, n, C, H, W), xs, ys, title)
+    strip_png(path, images (N, C, H, W)) / walk_gif(path, images, ...) / tour_gif(...)
 
-Every writer is atomic (`rundir.atomic_save`) and returns the path.
+Images are channel-first, C = 1 (grey, drawn with the grey colour map) or 3 (RGB), float in
+[0, 1] or uint8; grey stacks without the channel axis ((R, K, H, W), (N, H, W)) are accepted
+too. `latentatlas.figures.pixels` converts them for drawing. Every writer is atomic
+(`rundir.atomic_save`) and returns the path.
 """
 
 from __future__ import annotations
@@ -22,15 +25,15 @@ import numpy as np
 
 from .canvas import new_figure, save_figure
 from .grids import make_grid, save_gif
+from .pixels import displayable, drawable, imshow_style, is_colour, pil_image
 
 # Images are shown as the dataset stores them (light on dark, like MNIST itself);
 # the judge's "wrong" frames in red, which stands out on both.
 WRONG = (0.90, 0.12, 0.12)
-
-
-def _shade(images: np.ndarray) -> np.ndarray:
-    """Grey levels as drawn: identity (kept in one place should a light theme want 1 - x)."""
-    return images
+# Grey cells sit 2 pixels apart and a wrong one gets a 1.6 pt frame. A colour image may
+# itself be red at its edge, so colour cells get a wider white gap and a thicker frame:
+# the red line then always has white on both sides.
+GAP = {False: (2, 1.6), True: (3, 2.6)}          # is colour -> (gap in image pixels, frame width in pt)
 
 
 def _savefig(fig, path) -> Path:
@@ -41,33 +44,46 @@ def _figure(w: float, h: float):
     return new_figure(w, h)
 
 
+def _tile(drawn: np.ndarray, pad: int) -> np.ndarray:
+    """(R, K, H, W[, 3]) float images -> one float canvas, white `pad`-pixel gaps around each."""
+    r, c, h, w = drawn.shape[:4]
+    canvas = np.ones((r * (h + pad) + pad, c * (w + pad) + pad, *drawn.shape[4:]), dtype=np.float32)
+    for i in range(r):
+        for j in range(c):
+            y, x = pad + i * (h + pad), pad + j * (w + pad)
+            canvas[y:y + h, x:x + w] = drawn[i, j]
+    return canvas
+
+
+def _cell_inches(h: int, w: int) -> float:
+    """Inches per image: 0.42 for 28 x 28 and smaller, in proportion above (a 64 x 64 image
+    gets as many screen pixels per image pixel as a digit does)."""
+    return 0.42 * max(1.0, 28.0 / max(h, w)) * (max(h, w) / 28.0)
+
+
 def labelled_grid(path, images: np.ndarray, row_labels=None, title: str = "", wrong: np.ndarray | None = None,
                   col_labels=None, row_title: str | None = None) -> Path:
-    """A grid (R rows x C columns of H x W images) with a label left of each row.
+    """A grid (R rows x K columns of images, (R, K, C, H, W)) with a label left of each row.
 
-    wrong: optional bool (R, C); those images get a red frame (e.g. the judge saw
+    wrong: optional bool (R, K); those images get a red frame (e.g. the judge saw
     another class than the one they were sampled for).
     """
     from matplotlib.patches import Rectangle
 
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim == 5:          # (R, C, 1, H, W)
-        images = images[:, :, 0]
-    r, c, h, w = images.shape
-    pad = 2
-    canvas = np.ones((r * (h + pad) + pad, c * (w + pad) + pad), dtype=np.float32)  # white gaps
-    for i in range(r):
-        for j in range(c):
-            y, x = pad + i * (h + pad), pad + j * (w + pad)
-            canvas[y:y + h, x:x + w] = _shade(np.clip(images[i, j], 0, 1))
-    cell = 0.42 * max(1.0, 28.0 / max(h, w)) * (max(h, w) / 28.0)
+    drawn = drawable(images, stack_dims=2)                     # (R, K, H, W) or (R, K, H, W, 3)
+    r, c, h, w = drawn.shape[:4]
+    pad, frame_lw = GAP[is_colour(drawn, stack_dims=2)]
+    canvas = _tile(drawn, pad)
+    cell = _cell_inches(h, w)
     fig = _figure(max(3.0, c * cell + 1.2), max(1.6, r * cell + (0.6 if title else 0.2)))
     ax = fig.add_axes([0, 0, 1, 1])
-    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.imshow(canvas, interpolation="nearest", **imshow_style(canvas))
     if wrong is not None:
         for i, j in zip(*np.nonzero(np.asarray(wrong))):
             y, x = pad + i * (h + pad), pad + j * (w + pad)
-            ax.add_patch(Rectangle((x - 1.5, y - 1.5), w + 2, h + 2, fill=False, edgecolor=WRONG, lw=1.6))
+            # centred in the gap: pixel k covers [k - 0.5, k + 0.5]
+            ax.add_patch(Rectangle((x - pad / 2 - 0.5, y - pad / 2 - 0.5), w + pad, h + pad, fill=False,
+                                   edgecolor=WRONG, lw=frame_lw))
     ax.set_xticks([] if col_labels is None else [pad + j * (w + pad) + w / 2 for j in range(c)])
     if col_labels is not None:
         ax.set_xticklabels([str(s) for s in col_labels], fontsize=8)
@@ -167,16 +183,18 @@ def distance_bars(path, values: dict, floor: float | None = None, reference: dic
 
 def manifold_figure(path, images: np.ndarray, xs: np.ndarray, ys: np.ndarray,
                     title: str = "Decoded 2-d latent space") -> Path:
-    """images (n_rows, n_cols, H, W) decoded at grid points (xs[j], ys[i]); axes in latent units."""
-    images = np.asarray(images, dtype=np.float32)
-    r, c, h, w = images.shape
-    canvas = images.transpose(0, 2, 1, 3).reshape(r * h, c * w)      # (r*H, c*W), no gaps
-    fig = _figure(min(10.0, 1.2 + c * 0.36), min(10.0, 1.0 + r * 0.36))
+    """images (n_rows, n_cols, C, H, W) decoded at grid points (xs[j], ys[i]); axes in latent units."""
+    drawn = drawable(images, stack_dims=2)                     # (r, c, H, W) or (r, c, H, W, 3)
+    r, c, h, w = drawn.shape[:4]
+    canvas = drawn.swapaxes(1, 2).reshape(r * h, c * w, *drawn.shape[4:])   # (r*H, c*W[, 3]), no gaps
+    # 0.36 inch per 28-pixel image, and in proportion for larger ones, so they are not shrunk.
+    grow = max(1.0, max(h, w) / 28.0)
+    fig = _figure(min(10.0 * grow, 1.2 + c * 0.36 * grow), min(10.0 * grow, 1.0 + r * 0.36 * grow))
     ax = fig.add_subplot(111)
     # extent puts each image's centre at its latent coordinate.
     dx = (xs[-1] - xs[0]) / max(c - 1, 1)
     dy = (ys[0] - ys[-1]) / max(r - 1, 1)
-    ax.imshow(_shade(canvas), cmap="gray", vmin=0, vmax=1, interpolation="nearest",
+    ax.imshow(canvas, interpolation="nearest", **imshow_style(canvas),
               extent=[xs[0] - dx / 2, xs[-1] + dx / 2, ys[-1] - dy / 2, ys[0] + dy / 2], aspect="auto")
     ax.set_xlabel("z0")
     ax.set_ylabel("z1")
@@ -185,30 +203,31 @@ def manifold_figure(path, images: np.ndarray, xs: np.ndarray, ys: np.ndarray,
 
 
 def strip_png(path, images: np.ndarray, title: str = "", t: np.ndarray | None = None) -> Path:
-    """A single row of images (N, H, W): a walk read left to right, each column labelled
+    """A single row of images (N, C, H, W): a walk read left to right, each column labelled
     with its mixing weight t (image = (1 - t) a + t b)."""
-    images = _floats(images)
+    images = np.asarray(images)
     t = np.linspace(0, 1, len(images)) if t is None else np.asarray(t)
     return labelled_grid(path, images[None], col_labels=[f"{v:.2f}".rstrip("0").rstrip(".") or "0" for v in t],
                          title=title)
 
 
 def _captioned_frames(images: np.ndarray, captions, scale: int) -> list[np.ndarray]:
-    """Upscale each (H, W) frame by `scale` (nearest) and add a caption bar under it: uint8 frames."""
+    """Upscale each drawn uint8 frame, (H, W) grey or (H, W, 3) RGB, by `scale` (nearest) and
+    add a caption bar under it: uint8 frames of the same mode."""
     from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.load_default()
     out = []
     for img, text in zip(images, captions):
-        frame = Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8), mode="L")
+        frame = pil_image(img)
         frame = frame.resize((img.shape[1] * scale, img.shape[0] * scale), Image.NEAREST)
         if text:
             bar = 14
-            canvas = Image.new("L", (frame.width, frame.height + bar), 255)
+            canvas = Image.new(frame.mode, (frame.width, frame.height + bar), "white")
             canvas.paste(frame, (0, 0))
             draw = ImageDraw.Draw(canvas)
             width = draw.textlength(text, font=font)
-            draw.text(((frame.width - width) / 2, frame.height + 1), text, fill=0, font=font)
+            draw.text(((frame.width - width) / 2, frame.height + 1), text, fill="black", font=font)
             frame = canvas
         out.append(np.asarray(frame))
     return out
@@ -216,9 +235,9 @@ def _captioned_frames(images: np.ndarray, captions, scale: int) -> list[np.ndarr
 
 def walk_gif(path, images: np.ndarray, scale: int = 4, duration_ms: int = 90, bounce: bool = True,
              hold: int = 4, caption: str = "") -> Path:
-    """An animated walk. bounce: play forward then back so the loop has no jump;
-    hold: repeat the end frames so the eye can read the endpoints."""
-    frames = _captioned_frames(_shade(_floats(images)), [caption] * len(images), scale)
+    """An animated walk through images (N, C, H, W). bounce: play forward then back so the
+    loop has no jump; hold: repeat the end frames so the eye can read the endpoints."""
+    frames = _captioned_frames(displayable(images), [caption] * len(images), scale)
     if hold > 1:
         frames = [frames[0]] * hold + frames[1:-1] + [frames[-1]] * hold
     if bounce:
@@ -228,9 +247,9 @@ def walk_gif(path, images: np.ndarray, scale: int = 4, duration_ms: int = 90, bo
 
 def tour_gif(path, images: np.ndarray, stop_every: int, scale: int = 4, duration_ms: int = 80,
              hold: int = 5, stops=None) -> Path:
-    """A closed tour: frames (N, H, W), a stop (class mean) every `stop_every` frames, held
+    """A closed tour: frames (N, C, H, W), a stop (class mean) every `stop_every` frames, held
     `hold` frames; `stops` names them, and the caption says where the walk is going."""
-    images = _shade(_floats(images))
+    images = displayable(images)
     n_stops = (len(images) + stop_every - 1) // stop_every
     stops = list(stops) if stops is not None else [""] * n_stops
     captions = []
@@ -242,15 +261,6 @@ def tour_gif(path, images: np.ndarray, stop_every: int, scale: int = 4, duration
     for i, f in enumerate(_captioned_frames(images, captions, scale)):
         frames.extend([f] * (hold if i % stop_every == 0 else 1))
     return save_gif(path, frames, duration_ms=duration_ms, scale=1)
-
-
-def _floats(images: np.ndarray) -> np.ndarray:
-    images = np.asarray(images)
-    if images.ndim == 4:
-        images = images[:, 0]
-    if images.dtype == np.uint8:
-        return images.astype(np.float32) / 255.0
-    return np.clip(images.astype(np.float32), 0.0, 1.0)
 
 
 __all__ = ["labelled_grid", "means_heatmap", "label_heatmap", "distance_bars", "manifold_figure",

@@ -66,10 +66,16 @@ def _png_b64(image: np.ndarray) -> str:
 
 
 def scatter_3d_figure(embedding, labels, class_names, title: str, note: str | None = None,
-                      images=None, hover_images: int = 2000, axis_names=("1", "2", "3"), seed: int = 0):
+                      images=None, hover_images: int = 2000, axis_names=("1", "2", "3"), seed: int = 0,
+                      factors: dict | None = None, image_rows=None):
     """A plotly Figure: one Scatter3d trace per class (legend = class names).
 
-    embedding (N, 3); labels (N,) ints; images: optional uint8 (N, C, H, W) for hover.
+    embedding (N, 3); labels (N,) ints; images: optional uint8 (N, C, H, W) for hover (grey or
+    RGB), or any stack with image_rows (N,) saying which image belongs to each point (so that a
+    caller with a large stack, 60,000 CIFAR images, copies only the few hundred it shows).
+    factors: optional {name: (N,) floats} (mnist-color's "hue" in [0, 1)): one more trace per
+    factor, every point coloured by its value, and buttons that switch between colouring by
+    class and by each factor (a circular factor such as hue gets a cyclic colour scale).
     """
     import plotly.graph_objects as go
 
@@ -81,9 +87,69 @@ def scatter_3d_figure(embedding, labels, class_names, title: str, note: str | No
     if images is not None and hover_images > 0:
         chosen = np.sort(np.random.default_rng(seed).choice(n, size=min(hover_images, n), replace=False))
         img_index[chosen] = np.arange(len(chosen))
-        hover_b64 = [_png_b64(images[i]) for i in chosen]
+        rows = chosen if image_rows is None else np.asarray(image_rows)[chosen]
+        hover_b64 = [_png_b64(images[i]) for i in rows]
     size = float(np.clip(6000 / max(n, 1), 1.0, 4.0))
     fig = go.Figure()
+    _class_traces(fig, embedding, labels, class_names, img_index, size)
+    n_class_traces = len(fig.data)
+    for name, values in (factors or {}).items():
+        fig.add_trace(_factor_trace(embedding, labels, class_names, img_index, size, name, values))
+    subtitle = f"<br><sup>{note}</sup>" if note else ""
+    fig.update_layout(
+        title=dict(text=f"{title}{subtitle}"), legend=dict(title="class", itemsizing="constant"),
+        scene=dict(xaxis_title=axis_names[0], yaxis_title=axis_names[1], zaxis_title=axis_names[2]),
+        margin=dict(l=0, r=0, t=60, b=0), height=700,
+        meta={"hover_images": hover_b64})
+    if factors:
+        fig.update_layout(updatemenus=[_colour_switch(n_class_traces, list(factors))])
+    return fig
+
+
+# Cyclic colour scales for factors that live on a circle: "HSV" runs through the hues in order,
+# so a point's colour is the tint of its image (hue 0 and 1 meet at red).
+CYCLIC_SCALES = {"hue": "HSV"}
+
+
+def _factor_trace(embedding, labels, class_names, img_index, size: float, name: str, values):
+    """Every point in one (hidden) trace, coloured by one factor, with a colour bar."""
+    import plotly.graph_objects as go
+
+    values = np.asarray(values, dtype=np.float64)
+    cyclic = name in CYCLIC_SCALES
+    custom = np.empty((len(embedding), 2), dtype=object)
+    custom[:, 0] = [str(class_names[int(c)]) for c in labels]      # the hover image's caption, as above
+    custom[:, 1] = img_index
+    shown = [html.escape(str(c), quote=False).replace("%", "&#37;") for c in class_names]
+    text = [f"{shown[int(c)]}, {name} {v:.2f}" for c, v in zip(labels, values)]
+    return go.Scatter3d(
+        x=np.round(embedding[:, 0], 4), y=np.round(embedding[:, 1], 4), z=np.round(embedding[:, 2], 4),
+        mode="markers", name=f"by {name}", visible=False, showlegend=False, customdata=custom,
+        hovertext=text, hovertemplate="%{hovertext}<extra></extra>",
+        marker=dict(size=size, color=np.round(values, 4), opacity=0.8,
+                    colorscale=CYCLIC_SCALES.get(name, "Viridis"),
+                    cmin=0.0 if cyclic else None, cmax=1.0 if cyclic else None,
+                    colorbar=dict(title=name, thickness=12)))
+
+
+def _colour_switch(n_class_traces: int, names: list[str]) -> dict:
+    """plotly buttons: show the class traces (with the legend) or one factor's trace."""
+    n = n_class_traces + len(names)
+
+    def visible(k):                      # k = -1: the classes; else factor k
+        return [i < n_class_traces if k < 0 else i == n_class_traces + k for i in range(n)]
+
+    buttons = [dict(label="colour: class", method="update", args=[{"visible": visible(-1)}, {"showlegend": True}])]
+    buttons += [dict(label=f"colour: {name}", method="update", args=[{"visible": visible(k)}, {"showlegend": False}])
+                for k, name in enumerate(names)]
+    # bottom left, inside the scene: the title and its note take the top
+    return dict(type="buttons", direction="right", buttons=buttons, x=0.0, xanchor="left", y=0.0, yanchor="bottom",
+                showactive=True, active=0, pad=dict(l=4, b=4))
+
+
+def _class_traces(fig, embedding, labels, class_names, img_index, size: float) -> None:
+    """One Scatter3d trace per class, in the class's tab10/tab20 colour."""
+    import plotly.graph_objects as go
     from matplotlib import colormaps
 
     cmap = colormaps["tab10" if len(class_names) <= 10 else "tab20"]
@@ -104,13 +170,6 @@ def scatter_3d_figure(embedding, labels, class_names, title: str, note: str | No
             x=np.round(embedding[m, 0], 4), y=np.round(embedding[m, 1], 4), z=np.round(embedding[m, 2], 4),
             mode="markers", name=shown, marker=dict(size=size, color=color, opacity=0.8),
             customdata=custom, hovertemplate=f"{shown}<extra></extra>"))
-    subtitle = f"<br><sup>{note}</sup>" if note else ""
-    fig.update_layout(
-        title=dict(text=f"{title}{subtitle}"), legend=dict(title="class", itemsizing="constant"),
-        scene=dict(xaxis_title=axis_names[0], yaxis_title=axis_names[1], zaxis_title=axis_names[2]),
-        margin=dict(l=0, r=0, t=60, b=0), height=700,
-        meta={"hover_images": hover_b64})
-    return fig
 
 
 def embed_snippet(figure_json: str, div_id: str) -> str:

@@ -55,6 +55,27 @@ def scatter_2d(embedding, labels, class_names, path, title: str, axis_names=("1"
     return _save(fig, path)
 
 
+def scatter_2d_values(embedding, values, path, title: str, value_name: str, axis_names=("1", "2"),
+                      note: str | None = None, cyclic: bool = False) -> Path:
+    """Points (N, 2) coloured by a per-point value (a factor such as mnist-color's hue), with a
+    colour bar; cyclic=True draws a value in [0, 1) on the circular "hsv" map, whose colours run
+    through the hues in order (a hue's point is drawn in that hue; 0 and 1 meet at red)."""
+    embedding = np.asarray(embedding)
+    values = np.asarray(values, dtype=float)
+    fig = new_figure(7.5, 6.5)
+    ax = fig.subplots()
+    size = float(np.clip(20000 / max(len(embedding), 1), 0.3, 12))
+    order = np.random.default_rng(0).permutation(len(embedding))
+    art = ax.scatter(embedding[order, 0], embedding[order, 1], c=values[order], s=size, linewidths=0, alpha=0.8,
+                     cmap="hsv" if cyclic else "viridis", vmin=0.0 if cyclic else None, vmax=1.0 if cyclic else None,
+                     rasterized=True)
+    fig.colorbar(art, ax=ax, label=value_name, fraction=0.046, pad=0.03)
+    ax.set_xlabel(axis_names[0])
+    ax.set_ylabel(axis_names[1])
+    ax.set_title(title + (f"\n{note}" if note else ""), fontsize=10)
+    return _save(fig, path)
+
+
 def _draw_ellipses(ax, gaussians, label: str, n_std=(1.0, 2.0)):
     """Each (mean, cov) as ellipses: axes along the eigenvectors, half-lengths n * sqrt(eigenvalue)."""
     from matplotlib.patches import Ellipse

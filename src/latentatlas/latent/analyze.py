@@ -6,6 +6,13 @@ list) and PNG / HTML figures in figures/. Every step is timed: printed as it
 ends, stored in each section's "timings", and recorded with
 `RunDir.record_timing("analyze.<step>", s)`.
 
+Colour and factors: the raw-pixel baseline flattens every channel (C*H*W values per image,
+3,072 for 32x32 RGB) of a seeded subsample (raw_max_samples); hover images keep their colour.
+When the dataset knows per-image factors of variation (mnist-color's "hue"), the probes
+section gains "factors": the best class probe's accuracy and, per factor, the R^2 of
+regressors from the codes (latent/factors.py); every 2-D projection gets a second PNG
+coloured by the factor, and the 3-D figures a class / factor switch.
+
 Sharing work: t-SNE, UMAP and N2D all start from a k-nearest-neighbour graph
 of the same codes; it is built once (`project.knn_graph`) and handed to each.
 Subsets are seeded prefixes of ONE permutation of the points, so the
@@ -102,14 +109,14 @@ def _analyze_run(rd: RunDir, cfg, verbose: bool) -> dict:
     X_all = np.concatenate([X_train, X_test])                   # (N, d): train rows then test rows
     y_all = np.concatenate([y_train, y_test])
     is_train = np.arange(len(X_all)) < len(X_train)
-    images = _images(rd, len(y_train), len(y_test)) if (cfg.raw_baseline or cfg.interactive) else None
+    images, factors, data_note = _data(rd, cfg, len(y_train), len(y_test))
 
     # Projections fit on a seeded permutation (prefix) of the points; clustering "all" reuses the same
     # permuted array when it is complete, so the kNN graph built for t-SNE/UMAP serves N2D too.
     fit_idx = _subset(len(X_all), cfg.projection_max_samples, cfg.seed)
     context = dict(rd=rd, cfg=cfg, backend=_backend(cfg), X_all=X_all, y_all=y_all, is_train=is_train, class_names=class_names,
-                   feat_words=feat_words, images=images, graph={}, verbose=verbose, fit_idx=fit_idx,
-                   X_fit=X_all[fit_idx])
+                   feat_words=feat_words, images=images, factors=factors, data_note=data_note, graph={},
+                   verbose=verbose, fit_idx=fit_idx, X_fit=X_all[fit_idx])
     _forget_timings(rd, [name for name, on in (("projections", specs), ("probes", cfg.probes),
                                                ("clustering", cfg.clusterers)) if on])
     out = {"features": cfg.features}
@@ -127,18 +134,35 @@ def _forget_timings(rd: RunDir, sections: list[str]) -> None:
     rd.forget_timings([f"analyze.{s}." for s in sections])
 
 
-def _images(rd: RunDir, n_train: int, n_test: int):
-    """uint8 (N, C, H, W) images of train then test, or None if the data cannot be rebuilt."""
+def _data(rd: RunDir, cfg, n_train: int, n_test: int):
+    """(images, factors, note) of the run's data, train rows then test rows, as far as asked for:
+    images uint8 (N, C, H, W) for the raw baseline and the hover images (None when neither is on
+    or the config has no data section); factors {name: (N,) floats} for the factor probes and
+    the colourings (empty for a dataset without any). The figures need the data, so failing to
+    load it is an error then; the probes alone only skip their factors (note says why)."""
+    need_images = cfg.raw_baseline or cfg.interactive
+    if not (need_images or cfg.probes) or not rd.config_section("data"):
+        return None, {}, None
+    try:
+        data = _load_data(rd, n_train, n_test)
+    except UserError as exc:
+        if need_images:
+            raise
+        return None, {}, f"the run's data did not load, so no factor of variation was probed: {exc}"
+    factors = {k: np.concatenate([np.asarray(v, np.float64), np.asarray(data.factors_test[k], np.float64)])
+               for k, v in data.factors_train.items() if k in data.factors_test}
+    return (np.concatenate([data.x_train, data.x_test]) if need_images else None), factors, None
+
+
+def _load_data(rd: RunDir, n_train: int, n_test: int):
+    """The run's ImageDataset, checked against its latents.npz."""
     from ..data import load_dataset
 
-    data_cfg = rd.config_section("data")
-    if not data_cfg:
-        return None
-    data = load_dataset(**data_cfg)
+    data = load_dataset(**rd.config_section("data"))
     if len(data.x_train) != n_train or len(data.x_test) != n_test:
         raise UserError(f"{rd / LATENTS} does not match the run's data ({n_train}+{n_test} codes, "
                         f"{len(data.x_train)}+{len(data.x_test)} images); re-run `latentatlas encode {rd.path}`")
-    return np.concatenate([data.x_train, data.x_test])
+    return data
 
 
 def _shared_graph(ctx, X, n_neighbors: int):
@@ -262,12 +286,14 @@ def _projection_figure(ctx, steps, method: str, dims: int, est, entry: dict, pts
             return
         fig = interactive.scatter_3d_figure(
             est.embedding_, y, names, title, note=note,
-            images=None if ctx["images"] is None else ctx["images"][ctx["fit_idx"][: len(y)]],
-            hover_images=cfg.hover_images, seed=cfg.seed)
+            images=ctx["images"], image_rows=ctx["fit_idx"][: len(y)], hover_images=cfg.hover_images, seed=cfg.seed,
+            factors={k: v[ctx["fit_idx"][: len(y)]] for k, v in ctx["factors"].items()})
         path = rd.figures / f"projections_{method}_3d.html"
         steps.run(f"{key} figure", interactive.write_html, fig, path)
+        switch = (" The buttons in its lower left corner colour the points by class or by "
+                  f"{', '.join(ctx['factors'])}." if ctx["factors"] else "")
         steps.figure(path, title, "html", f"Interactive 3-D {shown} ({note}). "
-                     "Drag to turn; hover a point for its class and, for a sample, its image.")
+                     "Drag to turn; hover a point for its class and, for a sample, its image." + switch)
         return
     emb = est.embedding_
     if got == 1:  # a 1-D projection: spread the points vertically by class to see them
@@ -280,6 +306,27 @@ def _projection_figure(ctx, steps, method: str, dims: int, est, entry: dict, pts
     steps.figure(path, t, "png", f"{shown} of {ctx['feat_words']}, coloured by class ({note}). "
                  f"kNN accuracy {q['knn_accuracy']:.3f}, silhouette {q['silhouette']:.3f}, "
                  f"trustworthiness {q['trustworthiness']:.3f} on {q['n_points']:,} points.")
+    for name, values in ctx["factors"].items():
+        _factor_figure(ctx, steps, method, got, emb, values[ctx["fit_idx"][: len(y)]], name, t, note)
+
+
+def _factor_figure(ctx, steps, method: str, got: int, emb, values, name: str, title: str, note: str) -> None:
+    """The same 2-D projection coloured by a factor of variation (mnist-color: the hue): does the
+    map sort the images by class, by the factor, or by both?"""
+    from ..figures import latent as latent_figures
+    from ..registry import PROJECTIONS
+    from .factors import CIRCULAR
+
+    shown = PROJECTIONS.title(method)
+    path = ctx["rd"].figures / f"projections_{method}_{got}d_{name}.png"
+    t = f"{title}, coloured by {name}"
+    steps.run(f"{method}_{got}d {name} figure", latent_figures.scatter_2d_values, emb, values, path, t, name,
+              axis_names=(f"{shown} 1", f"{shown} 2" if got > 1 else "class (jittered)"), note=note,
+              cyclic=name in CIRCULAR)
+    steps.figure(path, t, "png", f"{shown} of {ctx['feat_words']}, the same points coloured by their {name} "
+                 f"({'a circular factor: the colour map wraps around' if name in CIRCULAR else 'a factor'}) "
+                 "instead of their class: where the colours sort into bands, the map orders the codes by "
+                 f"{name}; where they mix inside each class cluster, the class dominates.")
 
 
 def _spectrum(steps, pca, rd, name, title) -> dict:
@@ -398,10 +445,31 @@ def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
                      f"Confusion matrix of the {shown} probe ({probe.solver_}) on {len(X_test):,} test codes: "
                      f"accuracy {scores['accuracy']:.4f}, macro precision {scores['precision']:.4f}, "
                      f"recall {scores['recall']:.4f}, F1 {scores['f1']:.4f}.")
+    if ctx["factors"] or ctx["data_note"]:
+        result["factors"] = _factor_probes(ctx, steps, result, X_train, X_test)
     result["timings"] = steps.timings
     result["figures"] = steps.figures
     rd.update_metrics("probes", result)
     return result
+
+
+def _factor_probes(ctx, steps, probes: dict, X_train, X_test) -> dict:
+    """How much of the class and of each known factor (mnist-color's hue) the codes carry:
+    the best class probe's accuracy, and per factor the R^2 of regressors trained on the
+    training codes and scored on the test codes (latent/factors.py)."""
+    from .factors import class_entry, probe_factor
+
+    out = {}
+    if ctx["data_note"]:
+        out["note"] = ctx["data_note"]
+    best = class_entry(probes)
+    if best:
+        out["class"] = best
+    n = len(X_train)
+    for name, values in ctx["factors"].items():
+        out[name] = steps.run(f"factor {name} probes", probe_factor, name, X_train, values[:n], X_test, values[n:],
+                              n_jobs=ctx["cfg"].n_jobs)
+    return out
 
 
 def _clustering(ctx, n_clusters: int) -> dict:

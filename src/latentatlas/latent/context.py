@@ -1,7 +1,7 @@
 """What the generation stages read from a trained run, loaded once: model, latents, config.
 
     open_run(run_dir) -> GenContext
-    decode_codes(model, codes (N, d)) -> images (N, H, W)
+    decode_codes(model, codes (N, d)) -> images (N, C, H, W)
 
 The sampling stage (`latent.generate`), the judge (`judge.section`) and the walks
 (`latent.walks`) each take a GenContext, so a command that runs several of them
@@ -80,7 +80,7 @@ def open_run(run_dir) -> GenContext:
 
 
 def decode_codes(model, codes: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """(N, d) codes -> (N, H, W) float32 images in [0, 1] (first channel), in batches, no grad."""
+    """(N, d) codes -> (N, C, H, W) float32 images in [0, 1], in batches, no grad."""
     import torch
 
     codes = np.asarray(codes, dtype=np.float32)
@@ -88,10 +88,10 @@ def decode_codes(model, codes: np.ndarray, batch_size: int = 512) -> np.ndarray:
     with torch.no_grad():
         for i in range(0, len(codes), batch_size):
             x = model.decode(torch.from_numpy(codes[i:i + batch_size]))   # (B, C, H, W)
-            out.append(x[:, 0].float().cpu().numpy())
+            out.append(x.float().cpu().numpy())
     if not out:
         h, w = getattr(model, "image_size", (28, 28))
-        return np.zeros((0, h, w), np.float32)
+        return np.zeros((0, getattr(model, "in_channels", 1), h, w), np.float32)
     return np.concatenate(out)
 
 

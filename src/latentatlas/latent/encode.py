@@ -60,7 +60,7 @@ def _encode_run(rd: RunDir, batch_size: int, device) -> dict:
     import torch
 
     from ..data import load_dataset
-    from ..models import load_model
+    from ..models import check_fits_data, load_model
 
     t0 = time.perf_counter()
     data_cfg = rd.config_section("data")
@@ -70,6 +70,7 @@ def _encode_run(rd: RunDir, batch_size: int, device) -> dict:
     model = load_model(rd.path, device=str(device))
     model.eval()
     data = load_dataset(**data_cfg)
+    check_fits_data(model, data, str(rd.path))
 
     train_mean, train_logvar = _encode_array(model, data.x_train, batch_size, device, "encode train")
     test_mean, test_logvar = _encode_array(model, data.x_test, batch_size, device, "encode test")

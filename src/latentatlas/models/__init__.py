@@ -26,7 +26,7 @@ from .vade import ConvVaDE
 # name -> class, for callers that want the classes themselves; the names live in the registry.
 MODELS: dict[str, type] = {name: entry.cls for name, entry in registry.MODELS.items()}
 
-__all__ = ["MODELS", "LatentModel", "ConvAE", "ConvVAE", "ConvVaDE", "DenseAE", "build_model", "model_from_config",
+__all__ = ["MODELS", "LatentModel", "check_fits_data", "ConvAE", "ConvVAE", "ConvVaDE", "DenseAE", "build_model", "model_from_config",
            "save_model", "load_model", "loss_function", "kl_divergence", "reconstruction_loss",
            "RECON_LOSSES"]
 
@@ -64,6 +64,21 @@ def build_model(spec: dict) -> LatentModel:
         return cls(**kwargs)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise UserError(f"cannot build model {spec['name']!r} with {kwargs}: {exc}") from None
+
+
+def check_fits_data(model: LatentModel, ds, where: str) -> None:
+    """UserError (one line) unless `model` takes `ds`'s images: same channels and size.
+
+    A run's data settings can drift from its model (config.json edited, an old folder: run
+    read in colour): the network would otherwise fail deep in a convolution."""
+    got = (ds.channels, *ds.image_shape)
+    want = (model.in_channels, *model.image_size)
+    if got != want:
+        def words(c, h, w):
+            return f"{h}x{w} {'grey' if c == 1 else 'RGB'} ({c} channel{'s' if c > 1 else ''})"
+        raise UserError(f"{where}: the model takes {words(*want)} images but its data settings now give "
+                        f"{words(*got)}; restore the run's [data] settings in config.json (e.g. color) "
+                        "or train a new run")
 
 
 def model_from_config(cfg, image_size=(28, 28), in_channels: int = 1) -> LatentModel:

@@ -271,6 +271,22 @@ def timings_section(page: Page, ctx: dict) -> str:
     return "".join(parts)
 
 
+def probes_section(page: Page, ctx: dict) -> str:
+    """The probes' tables and figures, led by what the codes carry of the class and of each
+    factor of variation (mnist-color's hue) when the analysis measured it."""
+    body = metrics_section(page, ctx, "probes", ["probes"])
+    factors = (ctx["metrics"].get("probes") or {}).get("factors")
+    if not body or not isinstance(factors, dict):
+        return body
+    from ..latent.factors import sentence
+
+    line = sentence(factors)
+    note = f' <span class="note">{esc(factors["note"])}</span>' if factors.get("note") else ""
+    return (f"<p>What the codes carry: <b>{esc(line)}</b> (probes trained on the training codes, scored on "
+            f"the test codes; R<sup>2</sup> 1 = predicted exactly, 0 = no better than the mean).{note}</p>"
+            if line or note else "") + body
+
+
 def figures_only(key: str):
     """A section that is only its figures (reconstructions, other)."""
     return lambda page, ctx: page.figures(ctx["placed"][key])
@@ -284,7 +300,7 @@ BUILDERS = {
     "reconstructions": figures_only("reconstructions"),
     "projections": projections_section,
     "pca": pca_section,
-    "probes": lambda p, c: metrics_section(p, c, "probes", ["probes"]),
+    "probes": probes_section,
     "clustering": lambda p, c: metrics_section(p, c, "clustering", ["clustering"]),
     "generation": generation_section,
     "walks": lambda p, c: metrics_section(p, c, "walks", ["interpolation"]),

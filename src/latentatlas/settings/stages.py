@@ -44,7 +44,8 @@ def _one_of(name: str, value, options) -> None:
 @dataclass
 class DataConfig:
     """Which images: a dataset, a class subset, a size, a split."""
-    name: str = setting("mnist", "dataset: mnist, fashion-mnist, mnist-sample, folder:PATH, npz:PATH",
+    name: str = setting("mnist", "dataset: mnist, fashion-mnist, mnist-sample, cifar10, svhn, mnist-color, "
+                                "folder:PATH, npz:PATH",
                         flag="--dataset", metavar="NAME")
     data_dir: str | None = setting(None, "folder holding the dataset's files (else $LATENTATLAS_DATA, the cache, "
                                          "/usr/share/datasets/<name>/, then a verified download)",
@@ -117,7 +118,10 @@ LATER_DEFAULTS = {"train": {"compile": "auto", "lr_scaling": "none"},
 
 def drop_later_defaults(section: str, table: dict) -> dict:
     """`table` without the later settings of `section` that sit at their reproducing default."""
-    return {k: v for k, v in table.items() if LATER_DEFAULTS.get(section, {}).get(k, object()) != v}
+    later = LATER_DEFAULTS.get(section, {})
+    if section == "data" and str(table.get("name", "")).startswith("folder:"):
+        later = {}   # folders were read grey and stretched before colour: auto / crop is other data
+    return {k: v for k, v in table.items() if later.get(k, object()) != v}
 
 
 @dataclass

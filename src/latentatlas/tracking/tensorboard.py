@@ -72,15 +72,16 @@ def epoch_tag(key: str) -> str:
 
 
 def _image_array(image) -> np.ndarray:
-    """A PNG path or an array -> uint8 (H, W, C) for add_image."""
+    """A PNG path (a grey or RGB progress grid) or a drawn array ((H, W) grey or (H, W, 3) RGB,
+    float in [0, 1] or uint8) -> uint8 (H, W, C) for add_image."""
+    from ..figures.pixels import to_uint8
+
     if isinstance(image, (str, Path)):
         from PIL import Image
 
         with Image.open(image) as im:
             image = np.asarray(im.convert("RGB"))
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8:
-        arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
+    arr = to_uint8(np.asarray(image))
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 
@@ -168,7 +169,8 @@ def add_test_embedding(writer, run_dir, step: int = 0, encode_if_missing: bool =
     import torch
 
     got = test_codes(run_dir, encode_if_missing)
-    images = torch.from_numpy(got["images"]).float().div_(255)      # (N, C, H, W): grey or RGB sprite
+    # (N, C, H, W) in [0, 1]: torch tiles them into the sprite, grey repeated to RGB, colour kept
+    images = torch.from_numpy(got["images"]).float().div_(255)
     # Two columns, so the Projector can label and colour points by class name (or its number).
     metadata = [[got["class_names"][int(y)], str(int(y))] for y in got["labels"]]
     writer.add_embedding(torch.from_numpy(got["codes"]), metadata=metadata, metadata_header=["class", "label"],

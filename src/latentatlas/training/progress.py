@@ -7,6 +7,7 @@ with its report section.
 Every k epochs: progress/epoch_NNN_samples.png decodes one fixed set of latent
 points (the same standard-normal draws every time, so frames are comparable), and
 progress/epoch_NNN_recon.png shows fixed test images above their reconstructions.
+Grids of grey images are grey PNGs, of colour images RGB; the GIF keeps their mode.
 For an AE, whose codes have no prior, the fixed draws are mapped through the
 current mean and standard deviation of the test codes (z = mean + std * eps).
 """
@@ -60,8 +61,6 @@ class ProgressImages:
 
 def progress_gifs(run_dir) -> list[dict]:
     """Animate the saved progress grids into figures/train_progress_{samples,recon}.gif."""
-    from PIL import Image
-
     from ..figures.grids import save_gif
 
     run_dir = Path(run_dir)
@@ -72,13 +71,21 @@ def progress_gifs(run_dir) -> list[dict]:
         files = sorted((run_dir / PROGRESS_DIR).glob(f"epoch_*_{kind}.png"))
         if not files:
             continue
-        frames = [np.asarray(Image.open(f).convert("L")) for f in files]
+        frames = [_read_grid(f) for f in files]
         rel = f"{FIGURES_DIR}/train_progress_{kind}.gif"
         save_gif(run_dir / rel, frames, duration_ms=400, scale=1)
         figs.append({"path": rel, "title": title, "kind": "gif", "section": section,
                      "caption": f"{len(frames)} frames, one per saved epoch ({files[0].stem[6:9].lstrip('0') or '0'}"
                                 f" to {files[-1].stem[6:9].lstrip('0')})."})
     return figs
+
+
+def _read_grid(path: Path) -> np.ndarray:
+    """A saved progress grid as drawn: (H, W) for a grey PNG (mode L), (H, W, 3) for colour."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return np.asarray(img if img.mode in ("L", "RGB") else img.convert("RGB"))
 
 
 def loss_curves(run_dir, history: list[dict], is_variational: bool) -> list[dict]:

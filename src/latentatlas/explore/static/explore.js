@@ -52,7 +52,20 @@ function groupsFor(colour) {
     return [{ name: "probe correct", color: "#bbbbbb", keep: (i) => p.probe_error[i] === 0 },
             { name: "probe wrong", color: "#d62728", keep: (i) => p.probe_error[i] === 1 }];
   }
-  return null;  // continuous (variance): one trace with a colour bar
+  return null;  // continuous (variance, a factor such as hue): one trace with a colour bar
+}
+
+// The hue circle (red, yellow, green, cyan, blue, magenta, red) over [0, 1]: a point of a circular
+// factor such as mnist-color's hue is drawn in its image's own tint, and 0 meets 1. plotly.js names
+// no cyclic scale of its own (plotly.py's "HSV" is Python-side), so it is spelled out here.
+const HUE_SCALE = [[0, "#ff0000"], [1 / 6, "#ffff00"], [2 / 6, "#00ff00"], [3 / 6, "#00ffff"],
+                   [4 / 6, "#0000ff"], [5 / 6, "#ff00ff"], [1, "#ff0000"]];
+
+function continuousMarker(colour) {
+  const c = explore.meta.colourings.find((m) => m.name === colour) || { title: colour, kind: "continuous" };
+  const values = explore.points[colour], cyclic = c.kind === "cyclic";
+  return { size: 4, color: values, colorscale: cyclic ? HUE_SCALE : "Viridis", showscale: true,
+           ...(cyclic ? { cmin: 0, cmax: 1 } : {}), colorbar: { title: { text: c.title }, thickness: 12 } };
 }
 
 function buildTraces() {
@@ -63,9 +76,7 @@ function buildTraces() {
     customdata: rows.map((i) => p.index[i]), hoverinfo: "none", meta: "points", ...extra });
   const all = [...Array(p.n).keys()];
   if (!groups) {
-    return [traceOf(all, { name: "posterior variance", showlegend: false,
-      marker: { size: 4, color: all.map((i) => p.variance[i]), colorscale: "Viridis", showscale: true,
-                colorbar: { title: { text: "variance" }, thickness: 12 } } })];
+    return [traceOf(all, { name: explore.colour, showlegend: false, marker: continuousMarker(explore.colour) })];
   }
   return groups.map((g) => traceOf(all.filter(g.keep), {
     name: g.name, marker: { size: 4, color: g.color, opacity: 0.75 } })).filter((t) => t.x.length > 0);
@@ -115,7 +126,9 @@ function onHover(ev) {
   const i = pt.customdata, tip = $("tooltip");
   $("tooltip-image").src = imageUrl(i);
   const p = explore.points, row = explore.rowOf.get(i);
-  $("tooltip-text").textContent = `#${i} ${explore.meta.class_names[p.label[row]]}`;
+  const factors = explore.meta.colourings.filter((c) => c.name.startsWith("factor_"))
+    .map((c) => ` ${c.title} ${p[c.name][row].toFixed(2)}`).join("");
+  $("tooltip-text").textContent = `#${i} ${explore.meta.class_names[p.label[row]]}${factors}`;
   const e = ev.event || {};
   tip.style.left = `${(e.clientX || 0) + 14}px`;
   tip.style.top = `${(e.clientY || 0) + 14}px`;
@@ -143,7 +156,11 @@ function dataCoords(ev) {  // pixel -> data coordinates through the axes' own p2
 }
 
 function onMapClick(ev) {
-  // plotly_click fires first when a point was under the mouse; otherwise this is empty space.
+  // A point under the mouse (plotly keeps the hovered points in _hoverdata until unhover) is
+  // plotly_click's; on a busy machine that event may come later than the 30 ms below.
+  const onPoint = ($("map")._hoverdata || []).some((p) => p.data && p.data.meta === "points");
+  if (onPoint) return;
+  // Otherwise plotly_click fires first when a point was under the mouse; else this is empty space.
   setTimeout(() => {
     if (explore.mode !== "explore" || Date.now() - lastPointClick < 300) return;
     const xy = dataCoords(ev);
@@ -175,7 +192,8 @@ async function showPoint(i) {
     $("slider-image").src = r.reconstruction;
     const probe = r.probe_correct ? "agrees" : "disagrees";
     $("point-text").textContent = `class ${r.class}; probe predicts ${r.probe_class} (${probe})` +
-      (r.variance !== null ? `; posterior variance ${r.variance.toPrecision(3)}` : "");
+      (r.variance !== null ? `; posterior variance ${r.variance.toPrecision(3)}` : "") +
+      Object.entries(r.factors || {}).map(([name, v]) => `; ${name} ${v.toFixed(2)}`).join("");
     const box = $("neighbours");
     box.replaceChildren(...r.neighbours.map((n) => {
       const img = document.createElement("img");
