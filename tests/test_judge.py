@@ -8,7 +8,9 @@ import pytest
 from scipy import linalg
 
 from latentatlas.data import ImageDataset, load_dataset
-from latentatlas.judge.classifier import dataset_key, load_or_train_judge
+from colour_data import write_colour_npz
+from latentatlas.errors import UserError
+from latentatlas.judge.classifier import COLOUR_RECIPE, dataset_key, load_or_train_judge, recipe_for
 from latentatlas.judge.frechet import feature_stats, frechet_distance, frechet_distance_features
 from latentatlas.judge.section import label_report
 
@@ -130,3 +132,55 @@ def test_judge_accuracy_on_full_datasets(full_data_dir, name, target):
     judge = load_or_train_judge(ds, progress=False)
     print(f"judge test accuracy on {name}: {judge.test_accuracy:.4f} (trained in {judge.train_seconds} s)")
     assert judge.test_accuracy >= target
+
+
+# --------------------------------------------------------------------------- colour
+def test_grey_judge_key_and_recipe_are_unchanged():
+    # The key main computed for this data before colour existed: cached grey judges stay valid.
+    ds = load_dataset("mnist-sample")
+    ds = ImageDataset("g", ds.x_train[:1500], ds.y_train[:1500], ds.x_test[:300], ds.y_test[:300],
+                      ds.class_names, ds.source)
+    assert ds.x_train.shape[1:] == (1, 28, 28)
+    assert dataset_key(ds) == "g-10c-7053ea1ff5de"
+    assert recipe_for(1) == "grey" and recipe_for(3) == COLOUR_RECIPE
+
+
+def test_colour_judge_trains_on_a_tiny_colour_npz_and_predicts(tmp_path, monkeypatch):
+    from latentatlas.cache import cache_dir
+
+    monkeypatch.setenv("LATENTATLAS_CACHE", str(tmp_path / "cache"))
+    ds = load_dataset(f"npz:{write_colour_npz(tmp_path / 'colour.npz', n_train=800, n_test=200)}")
+    assert ds.x_train.shape[1:] == (3, 32, 32)
+    judge = load_or_train_judge(ds, epochs=4, progress=False)
+    assert judge.recipe == COLOUR_RECIPE and judge.in_channels == 3 and not judge.cached
+    assert judge.test_accuracy >= 0.9                      # four classes told apart by colour and stripes
+    assert judge.test_accuracy == pytest.approx(judge.accuracy(ds.x_test, ds.y_test))
+    meta = json.loads((cache_dir() / "judge" / f"{judge.key}.json").read_text())
+    assert (meta["recipe"], meta["in_channels"]) == (COLOUR_RECIPE, 3) and "ResNet-9" in meta["architecture"]
+    feats = judge.features(ds.x_test[:40])
+    assert feats.shape == (40, 128) and feats.min() >= 0
+    np.testing.assert_array_equal(judge.predict(ds.x_test[:40]), judge.predict(ds.x_test[:40] / 255.0))
+    # The Frechet distance in its features: near zero between halves of one class, large across classes.
+    red, green = ds.x_test[ds.y_test == 0], ds.x_test[ds.y_test == 1]
+    same = frechet_distance_features(judge.features(red[::2]), judge.features(red[1::2]))
+    other = frechet_distance_features(judge.features(red), judge.features(green))
+    assert other > 5 * same
+    again = load_or_train_judge(ds, progress=False)
+    assert again.cached and again.recipe == COLOUR_RECIPE
+    np.testing.assert_allclose(again.features(ds.x_test[:40]), feats, rtol=1e-5, atol=1e-5)
+    with pytest.raises(UserError, match=r"expects images \(N, 3, H, W\)"):
+        judge.predict(ds.x_test[:4, :1])
+
+
+def test_colour_augmentation_crops_and_flips_but_keeps_digits_unflipped():
+    import torch
+
+    from latentatlas.judge.classifier import _augment, _digit_classes
+
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.uint8).reshape(2, 3, 8, 8)
+    out = _augment(x, torch.Generator().manual_seed(0), flip=True)
+    assert out.shape == (2, 3, 8, 8) and out.dtype == torch.float32 and 0 <= out.min() <= out.max() <= 1
+    no_pad = _augment(x, torch.Generator().manual_seed(0), flip=False, pad=0)
+    assert torch.equal(no_pad, x.float() / 255)
+    assert _digit_classes([str(i) for i in range(10)]) and not _digit_classes(["airplane", "cat"])
+    assert not _digit_classes(["1", "12"])

@@ -8,19 +8,21 @@ import pytest
 import torch
 
 from latentatlas.errors import UserError
-from latentatlas.models import (MODELS, ConvAE, ConvVAE, build_model, kl_divergence, load_model,
-                                loss_function, save_model)
+from latentatlas.models import (MODELS, ConvAE, ConvVaDE, ConvVAE, build_model, kl_divergence, load_model,
+                                loss_function, reconstruction_loss, save_model)
+from latentatlas.models.conv import auto_channels
+from latentatlas.models.losses import bits_per_dim
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-@pytest.mark.parametrize("size", [28, 32, 64])
+@pytest.mark.parametrize("size,c", [(28, 1), (32, 1), (64, 1), (32, 3), (64, 3)])
 @torch.no_grad()
-def test_every_model_round_trips_shapes(name, size):
+def test_every_model_round_trips_shapes(name, size, c):
     if name == "study001-vae" and size == 64:
         pytest.skip("study 001's dense layer grows with the image (115200 x 512): 28 and 32 suffice")
     torch.manual_seed(0)
-    model = MODELS[name](image_size=(size, size)).eval()
-    x = torch.rand(3, 1, size, size)
+    model = MODELS[name](image_size=(size, size), in_channels=c).eval()
+    x = torch.rand(3, c, size, size)
     d = model.latent_dim
     enc = model.encode(x)
     if model.is_variational:
@@ -33,13 +35,91 @@ def test_every_model_round_trips_shapes(name, size):
     z = torch.randn(5, d)
     logits = model.decode_logits(z)
     img = model.decode(z)
-    assert logits.shape == img.shape == (5, 1, size, size)
+    assert logits.shape == img.shape == (5, c, size, size)
     assert float(img.min()) >= 0.0 and float(img.max()) <= 1.0
     assert torch.allclose(img, torch.sigmoid(logits))
     out = model(x)
     parts = model.loss_function(x, out)
     assert parts["loss"].ndim == 0 and torch.isfinite(parts["loss"])
     assert ("kl" in parts) == model.is_variational
+    assert build_model(model.spec()).spec() == model.spec() and model.spec()["config"]["in_channels"] == c
+
+
+def test_depth_fits_the_image_when_channels_are_left_out():
+    assert auto_channels((28, 28)) == [32, 64]                    # 28 -> 14 -> 7: MNIST's network
+    assert auto_channels((32, 32)) == [32, 64, 128]               # 32 -> 16 -> 8 -> 4
+    assert auto_channels((64, 64)) == [32, 64, 128, 256]          # 64 -> ... -> 4
+    assert auto_channels((128, 128)) == [32, 64, 128, 256, 256]   # widths capped at 256
+    assert auto_channels((7, 7)) == [32] and auto_channels((28, 64)) == [32, 64]   # the smaller side
+    for size, end in [(28, (7, 7)), (32, (4, 4)), (64, (4, 4))]:
+        for cls in (ConvAE, ConvVAE, ConvVaDE):
+            model = cls(image_size=(size, size), in_channels=3)
+            assert model.encoder.sizes[-1] == end, (cls, size)
+            assert model.spec()["config"]["channels"] == auto_channels((size, size))
+
+
+# model.json of the default networks on MNIST, as written before the depth rule: unchanged.
+MNIST_SPECS = {
+    "ae": {"latent_dim": 16, "image_size": [28, 28], "in_channels": 1, "loss": "mse", "beta": 1.0,
+           "channels": [32, 64], "hidden_dim": 256, "batch_norm": True, "activation": "relu", "final_conv": False},
+    "vae": {"latent_dim": 10, "image_size": [28, 28], "in_channels": 1, "loss": "bce", "beta": 1.0,
+            "channels": [32, 64], "hidden_dim": 256, "batch_norm": True, "activation": "relu", "final_conv": False},
+    "vade": {"latent_dim": 10, "image_size": [28, 28], "in_channels": 1, "loss": "bce", "beta": 1.0,
+             "channels": [32, 64], "hidden_dim": 256, "batch_norm": True, "activation": "relu",
+             "final_conv": False, "n_components": 10, "pretrain_epochs": 2},
+}
+
+
+def test_mnist_model_json_is_unchanged_and_older_files_rebuild_as_they_were():
+    for name, config in MNIST_SPECS.items():
+        assert MODELS[name]().spec() == {"name": name, "config": config}
+        assert json.dumps(MODELS[name]().spec()) == json.dumps({"name": name, "config": config})   # key order too
+    # A 32x32 model.json from before the rule lists (32, 64): it rebuilds with two stages, 8x8.
+    old = {"name": "vae", "config": {**MNIST_SPECS["vae"], "image_size": [32, 32], "in_channels": 3}}
+    model = build_model(old)
+    assert model.encoder.sizes[-1] == (8, 8) and model.spec() == old
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_colour_models_save_and_load(tmp_path, size):
+    torch.manual_seed(4)
+    model = ConvVAE(latent_dim=8, image_size=(size, size), in_channels=3, hidden_dim=0)
+    model(torch.rand(4, 3, size, size))
+    model.eval()
+    save_model(tmp_path, model)
+    spec = json.loads((tmp_path / "model.json").read_text())
+    assert spec["config"]["in_channels"] == 3 and spec["config"]["image_size"] == [size, size]
+    assert spec["config"]["channels"] == auto_channels((size, size))
+    again = load_model(tmp_path)
+    z = torch.randn(2, 8)
+    with torch.no_grad():
+        assert again.decode(z).shape == (2, 3, size, size)
+        assert torch.equal(again.decode(z), model.decode(z))
+
+
+def test_bits_per_dim_is_the_stated_formula():
+    # known numbers: MSE 0.01 per value, KL 30.72 nats per image over D = 3 * 32 * 32 values
+    s2 = 0.01 + 1 / (12 * 255 ** 2)
+    expected = (0.5 * math.log(2 * math.pi * math.e * s2) + 30.72 / 3072) / math.log(2) + math.log2(255)
+    assert bits_per_dim(0.01, 30.72, 3072) == pytest.approx(expected, rel=1e-12)
+    assert bits_per_dim(0.01, 30.72, 3072) == pytest.approx(6.7340, abs=1e-3)   # by hand
+    # Sanity at the two ends: a perfect reconstruction with no KL costs only the Gaussian's
+    # excess over the uniform bin (0.5 * log2(2 pi e / 12) = 0.25 bits), a reconstruction as
+    # far off as uniform noise (MSE 1/12) costs 8 bits plus that excess.
+    assert bits_per_dim(0.0, 0.0, 3072) == pytest.approx(0.5 * math.log2(2 * math.pi * math.e / 12), rel=1e-9)
+    assert bits_per_dim(1 / 12, 0.0, 784) == pytest.approx(8.2490, abs=1e-3)
+    assert bits_per_dim(0.01, 100.0, 784) > bits_per_dim(0.01, 10.0, 784) > bits_per_dim(0.005, 10.0, 784)
+
+
+def test_loss_is_summed_over_pixels_and_channels():
+    torch.manual_seed(5)
+    x = torch.rand(2, 3, 32, 32)
+    logits = torch.randn(2, 3, 32, 32)
+    for kind in ("bce", "mse"):
+        parts = loss_function(logits, x, recon=kind)
+        per_channel = sum(reconstruction_loss(logits[:, c:c + 1], x[:, c:c + 1], kind) for c in range(3))
+        assert torch.allclose(parts["recon"], per_channel, rtol=1e-5)       # every channel counts, once
+        assert torch.allclose(parts["sq_err"], ((torch.sigmoid(logits) - x) ** 2).sum(), rtol=1e-5)
 
 
 @pytest.mark.parametrize("d", [1, 2, 128, 200])

@@ -267,7 +267,7 @@ def test_presets_train_one_epoch(tmp_path, capsys):
 
     presets = list_presets()
     assert {"demo", "default-ae", "default-vae", "deep-ae", "n2d", "study000-cae-lda", "study001-vae-svm", "study002-fashion-ae2",
-            "study003-vae-148", "study004-ae32-sampling"} <= set(presets)
+            "study003-vae-148", "study004-ae32-sampling", "cifar10-vae", "svhn-ae"} <= set(presets)
     for name in presets:
         out = tmp_path / name
         rc = main(["train", "--preset", name, "--dataset", "mnist-sample", "--epochs", "1",
@@ -478,3 +478,57 @@ def test_zero_epochs_saves_the_untrained_model(tmp_path):
 
     m = train_run(tmp_path / "r", *small(epochs=0))
     assert m["epochs"] == 0 and load_model(tmp_path / "r").latent_dim == 4
+
+
+# -- colour ---------------------------------------------------------------------------------------
+
+def test_colour_npz_trains_end_to_end_with_bits_per_dim(tmp_path, capsys):
+    from colour_data import write_colour_npz
+
+    from latentatlas.models.losses import bits_per_dim
+    from latentatlas.report.html import render_report
+    from latentatlas.rundir import RunDir
+
+    npz = write_colour_npz(tmp_path / "colour.npz", n_train=256, n_test=128)
+    out = tmp_path / "run"
+    rc = main(["train", "--dataset", f"npz:{npz}", "--model", "vae", "--latent-dim", "8", "--hidden-dim", "0",
+               "--loss", "mse", "--epochs", "2", "--batch-size", "64", "--threads", "1", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    spec = json.loads((out / "model.json").read_text())["config"]
+    assert (spec["in_channels"], spec["image_size"], spec["channels"]) == (3, [32, 32], [32, 64, 128])
+    rows = history(out)
+    assert len(rows) == 2
+    for row in rows:
+        assert 0 < row["test_mse"] < 0.2                                   # per value: / (3 * 32 * 32)
+        assert row["test_bpd"] == pytest.approx(bits_per_dim(row["test_mse"], row["test_kl"], 3 * 32 * 32))
+        assert 0.25 < row["test_bpd"] < 9                                  # between a perfect fit and noise
+    train = json.loads((out / "metrics.json").read_text())["train"]
+    assert train["test_bpd"] == rows[-1]["test_bpd"] and train["test_mse"] == rows[-1]["test_mse"]
+    assert "Gaussian" in train["bpd_likelihood"] and "log2(255)" in train["bpd_likelihood"]
+    html = render_report(RunDir(out))
+    assert "test bpd" in html and "bpd likelihood" in html                 # a line of the training table
+
+
+def test_an_autoencoder_reports_mse_per_value_and_no_bits_per_dim(tmp_path):
+    from colour_data import write_colour_npz
+
+    npz = write_colour_npz(tmp_path / "colour.npz", n_train=128, n_test=64)
+    out = tmp_path / "ae"
+    train_run(out, DataConfig(name=f"npz:{npz}"), ModelConfig(name="ae", latent_dim=4, channels=[8, 16],
+                                                              hidden_dim=0),
+              TrainConfig(epochs=1, batch_size=64, threads=1))
+    row = history(out)[0]
+    assert "test_bpd" not in row and 0 < row["test_mse"] < 0.2
+    train = json.loads((out / "metrics.json").read_text())["train"]
+    assert "test_bpd" not in train and "bpd_likelihood" not in train
+
+
+def test_resume_keeps_the_widths_of_a_run_trained_before_the_depth_rule():
+    from latentatlas.training.loop import _resumed_channels
+
+    old_spec = {"name": "vae", "config": {"image_size": [32, 32], "in_channels": 3, "channels": [32, 64]}}
+    new_spec = {"name": "vae", "config": {"image_size": [32, 32], "in_channels": 3, "channels": [32, 64, 128]}}
+    state = {"model_spec": old_spec}
+    assert _resumed_channels(state, new_spec, ModelConfig(name="vae")) == old_spec
+    asked = ModelConfig(name="vae", channels=[32, 64, 128])           # widths given: the user's, then checked
+    assert _resumed_channels(state, new_spec, asked) == new_spec

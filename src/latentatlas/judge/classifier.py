@@ -10,6 +10,11 @@ grades. It is trained once per dataset and cached:
 Its labels give the fidelity of generated images (`judge.section.label_report`) and
 its penultimate-layer features the space of the Frechet distance (`judge.frechet`).
 
+The recipe is chosen by the data (`recipe_for`) and recorded in the json:
+    grey     one channel, any size: the MNIST/Fashion-MNIST judge (unchanged since v2)
+    colour   three channels: a quarter-width ResNet-9 with BatchNorm, random crops and
+             (unless the classes are digits) horizontal flips, label smoothing, one-cycle SGD
+
     load_or_train_judge(dataset, ...) -> Judge        cached per dataset
     Judge.predict(images) / .features(images) / .test_accuracy
 """
@@ -30,9 +35,38 @@ from ..errors import UserError
 JUDGE_VERSION = 2          # bump when the architecture or training recipe changes (2: 6 epochs)
 FEATURE_DIM = 128          # penultimate-layer width: the space the FD is measured in
 
+# What each recipe is, as the judge's json and metrics.json quote it. The colour recipe's
+# name carries its own version: bump it when that recipe changes (the grey key stays as it was).
+RECIPES = {
+    "grey": {"architecture": "3 conv layers + 128-unit hidden layer",
+             "features": "the judge's penultimate layer (128 ReLU units)",
+             "training": "AdamW 2e-3, one-cycle, 6 epochs, batch 128, one-pixel random shifts"},
+    "colour-v1": {"architecture": "ResNet-9 at quarter width (16-32-64-128, BatchNorm, 2 residual blocks)",
+                  "features": "the judge's global max-pooled last block (128 ReLU channels)",
+                  "training": "SGD Nesterov 0.1 (momentum 0.9, weight decay 5e-4), one-cycle, 20 epochs, "
+                              "batch 128, label smoothing 0.1, random 4-pixel-padded crops, horizontal flips "
+                              "unless the classes are digits"},
+}
+COLOUR_RECIPE = "colour-v1"
+
 
 # --------------------------------------------------------------------------- the network
-def _build_net(n_classes: int, feature_dim: int = FEATURE_DIM):
+def recipe_for(channels: int) -> str:
+    """The recipe for data of this many channels: grey images keep the judge (and the cache
+    keys) of every run so far; colour images get the stronger colour recipe, any size."""
+    return "grey" if int(channels) == 1 else COLOUR_RECIPE
+
+
+def _build_net(n_classes: int, feature_dim: int = FEATURE_DIM, recipe: str = "grey", in_channels: int = 1):
+    """The recipe's network, seeded: the same initial weights every time."""
+    if recipe == "grey":
+        return _build_grey_net(n_classes, feature_dim)
+    if recipe == COLOUR_RECIPE:
+        return _build_colour_net(n_classes, in_channels, feature_dim)
+    raise ValueError(f"unknown judge recipe {recipe!r}")
+
+
+def _build_grey_net(n_classes: int, feature_dim: int = FEATURE_DIM):
     """Two conv blocks and a 128-unit hidden layer: enough for >= 0.99 on MNIST,
     >= 0.91 on Fashion-MNIST, and about 10-20 s an epoch on 2 CPU cores."""
     import torch
@@ -65,6 +99,52 @@ def _build_net(n_classes: int, feature_dim: int = FEATURE_DIM):
     return JudgeNet()
 
 
+def _build_colour_net(n_classes: int, in_channels: int = 3, feature_dim: int = FEATURE_DIM):
+    """ResNet-9 (Page 2018, "How to train your ResNet": 94% on CIFAR-10 in 24 epochs at widths
+    64-128-256-512) at a quarter of its widths, 16-32-64-128: 16x fewer multiply-adds (about
+    24 M per 32x32 image), which makes an epoch of 50,000 images affordable on a CPU. Networks of
+    this size and depth (ResNet-20: 0.27 M weights) reach about 0.90 on CIFAR-10 with crops, flips
+    and a one-cycle schedule; the judge needs 0.80. Max-pools with ceil_mode and a global max-pool
+    take any image size (28x28 -> 4x4 -> 1, 64x64 -> 8x8 -> 1)."""
+    import torch
+    from torch import nn
+
+    def conv_bn(c_in, c_out):
+        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+    class Residual(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.body = nn.Sequential(*conv_bn(c, c), *conv_bn(c, c))
+
+        def forward(self, x):
+            return x + self.body(x)
+
+    w = (feature_dim // 8, feature_dim // 4, feature_dim // 2, feature_dim)      # 16, 32, 64, 128
+
+    class ColourJudgeNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.n_classes = n_classes
+            self.conv = nn.Sequential(
+                *conv_bn(in_channels, w[0]),                                          # (B, 16, 32, 32)
+                *conv_bn(w[0], w[1]), nn.MaxPool2d(2, ceil_mode=True), Residual(w[1]),   # (B, 32, 16, 16)
+                *conv_bn(w[1], w[2]), nn.MaxPool2d(2, ceil_mode=True),                  # (B, 64, 8, 8)
+                *conv_bn(w[2], w[3]), nn.MaxPool2d(2, ceil_mode=True), Residual(w[3]),   # (B, 128, 4, 4)
+                nn.AdaptiveMaxPool2d(1), nn.Flatten(),                                  # (B, 128)
+            )
+            self.head = nn.Linear(feature_dim, n_classes)
+
+        def features(self, x):          # x (B, C, H, W) in [0, 1] -> (B, feature_dim), >= 0
+            return self.conv(x)
+
+        def forward(self, x):           # -> logits (B, n_classes)
+            return self.head(self.features(x))
+
+    torch.manual_seed(0)
+    return ColourJudgeNet()
+
+
 # --------------------------------------------------------------------------- the judge
 @dataclass
 class Judge:
@@ -74,15 +154,25 @@ class Judge:
     key: str
     train_seconds: float | None = None
     cached: bool = False         # True when loaded from the cache, not trained now
+    recipe: str = "grey"         # a key of RECIPES
+    in_channels: int = 1
 
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def architecture(self) -> str:
+        return RECIPES[self.recipe]["architecture"]
+
+    @property
+    def feature_description(self) -> str:
+        return RECIPES[self.recipe]["features"]
+
     def _batches(self, images, fn, batch_size: int = 1000) -> np.ndarray:
         import torch
 
-        x = _as_float_images(images)
+        x = _as_float_images(images, self.in_channels)
         outs = []
         with torch.no_grad():
             for i in range(0, len(x), batch_size):
@@ -95,7 +185,7 @@ class Judge:
         return self._batches(images, self.net)
 
     def predict(self, images) -> np.ndarray:
-        """Labels (N,) int64 for images (N, H, W) uint8 or (N[, 1], H, W) floats in [0, 1]."""
+        """Labels (N,) int64 for images (N, C, H, W) (grey also (N, H, W)), uint8 or floats in [0, 1]."""
         return self.logits(images).argmax(1).astype(np.int64)
 
     def features(self, images) -> np.ndarray:
@@ -106,8 +196,8 @@ class Judge:
         return float((self.predict(images) == np.asarray(labels)).mean())
 
 
-def _as_float_images(images):
-    """uint8 (N, H, W) or float (N, H, W) / (N, 1, H, W) in [0, 1] -> float32 tensor (N, 1, H, W)."""
+def _as_float_images(images, channels: int = 1):
+    """uint8 or float in [0, 1], (N, C, H, W) (grey also (N, H, W)) -> float32 tensor (N, C, H, W)."""
     import torch
 
     arr = np.asarray(images)
@@ -119,8 +209,9 @@ def _as_float_images(images):
         x = x.float()
     if x.ndim == 3:
         x = x.unsqueeze(1)
-    if x.ndim != 4 or x.shape[1] != 1:
-        raise UserError(f"the judge expects grey images (N, H, W) or (N, 1, H, W), got shape {tuple(x.shape)}")
+    if x.ndim != 4 or x.shape[1] != channels:
+        want = "grey images (N, H, W) or (N, 1, H, W)" if channels == 1 else f"images (N, {channels}, H, W)"
+        raise UserError(f"this dataset's judge expects {want}, got shape {tuple(x.shape)}")
     return x
 
 
@@ -136,20 +227,27 @@ def dataset_key(dataset) -> str:
         h.update(arr.tobytes())
     h.update(json.dumps(list(dataset.class_names)).encode())
     h.update(f"v{JUDGE_VERSION}".encode())
+    recipe = recipe_for(_channels(dataset))
+    if recipe != "grey":          # grey keys stay exactly as they were: cached judges stay valid
+        h.update(recipe.encode())
     slug = re.sub(r"[^A-Za-z0-9]+", "-", Path(str(dataset.name)).name).strip("-").lower() or "data"
     return f"{slug[:40]}-{dataset.n_classes}c-{h.hexdigest()[:12]}"
 
 
-def train_judge(dataset, epochs: int = 6, batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
-                threads: int | None = None, progress: bool = True) -> Judge:
-    """Train the judge on the dataset's training pixels; measure it on its test pixels.
+def _channels(dataset) -> int:
+    x = dataset.x_train
+    return int(x.shape[1]) if x.ndim == 4 else 1
+
+
+def train_judge(dataset, epochs: int | None = None, batch_size: int = 128, lr: float | None = None,
+                seed: int = 0, threads: int | None = None, progress: bool = True) -> Judge:
+    """Train the judge on the dataset's training pixels with the recipe its data calls for
+    (`recipe_for`); measure it on its test pixels. epochs / lr: the recipe's unless given.
 
     In-memory batches (a DataLoader would only add worker overhead at this size);
     one-cycle learning rate, so a few epochs are enough.
     """
     import torch
-    from torch import nn
-    from tqdm import tqdm
 
     from ..cores import usable_cores
 
@@ -157,6 +255,20 @@ def train_judge(dataset, epochs: int = 6, batch_size: int = 128, lr: float = 2e-
     torch.set_num_threads(threads or usable_cores())
     if len(dataset.y_train) == 0 or len(dataset.y_test) == 0:
         raise UserError(f"dataset {dataset.name!r} has an empty train or test split; the judge needs both")
+    channels = _channels(dataset)
+    if recipe_for(channels) == "grey":
+        return _train_grey(dataset, 6 if epochs is None else epochs, batch_size, 2e-3 if lr is None else lr,
+                           seed, progress)
+    return _train_colour(dataset, channels, 20 if epochs is None else epochs, batch_size,
+                         0.1 if lr is None else lr, seed, progress)
+
+
+def _train_grey(dataset, epochs: int, batch_size: int, lr: float, seed: int, progress: bool) -> Judge:
+    """The grey recipe, exactly as every grey judge so far was trained (AdamW, one-pixel shifts)."""
+    import torch
+    from torch import nn
+    from tqdm import tqdm
+
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     net = _build_net(dataset.n_classes)
@@ -194,6 +306,77 @@ def train_judge(dataset, epochs: int = 6, batch_size: int = 128, lr: float = 2e-
     return judge
 
 
+def _digit_classes(class_names) -> bool:
+    """Classes named 0-9 (SVHN, mnist-color): a mirrored digit is another symbol, so no flips."""
+    return all(str(c).strip() in set("0123456789") for c in class_names)
+
+
+def _augment(xb_u8, g, flip: bool, pad: int = 4):
+    """uint8 (B, C, H, W) -> float [0, 1]: a random crop of the image reflect-padded by `pad`
+    pixels (each image its own offset) and, with `flip`, a mirror image half of the time."""
+    import torch
+    import torch.nn.functional as F
+
+    xb = xb_u8.float().div_(255)
+    b, c, h, w = xb.shape
+    pad = min(pad, h - 1, w - 1)                  # reflect padding needs a wider image than the pad
+    if pad > 0:
+        xp = F.pad(xb, (pad, pad, pad, pad), mode="reflect")
+        dy = torch.randint(0, 2 * pad + 1, (b,), generator=g)
+        dx = torch.randint(0, 2 * pad + 1, (b,), generator=g)
+        rows = (dy[:, None] + torch.arange(h))[:, None, :, None]          # (B, 1, H, 1)
+        cols = (dx[:, None] + torch.arange(w))[:, None, None, :]          # (B, 1, 1, W)
+        xb = xp[torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+    if flip:
+        mirror = (torch.rand(b, generator=g) < 0.5)[:, None, None, None]
+        xb = torch.where(mirror, xb.flip(3), xb)
+    return xb.contiguous()
+
+
+def _train_colour(dataset, channels: int, epochs: int, batch_size: int, lr: float, seed: int,
+                  progress: bool) -> Judge:
+    """The colour recipe (RECIPES[COLOUR_RECIPE]): the standard fast CIFAR-10 training of a
+    ResNet (SGD with Nesterov momentum, one-cycle, label smoothing, crops and flips), which
+    reaches its accuracy in tens of epochs rather than hundreds. The images stay uint8 in
+    memory (150 MB for CIFAR-10's 50,000 rather than 600 MB as floats)."""
+    import torch
+    from torch import nn
+    from tqdm import tqdm
+
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    net = _build_net(dataset.n_classes, recipe=COLOUR_RECIPE, in_channels=channels)
+    x = torch.as_tensor(np.array(dataset.x_train, dtype=np.uint8))       # (N, C, H, W) uint8, a copy
+    y = torch.as_tensor(np.asarray(dataset.y_train), dtype=torch.long)
+    flip = not _digit_classes(dataset.class_names)
+    steps_per_epoch = (len(y) + batch_size - 1) // batch_size
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    t0 = time.perf_counter()
+    net.train()
+    bar = tqdm(total=epochs * steps_per_epoch, desc=f"judge: training on {dataset.name} pixels (colour recipe)",
+               disable=None if progress else True, leave=False)
+    for _ in range(epochs):
+        perm = torch.randperm(len(y), generator=g)
+        for i in range(0, len(y), batch_size):
+            idx = perm[i:i + batch_size]
+            loss = loss_fn(net(_augment(x[idx], g, flip)), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    bar.close()
+    seconds = time.perf_counter() - t0
+    net.eval()
+    judge = Judge(net, list(dataset.class_names), 0.0, dataset_key(dataset), round(seconds, 1),
+                  recipe=COLOUR_RECIPE, in_channels=channels)
+    judge.test_accuracy = judge.accuracy(dataset.x_test, dataset.y_test)
+    return judge
+
+
 def _paths(key: str) -> tuple[Path, Path]:
     from ..cache import cache_dir
 
@@ -211,7 +394,8 @@ def save_judge(judge: Judge) -> Path:
     atomic_save(weights, lambda tmp: save_file(state, tmp))
     atomic_write_json(meta, {"version": JUDGE_VERSION, "key": judge.key, "class_names": judge.class_names,
                              "n_classes": judge.n_classes, "feature_dim": FEATURE_DIM,
-                             "test_accuracy": judge.test_accuracy, "train_seconds": judge.train_seconds})
+                             "test_accuracy": judge.test_accuracy, "train_seconds": judge.train_seconds,
+                             "recipe": judge.recipe, "in_channels": judge.in_channels, **RECIPES[judge.recipe]})
     return weights
 
 
@@ -224,15 +408,17 @@ def load_cached_judge(key: str) -> Judge | None:
         return None
     try:
         meta = json.loads(meta_path.read_text())
-        if meta.get("version") != JUDGE_VERSION:
+        recipe = meta.get("recipe", "grey")              # judges cached before recipes were grey
+        if meta.get("version") != JUDGE_VERSION or recipe not in RECIPES:
             return None
-        net = _build_net(int(meta["n_classes"]), int(meta.get("feature_dim", FEATURE_DIM)))
+        in_channels = int(meta.get("in_channels", 1))
+        net = _build_net(int(meta["n_classes"]), int(meta.get("feature_dim", FEATURE_DIM)), recipe, in_channels)
         net.load_state_dict(load_file(str(weights)))
     except Exception:  # a corrupt cache entry is not the user's problem: retrain it
         return None
     net.eval()
     return Judge(net, list(meta["class_names"]), float(meta["test_accuracy"]), key,
-                 meta.get("train_seconds"), cached=True)
+                 meta.get("train_seconds"), cached=True, recipe=recipe, in_channels=in_channels)
 
 
 def load_or_train_judge(dataset, retrain: bool = False, progress: bool = True, **train_kwargs) -> Judge:

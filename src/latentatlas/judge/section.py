@@ -61,10 +61,10 @@ def judge_section(ctx: GenContext, cfg, samplers: dict | None = None, progress: 
     recon = decode_codes(ctx.model, ctx.train_codes[idx])
     section = {
         "judge": {"dataset_key": judge.key, "test_accuracy": judge.test_accuracy, "cached": judge.cached,
-                  "train_seconds": judge.train_seconds, "architecture": "3 conv layers + 128-unit hidden layer",
+                  "train_seconds": judge.train_seconds, "architecture": judge.architecture,
                   "trained_on": "the dataset's training pixels (never latent codes)"},
         "n_per_sampler": n,
-        "fd_features": "the judge's penultimate layer (128 ReLU units)",
+        "fd_features": judge.feature_description,
         "fd_real_test_n": int(len(data.x_test)),
         "fd_floor_train_vs_test": floor,
         "reconstruction": {"fd": fd_to_test(recon),

@@ -1,7 +1,8 @@
 """ConvAE and ConvVAE: our own convolutional autoencoders, any latent size and image size.
 
 Encoder: one stride-2 3x3 convolution per entry of `channels` (28 -> 14 -> 7 for
-two), each followed by BatchNorm and the activation; then optional hidden linear
+two), each followed by BatchNorm and the activation. Left out, `channels` fits the
+image (`auto_channels`): 28 -> (32, 64), 32 -> (32, 64, 128), 64 -> (32, 64, 128, 256); then optional hidden linear
 layers (`hidden_dim`: one width or a list of them) and a linear map to the latent
 code (twice, mu and logvar, for the VAE).
 The decoder mirrors it with stride-2 transposed convolutions whose output padding
@@ -52,6 +53,25 @@ def hidden_widths(hidden_dim) -> list[int]:
 def _down_size(n: int) -> int:
     """Output size of Conv2d(kernel 3, stride 2, padding 1)."""
     return (n + 2 * 1 - 3) // 2 + 1
+
+
+MAX_AUTO_WIDTH = 256
+
+
+def auto_channels(image_size) -> list[int]:
+    """The conv widths for an image when none are given: one stride-2 stage while the smaller
+    side is above 7 (at least one stage), widths doubling from 32 and capped at 256.
+
+    28 -> 14 -> 7: (32, 64), the network every MNIST result was measured with;
+    32 -> 4x4: (32, 64, 128); 64 -> 4x4: (32, 64, 128, 256). Stopping near 4-7 pixels keeps
+    the dense layer after the convolutions small (128 * 4 * 4 = 2048 inputs for 32x32) while
+    each stage's receptive field still covers the image.
+    """
+    side, widths = min(int(image_size[0]), int(image_size[1])), []
+    while side > 7 or not widths:
+        widths.append(min(32 * 2 ** len(widths), MAX_AUTO_WIDTH))
+        side = _down_size(side)
+    return widths
 
 
 class ConvEncoder(nn.Module):
@@ -120,7 +140,7 @@ class ConvDecoder(nn.Module):
         self.deconv = nn.Sequential(*layers)
 
     def forward(self, z):
-        h = self.stem(z).view(z.shape[0], *self.shape)    # (B, 64, 7, 7)
+        h = self.stem(z).view(z.shape[0], *self.shape)    # (B, 64, 7, 7) for 28x28, (B, 128, 4, 4) for 32x32
         return self.deconv(h)                             # (B, C, H, W) logits
 
 
@@ -130,12 +150,14 @@ class ConvAE(LatentModel):
     name = "ae"
 
     def __init__(self, latent_dim: int = 16, image_size=(28, 28), in_channels: int = 1,
-                 channels=(32, 64), hidden_dim: int = 256, batch_norm: bool = True,
+                 channels=None, hidden_dim: int = 256, batch_norm: bool = True,
                  activation: str = "relu", final_conv: bool = False, loss: str = "mse", beta: float = 1.0,
                  convs_per_stage: int = 1):
         super().__init__(latent_dim=latent_dim, image_size=image_size, in_channels=in_channels,
                          loss=loss, beta=beta)
-        channels = [int(c) for c in channels]
+        # None: a depth that fits the image; model.json records the resolved widths, so a
+        # model.json that lists them (every one written so far) rebuilds exactly as it was.
+        channels = auto_channels(self.image_size) if channels is None else [int(c) for c in channels]
         if not channels:
             raise ValueError("channels must list at least one convolution width")
         if int(convs_per_stage) < 1:
@@ -166,7 +188,7 @@ class ConvVAE(VariationalMixin, ConvAE):
     name = "vae"
 
     def __init__(self, latent_dim: int = 10, image_size=(28, 28), in_channels: int = 1,
-                 channels=(32, 64), hidden_dim: int = 256, batch_norm: bool = True,
+                 channels=None, hidden_dim: int = 256, batch_norm: bool = True,
                  activation: str = "relu", final_conv: bool = False, loss: str = "bce", beta: float = 1.0,
                  convs_per_stage: int = 1):
         super().__init__(latent_dim=latent_dim, image_size=image_size, in_channels=in_channels,

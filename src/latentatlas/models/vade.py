@@ -34,7 +34,7 @@ class ConvVaDE(ConvVAE):
     name = "vade"
 
     def __init__(self, latent_dim: int = 10, image_size=(28, 28), in_channels: int = 1,
-                 channels=(32, 64), hidden_dim: int = 256, batch_norm: bool = True,
+                 channels=None, hidden_dim: int = 256, batch_norm: bool = True,
                  activation: str = "relu", final_conv: bool = False, loss: str = "bce", beta: float = 1.0,
                  convs_per_stage: int = 1, n_components: int = 10, pretrain_epochs: int = 2):
         super().__init__(latent_dim=latent_dim, image_size=image_size, in_channels=in_channels,

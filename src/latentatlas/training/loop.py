@@ -99,6 +99,7 @@ def check_input(rd: RunDir, data_cfg, model_cfg, cfg, resume: bool, overwrite: b
     ckpt = None
     if resume:
         ckpt = read_checkpoint(rd.path)
+        spec = _resumed_channels(ckpt[2], spec, model_cfg)
         check_resume(rd, ckpt[2], spec, data_cfg, cfg)
     elif not overwrite and rd.has_training():
         raise UserError(f"{rd.path} already holds a trained model; pass --resume to continue it, "
@@ -109,6 +110,16 @@ def check_input(rd: RunDir, data_cfg, model_cfg, cfg, resume: bool, overwrite: b
         raise UserError(f"batch size {batch} does not split evenly over {dist.world_size} processes; "
                         f"choose a multiple of {dist.world_size}")
     return ds, spec, ckpt, batch
+
+
+def _resumed_channels(state, spec: dict, model_cfg) -> dict:
+    """Conv widths left unset take the checkpoint's: a run started before the depth rule
+    (models.conv.auto_channels) on images larger than 28x28 resumes with its own network."""
+    old = (state.get("model_spec") or {}).get("config") or {}
+    new = spec["config"]
+    if model_cfg.channels is not None or "channels" not in old or "channels" not in new:
+        return spec
+    return {**spec, "config": {**new, "channels": old["channels"]}}
 
 
 def check_resume(rd, state, spec, data_cfg, cfg) -> None:
@@ -154,10 +165,12 @@ def images_on_device(ds, cfg, device):
 
 
 def build_session(rd, ds, model_cfg, cfg, dist, batch: int, spec: dict, ckpt) -> Session:
-    """Data on the device, the model (seeded init), optimizer and schedule; restored when resuming."""
+    """Data on the device, the model (seeded init), optimizer and schedule; restored when resuming.
+    The network is built from `spec` (check_input's, which model_cfg made; on resume it may carry
+    the checkpoint's conv widths)."""
     import torch
 
-    from ..models import model_from_config
+    from ..models import build_model
     from .devices import choose_device, resolve_amp, set_threads
     from .optim import make_optimizer, make_schedule
     from .speed import compiled_step, eval_batch, scaled_lr
@@ -169,7 +182,7 @@ def build_session(rd, ds, model_cfg, cfg, dist, batch: int, spec: dict, ckpt) ->
     x_train, x_test = _data_on_device(ds, cfg, device)
     steps_per_epoch = max(1, len(x_train) // batch)          # drop the last partial batch
     torch.manual_seed(seed_of(cfg.seed, 0))
-    net = model_from_config(model_cfg, ds.image_shape, ds.channels)   # re-seeded init: same weights every run
+    net = build_model(spec)               # re-seeded init: same weights every run (spec: check_input's)
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     net.to(device, memory_format=fmt)
     opt_cfg = replace(cfg, lr=scaled_lr(cfg.lr, batch, cfg.lr_scaling))   # lr_scaling: the rate for this batch
@@ -311,7 +324,7 @@ def _train_step(s: Session, cfg, batch_u8, out: EpochSums) -> None:
 
     from .speed import forward_backward
 
-    xb = batch_u8.float().div_(255)                                  # (b, 1, H, W) in [0, 1]
+    xb = batch_u8.float().div_(255)                                  # (b, C, H, W) in [0, 1]
     xb = xb.contiguous(memory_format=s.fmt)
     x_in = xb
     if cfg.input_noise:                                              # denoising: corrupt the input only
@@ -371,8 +384,8 @@ def free_cuda_cache(device) -> None:
 
 
 def evaluate(net, x_test, cfg, epoch, dist, device, batch: int = 1000):
-    """Per-image test losses (sampled z for a VAE, seeded) and, for an AE, the codes'
-    mean and std (for the progress grids). Ranks split the test set and sum."""
+    """Per-image test losses (sampled z for a VAE, seeded), a VAE's bits per dimension, and the
+    codes' mean and std (for the progress grids). Ranks split the test set and sum."""
     import torch
 
     net.eval()
@@ -402,7 +415,12 @@ def evaluate(net, x_test, cfg, epoch, dist, device, batch: int = 1000):
     test = {"loss": s[0], "recon": s[1]}
     if net.is_variational:
         test["kl"] = s[2]
-    test["mse"] = s[3]
+    test["mse"] = s[3]                    # per image; history_row makes it per value (pixel and channel)
+    if net.is_variational:                # the CIFAR literature's unit (likelihood: models.losses.bits_per_dim)
+        from ..models.losses import bits_per_dim
+
+        dims = int(x_test[0].numel())     # C * H * W
+        test["bpd"] = bits_per_dim(s[3] / dims, s[2], dims)
     mean = code_sum / n
     std = (code_sq / n - mean * mean).clamp_min(1e-12).sqrt()
     return test, (mean.float().cpu(), std.float().cpu())

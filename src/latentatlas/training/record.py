@@ -21,8 +21,8 @@ TIMING_KEYS = ("seconds", "train_seconds", "images_per_s", "cpu_seconds")
 
 
 def history_row(s, epoch: int, sums, test: dict, clock: dict) -> dict | None:
-    """One history.jsonl line (losses per image, MSE per pixel, lr, times); None when a figure
-    is NaN or infinite. clock: t0, c0 (wall and CPU start) and train_seconds."""
+    """One history.jsonl line (losses per image, MSE per pixel and channel, a VAE's bits per
+    dimension, lr, times); None when a figure is NaN or infinite. clock: t0, c0 (wall and CPU start) and train_seconds."""
     tr = (sums.sums / sums.seen).tolist()
     row = {"epoch": epoch, "train_loss": tr[0], "train_recon": tr[1]}
     if s.net.is_variational:
@@ -62,12 +62,23 @@ def print_epoch(row: dict, epochs: int, variational: bool, show: bool) -> None:
     if not show:
         return
     kl = f" (KL {row['test_kl']:.2f})" if variational else ""
+    bpd = f" ({row['test_bpd']:.3f} bits/dim)" if "test_bpd" in row else ""
     msg = (f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f}, test loss "
-           f"{row['test_loss']:.4f}{kl}, test MSE {row['test_mse']:.5f}, {row['seconds']:.1f} s, "
+           f"{row['test_loss']:.4f}{kl}, test MSE {row['test_mse']:.5f}{bpd}, {row['seconds']:.1f} s, "
            f"{row['images_per_s']:.0f} images/s")
     from tqdm.auto import tqdm
 
     tqdm.write(msg, file=sys.stderr)
+
+
+def _bpd_metrics(net, last: dict) -> dict:
+    """A VAE's test bits per dimension and the likelihood it is measured under (nothing for an AE:
+    it has no likelihood). test_mse is already per value: divided by C * H * W (history_row)."""
+    if not net.is_variational:
+        return {}
+    from ..models.losses import BPD_LIKELIHOOD
+
+    return {"test_bpd": last.get("test_bpd"), "bpd_likelihood": BPD_LIKELIHOOD}
 
 
 def finish(rd: RunDir, s, cfg, world: int, stopped: bool) -> dict:
@@ -91,6 +102,7 @@ def finish(rd: RunDir, s, cfg, world: int, stopped: bool) -> dict:
         "test_mse": last.get("test_mse"),
         "loss_units": ("per image: reconstruction (BCE or squared error summed over pixels) + beta*KL"
                        if net.is_variational else "per image: reconstruction summed over pixels"),
+        **_bpd_metrics(net, last),
         "seconds": round(sum(h["seconds"] for h in history), 3),
         "images_per_s": rates[len(rates) // 2] if rates else None,
         "device": str(s.device),

@@ -1,0 +1,185 @@
+"""Colour quality: our VAE preset against Pythae's VAE, on the same images and epochs.
+
+For a dataset (default cifar10; `--dataset` takes any name, npz: and folder: included, and
+`--synthetic N` makes a small seeded colour npz of N images so that it runs anywhere) it
+prints, for our preset (default cifar10-vae) and for Pythae's VAE where Pythae is importable:
+
+    test MSE     per value (pixel and channel), one sampled z per test image
+    bits/dim     latentatlas.models.losses.bits_per_dim (Gaussian of the maximum-likelihood
+                 variance, dequantised, KL of the ELBO; the same formula for both)
+    SVM probe    accuracy on the test codes (posterior means) of an RBF SVM fitted on the
+                 training codes, with the preset's analysis settings (solver)
+    cluster acc  Hungarian-matched accuracy of a full-covariance Gaussian mixture (n_init from
+                 the preset) on all codes, train and test, as `analyze` scores it
+    wall s       training plus encoding
+
+Both sides' codes are scored by the same latentatlas estimators with the same seeds.
+Pythae trains with its own networks for CIFAR (4x4 stride-2 convolutions 128-1024) when the
+images are 3x32x32, else its default MLP, with its own loss ("mse": 0.5 * summed squared
+error + KL), Adam at our learning rate and batch size, no schedule (_pythae_colour_worker.py).
+Pythae lives in a benchmark-only environment: $PYTHAE_PYTHON, else benchmarks/.venv-pythae
+(bench_pythae.py says how to make it); without one the Pythae row says so.
+
+    python benchmarks/bench_colour.py [--dataset cifar10] [--synthetic N] [--epochs E]
+        [--max-train-images N] [--preset cifar10-vae] [--threads 2] [--no-pythae]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def synthetic_npz(path: Path, n: int, size: int = 32, classes: int = 10, seed: int = 0) -> Path:
+    """n seeded 3 x size x size images (a fifth of them the test split): each class a colour and a
+    stripe direction, a random phase per image, pixel noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, n)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    angle = np.pi * y / classes
+    along = np.cos(angle)[:, None, None] * xx + np.sin(angle)[:, None, None] * yy
+    s = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * along + rng.uniform(0, 2 * np.pi, n)[:, None, None])
+    colour = rng.uniform(40, 255, (classes, 3))[y]                                 # (N, 3)
+    img = s[:, None] * colour[:, :, None, None] + (1 - s[:, None]) * 30.0
+    img = np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)     # (N, 3, H, W)
+    k = n - n // 5
+    np.savez(path, x=img[:k], y=y[:k], x_test=img[k:], y_test=y[k:])
+    return path
+
+
+def pythae_python() -> Path | None:
+    if os.environ.get("PYTHAE_PYTHON"):
+        return Path(os.environ["PYTHAE_PYTHON"])
+    python = HERE / ".venv-pythae" / "bin" / "python"
+    return python if python.exists() else None
+
+
+def score_codes(train_codes, y_train, test_codes, y_test, names, analysis: dict) -> dict:
+    """SVM probe accuracy and Gaussian-mixture cluster accuracy, as `analyze` computes them."""
+    from latentatlas.latent.cluster import make_clusterer, score_clustering
+    from latentatlas.latent.probe import evaluate_probe, make_probe
+
+    seed = analysis.get("seed", 0)
+    probe = make_probe("svm", svm_solver=analysis.get("svm_solver", "auto"), random_state=seed)
+    probe.fit(train_codes, y_train)
+    svm = evaluate_probe(probe, test_codes, y_test, names)["accuracy"]
+    codes, labels = np.concatenate([train_codes, test_codes]), np.concatenate([y_train, y_test])
+    gmm = make_clusterer("gmm", n_clusters=len(names), random_state=seed,
+                         covariance_type=analysis.get("covariance_type", "full"), n_init=analysis.get("n_init", 5))
+    cluster = score_clustering(labels, gmm.fit_predict(codes), names)["accuracy"]
+    return {"svm": svm, "cluster": cluster}
+
+
+def ours(args, tmp: Path, dataset: str) -> tuple[dict, object]:
+    import latentatlas as la
+
+    settings = {"dataset": dataset, "threads": args.threads}
+    if args.epochs:
+        settings["epochs"] = args.epochs
+    if args.max_train_images:
+        settings["max_train_images"] = args.max_train_images
+    t0 = time.perf_counter()
+    run = la.train(out=tmp / "ours", preset=args.preset, **settings)
+    run.encode()
+    wall = time.perf_counter() - t0
+    train = run.metrics["train"]
+    z = np.load(tmp / "ours" / "latents.npz")
+    scores = score_codes(z["train_mean"], z["train_labels"], z["test_mean"], z["test_labels"],
+                         [str(c) for c in z["class_names"]], run.config.get("analysis") or {})
+    row = {"mse": train["test_mse"], "bpd": train.get("test_bpd"), **scores, "wall": wall,
+           "what": f"latentatlas {args.preset} ({train['model']}, latent {train['latent_dim']}, "
+                   f"{train['n_parameters']:,} weights, {train['epochs']} epochs)"}
+    return row, run
+
+
+def theirs(args, tmp: Path, run) -> dict:
+    """Pythae's VAE on the very images our run trained and was tested on."""
+    from latentatlas.data import load_dataset
+    from latentatlas.models.losses import bits_per_dim
+
+    python = pythae_python()
+    if python is None or args.no_pythae:
+        why = "--no-pythae" if args.no_pythae else "not importable: no $PYTHAE_PYTHON or benchmarks/.venv-pythae"
+        return {"what": f"Pythae VAE: skipped ({why})"}
+    cfg = run.config
+    data, train, model = cfg["data"], cfg["train"], cfg["model"]
+    ds = load_dataset(**data)
+    x_fit = ds.x_train                                   # what it trains on: the subset our run trained on
+    if train.get("max_train_images") and train["max_train_images"] < len(x_fit):
+        x_fit = _subset_like_ours(ds, train)
+    images = tmp / "images.npz"
+    np.savez(images, x_fit=x_fit, x_train=ds.x_train, x_test=ds.x_test)
+    t0 = time.perf_counter()
+    out = subprocess.run([str(python), str(HERE / "_pythae_colour_worker.py"), str(images), str(tmp / "pythae.npz"),
+                          str(model["latent_dim"]), str(train["epochs"]), str(train["batch_size"]), str(train["lr"]),
+                          str(args.threads)], capture_output=True, text=True)
+    if out.returncode:
+        return {"what": f"Pythae VAE: failed ({out.stderr.strip().splitlines()[-1][:200]})"}
+    got = json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
+    wall = time.perf_counter() - t0
+    codes = np.load(tmp / "pythae.npz")
+    z = np.load(tmp / "ours" / "latents.npz")
+    scores = score_codes(codes["train_mean"], z["train_labels"], codes["test_mean"],
+                         z["test_labels"], [str(c) for c in z["class_names"]], cfg.get("analysis") or {})
+    dims = int(np.prod(ds.x_test.shape[1:]))
+    return {"mse": got["mse"], "bpd": bits_per_dim(got["mse"], got["kl"], dims), **scores, "wall": wall,
+            "what": f"Pythae VAE ({got['network']}, latent {model['latent_dim']}, {got['n_parameters']:,} weights, "
+                    f"{train['epochs']} epochs)"}
+
+
+def _subset_like_ours(ds, train: dict):
+    """The training images of our run: training/loop.py images_on_device's seeded subset."""
+    import torch
+
+    from latentatlas.training.loop import seed_of
+
+    n_all, n = len(ds.x_train), int(train["max_train_images"])
+    keep = torch.randperm(n_all, generator=torch.Generator().manual_seed(seed_of(train["seed"], 7)))[:n]
+    return ds.x_train[keep.sort().values.numpy()]
+
+
+def show(rows: list[dict]) -> None:
+    print()
+    for i, r in enumerate(rows):
+        print(f"[{i + 1}] {r['what']}")
+    print(f"\n{'':4s} {'test MSE':>9s} {'bits/dim':>9s} {'SVM probe':>9s} {'cluster':>8s} {'wall s':>8s}")
+    for i, r in enumerate(rows):
+        if "mse" not in r:
+            continue
+        bpd = f"{r['bpd']:9.4f}" if r.get("bpd") is not None else f"{'-':>9s}"
+        print(f"[{i + 1}]  {r['mse']:9.5f} {bpd} {r['svm']:9.4f} {r['cluster']:8.4f} {r['wall']:8.1f}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="cifar10", help="any dataset name, npz:PATH or folder:PATH")
+    p.add_argument("--synthetic", type=int, default=0, metavar="N",
+                   help="use a seeded synthetic colour npz of N 32x32 images instead of --dataset")
+    p.add_argument("--preset", default="cifar10-vae")
+    p.add_argument("--epochs", type=int, default=0, help="0: the preset's")
+    p.add_argument("--max-train-images", type=int, default=0, help="0: all")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-pythae", action="store_true")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        dataset = f"npz:{synthetic_npz(tmp / 'synthetic.npz', args.synthetic)}" if args.synthetic else args.dataset
+        print(f"dataset {dataset if not args.synthetic else f'synthetic colour npz, {args.synthetic} images'}; "
+              f"preset {args.preset}; {args.threads} threads", flush=True)
+        mine, run = ours(args, tmp, dataset)
+        rows = [mine, theirs(args, tmp, run)]
+    show(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
