@@ -79,7 +79,8 @@ class ModelConfig:
                                "study004-ae", flag="--model")
     latent_dim: int | None = setting(None, "size of the latent code (>= 1)", default_text="the model's")
     channels: list[int] | None = setting(None, "conv widths, one stride-2 stage each, e.g. 32,64", parse=csv_ints,
-                                         default_text="the model's")
+                                         default_text="fitted to the image: stages down to about 7x7 or "
+                                                      "4x4, widths 32, 64, ... (28: 32,64; 32: 32,64,128)")
     hidden_dim: int | list[int] | None = setting(
         None, "dense layer(s) between convolutions and code: a width, or widths such as 1024,256 (0: none)",
         parse=widths, default_text="the model's")
