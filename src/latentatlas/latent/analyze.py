@@ -150,7 +150,8 @@ def _shared_graph(ctx, X, n_neighbors: int):
     if have is None or have[0].shape[1] < n_neighbors:
         need = max(n_neighbors, ctx.get("graph_k", n_neighbors))
         have = ctx["steps"].run(f"knn graph (k={need}, {len(X)} points)", knn_graph, X, need,
-                                random_state=ctx["cfg"].seed, n_jobs=ctx["cfg"].n_jobs, backend=ctx["backend"])
+                                random_state=ctx["cfg"].seed, n_jobs=ctx["cfg"].n_jobs, backend=ctx["backend"],
+                                exact_max_samples=ctx["cfg"].knn_exact_max_samples)
         ctx["graph"][key] = have
     return have
 
@@ -191,7 +192,7 @@ def _projections(ctx, specs) -> dict:
     if ctx["graph"]:
         from .backends import graph_label
 
-        result["knn_graph_backend"] = graph_label(ctx["backend"], d)
+        result["knn_graph_backend"] = graph_label(ctx["backend"], d, len(ctx["fit_idx"]), cfg.knn_exact_max_samples)
     if cfg.raw_baseline and ctx["images"] is not None:
         result["raw_baseline"] = _raw_baseline(ctx, specs, n_eval, result)
     elif cfg.raw_baseline:
