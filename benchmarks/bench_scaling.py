@@ -82,10 +82,13 @@ def _run_step(step: str, X, y, backend: str, jobs: int) -> tuple[float, str]:
         make_projection("tsne", 2, random_state=0, n_jobs=jobs, backend=backend).fit(X, y)
     elif step in ("svm", "logreg", "knn-probe"):
         probe = make_probe(step.replace("-probe", ""), random_state=0, n_jobs=jobs, backend=backend,
-                           exact_max_samples=SVM_EXACT_MAX).fit(X[:n_train], y[:n_train])
+                           exact_max_samples=SVM_EXACT_MAX, knn_exact_max_samples=KNN_EXACT_MAX
+                           ).fit(X[:n_train], y[:n_train])
         probe.score(X[n_train:], y[n_train:])
         if step == "svm" and "Nystroem" in probe.solver_:
             note = f"approximation: Nystroem + linear SVM above {SVM_EXACT_MAX:,} training codes"
+        if step == "knn-probe" and "approximate" in probe.solver_:
+            note = f"approximation: pynndescent search above {KNN_EXACT_MAX:,} training codes"
     elif step in ("gmm", "kmeans", "n2d"):
         make_clusterer(step, 10, random_state=0, n_init=5, n_jobs=jobs, knn=graph, backend=backend).fit(X)
     elif step == "quality":

@@ -126,20 +126,63 @@ class LogRegProbe(_Probe):
         return self
 
 
-class KNNProbe(_Probe):
-    """k-nearest neighbours (euclidean) on standardised codes."""
+class _NNDescentClassifier(ClassifierMixin, BaseEstimator):
+    """Majority vote of the k nearest training codes found by nearest-neighbour descent
+    (pynndescent, umap-learn's recipe, as project.knn_graph above its threshold)."""
 
-    def __init__(self, n_neighbors=5, n_jobs=1):
+    def __init__(self, n_neighbors=5, n_jobs=1, random_state=0):
         self.n_neighbors = n_neighbors
         self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        from pynndescent import NNDescent
+
+        self.classes_, self._y = np.unique(y, return_inverse=True)
+        n = len(X)
+        self.index_ = NNDescent(np.asarray(X, dtype=np.float32), n_neighbors=max(self.n_neighbors, 15),
+                                random_state=self.random_state, n_jobs=self.n_jobs,
+                                n_trees=min(64, 5 + int(round(n ** 0.5 / 20.0))),
+                                n_iters=max(5, int(round(np.log2(n)))), max_candidates=60, low_memory=True)
+        return self
+
+    def predict(self, X):
+        nn, _ = self.index_.query(np.asarray(X, dtype=np.float32), k=int(min(self.n_neighbors, len(self._y))))
+        counts = np.zeros((len(X), len(self.classes_)), np.int64)
+        np.add.at(counts, (np.arange(len(X))[:, None], self._y[nn]), 1)
+        return self.classes_[counts.argmax(1)]          # argmax: lowest class on ties, as scikit-learn
+
+
+class KNNProbe(_Probe):
+    """k-nearest neighbours (euclidean) on standardised codes: exact (scikit-learn's KD-tree) up
+    to `knn_exact_max_samples` training codes, whose cost grows faster than N log N in 16-d;
+    above that (0 = never) approximate search by nearest-neighbour descent (`solver_` says which)."""
+
+    def __init__(self, n_neighbors=5, n_jobs=1, knn_exact_max_samples=100000, random_state=None):
+        self.n_neighbors = n_neighbors
+        self.n_jobs = n_jobs
+        self.knn_exact_max_samples = knn_exact_max_samples
+        self.random_state = random_state
 
     def _pipeline(self, n_samples: int, n_features: int):
         from sklearn.neighbors import KNeighborsClassifier
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
+        limit = self.knn_exact_max_samples
+        if limit and n_samples > limit:
+            return make_pipeline(StandardScaler(), _NNDescentClassifier(self.n_neighbors, self.n_jobs,
+                                                                        self.random_state or 0)), \
+                (f"{self.n_neighbors}-nearest neighbours (euclidean, approximate: pynndescent, "
+                 f"chosen: {n_samples} training codes > {limit})")
         return make_pipeline(StandardScaler(), KNeighborsClassifier(self.n_neighbors, n_jobs=self.n_jobs)), \
             f"{self.n_neighbors}-nearest neighbours (euclidean)"
+
+    def fit(self, X, y):
+        super().fit(X, y)
+        approximate = isinstance(self.pipeline_[-1], _NNDescentClassifier)
+        self.backend_ = "pynndescent (cpu)" if approximate else None     # None: backend_label's default
+        return self
 
 
 def make_probe(method, backend="cpu", **params):
