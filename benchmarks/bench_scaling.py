@@ -87,6 +87,8 @@ def _run_step(step: str, X, y, backend: str, jobs: int) -> tuple[float, str]:
         probe.score(X[n_train:], y[n_train:])
         if step == "svm" and "Nystroem" in probe.solver_:
             note = f"approximation: Nystroem + linear SVM above {SVM_EXACT_MAX:,} training codes"
+            if "subsample" in probe.solver_:
+                note += f", the linear SVM on a seeded {probe.nystroem_max_samples:,} of them"
         if step == "knn-probe" and "approximate" in probe.solver_:
             note = f"approximation: pynndescent search above {KNN_EXACT_MAX:,} training codes"
     elif step in ("gmm", "kmeans", "n2d"):

@@ -100,3 +100,17 @@ def test_the_knn_probe_searches_approximately_above_the_threshold_within_0_01():
     assert 0.3 < a_exact < 0.95                                    # codes a probe neither fails nor aces
     assert abs(a_exact - a_approx) <= 0.01
     assert list(approx.classes_) == list(range(10))
+
+
+def test_the_nystroem_svm_learns_from_a_seeded_subsample_above_its_cap():
+    # liblinear's copy of the kernel map is what put 1M codes over 16 GB; the cap bounds it.
+    from latentatlas.latent.probe import SVMProbe
+
+    X, y = _codes(900)
+    full = SVMProbe(exact_max_samples=100, n_nystroem=100, random_state=0).fit(X, y)
+    capped = SVMProbe(exact_max_samples=100, n_nystroem=100, nystroem_max_samples=600, random_state=0).fit(X, y)
+    assert "subsample" not in full.solver_
+    assert capped.solver_.endswith("fitted on a seeded subsample of 600 of 900 training codes")
+    assert abs(full.score(X, y) - capped.score(X, y)) < 0.1 and list(capped.classes_) == list(range(10))
+    exact = SVMProbe(exact_max_samples=1000, nystroem_max_samples=600, random_state=0).fit(X, y)
+    assert "subsample" not in exact.solver_                      # the exact SVC is never subsampled

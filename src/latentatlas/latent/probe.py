@@ -9,8 +9,9 @@ One estimator class per kind, chosen by name from `latentatlas.registry.PROBES`
 estimator contract and passes its `check_estimator`. The RBF SVM (libsvm) grows
 roughly quadratically with the number of training codes, so above
 `exact_max_samples` the "auto" solver maps the codes with a Nystroem kernel
-approximation (Williams & Seeger 2001) and trains a linear SVM on that
-(`solver_` says which was used).
+approximation (Williams & Seeger 2001) and trains a linear SVM on that (on a seeded
+subsample above `nystroem_max_samples`, so that 1M codes stay within 16 GB); the kNN probe
+searches approximately above `knn_exact_max_samples` (`solver_` says which was used).
 """
 
 from __future__ import annotations
@@ -50,12 +51,17 @@ class _Probe(ClassifierMixin, BaseEstimator):
             raise InputError("a probe needs at least 2 classes in the training labels, got 1 class")
         t0 = time.perf_counter()
         self.pipeline_, self.solver_ = self._pipeline(*X.shape)
+        X, y = self._training_rows(X, y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.pipeline_.fit(X, y)
         self.classes_ = self.pipeline_.classes_
         self.seconds_ = time.perf_counter() - t0
         return self
+
+    def _training_rows(self, X, y):
+        """The rows the pipeline is fitted on (all of them, unless a subclass caps them)."""
+        return X, y
 
     def predict(self, X):
         from sklearn.utils.validation import check_is_fitted
@@ -69,9 +75,10 @@ class SVMProbe(_Probe):
     (svm_solver "auto") a Nystroem kernel map + linear SVM; "exact" / "nystroem" force one."""
 
     def __init__(self, svm_solver="auto", exact_max_samples=70000, C=10.0, gamma="scale", n_nystroem=1000,
-                 random_state=None):
+                 random_state=None, nystroem_max_samples=300000):
         self.svm_solver = svm_solver
         self.exact_max_samples = exact_max_samples
+        self.nystroem_max_samples = nystroem_max_samples
         self.C = C
         self.gamma = gamma
         self.n_nystroem = n_nystroem
@@ -103,6 +110,18 @@ class SVMProbe(_Probe):
             (f"Nystroem RBF kernel map ({n_comp} components, gamma={gamma:.3g}) + linear SVM "
              f"(chosen: {n_samples} training codes > {self.exact_max_samples})"
              if self.svm_solver == "auto" else f"Nystroem RBF kernel map ({n_comp} components) + linear SVM")
+
+
+    def _training_rows(self, X, y):
+        """Above `nystroem_max_samples` codes (0 = never) the linear SVM learns from a seeded subsample:
+        liblinear copies its (N, n_nystroem) kernel map into 16 bytes a value, 14 GB for 857,000
+        codes, so 1M codes would not fit in 16 GB."""
+        limit = self.nystroem_max_samples
+        if not limit or len(X) <= limit or not self.solver_.startswith("Nystroem"):
+            return X, y
+        idx = np.sort(np.random.default_rng(self.random_state or 0).choice(len(X), limit, replace=False))
+        self.solver_ += f"; fitted on a seeded subsample of {limit} of {len(X)} training codes"
+        return X[idx], y[idx]
 
 
 class LogRegProbe(_Probe):
