@@ -166,7 +166,9 @@ class _NNDescentClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict(self, X):
-        nn, _ = self.index_.query(np.asarray(X, dtype=np.float32), k=int(min(self.n_neighbors, len(self._y))))
+        # Searching for 15 and keeping the nearest k finds the true k far more often than asking for k.
+        k = int(min(self.n_neighbors, len(self._y)))
+        nn = self.index_.query(np.asarray(X, dtype=np.float32), k=int(min(max(k, 15), len(self._y))))[0][:, :k]
         counts = np.zeros((len(X), len(self.classes_)), np.int64)
         np.add.at(counts, (np.arange(len(X))[:, None], self._y[nn]), 1)
         return self.classes_[counts.argmax(1)]          # argmax: lowest class on ties, as scikit-learn
