@@ -217,8 +217,9 @@ class AnalysisConfig:
     n_init: int = setting(5, "GMM / k-means restarts")
     n2d_neighbors: int = setting(20, "N2D's UMAP n_neighbors (McConville et al. 2020 use 20 on MNIST)")
     # The exact KD-tree grows as N^1.77 on 16-d codes; 100,000 keeps MNIST-sized runs exact (project.KNN_EXACT_MAX).
-    knn_exact_max_samples: int = setting(100000, "exact kNN graph (UMAP, t-SNE, N2D) up to N codes, approximate "
-                                         "nearest-neighbour descent above; 0 = always exact", metavar="N")
+    knn_exact_max_samples: int = setting(100000, "exact kNN graph (UMAP, t-SNE, N2D) and kNN probe up to N codes, "
+                                         "approximate nearest-neighbour descent above; 0 = always exact",
+                                         metavar="N")
     interactive: bool = setting(True, "no plotly 3-D HTML figures", flag="--no-interactive", action="store_false",
                                 default_text="with them")
     hover_images: int = setting(2000, "points per interactive figure that show their image on hover", metavar="N")
