@@ -9,9 +9,10 @@ Each (size, step) runs in a child process of its own, so its peak resident memor
 step's alone. Codes: a run's latent means (`--run`, its latents.npz; the first N of one
 seeded permutation) up to the size it has, and above that (or without --run) synthetic
 16-d codes from a 10-component Gaussian mixture. Steps are those of `latentatlas analyze`
-with its defaults, so where analyze switches to an approximation above a size (2-D t-SNE on
-a 20,000-point subsample, the Nystroem SVM above svm_exact_max_samples, quality measures on
-5,000 points) the step does too and says so.
+with its defaults, so where analyze switches to an approximation above a size (the kNN graph by
+nearest-neighbour descent above knn_exact_max_samples, 2-D t-SNE on a 20,000-point subsample,
+the Nystroem SVM above svm_exact_max_samples, quality measures on 5,000 points) the step does
+too and says so.
 
 Prints time (s) and peak memory (MB) per step and size, then each step's growth exponent:
 the slope of log(time) against log(N) over the sizes. N log N has a slope of about 1.1 between
@@ -61,7 +62,7 @@ def _run_step(step: str, X, y, backend: str, jobs: int) -> tuple[float, str]:
     """Seconds of the step (setup excluded) and a note naming any approximation it switched to."""
     from latentatlas.latent.cluster import make_clusterer
     from latentatlas.latent.probe import make_probe
-    from latentatlas.latent.project import knn_graph, make_projection, projection_quality
+    from latentatlas.latent.project import KNN_EXACT_MAX, graph_method, knn_graph, make_projection, projection_quality
 
     n, note = len(X), ""
     n_train = n * 6 // 7                                          # MNIST's 60k / 10k split
@@ -70,7 +71,9 @@ def _run_step(step: str, X, y, backend: str, jobs: int) -> tuple[float, str]:
         graph = knn_graph(X, 20, random_state=0, n_jobs=jobs, backend=backend)   # shared in analyze: untimed
     t0 = time.perf_counter()
     if step == "knn":
-        knn_graph(X, 15, random_state=0, n_jobs=jobs, backend=backend)
+        knn_graph(X, 15, random_state=0, n_jobs=jobs, backend=backend, exact_max_samples=KNN_EXACT_MAX)
+        if backend == "cpu" and graph_method(n, X.shape[1], KNN_EXACT_MAX) != "exact":
+            note = f"approximation: pynndescent (umap-learn's recipe) above {KNN_EXACT_MAX:,} codes"
     elif step in ("pca", "lda", "umap"):
         make_projection(step, 2, random_state=0, n_jobs=jobs, knn=graph, backend=backend).fit(X, y)
     elif step == "tsne":
@@ -79,10 +82,15 @@ def _run_step(step: str, X, y, backend: str, jobs: int) -> tuple[float, str]:
         make_projection("tsne", 2, random_state=0, n_jobs=jobs, backend=backend).fit(X, y)
     elif step in ("svm", "logreg", "knn-probe"):
         probe = make_probe(step.replace("-probe", ""), random_state=0, n_jobs=jobs, backend=backend,
-                           exact_max_samples=SVM_EXACT_MAX).fit(X[:n_train], y[:n_train])
+                           exact_max_samples=SVM_EXACT_MAX, knn_exact_max_samples=KNN_EXACT_MAX
+                           ).fit(X[:n_train], y[:n_train])
         probe.score(X[n_train:], y[n_train:])
         if step == "svm" and "Nystroem" in probe.solver_:
             note = f"approximation: Nystroem + linear SVM above {SVM_EXACT_MAX:,} training codes"
+            if "subsample" in probe.solver_:
+                note += f", the linear SVM on a seeded {probe.nystroem_max_samples:,} of them"
+        if step == "knn-probe" and "approximate" in probe.solver_:
+            note = f"approximation: pynndescent search above {KNN_EXACT_MAX:,} training codes"
     elif step in ("gmm", "kmeans", "n2d"):
         make_clusterer(step, 10, random_state=0, n_init=5, n_jobs=jobs, knn=graph, backend=backend).fit(X)
     elif step == "quality":
@@ -96,6 +104,11 @@ def _run_step(step: str, X, y, backend: str, jobs: int) -> tuple[float, str]:
 def child(args) -> None:
     from latentatlas.cores import thread_limits
 
+    if args.mem_limit_gb:   # a step over the limit fails with MemoryError instead of swapping the machine out
+        import resource
+
+        limit = int(args.mem_limit_gb * 2 ** 30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     X, y, source = _codes(args.size, args.run)
     with thread_limits(args.jobs):
         seconds, note = _run_step(args.child, X, y, args.backend, args.jobs)
@@ -119,7 +132,8 @@ class _Popen(subprocess.Popen):
 
 def _measure(size: int, step: str, args) -> dict:
     cmd = [sys.executable, __file__, "--child", step, "--size", str(size), "--backend", args.backend,
-           "--jobs", str(args.jobs)] + (["--run", args.run] if args.run else [])
+           "--jobs", str(args.jobs)] + (["--run", args.run] if args.run else []) \
+        + (["--mem-limit-gb", str(args.mem_limit_gb)] if args.mem_limit_gb else [])
     t0 = time.perf_counter()
     proc = _Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -191,6 +205,8 @@ def main(argv=None) -> int:
     ap.add_argument("--run", default=None, help="a run folder whose latents.npz gives the codes up to its size")
     ap.add_argument("--out", default=None, help="write the rows and exponents as JSON here")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per (size, step) before it is given up")
+    ap.add_argument("--mem-limit-gb", type=float, default=None,
+                    help="address-space limit of each child (GB): a step above it fails instead of swapping")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

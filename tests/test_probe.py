@@ -51,7 +51,8 @@ def test_probe_follows_the_estimator_contract():
 def test_make_probe_gives_each_class_only_its_own_parameters():
     kw = dict(svm_solver="exact", exact_max_samples=5, random_state=3, n_jobs=2)
     assert make_probe("svm", **kw).get_params()["svm_solver"] == "exact"
-    assert make_probe("knn", **kw).get_params() == {"n_neighbors": 5, "n_jobs": 2}
+    assert make_probe("knn", **kw).get_params() == {"n_neighbors": 5, "n_jobs": 2, "random_state": 3,
+                                                    "knn_exact_max_samples": 100000}   # not the SVM's limit
     assert make_probe("logreg", **kw).get_params() == LogRegProbe().get_params()
     mine = KNNProbe(3)
     assert make_probe(mine) is mine

@@ -174,7 +174,8 @@ def _shared_graph(ctx, X, n_neighbors: int):
     if have is None or have[0].shape[1] < n_neighbors:
         need = max(n_neighbors, ctx.get("graph_k", n_neighbors))
         have = ctx["steps"].run(f"knn graph (k={need}, {len(X)} points)", knn_graph, X, need,
-                                random_state=ctx["cfg"].seed, n_jobs=ctx["cfg"].n_jobs, backend=ctx["backend"])
+                                random_state=ctx["cfg"].seed, n_jobs=ctx["cfg"].n_jobs, backend=ctx["backend"],
+                                exact_max_samples=ctx["cfg"].knn_exact_max_samples)
         ctx["graph"][key] = have
     return have
 
@@ -215,7 +216,7 @@ def _projections(ctx, specs) -> dict:
     if ctx["graph"]:
         from .backends import graph_label
 
-        result["knn_graph_backend"] = graph_label(ctx["backend"], d)
+        result["knn_graph_backend"] = graph_label(ctx["backend"], d, len(ctx["fit_idx"]), cfg.knn_exact_max_samples)
     if cfg.raw_baseline and ctx["images"] is not None:
         result["raw_baseline"] = _raw_baseline(ctx, specs, n_eval, result)
     elif cfg.raw_baseline:
@@ -454,7 +455,8 @@ def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
     for name in cfg.probes:
         shown = PROBES.title(name)                               # "SVM (RBF kernel)" for "svm"
         probe = make_probe(name, svm_solver=cfg.svm_solver, exact_max_samples=cfg.svm_exact_max_samples,
-                           random_state=cfg.seed, n_jobs=cfg.n_jobs, backend=ctx["backend"])
+                           knn_exact_max_samples=cfg.knn_exact_max_samples, random_state=cfg.seed,
+                           n_jobs=cfg.n_jobs, backend=ctx["backend"])
         probe = steps.run(f"{name} fit", probe.fit, X_train, y_train)
         scores = steps.run(f"{name} score", evaluate_probe, probe, X_test, y_test, names)
         scores["solver"] = probe.solver_
@@ -496,7 +498,7 @@ def _factor_probes(ctx, steps, probes: dict, X_train, X_test) -> dict:
 
 
 def _clustering(ctx, n_clusters: int) -> dict:
-    from .backends import backend_label
+    from .backends import backend_label, graph_label
     from .cluster import make_clusterer, score_clustering
 
     rd, cfg, names = ctx["rd"], ctx["cfg"], ctx["class_names"]
@@ -513,6 +515,8 @@ def _clustering(ctx, n_clusters: int) -> dict:
         est = steps.run(f"{name} fit", est.fit, X)
         scores = score_clustering(y, est.labels_, names)
         scores["backend"] = backend_label(est)
+        if knn is not None:             # N2D's UMAP graph: exact or, above knn_exact_max_samples, approximate
+            scores["knn_graph_backend"] = graph_label(ctx["backend"], X.shape[1], len(X), cfg.knn_exact_max_samples)
         scores["seconds"] = steps.timings[f"{name} fit"]
         if name in ("gmm", "n2d"):
             scores["covariance_type"] = cfg.covariance_type

@@ -80,8 +80,20 @@ def backend_label(est) -> str:
     return f"{_CPU_LIBRARY.get(type(est).__name__, 'scikit-learn')} (cpu)"
 
 
-def graph_label(backend: str, n_features: int) -> str:
-    """What builds the shared kNN graph on `backend` (project.knn_graph's rule on the CPU)."""
+def graph_label(backend: str, n_features: int, n_points: int | None = None, exact_max_samples=None) -> str:
+    """What builds the shared kNN graph on `backend` (project.graph_method's rule on the CPU); without
+    `n_points`, the rule for any size."""
+    from .project import KNN_EXACT_MAX, graph_method
+
     if backend == "torch":
         return f"torch exact ({torch_device().type})"
-    return "scikit-learn exact (cpu)" if n_features <= 16 else "pynndescent approximate (cpu) above 5,000 points"
+    limit = KNN_EXACT_MAX if exact_max_samples is None else exact_max_samples
+    if n_points is None:
+        return ("scikit-learn exact (cpu)" + (f" up to {limit:,} points, pynndescent approximate above" if limit else "")
+                if n_features <= 16 else "pynndescent approximate (cpu) above 5,000 points")
+    method = graph_method(n_points, n_features, limit)
+    if method == "exact":
+        return "scikit-learn exact (cpu)"
+    if method == "nndescent":
+        return f"pynndescent approximate (cpu): {n_points:,} points, above the exact graph's {limit:,}"
+    return "pynndescent approximate (cpu) above 5,000 points"

@@ -9,8 +9,9 @@ One estimator class per kind, chosen by name from `latentatlas.registry.PROBES`
 estimator contract and passes its `check_estimator`. The RBF SVM (libsvm) grows
 roughly quadratically with the number of training codes, so above
 `exact_max_samples` the "auto" solver maps the codes with a Nystroem kernel
-approximation (Williams & Seeger 2001) and trains a linear SVM on that
-(`solver_` says which was used).
+approximation (Williams & Seeger 2001) and trains a linear SVM on that (on a seeded
+subsample above `nystroem_max_samples`, so that 1M codes stay within 16 GB); the kNN probe
+searches approximately above `knn_exact_max_samples` (`solver_` says which was used).
 """
 
 from __future__ import annotations
@@ -50,12 +51,17 @@ class _Probe(ClassifierMixin, BaseEstimator):
             raise InputError("a probe needs at least 2 classes in the training labels, got 1 class")
         t0 = time.perf_counter()
         self.pipeline_, self.solver_ = self._pipeline(*X.shape)
+        X, y = self._training_rows(X, y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.pipeline_.fit(X, y)
         self.classes_ = self.pipeline_.classes_
         self.seconds_ = time.perf_counter() - t0
         return self
+
+    def _training_rows(self, X, y):
+        """The rows the pipeline is fitted on (all of them, unless a subclass caps them)."""
+        return X, y
 
     def predict(self, X):
         from sklearn.utils.validation import check_is_fitted
@@ -69,9 +75,10 @@ class SVMProbe(_Probe):
     (svm_solver "auto") a Nystroem kernel map + linear SVM; "exact" / "nystroem" force one."""
 
     def __init__(self, svm_solver="auto", exact_max_samples=70000, C=10.0, gamma="scale", n_nystroem=1000,
-                 random_state=None):
+                 random_state=None, nystroem_max_samples=300000):
         self.svm_solver = svm_solver
         self.exact_max_samples = exact_max_samples
+        self.nystroem_max_samples = nystroem_max_samples
         self.C = C
         self.gamma = gamma
         self.n_nystroem = n_nystroem
@@ -105,6 +112,18 @@ class SVMProbe(_Probe):
              if self.svm_solver == "auto" else f"Nystroem RBF kernel map ({n_comp} components) + linear SVM")
 
 
+    def _training_rows(self, X, y):
+        """Above `nystroem_max_samples` codes (0 = never) the linear SVM learns from a seeded subsample:
+        liblinear copies its (N, n_nystroem) kernel map into 16 bytes a value, 14 GB for 857,000
+        codes, so 1M codes would not fit in 16 GB."""
+        limit = self.nystroem_max_samples
+        if not limit or len(X) <= limit or not self.solver_.startswith("Nystroem"):
+            return X, y
+        idx = np.sort(np.random.default_rng(self.random_state or 0).choice(len(X), limit, replace=False))
+        self.solver_ += f"; fitted on a seeded subsample of {limit} of {len(X)} training codes"
+        return X[idx], y[idx]
+
+
 class LogRegProbe(_Probe):
     """Multinomial logistic regression (lbfgs) on standardised codes."""
 
@@ -126,20 +145,65 @@ class LogRegProbe(_Probe):
         return self
 
 
-class KNNProbe(_Probe):
-    """k-nearest neighbours (euclidean) on standardised codes."""
+class _NNDescentClassifier(ClassifierMixin, BaseEstimator):
+    """Majority vote of the k nearest training codes found by nearest-neighbour descent
+    (pynndescent, umap-learn's recipe, as project.knn_graph above its threshold)."""
 
-    def __init__(self, n_neighbors=5, n_jobs=1):
+    def __init__(self, n_neighbors=5, n_jobs=1, random_state=0):
         self.n_neighbors = n_neighbors
         self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        from pynndescent import NNDescent
+
+        self.classes_, self._y = np.unique(y, return_inverse=True)
+        n = len(X)
+        self.index_ = NNDescent(np.asarray(X, dtype=np.float32), n_neighbors=max(self.n_neighbors, 15),
+                                random_state=self.random_state, n_jobs=self.n_jobs,
+                                n_trees=min(64, 5 + int(round(n ** 0.5 / 20.0))),
+                                n_iters=max(5, int(round(np.log2(n)))), max_candidates=60, low_memory=True)
+        return self
+
+    def predict(self, X):
+        # Searching for 15 and keeping the nearest k finds the true k far more often than asking for k.
+        k = int(min(self.n_neighbors, len(self._y)))
+        nn = self.index_.query(np.asarray(X, dtype=np.float32), k=int(min(max(k, 15), len(self._y))))[0][:, :k]
+        counts = np.zeros((len(X), len(self.classes_)), np.int64)
+        np.add.at(counts, (np.arange(len(X))[:, None], self._y[nn]), 1)
+        return self.classes_[counts.argmax(1)]          # argmax: lowest class on ties, as scikit-learn
+
+
+class KNNProbe(_Probe):
+    """k-nearest neighbours (euclidean) on standardised codes: exact (scikit-learn's KD-tree) up
+    to `knn_exact_max_samples` training codes, whose cost grows faster than N log N in 16-d;
+    above that (0 = never) approximate search by nearest-neighbour descent (`solver_` says which)."""
+
+    def __init__(self, n_neighbors=5, n_jobs=1, knn_exact_max_samples=100000, random_state=None):
+        self.n_neighbors = n_neighbors
+        self.n_jobs = n_jobs
+        self.knn_exact_max_samples = knn_exact_max_samples
+        self.random_state = random_state
 
     def _pipeline(self, n_samples: int, n_features: int):
         from sklearn.neighbors import KNeighborsClassifier
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
+        limit = self.knn_exact_max_samples
+        if limit and n_samples > limit:
+            return make_pipeline(StandardScaler(), _NNDescentClassifier(self.n_neighbors, self.n_jobs,
+                                                                        self.random_state or 0)), \
+                (f"{self.n_neighbors}-nearest neighbours (euclidean, approximate: pynndescent, "
+                 f"chosen: {n_samples} training codes > {limit})")
         return make_pipeline(StandardScaler(), KNeighborsClassifier(self.n_neighbors, n_jobs=self.n_jobs)), \
             f"{self.n_neighbors}-nearest neighbours (euclidean)"
+
+    def fit(self, X, y):
+        super().fit(X, y)
+        approximate = isinstance(self.pipeline_[-1], _NNDescentClassifier)
+        self.backend_ = "pynndescent (cpu)" if approximate else None     # None: backend_label's default
+        return self
 
 
 def make_probe(method, backend="cpu", **params):

@@ -287,14 +287,44 @@ def make_projection(method, n_components=2, random_state=None, n_jobs=1, knn=Non
                  dict(random_state=random_state, n_jobs=n_jobs, knn=knn), backend=backend)
 
 
-def knn_graph(X, n_neighbors: int, random_state=None, n_jobs: int = 1, backend: str = "cpu"):
+# Above this many points the CPU graph of low-dimensional codes switches from the exact KD-tree
+# (whose cost grew as N^1.77 from 10k to 300k 16-d codes) to nearest-neighbour descent, which
+# grows about as N log N. 100,000 keeps every MNIST-sized run (70,000 codes) on the exact graph.
+KNN_EXACT_MAX = 100_000
+
+
+def graph_method(n_points: int, n_features: int, exact_max_samples: int | None = KNN_EXACT_MAX) -> str:
+    """How the CPU backend builds the kNN graph of `n_points` codes: "exact" (scikit-learn's KD-tree),
+    "nndescent" (pynndescent, umap-learn's settings: low-dimensional codes above `exact_max_samples`;
+    None or 0 = always exact), or "nndescent-highdim" (pynndescent's defaults, over 16-d and 5,000 points)."""
+    if n_features > 16 and n_points > 5000:
+        return "nndescent-highdim"
+    if exact_max_samples and n_points > exact_max_samples:
+        return "nndescent"
+    return "exact"
+
+
+def _nndescent_umap(X, k: int, random_state, n_jobs: int):
+    """umap-learn's own recipe (umap_.nearest_neighbors): trees and iterations grow with N."""
+    from pynndescent import NNDescent
+
+    n = len(X)
+    index = NNDescent(X, n_neighbors=k, random_state=random_state, n_jobs=n_jobs,
+                      n_trees=min(64, 5 + int(round(n ** 0.5 / 20.0))), n_iters=max(5, int(round(np.log2(n)))),
+                      max_candidates=60, low_memory=True, compressed=False)
+    return index.neighbor_graph
+
+
+def knn_graph(X, n_neighbors: int, random_state=None, n_jobs: int = 1, backend: str = "cpu",
+              exact_max_samples: int | None = KNN_EXACT_MAX):
     """(indices, distances), (N, k) each, every point first in its own row.
 
     backend "torch": exact search in torch (torch_backends.knn_graph; a GPU where there is one).
 
-    Built once and shared by t-SNE, UMAP and N2D (the costliest common step).
-    Exact (scikit-learn, a KD-tree) for low-dimensional codes, where it is fast;
-    approximate nearest-neighbour descent (pynndescent, as umap-learn) otherwise.
+    Built once and shared by t-SNE, UMAP and N2D (the costliest common step). On the CPU
+    (`graph_method` says which): exact (scikit-learn, a KD-tree) for low-dimensional codes up
+    to `exact_max_samples` points; above that, and for high-dimensional points over 5,000,
+    approximate nearest-neighbour descent (pynndescent, as umap-learn).
     """
     X = np.asarray(flatten_images(X), dtype=np.float32)
     k = int(min(n_neighbors, len(X)))
@@ -302,11 +332,14 @@ def knn_graph(X, n_neighbors: int, random_state=None, n_jobs: int = 1, backend: 
         from .torch_backends import knn_graph as torch_knn_graph
 
         return torch_knn_graph(X, k)
-    if X.shape[1] <= 16 or len(X) <= 5000:
+    method = graph_method(len(X), X.shape[1], exact_max_samples)
+    if method == "exact":
         from sklearn.neighbors import NearestNeighbors
 
         nn = NearestNeighbors(n_neighbors=k, n_jobs=n_jobs).fit(X)
         dist, idx = nn.kneighbors(X)
+    elif method == "nndescent":
+        idx, dist = _nndescent_umap(X, k, random_state, n_jobs)
     else:
         from pynndescent import NNDescent
 

@@ -238,6 +238,10 @@ class AnalysisConfig:
     # N2D on MNIST: a single initialisation may merge two digits.
     n_init: int = setting(5, "GMM / k-means restarts")
     n2d_neighbors: int = setting(20, "N2D's UMAP n_neighbors (McConville et al. 2020 use 20 on MNIST)")
+    # The exact KD-tree grows as N^1.77 on 16-d codes; 100,000 keeps MNIST-sized runs exact (project.KNN_EXACT_MAX).
+    knn_exact_max_samples: int = setting(100000, "exact kNN graph (UMAP, t-SNE, N2D) and kNN probe up to N codes, "
+                                         "approximate nearest-neighbour descent above; 0 = always exact",
+                                         metavar="N")
     interactive: bool = setting(True, "no plotly 3-D HTML figures", flag="--no-interactive", action="store_false",
                                 default_text="with them")
     hover_images: int = setting(2000, "points per interactive figure that show their image on hover", metavar="N")
@@ -266,6 +270,7 @@ class AnalysisConfig:
         _at_least(self, ("n_init", "raw_max_samples", "quality_max_samples", "tsne_3d_max_samples",
                          "n2d_neighbors"), 1)
         _at_least(self, ("n_jobs",), 1, allow_none=True)
+        _at_least(self, ("knn_exact_max_samples",), 0)
         _at_least(self, ("projection_max_samples", "tsne_max_samples"), 10, allow_none=True)
 
 
