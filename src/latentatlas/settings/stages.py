@@ -114,7 +114,9 @@ TRACKING_KEYS = ("tensorboard", "tensorboard_dir", "mlflow")
 # runs: at that default they are left out of the fingerprint (and of the resume check), so
 # `run` reuses an old folder.
 LATER_DEFAULTS = {"train": {"compile": "auto", "lr_scaling": "none"},
-                  "data": {"color": "auto", "fit": "crop"}}
+                  "data": {"color": "auto", "fit": "crop"},
+                  # exact below it: the graphs of every run written before (at most 70,000 codes)
+                  "analysis": {"knn_exact_max_samples": 100000}}
 
 
 def drop_later_defaults(section: str, table: dict) -> dict:
