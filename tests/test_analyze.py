@@ -231,7 +231,7 @@ def hover_png(run, name):
     return Image.open(io.BytesIO(base64.b64decode(fig["layout"]["meta"]["hover_images"][0]))), fig
 
 
-COLOUR_CFG = dict(projections=["pca:2", "pca:3"], probes=["logreg"], clusterers=[], **SMALL)
+COLOUR_CFG = dict(projections=["pca:2", "pca:3", "lda:2"], probes=["logreg"], clusterers=[], **SMALL)
 
 
 def test_colour_run_measures_the_hue_and_draws_it(tmp_path, monkeypatch):
@@ -247,9 +247,11 @@ def test_colour_run_measures_the_hue_and_draws_it(tmp_path, monkeypatch):
     assert hue["ridge"]["mean_angle_error_deg"] < 10 and "circular" in hue["target"]
     # the raw-pixel baseline sees every channel: 3 * 28 * 28 values per image
     assert "raw pixels (2352-d)" in m["projections"]["raw_baseline"]["note"]
-    # ... and, being wider than 1,024 values, reaches PCA through 256 principal components (Fisherfaces
-    # for LDA), while the grey run below keeps all 784 pixels
-    assert m["projections"]["pca_2d"]["raw_input"].startswith("first 256 principal components")
+    # ... and, being wider than 1,024 values, reaches LDA through 256 principal components (Fisherfaces),
+    # while PCA and its spectrum keep every pixel, and the grey run below keeps all 784 pixels for both
+    assert "raw_input" not in m["projections"]["pca_2d"]
+    assert m["projections"]["lda_2d"]["raw_input"].startswith("first 256 principal components")
+    assert len(m["projections"]["raw_pca_spectrum"]["explained_variance"]) == 500     # min(500 rows, 2352)
     # hover images in colour, the figure's switch between class and hue
     img, fig = hover_png(run, "projections_pca_3d.json")
     assert img.mode == "RGB" and img.size == (28, 28)
@@ -284,7 +286,7 @@ def test_grey_run_has_no_factors_and_grey_hover_images(template_run, tmp_path):
     img, fig = hover_png(run, "projections_pca_3d.json")
     assert img.mode == "L" and img.size == (28, 28) and "updatemenus" not in fig["layout"]
     assert "raw pixels (784-d)" in m["projections"]["raw_baseline"]["note"]
-    assert "raw_input" not in m["projections"]["pca_2d"]
+    assert "raw_input" not in m["projections"]["pca_2d"] and "raw_input" not in m["projections"].get("lda_2d", {})
 
 
 def test_probes_alone_go_on_when_the_data_is_gone(template_run, tmp_path):

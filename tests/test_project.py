@@ -137,3 +137,21 @@ def test_make_projection_by_name_or_object():
         make_projection("nope")
     with pytest.raises(UserError):
         make_projection(42)
+
+
+def test_pca_of_wide_inputs_takes_the_covariance_route_with_the_same_spectrum():
+    """Raw colour pixels (over 1,024 values, more rows than columns) go through the covariance's
+    eigendecomposition: the same eigenvalues and embedding as the SVD, up to float error."""
+    from sklearn.decomposition import PCA
+
+    from latentatlas.latent.project import WIDE_FEATURES, PCAProjection
+
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(1300, 8)) @ rng.normal(size=(8, WIDE_FEATURES + 50))
+         + 0.1 * rng.normal(size=(1300, WIDE_FEATURES + 50))).astype(np.float32)
+    est = PCAProjection(2, random_state=0).fit(X)
+    assert est.pca_.svd_solver == "covariance_eigh"
+    ref = PCA(n_components=min(X.shape), svd_solver="full").fit(X)
+    np.testing.assert_allclose(est.explained_variance_ratio_[:20], ref.explained_variance_ratio_[:20], rtol=1e-3)
+    np.testing.assert_allclose(np.abs(est.embedding_), np.abs(ref.transform(X)[:, :2]), rtol=1e-2, atol=1e-2)
+    assert PCAProjection(2).fit(X[:, :WIDE_FEATURES]).pca_.svd_solver == "auto"     # narrow: as before

@@ -346,7 +346,7 @@ def _spectrum(steps, pca, rd, name, title) -> dict:
             "cumulative": pca.cumulative_ratio_.tolist(), "components_for": cf}
 
 
-# Above this many values per image, raw-pixel PCA and LDA take the first RAW_WIDE_PCS principal
+# Above this many values per image, raw-pixel LDA takes the first RAW_WIDE_PCS principal
 # components (grey 28x28, 784 values, is below it and unchanged).
 RAW_WIDE, RAW_WIDE_PCS = 1024, 256
 
@@ -370,13 +370,13 @@ def _raw_baseline(ctx, specs, n_eval, latent_result) -> dict:
             continue
         key = f"{method}_2d"
         X_in, knn = X, None
-        if method in ("pca", "lda") and X.shape[1] > RAW_WIDE:
-            # Wide pixels (32x32 RGB: 3,072 values): PCA's full spectrum and LDA's SVD cost minutes
-            # at this size. Both go through the first RAW_WIDE_PCS principal components: the 2-D PCA
-            # is then the same plane, and LDA after PCA is the Fisherfaces recipe (Belhumeur,
-            # Hespanha & Kriegman 1997) for more pixels than one can afford to whiten.
+        if method == "lda" and X.shape[1] > RAW_WIDE:
+            # Wide pixels (32x32 RGB: 3,072 values): LDA's SVD costs minutes at this size. It goes
+            # through the first RAW_WIDE_PCS principal components, the Fisherfaces recipe
+            # (Belhumeur, Hespanha & Kriegman 1997) for more pixels than one can afford to whiten.
+            # (PCA keeps every pixel: its spectrum must be the pixels' own; see PCAProjection.)
             if "pca_wide" not in out:
-                out["pca_wide"] = steps.run(f"raw pca-{RAW_WIDE_PCS} for PCA/LDA", _pca_k, X, RAW_WIDE_PCS,
+                out["pca_wide"] = steps.run(f"raw pca-{RAW_WIDE_PCS} for LDA", _pca_k, X, RAW_WIDE_PCS,
                                             cfg.seed)
             X_in = out["pca_wide"]
         if method in ("tsne", "umap"):

@@ -65,6 +65,9 @@ class _Projection(TransformerMixin, BaseEstimator):
         return self.fit(X, y).embedding_
 
 
+WIDE_FEATURES = 1024      # above this many input features PCA takes the covariance route
+
+
 class PCAProjection(_Projection):
     """PCA with the whole eigenvalue spectrum kept (study 004 read "about 20 dims" off it).
 
@@ -88,7 +91,12 @@ class PCAProjection(_Projection):
             self.notes_.append(f"PCA asked for {k} dimensions but the data has only {X.shape[1]}: "
                                f"showing {X.shape[1]}")
             k = X.shape[1]
-        self.pca_ = PCA(n_components=full, random_state=self.random_state).fit(X)
+        # Wide inputs (raw colour pixels: 3,072 values) with more rows than columns: the whole
+        # spectrum from the d x d covariance's eigendecomposition, several times faster than
+        # the SVD of the data at this size and the same spectrum.
+        wide = X.shape[1] > WIDE_FEATURES and X.shape[0] >= X.shape[1]
+        self.pca_ = PCA(n_components=full, random_state=self.random_state,
+                        svd_solver="covariance_eigh" if wide else "auto").fit(X)
         self.n_components_ = k
         self.explained_variance_ = self.pca_.explained_variance_
         self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
