@@ -202,7 +202,9 @@ def test_bad_fit_and_color_values(tmp_path):
 
 def test_memory_one_pass_within_twice_the_final_array(tmp_path):
     """Grey images first, colour after (the costly order for auto): numpy's peak stays at 4/3 of
-    the final array while reading, and about 2x through the seeded split."""
+    the final array while reading (plus the few images in flight on the reader threads: the
+    images are 96x96 so that this constant stays small beside the array), and about 2x through
+    the seeded split."""
     root = tmp_path / "m"
     for c in ("a", "b"):
         (root / c).mkdir(parents=True)
@@ -212,19 +214,19 @@ def test_memory_one_pass_within_twice_the_final_array(tmp_path):
     load_dataset(f"folder:{root}", image_size=8)    # imports and caches first: not the images' memory
     tracemalloc.start()
     try:
-        x, *_ = load_image_folder(root, 48)
+        x, *_ = load_image_folder(root, 96)
         _, reading = tracemalloc.get_traced_memory()
         del x
         tracemalloc.reset_peak()
-        ds = load_dataset(f"folder:{root}", image_size=48)
+        ds = load_dataset(f"folder:{root}", image_size=96)
         _, loading = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     final = ds.x_train.nbytes + ds.x_test.nbytes
-    assert ds.channels == 3 and final == 120 * 3 * 48 * 48
+    assert ds.channels == 3 and final == 120 * 3 * 96 * 96
     assert (ds.x_train == 100).all() and (ds.x_test == 100).all()     # the grey ones carried over
-    assert reading < 1.5 * final, (reading, final)
-    assert loading < 2.2 * final, (loading, final)
+    assert reading < 1.6 * final, (reading, final)        # measured 1.41-1.44 (4/3 + images in flight)
+    assert loading < 2.2 * final, (loading, final)        # measured 2.01-2.02
 
 
 # -- an old folder: run (before colour) still loads what it was trained on --------------------------
