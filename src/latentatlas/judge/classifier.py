@@ -267,7 +267,6 @@ def _train_grey(dataset, epochs: int, batch_size: int, lr: float, seed: int, pro
     """The grey recipe, exactly as every grey judge so far was trained (AdamW, one-pixel shifts)."""
     import torch
     from torch import nn
-    from tqdm import tqdm
 
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -277,21 +276,29 @@ def _train_grey(dataset, epochs: int, batch_size: int, lr: float, seed: int, pro
     steps_per_epoch = (len(y) + batch_size - 1) // batch_size
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch)
-    loss_fn = nn.CrossEntropyLoss()
+    seconds = _fit(net, x, y, opt, sched, nn.CrossEntropyLoss(), _shifted, epochs, batch_size, g,
+                   f"judge: training on {dataset.name} pixels", progress)
+    judge = Judge(net, list(dataset.class_names), 0.0, dataset_key(dataset), round(seconds, 1))
+    judge.test_accuracy = judge.accuracy(dataset.x_test, dataset.y_test)
+    return judge
+
+
+def _fit(net, x, y, opt, sched, loss_fn, batch_of, epochs: int, batch_size: int, g, desc: str,
+         progress: bool) -> float:
+    """Both recipes' loop: `epochs` seeded shuffles, `batch_of(x, idx, g)` -> the float batch (the
+    recipe's augmentation), one optimiser and schedule step per batch; the seconds it took."""
+    import torch
+    from tqdm import tqdm
+
+    steps_per_epoch = (len(y) + batch_size - 1) // batch_size
     t0 = time.perf_counter()
     net.train()
-    bar = tqdm(total=epochs * steps_per_epoch, desc=f"judge: training on {dataset.name} pixels",
-               disable=None if progress else True, leave=False)
+    bar = tqdm(total=epochs * steps_per_epoch, desc=desc, disable=None if progress else True, leave=False)
     for _ in range(epochs):
         perm = torch.randperm(len(y), generator=g)
         for i in range(0, len(y), batch_size):
             idx = perm[i:i + batch_size]
-            xb = x[idx]
-            # One-pixel random shifts: cheap augmentation that buys the last few tenths
-            # of a percent on MNIST without slowing an epoch.
-            dx, dy = torch.randint(-1, 2, (2,), generator=g).tolist()
-            xb = torch.roll(xb, shifts=(dy, dx), dims=(2, 3))
-            loss = loss_fn(net(xb), y[idx])
+            loss = loss_fn(net(batch_of(x, idx, g)), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -301,9 +308,16 @@ def _train_grey(dataset, epochs: int, batch_size: int, lr: float, seed: int, pro
     bar.close()
     seconds = time.perf_counter() - t0
     net.eval()
-    judge = Judge(net, list(dataset.class_names), 0.0, dataset_key(dataset), round(seconds, 1))
-    judge.test_accuracy = judge.accuracy(dataset.x_test, dataset.y_test)
-    return judge
+    return seconds
+
+
+def _shifted(x, idx, g):
+    """The grey recipe's batch: one-pixel random shifts, cheap augmentation that buys the last
+    few tenths of a percent on MNIST without slowing an epoch."""
+    import torch
+
+    dx, dy = torch.randint(-1, 2, (2,), generator=g).tolist()
+    return torch.roll(x[idx], shifts=(dy, dx), dims=(2, 3))
 
 
 def _digit_classes(class_names) -> bool:
@@ -341,7 +355,6 @@ def _train_colour(dataset, channels: int, epochs: int, batch_size: int, lr: floa
     memory (150 MB for CIFAR-10's 50,000 rather than 600 MB as floats)."""
     import torch
     from torch import nn
-    from tqdm import tqdm
 
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -352,25 +365,9 @@ def _train_colour(dataset, channels: int, epochs: int, batch_size: int, lr: floa
     steps_per_epoch = (len(y) + batch_size - 1) // batch_size
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
-    t0 = time.perf_counter()
-    net.train()
-    bar = tqdm(total=epochs * steps_per_epoch, desc=f"judge: training on {dataset.name} pixels (colour recipe)",
-               disable=None if progress else True, leave=False)
-    for _ in range(epochs):
-        perm = torch.randperm(len(y), generator=g)
-        for i in range(0, len(y), batch_size):
-            idx = perm[i:i + batch_size]
-            loss = loss_fn(net(_augment(x[idx], g, flip)), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-    bar.close()
-    seconds = time.perf_counter() - t0
-    net.eval()
+    seconds = _fit(net, x, y, opt, sched, nn.CrossEntropyLoss(label_smoothing=0.1),
+                   lambda xs, idx, gen: _augment(xs[idx], gen, flip), epochs, batch_size, g,
+                   f"judge: training on {dataset.name} pixels (colour recipe)", progress)
     judge = Judge(net, list(dataset.class_names), 0.0, dataset_key(dataset), round(seconds, 1),
                   recipe=COLOUR_RECIPE, in_channels=channels)
     judge.test_accuracy = judge.accuracy(dataset.x_test, dataset.y_test)
