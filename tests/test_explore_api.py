@@ -572,3 +572,17 @@ def test_colour_by_hue_is_offered_only_when_the_data_knows_the_hue(colour_client
     assert not any(c["name"].startswith("factor_") for c in client.get("/api/meta").json()["colourings"])
     assert "factor_hue" not in client.get("/api/points?view=pca").json()
     assert client.get("/api/point/5").json()["factors"] == {}
+
+
+def test_run_whose_data_settings_no_longer_fit_its_model_is_one_line(run2d, tmp_path):
+    """config.json edited to colour after training a grey model: refused in one line naming both."""
+    from latentatlas.errors import UserError
+    from latentatlas.explore.state import ExploreState
+
+    run = tmp_path / "run"
+    shutil.copytree(run2d, run)
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["data"]["color"] = "rgb"
+    (run / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(UserError, match=r"28x28 grey \(1 channel\) .* 28x28 RGB \(3 channels\)"):
+        ExploreState.load(run, views=["pca"], progress=False)

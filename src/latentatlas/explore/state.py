@@ -67,7 +67,7 @@ class ExploreState:
 
         from ..data import load_dataset
         from ..latent.encode import load_latents
-        from ..models import load_model
+        from ..models import check_fits_data, load_model
 
         rd = RunDir(run_dir)
         rd.require(CONFIG, MODEL_JSON, WEIGHTS)
@@ -86,6 +86,7 @@ class ExploreState:
             raise UserError(f"{rd.path}/latents.npz holds {len(codes)} codes but the data has {len(images)} "
                             f"images; re-run `latentatlas encode {rd.path}`")
         model = load_model(rd.path, device="cpu")
+        check_fits_data(model, data, str(rd.path))      # images shown beside decodes of another kind
         state = cls(rd, model, codes, labels, list(latents["class_names"]), len(latents["train_mean"]),
                     latents["kind"], images, dataset=str(getattr(data, "name", "")), logvar=logvar,
                     factors=_factors(data))
@@ -215,8 +216,7 @@ class ExploreState:
         z = torch.from_numpy(np.ascontiguousarray(np.asarray(codes, np.float32).reshape(-1, self.latent_dim)))
         with self.lock, torch.inference_mode():       # one forward pass at a time: 2 cores, no oversubscription
             x = self.model.decode(z)                    # (B, C, H, W) in [0, 1]
-        x = (x.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
-        return x[:, 0] if x.shape[1] != 3 else x.transpose(0, 2, 3, 1)
+        return display_images(x.float().numpy())
 
     def _slider_basis(self) -> dict:
         """Directions for the sliders: each latent dimension, or the leading principal directions."""
@@ -257,15 +257,10 @@ def resolve_views(views, latent_dim: int, n_classes: int = 10) -> list[str]:
 
 
 def display_images(x: np.ndarray) -> np.ndarray:
-    """uint8 images as (N, H, W) grey or (N, H, W, 3) colour, whatever layout the data used."""
-    x = np.asarray(x)
-    if x.ndim == 4 and x.shape[1] in (1, 3):            # (N, C, H, W)
-        x = x.transpose(0, 2, 3, 1)
-    if x.ndim == 4 and x.shape[-1] == 1:
-        x = x[..., 0]
-    if x.dtype != np.uint8:
-        x = np.clip(x * (255 if x.max() <= 1 else 1), 0, 255).astype(np.uint8)
-    return x
+    """uint8 images as (N, H, W) grey or (N, H, W, 3) colour from the stages' (N, C, H, W)."""
+    from ..figures.pixels import displayable
+
+    return displayable(x)
 
 
 def png(image: np.ndarray) -> bytes:
