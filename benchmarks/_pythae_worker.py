@@ -53,11 +53,13 @@ class Decoder(BaseDecoder):
 
 def main(images_path, spec_json, batch, lr, threads):
     torch.set_num_threads(int(threads))
-    x = np.load(images_path).astype(np.float32)[:, None] / 255.0            # (N, 1, 28, 28)
+    x = np.load(images_path).astype(np.float32) / 255.0      # (N, C, H, W), as datasets hold them
+    if x.ndim == 3:                                             # a grey stack saved without its channel axis
+        x = x[:, None]
     spec = json.loads(spec_json)
     net = build_model(spec)
     loss = "bce" if spec["config"].get("loss", "bce") == "bce" else "mse"
-    shape = (1, *spec["config"].get("image_size", [28, 28]))
+    shape = tuple(x.shape[1:])
     if net.is_variational:
         cfg = VAEConfig(input_dim=shape, latent_dim=net.latent_dim, reconstruction_loss=loss)
         model = VAE(cfg, encoder=Encoder(net), decoder=Decoder(net))

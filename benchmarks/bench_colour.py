@@ -17,7 +17,7 @@ Both sides' codes are scored by the same latentatlas estimators with the same se
 Pythae trains with its own networks for CIFAR (4x4 stride-2 convolutions 128-1024) when the
 images are 3x32x32, else its default MLP, with its own loss ("mse": 0.5 * summed squared
 error + KL), Adam at our learning rate and batch size, no schedule (_pythae_colour_worker.py).
-Pythae lives in a benchmark-only environment: $PYTHAE_PYTHON, else benchmarks/.venv-pythae
+Pythae: $PYTHAE_PYTHON, else this interpreter if it imports pythae (the test extras), else benchmarks/.venv-pythae
 (bench_pythae.py says how to make it); without one the Pythae row says so.
 
     python benchmarks/bench_colour.py [--dataset cifar10] [--synthetic N] [--epochs E]
@@ -27,9 +27,11 @@ Pythae lives in a benchmark-only environment: $PYTHAE_PYTHON, else benchmarks/.v
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -59,6 +61,8 @@ def synthetic_npz(path: Path, n: int, size: int = 32, classes: int = 10, seed: i
 def pythae_python() -> Path | None:
     if os.environ.get("PYTHAE_PYTHON"):
         return Path(os.environ["PYTHAE_PYTHON"])
+    if importlib.util.find_spec("pythae") is not None:     # the test environment has it
+        return Path(sys.executable)
     python = HERE / ".venv-pythae" / "bin" / "python"
     return python if python.exists() else None
 

@@ -8,7 +8,8 @@ noise of a shared machine hits both alike; the figure is the median of the
 per-pair ratios of training images per second. Only each loop's training pass is
 timed (our history's train_seconds; Pythae's BaseTrainer.train_step).
 
-Pythae lives in a benchmark-only virtual environment, created on first use:
+Pythae comes from $PYTHAE_PYTHON, else this interpreter when it imports pythae (the test
+extras install it), else a benchmark-only virtual environment, created on first use:
 
     python3 -m venv benchmarks/.venv-pythae
     benchmarks/.venv-pythae/bin/pip install torch==2.13.0 pythae
@@ -19,6 +20,7 @@ Pythae lives in a benchmark-only virtual environment, created on first use:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -54,6 +56,8 @@ def ensure_pythae() -> Path:
     # installs its wheel beside the checkout; nothing can be downloaded there)
     if os.environ.get("PYTHAE_PYTHON"):
         return Path(os.environ["PYTHAE_PYTHON"])
+    if importlib.util.find_spec("pythae") is not None:     # the test environment has it
+        return Path(sys.executable)
     python = PYTHAE_VENV / "bin" / "python"
     if not python.exists():
         print("creating the benchmark-only Pythae environment (once)...", flush=True)

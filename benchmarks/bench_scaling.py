@@ -58,13 +58,16 @@ def _codes(n: int, run: str | None, seed: int = 0):
     return X, y, "synthetic 16-d mixture"
 
 
-def _run_step(step: str, X, y, backend: str, jobs: int) -> tuple[float, str]:
-    """Seconds of the step (setup excluded) and a note naming any approximation it switched to."""
+def _run_step(step: str, X, y, backend: str, jobs: int, layout: str = "auto") -> tuple[float, str]:
+    """Seconds of the step (setup excluded) and a note naming any approximation it switched to;
+    `layout`: AnalysisConfig.umap_layout for UMAP and N2D (auto: as analyze picks for `jobs`)."""
     from latentatlas.latent.cluster import make_clusterer
     from latentatlas.latent.probe import make_probe
-    from latentatlas.latent.project import KNN_EXACT_MAX, graph_method, knn_graph, make_projection, projection_quality
+    from latentatlas.latent.project import (KNN_EXACT_MAX, graph_method, knn_graph, make_projection,
+                                            projection_quality, umap_layout)
 
     n, note = len(X), ""
+    layout = umap_layout(layout, jobs)
     n_train = n * 6 // 7                                          # MNIST's 60k / 10k split
     graph = None
     if step in ("umap", "n2d"):
@@ -75,7 +78,7 @@ def _run_step(step: str, X, y, backend: str, jobs: int) -> tuple[float, str]:
         if backend == "cpu" and graph_method(n, X.shape[1], KNN_EXACT_MAX) != "exact":
             note = f"approximation: pynndescent (umap-learn's recipe) above {KNN_EXACT_MAX:,} codes"
     elif step in ("pca", "lda", "umap"):
-        make_projection(step, 2, random_state=0, n_jobs=jobs, knn=graph, backend=backend).fit(X, y)
+        make_projection(step, 2, random_state=0, n_jobs=jobs, knn=graph, backend=backend, umap_layout=layout).fit(X, y)
     elif step == "tsne":
         if n > TSNE_MAX:
             X, y, note = X[:TSNE_MAX], y[:TSNE_MAX], f"approximation: seeded subsample of {TSNE_MAX:,} points"
@@ -92,7 +95,8 @@ def _run_step(step: str, X, y, backend: str, jobs: int) -> tuple[float, str]:
         if step == "knn-probe" and "approximate" in probe.solver_:
             note = f"approximation: pynndescent search above {KNN_EXACT_MAX:,} training codes"
     elif step in ("gmm", "kmeans", "n2d"):
-        make_clusterer(step, 10, random_state=0, n_init=5, n_jobs=jobs, knn=graph, backend=backend).fit(X)
+        make_clusterer(step, 10, random_state=0, n_init=5, n_jobs=jobs, knn=graph, backend=backend,
+                       layout=layout).fit(X)
     elif step == "quality":
         tr = __import__("numpy").arange(n) < n_train
         projection_quality(X, X[:, :2], y, tr, max_samples=QUALITY_MAX, random_state=0, n_jobs=jobs)
@@ -111,7 +115,7 @@ def child(args) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     X, y, source = _codes(args.size, args.run)
     with thread_limits(args.jobs):
-        seconds, note = _run_step(args.child, X, y, args.backend, args.jobs)
+        seconds, note = _run_step(args.child, X, y, args.backend, args.jobs, args.umap_layout)
     print(json.dumps({"seconds": seconds, "note": note, "source": source}))
 
 
@@ -132,7 +136,7 @@ class _Popen(subprocess.Popen):
 
 def _measure(size: int, step: str, args) -> dict:
     cmd = [sys.executable, __file__, "--child", step, "--size", str(size), "--backend", args.backend,
-           "--jobs", str(args.jobs)] + (["--run", args.run] if args.run else []) \
+           "--jobs", str(args.jobs), "--umap-layout", args.umap_layout] + (["--run", args.run] if args.run else []) \
         + (["--mem-limit-gb", str(args.mem_limit_gb)] if args.mem_limit_gb else [])
     t0 = time.perf_counter()
     proc = _Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -202,6 +206,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated, from {', '.join(STEPS)}")
     ap.add_argument("--backend", default="cpu", choices=("cpu", "torch", "auto"))
     ap.add_argument("--jobs", type=int, default=None, help="threads (default: every usable core)")
+    ap.add_argument("--umap-layout", default="auto", choices=("auto", "seeded", "parallel"),
+                    help="UMAP's and N2D's layout, as analyze's --umap-layout (default auto: parallel from 4 jobs)")
     ap.add_argument("--run", default=None, help="a run folder whose latents.npz gives the codes up to its size")
     ap.add_argument("--out", default=None, help="write the rows and exponents as JSON here")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per (size, step) before it is given up")
@@ -229,7 +235,10 @@ def main(argv=None) -> int:
     if bad or not sizes or min(sizes) < 100:
         print(f"bench_scaling: error: steps from {', '.join(STEPS)}; sizes of at least 100", file=sys.stderr)
         return 2
-    print(f"backend {args.backend}, {args.jobs} jobs; one child process per (size, step)", flush=True)
+    from latentatlas.latent.project import umap_layout
+
+    print(f"backend {args.backend}, {args.jobs} jobs, UMAP layout {umap_layout(args.umap_layout, args.jobs)}; "
+          "one child process per (size, step)", flush=True)
     rows = []
     for size in sizes:
         for step in steps:

@@ -109,6 +109,26 @@ def test_only_one_part(template_run, tmp_path):
         == {"logreg"}
 
 
+def test_umap_layout_parallel_reaches_every_umap_and_is_said(template_run, tmp_path):
+    """--umap-layout parallel: the codes' UMAP, the raw-pixel UMAP and N2D's UMAP lay out on the
+    jobs' threads, and metrics.json says so beside each; seeded (the 2-core default) says nothing."""
+    run = tmp_path / "run"
+    shutil.copytree(template_run, run)
+    args = ["analyze", str(run), "--projections", "umap:2", "--probes", "none", "--clusterers", "n2d",
+            "--projection-max-samples", "1500", "--raw-max-samples", "300", "--quality-max-samples", "300",
+            "--jobs", "2"]
+    assert main([*args, "--umap-layout", "parallel"]) == 0
+    m = json.loads((run / "metrics.json").read_text())
+    said = "2 threads: not bit-reproducible"
+    assert any(said in n for n in m["projections"]["umap_2d"]["notes"])
+    assert any(said in n for n in m["projections"]["umap_2d"]["raw_notes"])
+    assert any(said in n for n in m["clustering"]["n2d"]["notes"])
+    assert main(args) == 0                          # auto with 2 jobs: umap-learn's seeded layout
+    m = json.loads((run / "metrics.json").read_text())
+    assert not any("threads" in n for n in m["projections"]["umap_2d"]["notes"])
+    assert "notes" not in m["clustering"]["n2d"]
+
+
 @pytest.fixture(scope="module")
 def template_run(tmp_path_factory):
     return fake_run(tmp_path_factory.mktemp("template") / "run")

@@ -109,6 +109,51 @@ def test_umap_with_a_precomputed_graph():
     assert q["knn_accuracy"] == 1.0
 
 
+def test_umap_parallel_layout_runs_on_every_job_from_the_seeded_start(monkeypatch):
+    """umap-learn pins a seeded fit to one thread; layout="parallel" lays out on n_jobs threads
+    (the seed hidden for that call only) and says that the result is not bit-reproducible."""
+    import numba
+    import umap
+
+    from latentatlas.latent import project
+
+    seen, real = [], umap.UMAP._fit_embed_data
+
+    def watched(self, X, n_epochs, init, random_state, **kwargs):
+        seen.append((numba.get_num_threads(), self.random_state, random_state.get_state()[1][:3].tolist()))
+        return real(self, X, n_epochs, init, random_state, **kwargs)
+
+    monkeypatch.setattr(umap.UMAP, "_fit_embed_data", watched)
+    X, y = blobs(400)
+    before = numba.get_num_threads()
+    seeded = UMAPProjection(2, random_state=0, n_jobs=2, n_epochs=60).fit(X)
+    par = UMAPProjection(2, random_state=0, n_jobs=2, n_epochs=60, layout="parallel").fit(X)
+    assert seen[0][:2] == (1, 0)                      # umap-learn's own: one thread, seeded
+    assert seen[1][:2] == (min(2, numba.config.NUMBA_NUM_THREADS), None)
+    assert seen[0][2] == seen[1][2]                    # the same seeded random state draws the start
+    assert par.umap_.random_state == 0 and numba.get_num_threads() == before
+    assert seeded.notes_ == [] and "2 threads: not bit-reproducible" in par.notes_[0]
+    tr = np.arange(400) < 300
+    q_seeded = projection_quality(X, seeded.embedding_, y, tr)
+    q_par = projection_quality(X, par.embedding_, y, tr)
+    assert q_par["knn_accuracy"] == q_seeded["knn_accuracy"] == 1.0
+    assert abs(q_par["trustworthiness"] - q_seeded["trustworthiness"]) < 0.02
+    # one job: nothing to parallelise, umap-learn's seeded path and no note
+    one = UMAPProjection(2, random_state=0, n_jobs=1, n_epochs=60, layout="parallel").fit(X)
+    assert one.notes_ == [] and type(one.umap_) is umap.UMAP
+    np.testing.assert_array_equal(one.embedding_, seeded.embedding_)
+    with pytest.raises(UserError, match="UMAP layout 'fast'"):
+        UMAPProjection(2, layout="fast").fit(X)
+    assert project.umap_layout("auto", 2) == "seeded" and project.umap_layout("auto", 4) == "parallel"
+    assert project.umap_layout("seeded", 64) == "seeded" and project.umap_layout("parallel", 2) == "parallel"
+
+
+def test_the_umap_layout_setting_is_checked():
+    assert AnalysisConfig().umap_layout == "auto"
+    with pytest.raises(UserError, match="umap_layout"):
+        AnalysisConfig(umap_layout="fast")
+
+
 def test_knn_graph_puts_each_point_first_even_with_duplicates():
     X, _ = blobs(50)
     X[1] = X[0]                                  # a duplicate may steal the first slot

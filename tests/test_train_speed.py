@@ -5,6 +5,7 @@ without CUDA, a GPU out of memory)."""
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -276,6 +277,9 @@ def test_gpu_check_script_runs_on_the_cpu_with_tiny_sizes(tmp_path):
                 "pythae", "run --dataset", "--compile none", "gpu-vae"):
         assert row in table, row
     assert "failed" not in table and "timed out" not in table, table
+    assert "missing:" not in table, table           # every package a row needs is installed here
+    # the Pythae comparison ran (pythae is in the test extras): a ratio, not "skipped"
+    assert re.search(r"^pythae: .*\|\s*[0-9.]+x\s*\|", table, re.M), table
     assert "Traceback" not in res.stdout + res.stderr
 
 

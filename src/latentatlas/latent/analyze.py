@@ -114,7 +114,10 @@ def _analyze_run(rd: RunDir, cfg, verbose: bool) -> dict:
     # Projections fit on a seeded permutation (prefix) of the points; clustering "all" reuses the same
     # permuted array when it is complete, so the kNN graph built for t-SNE/UMAP serves N2D too.
     fit_idx = _subset(len(X_all), cfg.projection_max_samples, cfg.seed)
-    context = dict(rd=rd, cfg=cfg, backend=_backend(cfg), X_all=X_all, y_all=y_all, is_train=is_train, class_names=class_names,
+    from .project import umap_layout
+
+    context = dict(rd=rd, cfg=cfg, backend=_backend(cfg), umap_layout=umap_layout(cfg.umap_layout, cfg.n_jobs),
+                   X_all=X_all, y_all=y_all, is_train=is_train, class_names=class_names,
                    feat_words=feat_words, images=images, factors=factors, data_note=data_note, graph={},
                    verbose=verbose, fit_idx=fit_idx, X_fit=X_all[fit_idx])
     _forget_timings(rd, [name for name, on in (("projections", specs), ("probes", cfg.probes),
@@ -260,7 +263,8 @@ def _fit_projection(ctx, steps, method: str, dims: int, n_eval: int):
     knn = None
     if method in ("umap", "tsne") and X is X_fit:
         knn = _shared_graph(ctx, X_fit, ctx["graph_k"] if method == "umap" else 91)
-    est = make_projection(method, dims, random_state=cfg.seed, n_jobs=cfg.n_jobs, knn=knn, backend=ctx["backend"])
+    est = make_projection(method, dims, random_state=cfg.seed, n_jobs=cfg.n_jobs, knn=knn, backend=ctx["backend"],
+                          umap_layout=ctx["umap_layout"])
     est = steps.run(f"{key} fit", est.fit, X, y)
     entry = {"method": method, "requested_dims": dims, "dims": int(est.embedding_.shape[1]), "points": int(len(X)),
              "subsample": sub_note, "notes": list(getattr(est, "notes_", [])), "seconds": steps.timings[f"{key} fit"],
@@ -392,7 +396,8 @@ def _raw_baseline(ctx, specs, n_eval, latent_result) -> dict:
                 out["graph"] = steps.run(f"raw knn graph (k=91, {len(X_in)} points)", knn_graph, X_in, 91,
                                          random_state=cfg.seed, n_jobs=cfg.n_jobs)
             knn = out["graph"]
-        est = make_projection(method, 2, random_state=cfg.seed, n_jobs=cfg.n_jobs, knn=knn)
+        est = make_projection(method, 2, random_state=cfg.seed, n_jobs=cfg.n_jobs, knn=knn,
+                              umap_layout=ctx["umap_layout"])
         est = steps.run(f"raw {key} fit", est.fit, X_in, y)
         q = steps.run(f"raw {key} quality", projection_quality, X[:n_eval], est.embedding_[:n_eval], y[:n_eval],
                       tr[:n_eval], max_samples=n_eval, random_state=cfg.seed, n_jobs=cfg.n_jobs)
@@ -511,10 +516,13 @@ def _clustering(ctx, n_clusters: int) -> dict:
         knn = _n2d_graph(ctx, X) if name == "n2d" else None
         est = make_clusterer(name, n_clusters, random_state=cfg.seed, covariance_type=cfg.covariance_type,
                              n_init=cfg.n_init, n_neighbors=cfg.n2d_neighbors, n_jobs=cfg.n_jobs, knn=knn,
-                             backend=ctx["backend"])
+                             backend=ctx["backend"], layout=ctx["umap_layout"])
         est = steps.run(f"{name} fit", est.fit, X)
         scores = score_clustering(y, est.labels_, names)
         scores["backend"] = backend_label(est)
+        notes = list(getattr(getattr(est, "umap_", None), "notes_", []))     # N2D's UMAP layout
+        if notes:
+            scores["notes"] = notes
         if knn is not None:             # N2D's UMAP graph: exact or, above knn_exact_max_samples, approximate
             scores["knn_graph_backend"] = graph_label(ctx["backend"], X.shape[1], len(X), cfg.knn_exact_max_samples)
         scores["seconds"] = steps.timings[f"{name} fit"]

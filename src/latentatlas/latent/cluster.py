@@ -45,10 +45,11 @@ class N2D(ClusterMixin, BaseEstimator):
 
     Fitted: umap_ (UMAPProjection), embedding_ (N, umap_dim), gmm_, labels_.
     knn: optional shared (indices, distances) graph as in `project.knn_graph`.
+    layout: UMAPProjection's ("seeded" or "parallel").
     """
 
     def __init__(self, n_clusters=10, umap_dim=None, n_neighbors=20, min_dist=0.0, covariance_type="full",
-                 n_init=1, random_state=None, n_jobs=1, knn=None):
+                 n_init=1, random_state=None, n_jobs=1, knn=None, layout="seeded"):
         self.n_clusters = n_clusters
         self.umap_dim = umap_dim
         self.n_neighbors = n_neighbors
@@ -58,6 +59,7 @@ class N2D(ClusterMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.knn = knn
+        self.layout = layout
 
     def fit(self, X, y=None):
         from sklearn.mixture import GaussianMixture
@@ -67,7 +69,8 @@ class N2D(ClusterMixin, BaseEstimator):
         X, k = _fit_input(self, X, dtype=(np.float32,))
         dim = int(self.umap_dim or k)
         self.umap_ = UMAPProjection(n_components=dim, n_neighbors=self.n_neighbors, min_dist=self.min_dist,
-                                    n_jobs=self.n_jobs, random_state=self.random_state, knn=self.knn).fit(X)
+                                    n_jobs=self.n_jobs, random_state=self.random_state, knn=self.knn,
+                                    layout=self.layout).fit(X)
         self.embedding_ = self.umap_.embedding_
         self.gmm_ = GaussianMixture(k, covariance_type=self.covariance_type, n_init=self.n_init,
                                     random_state=self.random_state).fit(self.embedding_)

@@ -21,6 +21,7 @@ SVM_SOLVERS = tuple(PROBES["svm"].limits["solvers"])
 COMPILE_CHOICES = ("auto", "none", "compile", "cudagraphs")   # latentatlas.training.speed.compile_mode
 LR_SCALINGS = ("none", "sqrt", "linear")                       # latentatlas.training.speed.scaled_lr
 ANALYSIS_BACKENDS = ("auto", "cpu", "torch")      # latent/backends.py: what each one computes with
+UMAP_LAYOUTS = ("auto", "seeded", "parallel")     # latent/project.py: UMAPProjection(layout=...)
 COLOR_MODES = ("auto", "rgb", "grey")            # latentatlas.data: channels of the loaded images
 FIT_RULES = ("crop", "pad")                      # latentatlas.data.images: folder images to one size
 
@@ -116,7 +117,9 @@ TRACKING_KEYS = ("tensorboard", "tensorboard_dir", "mlflow")
 LATER_DEFAULTS = {"train": {"compile": "auto", "lr_scaling": "none"},
                   "data": {"color": "auto", "fit": "crop"},
                   # exact below it: the graphs of every run written before (at most 70,000 codes)
-                  "analysis": {"knn_exact_max_samples": 100000}}
+                  "analysis": {"knn_exact_max_samples": 100000,
+                               # seeded on the 2-core machines those runs were analysed on
+                               "umap_layout": "auto"}}
 
 
 def drop_later_defaults(section: str, table: dict) -> dict:
@@ -244,6 +247,11 @@ class AnalysisConfig:
     knn_exact_max_samples: int = setting(100000, "exact kNN graph (UMAP, t-SNE, N2D) and kNN probe up to N codes, "
                                          "approximate nearest-neighbour descent above; 0 = always exact",
                                          metavar="N")
+    # Seeded UMAP runs its layout on one thread (umap-learn); from 4 jobs up the parallel layout
+    # saves more than bit-reproducibility is worth by default (latent/project.py, UMAPProjection).
+    umap_layout: str = setting("auto", "UMAP's layout: seeded (bit-reproducible, one thread), parallel (every job; "
+                               "same quality, not bit-reproducible), auto = parallel from 4 jobs up",
+                               choices=UMAP_LAYOUTS)
     interactive: bool = setting(True, "no plotly 3-D HTML figures", flag="--no-interactive", action="store_false",
                                 default_text="with them")
     hover_images: int = setting(2000, "points per interactive figure that show their image on hover", metavar="N")
@@ -265,6 +273,7 @@ class AnalysisConfig:
             CLUSTERERS.check(name)
         _one_of("svm_solver", self.svm_solver, SVM_SOLVERS)
         _one_of("backend", self.backend, ANALYSIS_BACKENDS)
+        _one_of("umap_layout", self.umap_layout, UMAP_LAYOUTS)
         _one_of("cluster_split", self.cluster_split, ("all", "train", "test"))
         _one_of("covariance_type", self.covariance_type, ("full", "tied", "diag", "spherical"))
         if self.n_clusters is not None and self.n_clusters < 2:

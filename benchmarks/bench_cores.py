@@ -1,0 +1,126 @@
+"""Every core (issue 14, item 2): one run's CPU-only analysis with 2 jobs and with every core.
+
+    python benchmarks/bench_cores.py                      # trains default-vae on MNIST first (--epochs 5)
+    python benchmarks/bench_cores.py --run runs/mnist     # a run that has its codes (latents.npz)
+    python benchmarks/bench_cores.py --run runs/mnist --jobs 2,8,16
+
+For each job count the run's model, settings and codes are copied into a fresh folder, and
+`latentatlas analyze --backend cpu --jobs J` (its defaults otherwise) runs there as a child
+process, timed around it. Per-step seconds come from that analysis's metrics.json. Prints one row
+per step that took at least 0.5 s with the fewest jobs: the seconds per job count and the
+speed-up, then the whole analysis. Target on a 16-core machine: the whole analysis at least 4x
+faster with every core than with 2 jobs; on a 2-core machine both are the same count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# what analyze reads from a run folder; the rest (figures, maps, the report) it writes itself
+KEEP = ("config.json", "model.json", "model.safetensors", "latents.npz", "history.jsonl", "metrics.json")
+
+
+def python_env() -> dict:
+    src = Path(__file__).resolve().parents[1] / "src"
+    return {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+            "LATENTATLAS_NO_BAR": "1", "MPLBACKEND": "Agg"}
+
+
+def la(*args: str, log: Path) -> float:
+    """Seconds of one latentatlas command in a child process; exits with its last line on failure."""
+    t0 = time.perf_counter()
+    with log.open("w") as f:
+        rc = subprocess.run([sys.executable, "-m", "latentatlas", *args], stdout=f, stderr=subprocess.STDOUT,
+                            env=python_env()).returncode
+    seconds = time.perf_counter() - t0
+    if rc != 0:
+        last = (log.read_text().strip().splitlines() or ["(no output)"])[-1]
+        sys.exit(f"bench_cores: `latentatlas {' '.join(args)}` failed ({log}): {last}")
+    return seconds
+
+
+def trained_run(work: Path, epochs: int) -> Path:
+    run = work / "trained"
+    print(f"training default-vae on MNIST ({epochs} epochs) into {run} ...", flush=True)
+    la("train", "--preset", "default-vae", "--dataset", "mnist", "--epochs", str(epochs), "--out", str(run),
+       "--progress-every", "0", log=work / "train.log")
+    la("encode", str(run), log=work / "encode.log")
+    return run
+
+
+def fresh_copy(run: Path, dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    for name in KEEP:
+        if (run / name).exists():
+            shutil.copy2(run / name, dest / name)
+    metrics = dest / "metrics.json"
+    if metrics.exists():      # keep train/encode; the analysis sections are measured anew
+        m = json.loads(metrics.read_text())
+        for key in ("projections", "probes", "clustering"):
+            m.pop(key, None)
+        m["timings"] = {k: v for k, v in m.get("timings", {}).items() if not k.startswith("analyze.")}
+        metrics.write_text(json.dumps(m))
+    return dest
+
+
+def analysis_seconds(run: Path) -> dict[str, float]:
+    timings = json.loads((run / "metrics.json").read_text()).get("timings", {})
+    return {k.removeprefix("analyze."): v for k, v in timings.items() if k.startswith("analyze.")}
+
+
+def main(argv=None) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from latentatlas.cores import usable_cores
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", type=Path, help="a run folder with latents.npz (default: train one)")
+    ap.add_argument("--jobs", default=None, help="job counts, comma-separated (default: 2 and every usable core)")
+    ap.add_argument("--epochs", type=int, default=5, help="epochs when training the run (default 5)")
+    ap.add_argument("--work", type=Path, default=None, help="folder for the copies (default: a temporary one)")
+    ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    args = ap.parse_args(argv)
+    cores = usable_cores()
+    jobs = sorted({int(j) for j in args.jobs.split(",")} if args.jobs else {min(2, cores), cores})
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench_cores."))
+    work.mkdir(parents=True, exist_ok=True)
+    run = args.run or trained_run(work, args.epochs)
+    if not (run / "latents.npz").exists():
+        sys.exit(f"bench_cores: {run} has no latents.npz; run `latentatlas encode {run}` first")
+
+    walls, steps = {}, {}
+    for j in jobs:
+        copy = fresh_copy(run, work / f"jobs{j}")
+        walls[j] = la("analyze", str(copy), "--backend", "cpu", "--jobs", str(j), log=work / f"analyze-{j}.log")
+        steps[j] = analysis_seconds(copy)
+        print(f"analyze --backend cpu --jobs {j}: {walls[j]:.1f} s", flush=True)
+
+    few, many = jobs[0], jobs[-1]
+    import numpy as np
+
+    with np.load(run / "latents.npz") as lat:
+        n = len(lat["train_labels"]) + len(lat["test_labels"])
+    print(f"\nrun: {run}; {cores} usable cores; {n:,} codes")
+    head = f"{'step':<48s}" + "".join(f"{f'{j} jobs s':>11s}" for j in jobs) + f"{'speed-up':>10s}"
+    print(head)
+    for step, s in steps[few].items():
+        if s >= 0.5:
+            row = "".join(f"{steps[j].get(step, float('nan')):>11.2f}" for j in jobs)
+            print(f"{step[:48]:<48s}{row}{s / max(steps[many].get(step, s), 1e-9):>9.1f}x")
+    row = "".join(f"{walls[j]:>11.1f}" for j in jobs)
+    print(f"{'the whole analyze (process wall time)':<48s}{row}{walls[few] / walls[many]:>9.1f}x"
+          f"   target on 16 cores: >= 4x")
+    if args.out:
+        args.out.write_text(json.dumps({"run": str(run), "cores": cores, "wall_s": walls, "steps_s": steps}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
