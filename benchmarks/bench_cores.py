@@ -3,8 +3,10 @@
     python benchmarks/bench_cores.py                      # trains default-vae on MNIST first (--epochs 5)
     python benchmarks/bench_cores.py --run runs/mnist     # a run that has its codes (latents.npz)
     python benchmarks/bench_cores.py --run runs/mnist --jobs 2,8,16
+    python benchmarks/bench_cores.py --run RUN --jobs 1,2 -- --projections pca:2 --no-raw   # analyze's options
 
-For each job count the run's model, settings and codes are copied into a fresh folder, and
+After a small warm-up analysis per job count (numba compiles UMAP's functions once), for each
+job count the run's model, settings and codes are copied into a fresh folder, and
 `latentatlas analyze --backend cpu --jobs J` (its defaults otherwise) runs there as a child
 process, timed around it. Per-step seconds come from that analysis's metrics.json. Prints one row
 per step that took at least 0.5 s with the fewest jobs: the seconds per job count and the
@@ -24,6 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# a small analysis that compiles what numba compiles (UMAP, seeded and parallel layouts)
+WARM_UP = ("--backend", "cpu", "--projections", "umap:2", "--probes", "none", "--clusterers", "none", "--no-raw",
+           "--projection-max-samples", "1000", "--quality-max-samples", "200", "--no-interactive")
 # what analyze reads from a run folder; the rest (figures, maps, the report) it writes itself
 KEEP = ("config.json", "model.json", "model.safetensors", "latents.npz", "history.jsonl", "metrics.json")
 
@@ -86,6 +91,7 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=5, help="epochs when training the run (default 5)")
     ap.add_argument("--work", type=Path, default=None, help="folder for the copies (default: a temporary one)")
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    ap.add_argument("analyze_options", nargs="*", help="after --: options for every `latentatlas analyze`")
     args = ap.parse_args(argv)
     cores = usable_cores()
     jobs = sorted({int(j) for j in args.jobs.split(",")} if args.jobs else {min(2, cores), cores})
@@ -95,10 +101,15 @@ def main(argv=None) -> int:
     if not (run / "latents.npz").exists():
         sys.exit(f"bench_cores: {run} has no latents.npz; run `latentatlas encode {run}` first")
 
+    # numba compiles umap-learn's functions on first use (cached on disk after): the first job
+    # count measured would pay it alone. A small analysis with each count compiles them first.
+    for j in jobs:
+        la("analyze", str(fresh_copy(run, work / f"warm{j}")), "--jobs", str(j), *WARM_UP, log=work / f"warm-{j}.log")
     walls, steps = {}, {}
     for j in jobs:
         copy = fresh_copy(run, work / f"jobs{j}")
-        walls[j] = la("analyze", str(copy), "--backend", "cpu", "--jobs", str(j), log=work / f"analyze-{j}.log")
+        walls[j] = la("analyze", str(copy), "--backend", "cpu", "--jobs", str(j), *args.analyze_options,
+                      log=work / f"analyze-{j}.log")
         steps[j] = analysis_seconds(copy)
         print(f"analyze --backend cpu --jobs {j}: {walls[j]:.1f} s", flush=True)
 

@@ -261,9 +261,10 @@ cores_check() {
         "$PY" -m latentatlas train --dataset mnist-sample --max-train-images 512 --epochs 1 --threads 1 \
             --out "$WORK/cores-run" --progress-every 0 > "$WORK/cores-train.log" 2>&1 \
             && "$PY" -m latentatlas encode "$WORK/cores-run" >> "$WORK/cores-train.log" 2>&1
-        run=(--run "$WORK/cores-run" --jobs 1,2)
+        run=(--run "$WORK/cores-run" --jobs 1,2 -- --projections pca:2,umap:2 --probes knn --clusterers kmeans
+             --raw-max-samples 200 --projection-max-samples 2000 --no-interactive)
     fi
-    if "$PY" "$ROOT/benchmarks/bench_cores.py" "${run[@]}" --work "$WORK/cores" --out "$WORK/cores.json" > "$out" 2>&1; then
+    if "$PY" "$ROOT/benchmarks/bench_cores.py" --work "$WORK/cores" --out "$WORK/cores.json" "${run[@]}" > "$out" 2>&1; then
         sed -n '/^run:/,$p' "$out" | sed 's/^/cores | /'
         row "CPU analysis, every core vs 2 jobs (whole analyze)" \
             "$(grep -o '[0-9.]*x   target' "$out" | grep -o '^[0-9.]*x')" ">= 4x on 16 cores"
