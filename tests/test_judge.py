@@ -184,3 +184,27 @@ def test_colour_augmentation_crops_and_flips_but_keeps_digits_unflipped():
     assert torch.equal(no_pad, x.float() / 255)
     assert _digit_classes([str(i) for i in range(10)]) and not _digit_classes(["airplane", "cat"])
     assert not _digit_classes(["1", "12"])
+
+
+def test_judge_device_and_training_images_that_do_not_fit_the_gpu():
+    """The judge trains and labels on the CUDA GPU when there is one; images that do not fit in
+    its memory stay (pinned) on the CPU and travel batch by batch."""
+    import torch
+
+    from latentatlas.judge import classifier
+
+    assert classifier.judge_device("cpu") == torch.device("cpu")
+    assert classifier.judge_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+    class TooBig:
+        device = torch.device("cpu")
+
+        def to(self, device):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 150.00 MiB")
+
+        def pin_memory(self):
+            return "pinned on the host"
+
+    assert classifier._on_device(TooBig(), torch.device("cuda")) == "pinned on the host"
+    t = torch.zeros(3)
+    assert classifier._on_device(t, torch.device("cpu")) is t

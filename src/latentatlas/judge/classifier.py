@@ -34,6 +34,7 @@ from ..errors import UserError
 
 JUDGE_VERSION = 2          # bump when the architecture or training recipe changes (2: 6 epochs)
 FEATURE_DIM = 128          # penultimate-layer width: the space the FD is measured in
+LOSS_LOOK_EVERY = 50       # training steps between looks at the loss for the progress bar
 
 # What each recipe is, as the judge's json and metrics.json quote it. The colour recipe's
 # name carries its own version: bump it when that recipe changes (the grey key stays as it was).
@@ -148,7 +149,7 @@ def _build_colour_net(n_classes: int, in_channels: int = 3, feature_dim: int = F
 # --------------------------------------------------------------------------- the judge
 @dataclass
 class Judge:
-    net: object                  # JudgeNet, eval mode, on CPU
+    net: object                  # JudgeNet, eval mode, on judge_device()
     class_names: list[str]
     test_accuracy: float
     key: str
@@ -173,10 +174,11 @@ class Judge:
         import torch
 
         x = _as_float_images(images, self.in_channels)
+        device = next(self.net.parameters()).device          # the GPU when there is one
         outs = []
         with torch.no_grad():
             for i in range(0, len(x), batch_size):
-                outs.append(fn(x[i:i + batch_size]).numpy())
+                outs.append(fn(x[i:i + batch_size].to(device)).float().cpu().numpy())
         if not outs:
             return np.zeros((0, 0), dtype=np.float32)
         return np.concatenate(outs)
@@ -239,13 +241,25 @@ def _channels(dataset) -> int:
     return int(x.shape[1]) if x.ndim == 4 else 1
 
 
+def judge_device(device=None):
+    """Where the judge trains and labels: `device` if given, else the CUDA GPU when there is one
+    (as `encode` chooses), else the CPU."""
+    import torch
+
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def train_judge(dataset, epochs: int | None = None, batch_size: int = 128, lr: float | None = None,
-                seed: int = 0, threads: int | None = None, progress: bool = True) -> Judge:
+                seed: int = 0, threads: int | None = None, progress: bool = True, device=None) -> Judge:
     """Train the judge on the dataset's training pixels with the recipe its data calls for
     (`recipe_for`); measure it on its test pixels. epochs / lr: the recipe's unless given.
 
-    In-memory batches (a DataLoader would only add worker overhead at this size);
-    one-cycle learning rate, so a few epochs are enough.
+    In-memory batches (a DataLoader would only add worker overhead at this size), on
+    `judge_device(device)`; one-cycle learning rate, so a few epochs are enough. The shuffles
+    and augmentations are drawn on the CPU from the seed, so the CPU's judge is the same on
+    every machine and a GPU's sees the same batches.
     """
     import torch
 
@@ -255,24 +269,41 @@ def train_judge(dataset, epochs: int | None = None, batch_size: int = 128, lr: f
     torch.set_num_threads(threads or usable_cores())
     if len(dataset.y_train) == 0 or len(dataset.y_test) == 0:
         raise UserError(f"dataset {dataset.name!r} has an empty train or test split; the judge needs both")
+    dev = judge_device(device)
+    if dev.type == "cuda":          # fixed batch shapes: let cuDNN pick its fastest convolutions once
+        torch.backends.cudnn.benchmark = True
     channels = _channels(dataset)
     if recipe_for(channels) == "grey":
         return _train_grey(dataset, 6 if epochs is None else epochs, batch_size, 2e-3 if lr is None else lr,
-                           seed, progress)
+                           seed, progress, dev)
     return _train_colour(dataset, channels, 20 if epochs is None else epochs, batch_size,
-                         0.1 if lr is None else lr, seed, progress)
+                         0.1 if lr is None else lr, seed, progress, dev)
 
 
-def _train_grey(dataset, epochs: int, batch_size: int, lr: float, seed: int, progress: bool) -> Judge:
+def _on_device(t, device):
+    """`t` on `device`, or left on the CPU (batches then travel one by one) when the training
+    images do not fit in the GPU's memory beside the network."""
+    import torch
+
+    if t.device == device:
+        return t
+    try:
+        return t.to(device)
+    except torch.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        return t.pin_memory() if device.type == "cuda" else t
+
+
+def _train_grey(dataset, epochs: int, batch_size: int, lr: float, seed: int, progress: bool, device) -> Judge:
     """The grey recipe, exactly as every grey judge so far was trained (AdamW, one-pixel shifts)."""
     import torch
     from torch import nn
 
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    net = _build_net(dataset.n_classes)
-    x = _as_float_images(dataset.x_train)                    # (N, 1, H, W)
-    y = torch.as_tensor(np.asarray(dataset.y_train), dtype=torch.long)
+    net = _build_net(dataset.n_classes).to(device)            # initialised on the CPU: seeded alike
+    x = _on_device(_as_float_images(dataset.x_train), device)                    # (N, 1, H, W)
+    y = torch.as_tensor(np.asarray(dataset.y_train), dtype=torch.long).to(device)
     steps_per_epoch = (len(y) + batch_size - 1) // batch_size
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch)
@@ -291,21 +322,26 @@ def _fit(net, x, y, opt, sched, loss_fn, batch_of, epochs: int, batch_size: int,
     from tqdm import tqdm
 
     steps_per_epoch = (len(y) + batch_size - 1) // batch_size
+    device = next(net.parameters()).device
     t0 = time.perf_counter()
     net.train()
     bar = tqdm(total=epochs * steps_per_epoch, desc=desc, disable=None if progress else True, leave=False)
     for _ in range(epochs):
-        perm = torch.randperm(len(y), generator=g)
-        for i in range(0, len(y), batch_size):
+        perm = torch.randperm(len(y), generator=g)        # on the CPU, from the seed
+        for step, i in enumerate(range(0, len(y), batch_size)):
             idx = perm[i:i + batch_size]
-            loss = loss_fn(net(batch_of(x, idx, g)), y[idx])
+            xb = batch_of(x, idx.to(x.device, non_blocking=True), g).to(device, non_blocking=True)
+            loss = loss_fn(net(xb), y[idx.to(y.device, non_blocking=True)])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            if step % LOSS_LOOK_EVERY == 0 or step == steps_per_epoch - 1:   # reading it waits for a GPU
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
     bar.close()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     seconds = time.perf_counter() - t0
     net.eval()
     return seconds
@@ -333,22 +369,24 @@ def _augment(xb_u8, g, flip: bool, pad: int = 4):
 
     xb = xb_u8.float().div_(255)
     b, c, h, w = xb.shape
+    dev = xb.device                               # the offsets are drawn on the CPU (seeded), used there
     pad = min(pad, h - 1, w - 1)                  # reflect padding needs a wider image than the pad
     if pad > 0:
         xp = F.pad(xb, (pad, pad, pad, pad), mode="reflect")
-        dy = torch.randint(0, 2 * pad + 1, (b,), generator=g)
-        dx = torch.randint(0, 2 * pad + 1, (b,), generator=g)
-        rows = (dy[:, None] + torch.arange(h))[:, None, :, None]          # (B, 1, H, 1)
-        cols = (dx[:, None] + torch.arange(w))[:, None, None, :]          # (B, 1, 1, W)
-        xb = xp[torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+        dy = torch.randint(0, 2 * pad + 1, (b,), generator=g).to(dev, non_blocking=True)
+        dx = torch.randint(0, 2 * pad + 1, (b,), generator=g).to(dev, non_blocking=True)
+        rows = (dy[:, None] + torch.arange(h, device=dev))[:, None, :, None]          # (B, 1, H, 1)
+        cols = (dx[:, None] + torch.arange(w, device=dev))[:, None, None, :]          # (B, 1, 1, W)
+        xb = xp[torch.arange(b, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None],
+                rows, cols]
     if flip:
-        mirror = (torch.rand(b, generator=g) < 0.5)[:, None, None, None]
+        mirror = (torch.rand(b, generator=g) < 0.5).to(dev, non_blocking=True)[:, None, None, None]
         xb = torch.where(mirror, xb.flip(3), xb)
     return xb.contiguous()
 
 
 def _train_colour(dataset, channels: int, epochs: int, batch_size: int, lr: float, seed: int,
-                  progress: bool) -> Judge:
+                  progress: bool, device) -> Judge:
     """The colour recipe (RECIPES[COLOUR_RECIPE]): the standard fast CIFAR-10 training of a
     ResNet (SGD with Nesterov momentum, one-cycle, label smoothing, crops and flips), which
     reaches its accuracy in tens of epochs rather than hundreds. The images stay uint8 in
@@ -358,9 +396,9 @@ def _train_colour(dataset, channels: int, epochs: int, batch_size: int, lr: floa
 
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    net = _build_net(dataset.n_classes, recipe=COLOUR_RECIPE, in_channels=channels)
-    x = torch.as_tensor(np.array(dataset.x_train, dtype=np.uint8))       # (N, C, H, W) uint8, a copy
-    y = torch.as_tensor(np.asarray(dataset.y_train), dtype=torch.long)
+    net = _build_net(dataset.n_classes, recipe=COLOUR_RECIPE, in_channels=channels).to(device)
+    x = _on_device(torch.as_tensor(np.array(dataset.x_train, dtype=np.uint8)), device)   # (N, C, H, W) uint8
+    y = torch.as_tensor(np.asarray(dataset.y_train), dtype=torch.long).to(device)
     flip = not _digit_classes(dataset.class_names)
     steps_per_epoch = (len(y) + batch_size - 1) // batch_size
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
@@ -387,7 +425,7 @@ def save_judge(judge: Judge) -> Path:
     from ..rundir import atomic_save, atomic_write_json
 
     weights, meta = _paths(judge.key)
-    state = {k: v.detach().contiguous() for k, v in judge.net.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in judge.net.state_dict().items()}
     atomic_save(weights, lambda tmp: save_file(state, tmp))
     atomic_write_json(meta, {"version": JUDGE_VERSION, "key": judge.key, "class_names": judge.class_names,
                              "n_classes": judge.n_classes, "feature_dim": FEATURE_DIM,
@@ -413,7 +451,7 @@ def load_cached_judge(key: str) -> Judge | None:
         net.load_state_dict(load_file(str(weights)))
     except Exception:  # a corrupt cache entry is not the user's problem: retrain it
         return None
-    net.eval()
+    net.to(judge_device()).eval()
     return Judge(net, list(meta["class_names"]), float(meta["test_accuracy"]), key,
                  meta.get("train_seconds"), cached=True, recipe=recipe, in_channels=in_channels)
 
