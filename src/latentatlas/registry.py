@@ -32,7 +32,6 @@ class Entry:
     title: str
     target: str                                   # "package.module:Class", imported lazily
     limits: dict[str, Any] = field(default_factory=dict)   # e.g. {"max_dims": 3}
-    help: str = ""                                # one line for --help and docs
 
     @property
     def cls(self):
