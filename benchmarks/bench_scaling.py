@@ -58,9 +58,11 @@ def _codes(n: int, run: str | None, seed: int = 0):
     return X, y, "synthetic 16-d mixture"
 
 
-def _run_step(step: str, X, y, backend: str, jobs: int, layout: str = "auto") -> tuple[float, str]:
+def _run_step(step: str, X, y, backend: str, jobs: int, layout: str = "auto",
+              gradient: str = "auto") -> tuple[float, str]:
     """Seconds of the step (setup excluded) and a note naming any approximation it switched to;
-    `layout`: AnalysisConfig.umap_layout for UMAP and N2D (auto: as analyze picks for `jobs`)."""
+    `layout`: AnalysisConfig.umap_layout for UMAP and N2D (auto: as analyze picks for `jobs`);
+    `gradient`: t-SNE's negative_gradient_method (auto: as analyze picks)."""
     from latentatlas.latent.cluster import make_clusterer
     from latentatlas.latent.probe import make_probe
     from latentatlas.latent.project import (KNN_EXACT_MAX, graph_method, knn_graph, make_projection,
@@ -82,7 +84,9 @@ def _run_step(step: str, X, y, backend: str, jobs: int, layout: str = "auto") ->
     elif step == "tsne":
         if n > TSNE_MAX:
             X, y, note = X[:TSNE_MAX], y[:TSNE_MAX], f"approximation: seeded subsample of {TSNE_MAX:,} points"
-        make_projection("tsne", 2, random_state=0, n_jobs=jobs, backend=backend).fit(X, y)
+        est = make_projection("tsne", 2, random_state=0, n_jobs=jobs, backend=backend,
+                              negative_gradient_method=gradient).fit(X, y)
+        note = "; ".join(x for x in (note, getattr(est, "gradient_method_", "")) if x)
     elif step in ("svm", "logreg", "knn-probe"):
         probe = make_probe(step.replace("-probe", ""), random_state=0, n_jobs=jobs, backend=backend,
                            exact_max_samples=SVM_EXACT_MAX, knn_exact_max_samples=KNN_EXACT_MAX
@@ -115,7 +119,7 @@ def child(args) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     X, y, source = _codes(args.size, args.run)
     with thread_limits(args.jobs):
-        seconds, note = _run_step(args.child, X, y, args.backend, args.jobs, args.umap_layout)
+        seconds, note = _run_step(args.child, X, y, args.backend, args.jobs, args.umap_layout, args.tsne_gradient)
     print(json.dumps({"seconds": seconds, "note": note, "source": source}))
 
 
@@ -136,7 +140,8 @@ class _Popen(subprocess.Popen):
 
 def _measure(size: int, step: str, args) -> dict:
     cmd = [sys.executable, __file__, "--child", step, "--size", str(size), "--backend", args.backend,
-           "--jobs", str(args.jobs), "--umap-layout", args.umap_layout] + (["--run", args.run] if args.run else []) \
+           "--jobs", str(args.jobs), "--umap-layout", args.umap_layout,
+           "--tsne-gradient", args.tsne_gradient] + (["--run", args.run] if args.run else []) \
         + (["--mem-limit-gb", str(args.mem_limit_gb)] if args.mem_limit_gb else [])
     t0 = time.perf_counter()
     proc = _Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -208,6 +213,8 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=None, help="threads (default: every usable core)")
     ap.add_argument("--umap-layout", default="auto", choices=("auto", "seeded", "parallel"),
                     help="UMAP's and N2D's layout, as analyze's --umap-layout (default auto: parallel from 4 jobs)")
+    ap.add_argument("--tsne-gradient", default="auto", choices=("auto", "fft", "bh"),
+                    help="t-SNE's gradient (default auto, as analyze: FFT below 4 jobs, Barnes-Hut from 4)")
     ap.add_argument("--run", default=None, help="a run folder whose latents.npz gives the codes up to its size")
     ap.add_argument("--out", default=None, help="write the rows and exponents as JSON here")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per (size, step) before it is given up")

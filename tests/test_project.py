@@ -200,3 +200,18 @@ def test_pca_of_wide_inputs_takes_the_covariance_route_with_the_same_spectrum():
     np.testing.assert_allclose(est.explained_variance_ratio_[:20], ref.explained_variance_ratio_[:20], rtol=1e-3)
     np.testing.assert_allclose(np.abs(est.embedding_), np.abs(ref.transform(X)[:, :2]), rtol=1e-2, atol=1e-2)
     assert PCAProjection(2).fit(X[:, :WIDE_FEATURES]).pca_.svd_solver == "auto"     # narrow: as before
+
+
+def test_tsne_gradient_goes_barnes_hut_where_its_threads_pay():
+    """openTSNE's FFT gradient runs mostly on one thread, Barnes-Hut's on all of them: 2-D
+    t-SNE of more than 5,000 points takes FFT below 4 jobs and Barnes-Hut from 4 up."""
+    from latentatlas.latent.project import tsne_gradient
+
+    assert tsne_gradient("auto", 2, 20000, 2) == "fft"
+    assert tsne_gradient("auto", 2, 20000, 1) == "fft" and tsne_gradient("auto", 2, 20000, None) == "fft"
+    assert tsne_gradient("auto", 2, 20000, 4) == "bh" and tsne_gradient("auto", 2, 20000, 16) == "bh"
+    assert tsne_gradient("auto", 2, 3000, 1) == "bh"          # small: Barnes-Hut whatever the jobs
+    assert tsne_gradient("auto", 3, 20000, 1) == "bh"         # 3-D: Barnes-Hut only
+    assert tsne_gradient("fft", 2, 20000, 16) == "fft"        # asked for: kept
+    t = TSNEProjection(2, n_jobs=2, random_state=0, n_iter=10, early_exaggeration_iter=10).fit(blobs(5100, d=4)[0])
+    assert t.gradient_method_ == "FFT-interpolated"

@@ -74,20 +74,31 @@ def open_run(run_dir) -> GenContext:
     run = RunDir(run_dir)
     if not run.path.is_dir():
         raise UserError(f"run directory {run.path} does not exist; train one with `latentatlas train --out {run.path}`")
-    model = load_model(run.path)
+    model = load_model(run.path, device=_device())        # generation decodes on the GPU when there is one
     latents = load_latents(run.path)
     return GenContext(run, model, latents, run.read_config())
 
 
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def decode_codes(model, codes: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """(N, d) codes -> (N, C, H, W) float32 images in [0, 1], in batches, no grad."""
+    """(N, d) codes -> (N, C, H, W) float32 images in [0, 1], in batches, no grad, on the
+    model's device."""
     import torch
 
     codes = np.asarray(codes, dtype=np.float32)
+    try:
+        device = next(model.parameters()).device
+    except (AttributeError, StopIteration):       # a stand-in decoder without weights
+        device = torch.device("cpu")
     out = []
     with torch.no_grad():
         for i in range(0, len(codes), batch_size):
-            x = model.decode(torch.from_numpy(codes[i:i + batch_size]))   # (B, C, H, W)
+            x = model.decode(torch.from_numpy(codes[i:i + batch_size]).to(device))   # (B, C, H, W)
             out.append(x.float().cpu().numpy())
     if not out:
         h, w = getattr(model, "image_size", (28, 28))
