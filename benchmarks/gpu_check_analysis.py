@@ -5,7 +5,7 @@
 Codes: a run's latent means (--run) or synthetic 16-d codes from a 10-component Gaussian mixture
 (bench_scaling's), first 6/7 as the training split. t-SNE is fitted on the first 20,000 (analyze's
 default tsne_max_samples), quality measured on 5,000 seeded points, as analyze does.
-Prints one table (latentatlas.latent.compare_backends.format_rows).
+Prints one table (latentatlas.latent.compare_backends.format_rows), a row at a time.
 """
 
 from __future__ import annotations
@@ -36,14 +36,18 @@ def main(argv=None) -> int:
         for n in (int(s) for s in args.sizes.split(",")):
             X, y, source = _codes(n, args.run)
             tr = __import__("numpy").arange(n) < n * 6 // 7
-            steps = [s for s in STEPS if s != "tsne"]
-            rows += compare(X, y, tr, steps=steps, n_jobs=jobs)
             m = min(n, args.tsne_max)
-            rows += compare(X[:m], y[:m], tr[:m], steps=("tsne",), n_jobs=jobs)
             print(f"codes: {source}, {n:,}; {jobs} CPU threads", flush=True)
-    print(format_rows(rows), flush=True)
-    if args.out:
-        Path(args.out).write_text(json.dumps(rows, indent=1))
+            # step by step, each row printed (and saved) as it comes: a run stopped at its time
+            # limit keeps what it measured
+            for step in STEPS:
+                got = compare(X[:m], y[:m], tr[:m], steps=(step,), n_jobs=jobs) if step == "tsne" else \
+                    compare(X, y, tr, steps=(step,), n_jobs=jobs)
+                lines = format_rows(got).splitlines()           # a header, then its rows
+                print("\n".join(lines if not rows else lines[1:]), flush=True)
+                rows += got
+                if args.out:
+                    Path(args.out).write_text(json.dumps(rows, indent=1))
     return 0
 
 

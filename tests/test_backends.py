@@ -93,3 +93,16 @@ def test_torch_tsne_above_the_dense_limit_is_fitted_by_openTSNE_and_says_so(monk
     est = torch_backends.TorchTSNE(n_iter=20, early_exaggeration_iter=10, random_state=0).fit(X)
     assert est.backend_ == "openTSNE (cpu)" and est.embedding_.shape == (120, 2)
     assert "120 points > 50" in est.notes_[-1]
+
+
+def test_a_step_without_a_torch_backend_is_run_once_and_said_so():
+    from latentatlas.latent.compare_backends import format_rows, has_torch_backend
+
+    assert [has_torch_backend(s) for s in ("knn graph", "tsne", "umap", "kmeans", "logreg", "knn probe")] == \
+        [True, False, False, True, True, True]
+    X, y, tr = _codes()
+    pick = np.random.default_rng(0).permutation(len(X))[:400]       # train and test rows both
+    rows = compare(X[pick], y[pick], tr[pick], steps=("tsne",))
+    assert {r["figure"] for r in rows} == {"trustworthiness", "knn_accuracy"}
+    assert all(r["torch"] is None and r["torch_s"] is None and r["cpu"] > 0.5 for r in rows)
+    assert format_rows(rows).count("no torch backend: its CPU library") == 2

@@ -58,6 +58,11 @@ def compare(X, y, is_train, steps=STEPS, seed: int = 0, n_jobs: int = 1, quality
     rows = []
     for step in steps:
         s_cpu, f_cpu = _one(step, "cpu", X, y, tr, seed, n_jobs, quality_max)
+        if not has_torch_backend(step):     # the CPU library computes it on both: run it once
+            rows += [{"step": step, "figure": figure, "n": len(X), "cpu_s": s_cpu, "torch_s": None,
+                      "torch_device": "cpu library (no torch backend)", "cpu": v, "torch": None, "diff": None}
+                     for figure, v in f_cpu.items()]
+            continue
         s_torch, f_torch = _one(step, "torch", X, y, tr, seed, n_jobs, quality_max)
         if step == "knn graph":   # exact on both: the share of identical neighbour lists' members
             same = float(np.mean(np.sort(f_cpu["neighbours"], 1) == np.sort(f_torch["neighbours"], 1)))
@@ -69,10 +74,27 @@ def compare(X, y, is_train, steps=STEPS, seed: int = 0, n_jobs: int = 1, quality
     return rows
 
 
+def has_torch_backend(step: str) -> bool:
+    """Whether `--backend torch` computes this step in torch (else its CPU library does)."""
+    from ..registry import CLUSTERERS, PROBES, PROJECTIONS
+
+    if step == "knn graph":
+        return True
+    name = "knn" if step == "knn probe" else step
+    for registry in (PROJECTIONS, PROBES, CLUSTERERS):
+        if name in registry:
+            return "torch" in registry[name].limits.get("backends", {})
+    return False
+
+
 def format_rows(rows: list[dict]) -> str:
     lines = [(f"{'step':<10s} {'n':>8s} {'figure':<20s} {'cpu s':>8s} {'torch s':>8s} {'speed-up':>8s} "
               f"{'cpu':>7s} {'torch':>7s} {'diff':>7s} within 0.01")]
     for r in rows:
+        if r["torch"] is None:
+            lines.append(f"{r['step']:<10s} {r['n']:>8,d} {r['figure']:<20s} {r['cpu_s']:>8.2f} {'-':>8s} "
+                         f"{'-':>8s} {r['cpu']:>7.4f} {'-':>7s} {'-':>7s} no torch backend: its CPU library")
+            continue
         lines.append(f"{r['step']:<10s} {r['n']:>8,d} {r['figure']:<20s} {r['cpu_s']:>8.2f} {r['torch_s']:>8.2f} "
                      f"{r['cpu_s'] / max(r['torch_s'], 1e-9):>7.1f}x {r['cpu']:>7.4f} {r['torch']:>7.4f} "
                      f"{r['diff']:>+7.4f} {'yes' if abs(r['diff']) <= 0.01 else 'NO'}")
