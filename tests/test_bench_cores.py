@@ -21,6 +21,7 @@ def test_bench_cores_times_each_job_count_and_the_figures_do_not_move(tmp_path):
     assert main(["train", "--dataset", "mnist-sample", "--max-train-images", "512", "--epochs", "1", "--threads", "1",
                  "--out", str(run), "--progress-every", "0"]) == 0
     assert main(["encode", str(run)]) == 0
+    before = {f: (f.stat().st_size, f.stat().st_mtime_ns) for f in run.rglob("*")}
     res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_cores.py"), "--run", str(run),
                           "--jobs", "1,2", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "cores.json"),
                           "--", "--projections", "pca:2", "--probes", "knn", "--clusterers", "kmeans", "--no-raw",
@@ -36,7 +37,7 @@ def test_bench_cores_times_each_job_count_and_the_figures_do_not_move(tmp_path):
     assert m1["clustering"]["kmeans"]["accuracy"] == m2["clustering"]["kmeans"]["accuracy"]
     assert m1["projections"]["pca_2d"]["latent"] == m2["projections"]["pca_2d"]["latent"]
     # the run folder it read from is untouched
-    assert not (run / "figures").exists()
+    assert {f: (f.stat().st_size, f.stat().st_mtime_ns) for f in run.rglob("*")} == before
 
 
 def test_bench_cores_says_what_is_missing_in_one_line(tmp_path):
