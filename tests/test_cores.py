@@ -92,3 +92,25 @@ def test_run_refuses_jobs_over_the_cores_before_training(tmp_path, capsys):
     rc, _, err = run_cli(capsys, "run", "--dataset", "mnist-sample", "--out", out, "--jobs", "100000")
     assert_one_line_error(rc, err, "cores")
     assert not out.exists()
+
+
+def test_training_and_the_judge_put_torchs_thread_count_back(tmp_path):
+    """A notebook's torch keeps its thread count after la.train / the judge chose their own."""
+    import torch
+
+    from latentatlas.cli import main
+    from latentatlas.data import load_dataset
+    from latentatlas.judge.classifier import train_judge
+
+    before = torch.get_num_threads()
+    other = 1 if before != 1 else 2
+    torch.set_num_threads(other)
+    try:
+        assert main(["train", "--dataset", "mnist-sample", "--max-train-images", "256", "--epochs", "1",
+                     "--threads", str(3 - other), "--out", str(tmp_path / "run"), "--progress-every", "0"]) == 0
+        assert torch.get_num_threads() == other
+        ds = load_dataset("mnist-sample")
+        train_judge(ds, epochs=1, threads=3 - other, progress=False)
+        assert torch.get_num_threads() == other
+    finally:
+        torch.set_num_threads(before)

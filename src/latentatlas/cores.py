@@ -74,6 +74,19 @@ def resolve_jobs(n_jobs: int | None) -> int:
 
 
 @contextmanager
+def torch_threads_kept():
+    """torch's intra-op thread count is put back on leaving, whatever set it inside (training
+    and the judge choose their own): a notebook's torch keeps the count it had."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextmanager
 def thread_limits(n: int):
     """Every pool the analysis uses runs `n` threads inside this block: BLAS/OpenMP (through
     threadpoolctl: scikit-learn, NumPy, openTSNE's FFTW), numba (umap-learn, pynndescent)

@@ -45,6 +45,7 @@ def train_run(run_dir, data, model, train, resume: bool = False, overwrite: bool
     writes the folder, UserError naming it, or with wait=True wait for it. Returns the
     metrics.json "train" section.
     """
+    from .cores import torch_threads_kept
     from .training.devices import close_distributed, init_distributed, wait_for_all
 
     rd = RunDir(run_dir)
@@ -52,7 +53,8 @@ def train_run(run_dir, data, model, train, resume: bool = False, overwrite: bool
     try:
         # Rank 0 is the only writer; it holds the lock. Input is checked under it, so two
         # commands cannot both find the folder empty and both train into it.
-        with rd.lock(wait=wait, command="latentatlas train") if dist.is_main else contextlib.nullcontext():
+        with rd.lock(wait=wait, command="latentatlas train") if dist.is_main else contextlib.nullcontext(), \
+                torch_threads_kept():
             result = _train(rd, data, model, train, resume, overwrite, dist)
         wait_for_all(dist)
         return result

@@ -261,6 +261,13 @@ def train_judge(dataset, epochs: int | None = None, batch_size: int = 128, lr: f
     and augmentations are drawn on the CPU from the seed, so the CPU's judge is the same on
     every machine and a GPU's sees the same batches.
     """
+    from ..cores import torch_threads_kept
+
+    with torch_threads_kept():
+        return _train_judge(dataset, epochs, batch_size, lr, seed, threads, progress, device)
+
+
+def _train_judge(dataset, epochs, batch_size, lr, seed, threads, progress, device) -> Judge:
     import torch
 
     from ..cores import usable_cores
