@@ -78,3 +78,22 @@ def test_estimator_contract_and_unknown_names():
     assert est.get_params() == {"n_clusters": 4, "covariance_type": "diag", "n_init": 1, "random_state": 5}
     with pytest.raises(UserError, match="unknown clusterer"):
         make_clusterer("dbscan", 3)
+
+
+def test_mixtures_of_narrow_codes_fit_on_one_blas_thread():
+    """GaussianMixture on <= 64-d codes runs on one BLAS thread (faster there, same result);
+    wider codes keep the threads they had."""
+    import numpy as np
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from latentatlas.latent.estimators import NARROW_MIXTURE_DIMS, fit_mixture
+
+    class Watch:
+        def fit(self, X):
+            self.blas = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+            return self
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert fit_mixture(Watch(), np.zeros((5, NARROW_MIXTURE_DIMS))).blas == {1}
+        assert fit_mixture(Watch(), np.zeros((5, NARROW_MIXTURE_DIMS + 1))).blas == {2}
+        assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} == {2}   # put back

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from ..errors import UserError
 from ..registry import CLUSTERERS
-from .estimators import InputError, build, validate
+from .estimators import InputError, build, fit_mixture, validate
 
 
 def _check_n_clusters(n) -> None:
@@ -72,8 +72,8 @@ class N2D(ClusterMixin, BaseEstimator):
                                     n_jobs=self.n_jobs, random_state=self.random_state, knn=self.knn,
                                     layout=self.layout).fit(X)
         self.embedding_ = self.umap_.embedding_
-        self.gmm_ = GaussianMixture(k, covariance_type=self.covariance_type, n_init=self.n_init,
-                                    random_state=self.random_state).fit(self.embedding_)
+        self.gmm_ = fit_mixture(GaussianMixture(k, covariance_type=self.covariance_type, n_init=self.n_init,
+                                                random_state=self.random_state), self.embedding_)
         self.labels_ = self.gmm_.predict(self.embedding_)
         return self
 
@@ -91,8 +91,8 @@ class GMMClusterer(ClusterMixin, BaseEstimator):
         from sklearn.mixture import GaussianMixture
 
         X, k = _fit_input(self, X)
-        self.gmm_ = GaussianMixture(k, covariance_type=self.covariance_type, n_init=self.n_init,
-                                    random_state=self.random_state).fit(X)
+        self.gmm_ = fit_mixture(GaussianMixture(k, covariance_type=self.covariance_type, n_init=self.n_init,
+                                                random_state=self.random_state), X)
         self.labels_ = self.gmm_.predict(X)
         return self
 

@@ -32,7 +32,7 @@ from sklearn.utils import check_random_state
 
 from ..errors import UserError
 from ..registry import SAMPLERS
-from .estimators import InputError, build, validate
+from .estimators import InputError, build, fit_mixture, validate
 
 
 def _check_codes(est, codes) -> np.ndarray:
@@ -260,9 +260,9 @@ class GaussianMixtureSampler(_Sampler):
                             "lower --components")
         # Standardise first so sklearn's absolute reg_covar means the same for every model's code scale.
         self.shift_, self.scale_ = codes.mean(0), codes.std(0) + 1e-12
-        self.gmm_ = GaussianMixture(n_components=k, covariance_type=self.covariance_type,
-                                    reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
-                                    random_state=self.random_state).fit((codes - self.shift_) / self.scale_)
+        self.gmm_ = fit_mixture(GaussianMixture(n_components=k, covariance_type=self.covariance_type,
+                                                reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
+                                                random_state=self.random_state), (codes - self.shift_) / self.scale_)
         self.weights_ = self.gmm_.weights_
         self.means_ = self.gmm_.means_ * self.scale_ + self.shift_          # (K, d), in code units
         if labels is not None:
