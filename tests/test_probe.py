@@ -125,3 +125,25 @@ def test_report_sentence_names_each_factor():
     line = sentence({"class": class_entry(probes),
                      "hue": {"r2": 0.5, "probe": "knn", "knn": {"r2": 0.5, "mean_angle_error_deg": 12.34}}})
     assert line == "class: probe accuracy 0.950 (knn); hue: R^2 0.500 (knn), off by 12.3 degrees of the circle on average"
+
+
+def test_svm_trains_its_class_pairs_on_threads_from_4_jobs_with_the_same_answers():
+    """libsvm trains a multi-class SVC's pairs one after another; from 4 jobs the exact SVM trains
+    the same binary problems (same C, same gamma "scale" over all codes) side by side."""
+    import numpy as np
+
+    from latentatlas.latent.probe import SVM_PAIRS_MIN_JOBS, SVMProbe
+
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 2.0, (5, 6))
+    y = rng.integers(0, 5, 1500)
+    X = (centers[y] + rng.normal(0, 1.0, (1500, 6))).astype(np.float32)
+    one = SVMProbe(random_state=0, n_jobs=1).fit(X[:1000], y[:1000])
+    many = SVMProbe(random_state=0, n_jobs=SVM_PAIRS_MIN_JOBS).fit(X[:1000], y[:1000])
+    assert "class pairs on 4 threads" in many.solver_ and "threads" not in one.solver_
+    pairwise = many.pipeline_[-1]
+    assert len(pairwise.ovo_.estimators_) == 5 * 4 // 2
+    assert pairwise.ovo_.estimators_[0]._gamma == one.pipeline_[-1]._gamma    # gamma over all codes, as SVC
+    agree = np.mean(one.predict(X[1000:]) == many.predict(X[1000:]))
+    assert agree >= 0.99, agree                         # only vote ties may be broken otherwise
+    assert abs(one.score(X[1000:], y[1000:]) - many.score(X[1000:], y[1000:])) <= 0.01

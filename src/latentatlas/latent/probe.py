@@ -70,12 +70,51 @@ class _Probe(ClassifierMixin, BaseEstimator):
         return self.pipeline_.predict(validate(self, X, reset=False, dtype=np.float32, what="probe"))
 
 
+# libsvm trains the k(k-1)/2 class pairs of a multi-class SVC one after another. From this many
+# jobs the exact SVM trains them on n_jobs threads instead (_PairwiseSVC); below it, SVC as ever.
+SVM_PAIRS_MIN_JOBS = 4
+
+
+class _PairwiseSVC(ClassifierMixin, BaseEstimator):
+    """The exact RBF SVM with its one-vs-one class pairs trained on `n_jobs` threads.
+
+    The same binary problems libsvm's multi-class SVC solves (each pair's codes, the same C and,
+    for gamma "scale", the same 1 / (n_features * Var(X)) over all codes, not per pair), trained
+    side by side: libsvm releases the GIL while it trains. Votes whose count ties are broken by
+    the summed decision values (scikit-learn's OneVsOneClassifier) where libsvm takes the lower
+    class, so a rare tied code may get the other label."""
+
+    def __init__(self, C=10.0, gamma="scale", n_jobs=2, random_state=None):
+        self.C = C
+        self.gamma = gamma
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        from joblib import parallel_config
+        from sklearn.multiclass import OneVsOneClassifier
+        from sklearn.svm import SVC
+
+        X = np.asarray(X, dtype=np.float64)       # what libsvm trains on, and SVC's "scale" reads
+        gamma = float(1.0 / (X.shape[1] * X.var())) if self.gamma == "scale" else self.gamma
+        self.ovo_ = OneVsOneClassifier(SVC(C=self.C, kernel="rbf", gamma=gamma, cache_size=500,
+                                           random_state=self.random_state), n_jobs=self.n_jobs)
+        with parallel_config(backend="threading"):       # shared arrays, no copies to processes
+            self.ovo_.fit(X, y)
+        self.classes_ = self.ovo_.classes_
+        return self
+
+    def predict(self, X):
+        return self.ovo_.predict(X)
+
+
 class SVMProbe(_Probe):
     """An RBF-kernel SVM: exact (libsvm) up to `exact_max_samples` training codes, above that
-    (svm_solver "auto") a Nystroem kernel map + linear SVM; "exact" / "nystroem" force one."""
+    (svm_solver "auto") a Nystroem kernel map + linear SVM; "exact" / "nystroem" force one.
+    From SVM_PAIRS_MIN_JOBS jobs the exact SVM trains its class pairs in parallel (_PairwiseSVC)."""
 
     def __init__(self, svm_solver="auto", exact_max_samples=70000, C=10.0, gamma="scale", n_nystroem=1000,
-                 random_state=None, nystroem_max_samples=300000):
+                 random_state=None, nystroem_max_samples=300000, n_jobs=1):
         self.svm_solver = svm_solver
         self.exact_max_samples = exact_max_samples
         self.nystroem_max_samples = nystroem_max_samples
@@ -83,6 +122,7 @@ class SVMProbe(_Probe):
         self.gamma = gamma
         self.n_nystroem = n_nystroem
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def _check_params(self) -> None:
         if self.svm_solver not in SVM_SOLVERS:
@@ -97,6 +137,11 @@ class SVMProbe(_Probe):
         solver = self.svm_solver
         if solver == "auto":
             solver = "exact" if n_samples <= self.exact_max_samples else "nystroem"
+        jobs = int(self.n_jobs) if self.n_jobs and self.n_jobs > 0 else 1
+        if solver == "exact" and jobs >= SVM_PAIRS_MIN_JOBS:
+            return make_pipeline(StandardScaler(), _PairwiseSVC(C=self.C, gamma=self.gamma, n_jobs=jobs,
+                                                                random_state=self.random_state)), \
+                f"exact RBF SVC (libsvm, C={self.C}, gamma={self.gamma}; class pairs on {jobs} threads)"
         if solver == "exact":
             return make_pipeline(StandardScaler(), SVC(C=self.C, kernel="rbf", gamma=self.gamma,
                                                        cache_size=500, random_state=self.random_state)), \
