@@ -147,3 +147,6 @@ def test_svm_trains_its_class_pairs_on_threads_from_4_jobs_with_the_same_answers
     agree = np.mean(one.predict(X[1000:]) == many.predict(X[1000:]))
     assert agree >= 0.99, agree                         # only vote ties may be broken otherwise
     assert abs(one.score(X[1000:], y[1000:]) - many.score(X[1000:], y[1000:])) <= 0.01
+    # the threaded vote is OneVsOneClassifier's own
+    Xs = many.pipeline_[0].transform(X[1000:])
+    np.testing.assert_array_equal(pairwise.predict(Xs), pairwise.ovo_.predict(Xs))

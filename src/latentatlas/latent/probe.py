@@ -105,7 +105,23 @@ class _PairwiseSVC(ClassifierMixin, BaseEstimator):
         return self
 
     def predict(self, X):
-        return self.ovo_.predict(X)
+        """OneVsOneClassifier's vote, with the pairs' decision values computed on the threads too
+        (its own predict asks them one after another, and each pair's kernel rows are its own)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        X = np.asarray(X, dtype=np.float64)
+        pairs = [(i, j) for i in range(len(self.classes_)) for j in range(i + 1, len(self.classes_))]
+        with ThreadPoolExecutor(max_workers=self.n_jobs) as pool:   # libsvm releases the GIL here too
+            decisions = list(pool.map(lambda est: est.decision_function(X), self.ovo_.estimators_))
+        votes = np.zeros((len(X), len(self.classes_)))
+        confidence = np.zeros_like(votes)
+        for (i, j), d in zip(pairs, decisions):        # a positive value is a vote for j (the pair's "1")
+            votes[:, i] += d <= 0
+            votes[:, j] += d > 0
+            confidence[:, i] -= d
+            confidence[:, j] += d
+        # ties in the vote broken by the summed decision values, squashed below one vote
+        return self.classes_[np.argmax(votes + confidence / (3 * (np.abs(confidence) + 1)), axis=1)]
 
 
 class SVMProbe(_Probe):
