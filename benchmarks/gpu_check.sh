@@ -18,7 +18,7 @@
 #                       the real archive when $LATENTATLAS_DATA holds it, else random images in
 #                       CIFAR-10's format (wall time representative, quality not; the row says so)
 #     analysis_checks   the analysis on the GPU (the speed-analysis branch)
-#     cores_check       only with GPU_CHECK_ONLY=cores, outside the 8 minutes (about 5 more on a
+#     cores_check       only with GPU_CHECK_ONLY=cores, outside the 8 minutes (minutes more on a
 #                       16-core machine): item 2, the CPU-only analysis of the 70,000 MNIST codes
 #                       of `run`'s folder (or a fresh default-vae) with 2 jobs and with every core
 #                       (benchmarks/bench_cores.py)
