@@ -19,10 +19,14 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tomllib
 import zipfile
 from importlib import metadata
 from pathlib import Path
+
+try:
+    import tomllib                                  # Python 3.11+
+except ModuleNotFoundError:                         # 3.10: the same parser, as a package
+    import tomli as tomllib
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
