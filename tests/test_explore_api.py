@@ -51,14 +51,19 @@ def policy():
     return p
 
 
-@pytest.fixture(scope="module")
-def client(state, policy):
+def _client_of(state, policy):
+    """A test client of the explorer's app for `state`, carrying the policy's token."""
     from latentatlas.explore.server import create_app
 
     c = starlette_testclient.TestClient(create_app(state, policy), base_url="http://127.0.0.1:8765",
                                         raise_server_exceptions=False)
     c.headers["X-Explore-Token"] = policy.token
     return c
+
+
+@pytest.fixture(scope="module")
+def client(state, policy):
+    return _client_of(state, policy)
 
 
 def bare(client):
@@ -499,12 +504,7 @@ def colour_state(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def colour_client(colour_state, policy):
-    from latentatlas.explore.server import create_app
-
-    c = starlette_testclient.TestClient(create_app(colour_state, policy), base_url="http://127.0.0.1:8765",
-                                        raise_server_exceptions=False)
-    c.headers["X-Explore-Token"] = policy.token
-    return c
+    return _client_of(colour_state, policy)
 
 
 def every_picture(client) -> dict:

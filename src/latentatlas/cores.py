@@ -73,6 +73,11 @@ def resolve_jobs(n_jobs: int | None) -> int:
     return int(n_jobs)
 
 
+def as_threads(n_jobs) -> int:
+    """An estimator's n_jobs as a count of threads: 1 for None, 0 or a negative value."""
+    return int(n_jobs) if n_jobs and n_jobs > 0 else 1
+
+
 @contextmanager
 def torch_threads_kept():
     """torch's intra-op thread count is put back on leaving, whatever set it inside (training

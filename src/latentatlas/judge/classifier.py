@@ -242,13 +242,11 @@ def _channels(dataset) -> int:
 
 
 def judge_device(device=None):
-    """Where the judge trains and labels: `device` if given, else the CUDA GPU when there is one
-    (as `encode` chooses), else the CPU."""
-    import torch
+    """Where the judge trains and labels: `device` if given, else the CUDA GPU when there is one,
+    else the CPU (the rule every stage uses: latent.backends.torch_device)."""
+    from ..latent.backends import torch_device
 
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch_device(device)
 
 
 def train_judge(dataset, epochs: int | None = None, batch_size: int = 128, lr: float | None = None,
@@ -336,9 +334,9 @@ def _fit(net, x, y, opt, sched, loss_fn, batch_of, epochs: int, batch_size: int,
     for _ in range(epochs):
         perm = torch.randperm(len(y), generator=g)        # on the CPU, from the seed
         for step, i in enumerate(range(0, len(y), batch_size)):
-            idx = perm[i:i + batch_size]
-            xb = batch_of(x, idx.to(x.device, non_blocking=True), g).to(device, non_blocking=True)
-            loss = loss_fn(net(xb), y[idx.to(y.device, non_blocking=True)])
+            idx = perm[i:i + batch_size].to(x.device, non_blocking=True)
+            xb = batch_of(x, idx, g).to(device, non_blocking=True)
+            loss = loss_fn(net(xb), y[idx.to(y.device)])          # y is where x is, or on the GPU
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -89,6 +89,7 @@ def analyze_run(run_dir, cfg=None, verbose: bool = True, wait: bool = False) -> 
 def _analyze_run(rd: RunDir, cfg, verbose: bool) -> dict:
     from ..settings import parse_projection_spec
     from .encode import describe_features, features, load_latents
+    from .project import umap_layout
 
     specs = [parse_projection_spec(s) for s in cfg.projections]
     latents = load_latents(rd.path)
@@ -114,8 +115,6 @@ def _analyze_run(rd: RunDir, cfg, verbose: bool) -> dict:
     # Projections fit on a seeded permutation (prefix) of the points; clustering "all" reuses the same
     # permuted array when it is complete, so the kNN graph built for t-SNE/UMAP serves N2D too.
     fit_idx = _subset(len(X_all), cfg.projection_max_samples, cfg.seed)
-    from .project import umap_layout
-
     context = dict(rd=rd, cfg=cfg, backend=_backend(cfg), umap_layout=umap_layout(cfg.umap_layout, cfg.n_jobs),
                    X_all=X_all, y_all=y_all, is_train=is_train, class_names=class_names,
                    feat_words=feat_words, images=images, factors=factors, data_note=data_note, graph={},

@@ -77,14 +77,13 @@ def compare(X, y, is_train, steps=STEPS, seed: int = 0, n_jobs: int = 1, quality
 def has_torch_backend(step: str) -> bool:
     """Whether `--backend torch` computes this step in torch (else its CPU library does)."""
     from ..registry import CLUSTERERS, PROBES, PROJECTIONS
+    from .backends import entry_class
 
     if step == "knn graph":
         return True
     name = "knn" if step == "knn probe" else step
-    for registry in (PROJECTIONS, PROBES, CLUSTERERS):
-        if name in registry:
-            return "torch" in registry[name].limits.get("backends", {})
-    return False
+    registry = next(r for r in (PROJECTIONS, PROBES, CLUSTERERS) if name in r)
+    return entry_class(registry, name, "torch") is not registry[name].cls
 
 
 def format_rows(rows: list[dict]) -> str:

@@ -69,20 +69,15 @@ class GenContext:
 def open_run(run_dir) -> GenContext:
     """Load model, latents (encoding first if needed) and config of a trained run."""
     from ..models import load_model
+    from .backends import torch_device
     from .encode import load_latents
 
     run = RunDir(run_dir)
     if not run.path.is_dir():
         raise UserError(f"run directory {run.path} does not exist; train one with `latentatlas train --out {run.path}`")
-    model = load_model(run.path, device=_device())        # generation decodes on the GPU when there is one
+    model = load_model(run.path, device=str(torch_device()))   # generation decodes on the GPU when there is one
     latents = load_latents(run.path)
     return GenContext(run, model, latents, run.read_config())
-
-
-def _device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def decode_codes(model, codes: np.ndarray, batch_size: int = 512) -> np.ndarray:

@@ -57,16 +57,15 @@ def encode_run(run_dir, batch_size: int = 1024, device=None, wait: bool = False)
 
 
 def _encode_run(rd: RunDir, batch_size: int, device) -> dict:
-    import torch
-
     from ..data import load_dataset
     from ..models import check_fits_data, load_model
+    from .backends import torch_device
 
     t0 = time.perf_counter()
     data_cfg = rd.config_section("data")
     if not data_cfg:
         raise UserError(f"{rd / CONFIG} has no [data] section; re-run `latentatlas train`")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch_device(device or None)                 # none given: the CUDA GPU when there is one
     model = load_model(rd.path, device=str(device))
     model.eval()
     data = load_dataset(**data_cfg)

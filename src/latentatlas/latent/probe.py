@@ -21,6 +21,7 @@ import time
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from ..cores import as_threads
 from ..errors import UserError
 from ..registry import PROBES
 from .estimators import InputError, build, validate
@@ -106,7 +107,9 @@ class _PairwiseSVC(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """OneVsOneClassifier's vote, with the pairs' decision values computed on the threads too
-        (its own predict asks them one after another, and each pair's kernel rows are its own)."""
+        (its own predict asks them one after another, and each pair's kernel rows are its own).
+        The vote is written out here because scikit-learn keeps its own (_ovr_decision_function)
+        private; a test holds the two equal."""
         from concurrent.futures import ThreadPoolExecutor
 
         X = np.asarray(X, dtype=np.float64)
@@ -153,7 +156,7 @@ class SVMProbe(_Probe):
         solver = self.svm_solver
         if solver == "auto":
             solver = "exact" if n_samples <= self.exact_max_samples else "nystroem"
-        jobs = int(self.n_jobs) if self.n_jobs and self.n_jobs > 0 else 1
+        jobs = as_threads(self.n_jobs)
         if solver == "exact" and jobs >= SVM_PAIRS_MIN_JOBS:
             return make_pipeline(StandardScaler(), _PairwiseSVC(C=self.C, gamma=self.gamma, n_jobs=jobs,
                                                                 random_state=self.random_state)), \

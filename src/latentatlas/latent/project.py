@@ -21,6 +21,7 @@ import time
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ..cores import as_threads
 from ..errors import UserError
 from ..registry import PROJECTIONS
 from ..settings.stages import UMAP_LAYOUTS as SETTINGS_UMAP_LAYOUTS
@@ -185,8 +186,7 @@ def tsne_gradient(method: str, dims: int, n: int, n_jobs) -> str:
         return method
     # FFT interpolation (1-2 D only) is O(N) per step but has a fixed grid cost that Barnes-Hut
     # beats below ~5,000 points, and it runs mostly on one thread; 3-D always needs Barnes-Hut.
-    jobs = int(n_jobs) if n_jobs and n_jobs > 0 else 1
-    return "fft" if dims <= 2 and n > 5000 and jobs < TSNE_BH_MIN_JOBS else "bh"
+    return "fft" if dims <= 2 and n > 5000 and as_threads(n_jobs) < TSNE_BH_MIN_JOBS else "bh"
 
 
 class TSNEProjection(_Projection):
@@ -310,7 +310,7 @@ class UMAPProjection(_Projection):
         if self.layout not in UMAP_LAYOUTS:
             raise UserError(f"UMAP layout {self.layout!r}: use one of {', '.join(UMAP_LAYOUTS)}")
         self.notes_ = []
-        threads = int(self.n_jobs) if self.n_jobs and self.n_jobs > 0 else 1
+        threads = as_threads(self.n_jobs)
         cls = umap.UMAP
         if self.layout == "parallel" and threads > 1:
             cls = _parallel_layout_umap(threads)
