@@ -272,6 +272,8 @@ def test_colour_run_measures_the_hue_and_draws_it(tmp_path, monkeypatch):
     assert "raw_input" not in m["projections"]["pca_2d"]
     assert m["projections"]["lda_2d"]["raw_input"].startswith("first 256 principal components")
     assert len(m["projections"]["raw_pca_spectrum"]["explained_variance"]) == 500     # min(500 rows, 2352)
+    # ... whose components are scratch, not a result: metrics.json once held them (500 x 256 numbers)
+    assert "pca_wide" not in m["projections"]["raw_baseline"] and (run / "metrics.json").stat().st_size < 300_000
     # hover images in colour, the figure's switch between class and hue
     img, fig = hover_png(run, "projections_pca_3d.json")
     assert img.mode == "RGB" and img.size == (28, 28)

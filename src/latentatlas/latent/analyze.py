@@ -425,8 +425,8 @@ def _raw_baseline(ctx, specs, n_eval, latent_result) -> dict:
         if method == "pca":
             latent_result["raw_pca_spectrum"] = _spectrum(steps, est, rd, "projections_raw_pca_spectrum.png",
                                             "PCA eigenvalue spectrum of raw pixels")
-    out.pop("pca50", None)
-    out.pop("graph", None)
+    for scratch in ("pca50", "pca_wide", "graph"):   # inputs shared by the steps above, not results
+        out.pop(scratch, None)
     return out
 
 
