@@ -61,6 +61,22 @@ def test_thread_limits_sets_and_restores_every_pool():
     assert (torch.get_num_threads(), numba.get_num_threads()) == (before_torch, before_numba)
 
 
+def test_thread_limits_reach_the_pools_a_fresh_process_loads_later():
+    """`latentatlas analyze` enters the limits before anything imports NumPy, SciPy or
+    scikit-learn: their BLAS and OpenMP pools must be limited all the same."""
+    import subprocess
+    import sys
+
+    code = ("from latentatlas.cores import thread_limits\n"
+            "with thread_limits(1):\n"
+            "    import sklearn.cluster, scipy.linalg\n"
+            "    from threadpoolctl import threadpool_info\n"
+            "    print(sorted({(p['internal_api'], p['num_threads']) for p in threadpool_info()}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    pools = eval(out)
+    assert {api for api, _ in pools} >= {"openblas", "openmp"} and all(n == 1 for _, n in pools), pools
+
+
 def test_resolve_jobs_refuses_zero_and_more_than_the_usable_cores(monkeypatch):
     from latentatlas.errors import UserError
 

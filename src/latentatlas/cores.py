@@ -91,13 +91,24 @@ def torch_threads_kept():
         torch.set_num_threads(before)
 
 
+def _load_pools() -> None:
+    """threadpoolctl limits only the pools already loaded, and a fresh `latentatlas analyze`
+    has loaded none when it enters `thread_limits` (the libraries are imported where they are
+    used): NumPy's and SciPy's OpenBLAS and scikit-learn's OpenMP then ran on every core
+    whatever --jobs said. Loading them first lets the limit reach them."""
+    import numpy  # noqa: F401
+    import scipy.linalg  # noqa: F401
+    import sklearn.utils._openmp_helpers  # noqa: F401
+
+
 @contextmanager
 def thread_limits(n: int):
     """Every pool the analysis uses runs `n` threads inside this block: BLAS/OpenMP (through
-    threadpoolctl: scikit-learn, NumPy, openTSNE's FFTW), numba (umap-learn, pynndescent)
-    and torch's intra-op pool; each is put back afterwards."""
+    threadpoolctl: scikit-learn, NumPy, SciPy, openTSNE's FFTW), numba (umap-learn,
+    pynndescent) and torch's intra-op pool; each is put back afterwards."""
     from threadpoolctl import threadpool_limits
 
+    _load_pools()
     restore = []
     try:
         import torch

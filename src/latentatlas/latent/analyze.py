@@ -34,8 +34,8 @@ from ..rundir import LATENTS, RunDir
 class _Steps:
     """Times each step, prints it, and keeps the figures list of a section."""
 
-    def __init__(self, rd: RunDir, section: str, verbose: bool = True):
-        self.rd, self.section, self.verbose = rd, section, verbose
+    def __init__(self, rd: RunDir, section: str, verbose: bool = True, record: bool = True):
+        self.rd, self.section, self.verbose, self.record = rd, section, verbose, record
         self.timings: dict[str, float] = {}
         self.figures: list[dict] = []
 
@@ -44,7 +44,8 @@ class _Steps:
         out = fn(*args, **kwargs)
         s = time.perf_counter() - t0
         self.timings[step] = round(s, 3)
-        self.rd.record_timing(f"analyze.{self.section}.{step}", s)
+        if self.record:                # a lane's process hands its timings back instead
+            self.rd.record_timing(f"analyze.{self.section}.{step}", s)
         if self.verbose:
             print(f"  {self.section:<12s} {step:<28s} {s:8.1f} s", flush=True)
         return out
@@ -87,6 +88,38 @@ def analyze_run(run_dir, cfg=None, verbose: bool = True, wait: bool = False) -> 
 
 
 def _analyze_run(rd: RunDir, cfg, verbose: bool) -> dict:
+    from .lanes import lane_plan, run_lanes
+
+    ctx = _context(rd, cfg, verbose)
+    specs = ctx["specs"]
+    _forget_timings(rd, [name for name, on in (("projections", specs), ("probes", cfg.probes),
+                                               ("clustering", cfg.clusterers)) if on])
+    plan = lane_plan(ctx)
+    if plan:                            # many cores: the sections side by side (latent/lanes.py)
+        return run_lanes(ctx, plan)
+    out = {"features": cfg.features}
+    if specs:
+        out["projections"] = _written(rd, "projections", _projections(ctx))
+    if cfg.probes:
+        out["probes"] = _written(rd, "probes", _probes(ctx))
+    if cfg.clusterers:
+        out["clustering"] = _written(rd, "clustering", _clustering(ctx))
+    return out
+
+
+def _written(rd: RunDir, section: str, result: dict) -> dict:
+    """Each section lands in metrics.json as soon as it is done: a later failure keeps it."""
+    rd.update_metrics(section, result)
+    return result
+
+
+def _context(rd: RunDir, cfg, verbose: bool, choice_jobs: int | None = None, lane: bool = False) -> dict:
+    """Everything the sections share: the codes, labels, data, seeded fit subset, settings.
+
+    choice_jobs: the job count that picks an algorithm where the job count does (UMAP's layout,
+    t-SNE's gradient, the SVM's pairs), default cfg.n_jobs; a lane runs on a share of the cores
+    but chooses as the whole --jobs does. lane=True: a lane's process, which prints no header and
+    leaves metrics.json (timings included) to the process that started it."""
     from ..settings import parse_projection_spec
     from .encode import describe_features, features, load_latents
     from .project import umap_layout
@@ -98,12 +131,10 @@ def _analyze_run(rd: RunDir, cfg, verbose: bool) -> dict:
     X_test = features(latents, "test", cfg.features, seed=cfg.seed + 1)
     y_train, y_test = latents["train_labels"], latents["test_labels"]
     class_names = latents["class_names"]
-    n_classes = len(class_names)
     if len(np.unique(y_train)) < 2:
         raise UserError("the run's training split has fewer than 2 classes; nothing to separate")
-    n_clusters = cfg.n_clusters or n_classes
     feat_words = describe_features(cfg.features, latents["kind"])
-    if verbose:
+    if verbose and not lane:
         print(f"analyze {rd.path}: {feat_words} ({cfg.features}), {X_train.shape[1]}-d, "
               f"{len(X_train)} train + {len(X_test)} test codes", flush=True)
 
@@ -111,24 +142,16 @@ def _analyze_run(rd: RunDir, cfg, verbose: bool) -> dict:
     y_all = np.concatenate([y_train, y_test])
     is_train = np.arange(len(X_all)) < len(X_train)
     images, factors, data_note = _data(rd, cfg, len(y_train), len(y_test))
-
+    choice_jobs = choice_jobs or cfg.n_jobs
     # Projections fit on a seeded permutation (prefix) of the points; clustering "all" reuses the same
     # permuted array when it is complete, so the kNN graph built for t-SNE/UMAP serves N2D too.
     fit_idx = _subset(len(X_all), cfg.projection_max_samples, cfg.seed)
-    context = dict(rd=rd, cfg=cfg, backend=_backend(cfg), umap_layout=umap_layout(cfg.umap_layout, cfg.n_jobs),
-                   X_all=X_all, y_all=y_all, is_train=is_train, class_names=class_names,
-                   feat_words=feat_words, images=images, factors=factors, data_note=data_note, graph={},
-                   verbose=verbose, fit_idx=fit_idx, X_fit=X_all[fit_idx])
-    _forget_timings(rd, [name for name, on in (("projections", specs), ("probes", cfg.probes),
-                                               ("clustering", cfg.clusterers)) if on])
-    out = {"features": cfg.features}
-    if specs:
-        out["projections"] = _projections(context, specs)
-    if cfg.probes:
-        out["probes"] = _probes(context, X_train, y_train, X_test, y_test)
-    if cfg.clusterers:
-        out["clustering"] = _clustering(context, n_clusters)
-    return out
+    return dict(rd=rd, cfg=cfg, specs=specs, backend=_backend(cfg), choice_jobs=choice_jobs,
+                umap_layout=umap_layout(cfg.umap_layout, choice_jobs), record=not lane,
+                X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test, n_clusters=cfg.n_clusters or
+                len(class_names), X_all=X_all, y_all=y_all, is_train=is_train, class_names=class_names,
+                feat_words=feat_words, images=images, factors=factors, data_note=data_note, graph={},
+                verbose=verbose, fit_idx=fit_idx, X_fit=X_all[fit_idx])
 
 
 def _forget_timings(rd: RunDir, sections: list[str]) -> None:
@@ -188,12 +211,19 @@ def _subset(n: int, size: int | None, seed: int) -> np.ndarray:
     return perm[: min(n, size)] if size else perm
 
 
-def _projections(ctx, specs) -> dict:
-    rd, cfg = ctx["rd"], ctx["cfg"]
+def _n_eval(ctx) -> int:
+    """Points every projection is scored on, latent and raw alike (a prefix of the fit subset)."""
+    cfg, N = ctx["cfg"], len(ctx["X_all"])
+    return min(len(ctx["fit_idx"]), cfg.quality_max_samples, cfg.raw_max_samples if cfg.raw_baseline else N)
+
+
+def _projections(ctx, raw: bool = True) -> dict:
+    """The projections section; raw=False leaves the raw-pixel baseline to a lane (`_raw_part`)."""
+    rd, cfg, specs = ctx["rd"], ctx["cfg"], ctx["specs"]
     N, d = ctx["X_all"].shape
-    steps = ctx["steps"] = _Steps(rd, "projections", ctx["verbose"])
+    steps = ctx["steps"] = _Steps(rd, "projections", ctx["verbose"], ctx["record"])
     fit_idx = ctx["fit_idx"]
-    n_eval = min(len(fit_idx), cfg.quality_max_samples, cfg.raw_max_samples if cfg.raw_baseline else N)
+    n_eval = _n_eval(ctx)
     ctx["graph_k"] = _graph_neighbours(ctx, specs)
     result = {"features": cfg.features, "features_described": ctx["feat_words"], "latent_dim": d,
               "n_points": N, "fit_points": int(len(fit_idx)), "eval_points": int(n_eval), "notes": [],
@@ -220,12 +250,36 @@ def _projections(ctx, specs) -> dict:
 
         result["knn_graph_backend"] = graph_label(ctx["backend"], d, len(ctx["fit_idx"]), cfg.knn_exact_max_samples)
     if cfg.raw_baseline and ctx["images"] is not None:
-        result["raw_baseline"] = _raw_baseline(ctx, specs, n_eval, result)
+        if raw:
+            result["raw_baseline"] = _raw_baseline(ctx, specs, n_eval, result)
     elif cfg.raw_baseline:
         result["notes"].append("raw-pixel baseline skipped: the run's config.json has no data section")
     result["timings"] = steps.timings
     result["figures"] = steps.figures
-    rd.update_metrics("projections", result)
+    return result
+
+
+def _raw_part(ctx) -> dict:
+    """The raw-pixel baseline on its own (a lane): its section, what it adds to the latent
+    projections' entries, and its steps' timings and figures, for `merge_raw`."""
+    steps = ctx["steps"] = _Steps(ctx["rd"], "projections", ctx["verbose"], ctx["record"])
+    entries: dict = {}
+    raw = _raw_baseline(ctx, ctx["specs"], _n_eval(ctx), entries)
+    return {"raw_baseline": raw, "entries": entries, "timings": steps.timings, "figures": steps.figures}
+
+
+def merge_raw(result: dict, part: dict) -> dict:
+    """The projections section as one process would have written it, from its latent part and
+    the raw part (`_raw_part`): raw scores into each method's entry, then the raw steps."""
+    for key, value in part["entries"].items():
+        if isinstance(result.get(key), dict):
+            for k, v in value.items():
+                result[key].setdefault(k, v)
+        else:
+            result[key] = value
+    result["raw_baseline"] = part["raw_baseline"]
+    result["timings"].update(part["timings"])
+    result["figures"].extend(part["figures"])
     return result
 
 
@@ -263,7 +317,7 @@ def _fit_projection(ctx, steps, method: str, dims: int, n_eval: int):
     if method in ("umap", "tsne") and X is X_fit:
         knn = _shared_graph(ctx, X_fit, ctx["graph_k"] if method == "umap" else 91)
     est = make_projection(method, dims, random_state=cfg.seed, n_jobs=cfg.n_jobs, knn=knn, backend=ctx["backend"],
-                          umap_layout=ctx["umap_layout"])
+                          umap_layout=ctx["umap_layout"], choice_jobs=ctx["choice_jobs"])
     est = steps.run(f"{key} fit", est.fit, X, y)
     entry = {"method": method, "requested_dims": dims, "dims": int(est.embedding_.shape[1]), "points": int(len(X)),
              "subsample": sub_note, "notes": list(getattr(est, "notes_", [])), "seconds": steps.timings[f"{key} fit"],
@@ -396,7 +450,7 @@ def _raw_baseline(ctx, specs, n_eval, latent_result) -> dict:
                                          random_state=cfg.seed, n_jobs=cfg.n_jobs)
             knn = out["graph"]
         est = make_projection(method, 2, random_state=cfg.seed, n_jobs=cfg.n_jobs, knn=knn,
-                              umap_layout=ctx["umap_layout"])
+                              umap_layout=ctx["umap_layout"], choice_jobs=ctx["choice_jobs"])
         est = steps.run(f"raw {key} fit", est.fit, X_in, y)
         q = steps.run(f"raw {key} quality", projection_quality, X[:n_eval], est.embedding_[:n_eval], y[:n_eval],
                       tr[:n_eval], max_samples=n_eval, random_state=cfg.seed, n_jobs=cfg.n_jobs)
@@ -444,14 +498,15 @@ def _pca_k(X, k: int, seed):
     return PCA(k, svd_solver="randomized", random_state=seed).fit_transform(X).astype(np.float32)
 
 
-def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
+def _probes(ctx) -> dict:
     from ..figures import latent as latent_figures
     from ..registry import PROBES
     from .backends import backend_label
     from .probe import evaluate_probe, make_probe
 
     rd, cfg, names = ctx["rd"], ctx["cfg"], ctx["class_names"]
-    steps = _Steps(rd, "probes", ctx["verbose"])
+    X_train, y_train, X_test, y_test = ctx["X_train"], ctx["y_train"], ctx["X_test"], ctx["y_test"]
+    steps = _Steps(rd, "probes", ctx["verbose"], ctx["record"])
     result = {"features": cfg.features, "features_described": ctx["feat_words"], "dims": int(X_train.shape[1]),
               "n_train": int(len(X_train)), "n_test": int(len(X_test)), "average": "macro",
               "protocol": "trained on training-split codes, scored on test-split codes; "
@@ -460,7 +515,7 @@ def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
         shown = PROBES.title(name)                               # "SVM (RBF kernel)" for "svm"
         probe = make_probe(name, svm_solver=cfg.svm_solver, exact_max_samples=cfg.svm_exact_max_samples,
                            knn_exact_max_samples=cfg.knn_exact_max_samples, random_state=cfg.seed,
-                           n_jobs=cfg.n_jobs, backend=ctx["backend"])
+                           n_jobs=cfg.n_jobs, choice_jobs=ctx["choice_jobs"], backend=ctx["backend"])
         probe = steps.run(f"{name} fit", probe.fit, X_train, y_train)
         scores = steps.run(f"{name} score", evaluate_probe, probe, X_test, y_test, names)
         scores["solver"] = probe.solver_
@@ -478,7 +533,6 @@ def _probes(ctx, X_train, y_train, X_test, y_test) -> dict:
         result["factors"] = _factor_probes(ctx, steps, result, X_train, X_test)
     result["timings"] = steps.timings
     result["figures"] = steps.figures
-    rd.update_metrics("probes", result)
     return result
 
 
@@ -501,12 +555,12 @@ def _factor_probes(ctx, steps, probes: dict, X_train, X_test) -> dict:
     return out
 
 
-def _clustering(ctx, n_clusters: int) -> dict:
+def _clustering(ctx) -> dict:
     from .backends import backend_label, graph_label
     from .cluster import make_clusterer, score_clustering
 
-    rd, cfg, names = ctx["rd"], ctx["cfg"], ctx["class_names"]
-    steps = ctx["steps"] = _Steps(rd, "clustering", ctx["verbose"])
+    rd, cfg, names, n_clusters = ctx["rd"], ctx["cfg"], ctx["class_names"], ctx["n_clusters"]
+    steps = ctx["steps"] = _Steps(rd, "clustering", ctx["verbose"], ctx["record"])
     X, y = _cluster_points(ctx)
     result = {"features": cfg.features, "features_described": ctx["feat_words"], "split": cfg.cluster_split,
               "n_points": int(len(X)), "n_clusters": n_clusters, "n_classes": len(names),
@@ -534,7 +588,6 @@ def _clustering(ctx, n_clusters: int) -> dict:
             _gmm_ellipses(ctx, steps, est.gmm_, X, y, n_clusters)
     result["timings"] = steps.timings
     result["figures"] = steps.figures
-    rd.update_metrics("clustering", result)
     return result
 
 

@@ -130,10 +130,12 @@ class _PairwiseSVC(ClassifierMixin, BaseEstimator):
 class SVMProbe(_Probe):
     """An RBF-kernel SVM: exact (libsvm) up to `exact_max_samples` training codes, above that
     (svm_solver "auto") a Nystroem kernel map + linear SVM; "exact" / "nystroem" force one.
-    From SVM_PAIRS_MIN_JOBS jobs the exact SVM trains its class pairs in parallel (_PairwiseSVC)."""
+    From SVM_PAIRS_MIN_JOBS jobs (choice_jobs, default n_jobs: an analysis lane trains on fewer
+    threads than the --jobs it chooses for) the exact SVM trains its class pairs in parallel
+    (_PairwiseSVC)."""
 
     def __init__(self, svm_solver="auto", exact_max_samples=70000, C=10.0, gamma="scale", n_nystroem=1000,
-                 random_state=None, nystroem_max_samples=300000, n_jobs=1):
+                 random_state=None, nystroem_max_samples=300000, n_jobs=1, choice_jobs=None):
         self.svm_solver = svm_solver
         self.exact_max_samples = exact_max_samples
         self.nystroem_max_samples = nystroem_max_samples
@@ -142,6 +144,7 @@ class SVMProbe(_Probe):
         self.n_nystroem = n_nystroem
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.choice_jobs = choice_jobs
 
     def _check_params(self) -> None:
         if self.svm_solver not in SVM_SOLVERS:
@@ -157,7 +160,7 @@ class SVMProbe(_Probe):
         if solver == "auto":
             solver = "exact" if n_samples <= self.exact_max_samples else "nystroem"
         jobs = as_threads(self.n_jobs)
-        if solver == "exact" and jobs >= SVM_PAIRS_MIN_JOBS:
+        if solver == "exact" and as_threads(self.choice_jobs or self.n_jobs) >= SVM_PAIRS_MIN_JOBS:
             return make_pipeline(StandardScaler(), _PairwiseSVC(C=self.C, gamma=self.gamma, n_jobs=jobs,
                                                                 random_state=self.random_state)), \
                 f"exact RBF SVC (libsvm, C={self.C}, gamma={self.gamma}; class pairs on {jobs} threads)"

@@ -197,7 +197,8 @@ class TSNEProjection(_Projection):
 
     knn: optional (indices, distances), (N, k) each, a point's own index first (as
     `knn_graph` returns), shared with UMAP/N2D so the graph is built once; needs
-    k > 3 * perplexity.
+    k > 3 * perplexity. choice_jobs: the job count "auto" chooses the gradient by (default
+    n_jobs; an analysis lane runs on fewer threads than the --jobs it chooses for).
     """
 
     _NEW_POINTS = ("t-SNE has no map of new points: transform places them against the fitted embedding by "
@@ -206,7 +207,7 @@ class TSNEProjection(_Projection):
                                "check_transformer_data_not_an_array": _NEW_POINTS}
 
     def __init__(self, n_components=2, perplexity=30.0, n_iter=500, early_exaggeration_iter=250,
-                 negative_gradient_method="auto", n_jobs=1, random_state=None, knn=None):
+                 negative_gradient_method="auto", n_jobs=1, random_state=None, knn=None, choice_jobs=None):
         self.n_components = n_components
         self.perplexity = perplexity
         self.n_iter = n_iter
@@ -215,6 +216,7 @@ class TSNEProjection(_Projection):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.knn = knn
+        self.choice_jobs = choice_jobs
 
     def fit(self, X, y=None):
         import openTSNE
@@ -223,7 +225,7 @@ class TSNEProjection(_Projection):
         X = _fit_input(self, X)
         k = _check_n_components("t-SNE", self.n_components, PROJECTIONS["tsne"].limits["max_dims"])
         perplexity = float(min(self.perplexity, (len(X) - 1) / 3.0))
-        method = tsne_gradient(self.negative_gradient_method, k, len(X), self.n_jobs)
+        method = tsne_gradient(self.negative_gradient_method, k, len(X), self.choice_jobs or self.n_jobs)
         if method == "fft" and k > 2:
             raise UserError("t-SNE with FFT gradients embeds in 1 or 2 dimensions; use Barnes-Hut ('bh') for 3")
         self.notes_ = []
@@ -353,13 +355,14 @@ def _parallel_layout_umap(threads: int):
 
 
 def make_projection(method, n_components=2, random_state=None, n_jobs=1, knn=None, backend="cpu",
-                    umap_layout="seeded", **params):
+                    umap_layout="seeded", choice_jobs=None, **params):
     """A projection estimator by its name in `registry.PROJECTIONS`, or `method` itself if it is
-    already an estimator; random_state, n_jobs, knn and umap_layout (UMAPProjection's `layout`)
-    go to the classes that take them; backend "torch" picks the entry's torch class where it has
-    one (latent/backends.py)."""
+    already an estimator; random_state, n_jobs, knn, umap_layout (UMAPProjection's `layout`) and
+    choice_jobs go to the classes that take them; backend "torch" picks the entry's torch class
+    where it has one (latent/backends.py)."""
     return build(PROJECTIONS, method, dict(n_components=n_components, **params),
-                 dict(random_state=random_state, n_jobs=n_jobs, knn=knn, layout=umap_layout), backend=backend)
+                 dict(random_state=random_state, n_jobs=n_jobs, knn=knn, layout=umap_layout,
+                      choice_jobs=choice_jobs), backend=backend)
 
 
 # Above this many points the CPU graph of low-dimensional codes switches from the exact KD-tree

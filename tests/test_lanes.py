@@ -1,0 +1,100 @@
+"""Analysis lanes (latent/lanes.py): the sections side by side in processes from LANES_MIN_JOBS jobs.
+
+The lanes must change when the figures are ready, never what they show: the same analysis in
+one process and in three lanes on as many threads each writes the same metrics (timings aside)
+and the same figures. (Thread counts themselves move BLAS results in the last bits, which a
+t-SNE of raw pixels then carries into a visibly different layout: as with any --jobs.)
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from latentatlas.errors import UserError
+from latentatlas.latent import lanes
+from latentatlas.latent.analyze import analyze_run
+from latentatlas.settings import AnalysisConfig
+from test_analyze import fake_run
+
+CFG = dict(projections=["pca:2", "lda:2", "tsne:2", "umap:2"], probes=["svm", "logreg", "knn"],
+           clusterers=["gmm", "kmeans", "n2d"], projection_max_samples=1500, raw_max_samples=400,
+           quality_max_samples=400, hover_images=20, n_jobs=2)
+
+
+@pytest.mark.parametrize("n_jobs", range(1, 65))
+def test_shares_use_every_job_and_give_each_lane_one(n_jobs):
+    for weights in ([2, 1, 1], [2, 1], [1]):
+        got = lanes.shares(n_jobs, weights)
+        assert len(got) == len(weights) and min(got) >= 1
+        assert sum(got) == max(n_jobs, len(weights))      # oversubscribed only below one job per lane
+    assert lanes.shares(16, [2, 1, 1]) == [8, 4, 4] and lanes.shares(8, [2, 1, 1]) == [4, 2, 2]
+
+
+def _ctx(n_jobs, specs=True, probes=("svm",), clusterers=("gmm",), images=True, raw=True):
+    cfg = AnalysisConfig(projections=["pca:2"] if specs else [], probes=list(probes), clusterers=list(clusterers),
+                         raw_baseline=raw, n_jobs=n_jobs)
+    return {"cfg": cfg, "specs": cfg.projections, "images": object() if images else None}
+
+
+def test_the_plan_below_the_threshold_and_with_one_lane_is_one_process():
+    assert lanes.lane_plan(_ctx(lanes.LANES_MIN_JOBS - 1)) is None
+    assert lanes.lane_plan(_ctx(16, specs=False)) is None                       # the parent runs projections
+    assert lanes.lane_plan(_ctx(16, probes=(), clusterers=(), raw=False)) is None
+    plan = lanes.lane_plan(_ctx(16))
+    assert plan == {"jobs": {"projections": 8, "side": 4, "clustering": 4}, "raw": True}
+    # without images (no data section) the raw baseline stays with the projections, which note its absence
+    assert lanes.lane_plan(_ctx(16, images=False, probes=())) == {"jobs": {"projections": 11, "clustering": 5},
+                                                                   "raw": False}
+
+
+def _without_timings(obj):
+    """A metrics section with every wall-clock figure and thread count taken out."""
+    if isinstance(obj, dict):
+        return {k: _without_timings(v) for k, v in obj.items()
+                if k not in ("timings", "seconds", "fit_seconds", "predict_seconds", "raw_seconds")}
+    if isinstance(obj, list):
+        return [_without_timings(v) for v in obj]
+    return obj
+
+
+def test_lanes_write_what_one_process_writes(tmp_path, monkeypatch, capfd):
+    one = fake_run(tmp_path / "one")
+    three = tmp_path / "three"
+    shutil.copytree(one, three)
+    analyze_run(one, AnalysisConfig(**{**CFG, "n_jobs": 1}), verbose=False)
+    monkeypatch.setattr(lanes, "LANES_MIN_JOBS", 2)          # --jobs 2 in three lanes: 1 thread each
+    out = analyze_run(three, AnalysisConfig(**CFG))
+    printed = capfd.readouterr().out
+    assert "lanes: projections on 1 threads, side on 1 threads, clustering on 1 threads" in printed
+    assert "clustering   n2d fit" in printed and "probes       svm fit" in printed      # the children's steps
+    m1, m3 = (json.loads((run / "metrics.json").read_text()) for run in (one, three))
+    for section in ("projections", "probes", "clustering"):
+        assert _without_timings(m3[section]) == _without_timings(m1[section]), section
+        assert set(m3[section]["timings"]) <= set(m1[section]["timings"]) | {"knn graph (k=20, 1500 points)"}
+    # every step's timing recorded, the children's too; figures on disk, the same set both ways
+    assert set(m3["timings"]) >= {"analyze.probes.svm fit", "analyze.clustering.n2d fit",
+                                  "analyze.projections.raw umap_2d fit", "analyze.projections.tsne_2d fit"}
+    assert sorted(p.name for p in (three / "figures").iterdir()) == sorted(p.name for p in (one / "figures").iterdir())
+    assert out["probes"]["svm"]["accuracy"] == m1["probes"]["svm"]["accuracy"]
+    from latentatlas.rundir import RunDir
+    assert set(RunDir(three).read_maps()) == set(RunDir(one).read_maps()) >= {"xy_tsne", "xy_umap"}  # the explorer's
+
+
+def test_a_childs_one_line_error_reaches_the_parent(tmp_path):
+    args = {"run": str(tmp_path / "missing"), "config": {"n_jobs": 1, "probes": ["logreg"]}, "lane": "side",
+            "raw": False, "choice_jobs": 8, "verbose": False, "out": str(tmp_path / "side.json")}
+    path = tmp_path / "side-args.json"
+    path.write_text(json.dumps(args))
+    proc = subprocess.Popen([sys.executable, "-m", "latentatlas.latent.lanes", str(path)])
+    with pytest.raises(UserError, match="missing"):
+        lanes._finish({"lane": "side", "proc": proc, "out": tmp_path / "side.json"})
+    assert proc.returncode == 2
+
+
+def test_a_crashed_child_is_named_with_the_way_around_it(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    with pytest.raises(RuntimeError, match=r"clustering lane .* exit code 3.*--jobs 7 or fewer"):
+        lanes._finish({"lane": "clustering", "proc": proc, "out": tmp_path / "none.json"})
