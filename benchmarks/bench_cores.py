@@ -4,6 +4,7 @@
     python benchmarks/bench_cores.py --run runs/mnist     # a run that has its codes (latents.npz)
     python benchmarks/bench_cores.py --run runs/mnist --jobs 2,8,16
     python benchmarks/bench_cores.py --run RUN --jobs 1,2 -- --projections pca:2 --no-raw   # analyze's options
+    python benchmarks/bench_cores.py --run RUN --one-process    # also every core in one process (--lanes off)
 
 After a small warm-up analysis per job count (numba compiles UMAP's functions once), for each
 job count the run's model, settings and codes are copied into a fresh folder, and
@@ -11,7 +12,9 @@ job count the run's model, settings and codes are copied into a fresh folder, an
 process, timed around it. Per-step seconds come from that analysis's metrics.json. Prints one row
 per step that took at least 0.5 s with the fewest jobs: the seconds per job count and the
 speed-up, then the whole analysis. Target on a 16-core machine: the whole analysis at least 4x
-faster with every core than with 2 jobs; on a 2-core machine both are the same count.
+faster with every core than with 2 jobs; on a 2-core machine both are the same count. From 8
+jobs `analyze` runs its sections side by side (latent/lanes.py); --one-process adds a column for
+the most jobs with `--lanes off`, to see what the lanes give.
 """
 
 from __future__ import annotations
@@ -91,6 +94,8 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=5, help="epochs when training the run (default 5)")
     ap.add_argument("--work", type=Path, default=None, help="folder for the copies (default: a temporary one)")
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    ap.add_argument("--one-process", action="store_true",
+                    help="also time the most jobs with --lanes off (the sections one after another)")
     ap.add_argument("analyze_options", nargs="*", help="after --: options for every `latentatlas analyze`")
     args = ap.parse_args(argv)
     cores = usable_cores()
@@ -105,27 +110,32 @@ def main(argv=None) -> int:
     # count measured would pay it alone. A small analysis with each count compiles them first.
     for j in jobs:
         la("analyze", str(fresh_copy(run, work / f"warm{j}")), "--jobs", str(j), *WARM_UP, log=work / f"warm-{j}.log")
+    # (key in the JSON and folder name, jobs, extra options, column title)
+    columns = [(str(j), j, (), f"{j} jobs") for j in jobs]
+    if args.one_process:
+        columns.append((f"{jobs[-1]}-one-process", jobs[-1], ("--lanes", "off"), f"{jobs[-1]} 1 proc"))
     walls, steps = {}, {}
-    for j in jobs:
-        copy = fresh_copy(run, work / f"jobs{j}")
-        walls[j] = la("analyze", str(copy), "--backend", "cpu", "--jobs", str(j), *args.analyze_options,
-                      log=work / f"analyze-{j}.log")
-        steps[j] = analysis_seconds(copy)
-        print(f"analyze --backend cpu --jobs {j}: {walls[j]:.1f} s", flush=True)
+    for key, j, extra, _ in columns:
+        copy = fresh_copy(run, work / f"jobs{key}")
+        walls[key] = la("analyze", str(copy), "--backend", "cpu", "--jobs", str(j), *args.analyze_options, *extra,
+                        log=work / f"analyze-{key}.log")
+        steps[key] = analysis_seconds(copy)
+        print(f"analyze --backend cpu --jobs {j} {' '.join(extra)}: {walls[key]:.1f} s", flush=True)
 
-    few, many = jobs[0], jobs[-1]
+    few, many = str(jobs[0]), str(jobs[-1])
     import numpy as np
 
     with np.load(run / "latents.npz") as lat:
         n = len(lat["train_labels"]) + len(lat["test_labels"])
     print(f"\nrun: {run}; {cores} usable cores; {n:,} codes")
-    head = f"{'step':<48s}" + "".join(f"{f'{j} jobs s':>11s}" for j in jobs) + f"{'speed-up':>10s}"
-    print(head)
-    for step, s in steps[few].items():
-        if s >= 0.5:
-            row = "".join(f"{steps[j].get(step, float('nan')):>11.2f}" for j in jobs)
-            print(f"{step[:48]:<48s}{row}{s / max(steps[many].get(step, s), 1e-9):>9.1f}x")
-    row = "".join(f"{walls[j]:>11.1f}" for j in jobs)
+    print(f"{'step':<48s}" + "".join(f"{title + ' s':>13s}" for *_, title in columns) + f"{'speed-up':>10s}")
+    for step in dict.fromkeys([k for key, *_ in columns for k in steps[key]]):
+        if max(steps[key].get(step, 0) for key, *_ in columns) >= 0.5:
+            row = "".join(f"{steps[key].get(step, float('nan')):>13.2f}" for key, *_ in columns)
+            got = steps[many].get(step)
+            ratio = f"{steps[few][step] / max(got, 1e-9):>9.1f}x" if got and step in steps[few] else f"{'':>10s}"
+            print(f"{step[:48]:<48s}{row}{ratio}")
+    row = "".join(f"{walls[key]:>13.1f}" for key, *_ in columns)
     print(f"{'the whole analyze (process wall time)':<48s}{row}{walls[few] / walls[many]:>9.1f}x"
           f"   target on 16 cores: >= 4x")
     if args.out:

@@ -277,10 +277,16 @@ cores_check() {
         run=(--run "$WORK/cores-run" --jobs 1,2 -- --projections pca:2,umap:2 --probes knn --clusterers kmeans
              --raw-max-samples 200 --projection-max-samples 2000 --no-interactive)
     fi
-    if "$PY" "$ROOT/benchmarks/bench_cores.py" --work "$WORK/cores" --out "$WORK/cores.json" "${run[@]}" > "$out" 2>&1; then
+    # --one-process: every core once more with --lanes off, what the lanes (latent/lanes.py) give
+    if "$PY" "$ROOT/benchmarks/bench_cores.py" --work "$WORK/cores" --out "$WORK/cores.json" --one-process \
+            "${run[@]}" > "$out" 2>&1; then
         sed -n '/^run:/,$p' "$out" | sed 's/^/cores | /'
         row "CPU analysis, every core vs 2 jobs (whole analyze)" \
             "$(grep -o '[0-9.]*x   target' "$out" | grep -o '^[0-9.]*x')" ">= 4x on 16 cores"
+        row "  every core: one process / lanes (wall)" "$("$PY" -c 'import json, sys
+w = json.load(open(sys.argv[1]))["wall_s"]
+one = next(k for k in w if k.endswith("-one-process"))
+print("%.2fx" % (w[one] / w[one.split("-")[0]]))' "$WORK/cores.json")" "> 1x: the lanes help"
     else
         row "CPU analysis, every core vs 2 jobs" "failed: $(last_line "$out")" ">= 4x on 16 cores"
     fi

@@ -33,9 +33,9 @@ def test_shares_use_every_job_and_give_each_lane_one(n_jobs):
     assert lanes.shares(16, [2, 1, 1]) == [8, 4, 4] and lanes.shares(8, [2, 1, 1]) == [4, 2, 2]
 
 
-def _ctx(n_jobs, specs=True, probes=("svm",), clusterers=("gmm",), images=True, raw=True):
+def _ctx(n_jobs, specs=True, probes=("svm",), clusterers=("gmm",), images=True, raw=True, mode="auto"):
     cfg = AnalysisConfig(projections=["pca:2"] if specs else [], probes=list(probes), clusterers=list(clusterers),
-                         raw_baseline=raw, n_jobs=n_jobs)
+                         raw_baseline=raw, n_jobs=n_jobs, lanes=mode)
     return {"cfg": cfg, "specs": cfg.projections, "images": object() if images else None}
 
 
@@ -43,6 +43,8 @@ def test_the_plan_below_the_threshold_and_with_one_lane_is_one_process():
     assert lanes.lane_plan(_ctx(lanes.LANES_MIN_JOBS - 1)) is None
     assert lanes.lane_plan(_ctx(16, specs=False)) is None                       # the parent runs projections
     assert lanes.lane_plan(_ctx(16, probes=(), clusterers=(), raw=False)) is None
+    assert lanes.lane_plan(_ctx(16, mode="off")) is None
+    assert lanes.lane_plan(_ctx(2, mode="on"))["jobs"] == {"projections": 1, "side": 1, "clustering": 1}
     plan = lanes.lane_plan(_ctx(16))
     assert plan == {"jobs": {"projections": 8, "side": 4, "clustering": 4}, "raw": True}
     # without images (no data section) the raw baseline stays with the projections, which note its absence
@@ -60,13 +62,12 @@ def _without_timings(obj):
     return obj
 
 
-def test_lanes_write_what_one_process_writes(tmp_path, monkeypatch, capfd):
+def test_lanes_write_what_one_process_writes(tmp_path, capfd):
     one = fake_run(tmp_path / "one")
     three = tmp_path / "three"
     shutil.copytree(one, three)
     analyze_run(one, AnalysisConfig(**{**CFG, "n_jobs": 1}), verbose=False)
-    monkeypatch.setattr(lanes, "LANES_MIN_JOBS", 2)          # --jobs 2 in three lanes: 1 thread each
-    out = analyze_run(three, AnalysisConfig(**CFG))
+    out = analyze_run(three, AnalysisConfig(**CFG, lanes="on"))    # --jobs 2 in three lanes: 1 thread each
     printed = capfd.readouterr().out
     assert "lanes: projections on 1 threads, side on 1 threads, clustering on 1 threads" in printed
     assert "clustering   n2d fit" in printed and "probes       svm fit" in printed      # the children's steps
@@ -96,5 +97,5 @@ def test_a_childs_one_line_error_reaches_the_parent(tmp_path):
 
 def test_a_crashed_child_is_named_with_the_way_around_it(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
-    with pytest.raises(RuntimeError, match=r"clustering lane .* exit code 3.*--jobs 7 or fewer"):
+    with pytest.raises(RuntimeError, match=r"clustering lane .* exit code 3.*--lanes off"):
         lanes._finish({"lane": "clustering", "proc": proc, "out": tmp_path / "none.json"})

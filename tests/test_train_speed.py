@@ -283,6 +283,19 @@ def test_gpu_check_script_runs_on_the_cpu_with_tiny_sizes(tmp_path):
     assert "Traceback" not in res.stdout + res.stderr
 
 
+@pytest.mark.slow
+def test_gpu_check_cores_part_prints_both_rows(tmp_path):
+    """GPU_CHECK_ONLY=cores (item 2): every core against 2 jobs, and one process against lanes."""
+    env = {**os.environ, "GPU_CHECK_ALLOW_CPU": "1", "GPU_CHECK_ONLY": "cores",
+           "GPU_CHECK_WORK": str(tmp_path), "PYTHON": sys.executable}
+    res = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], check=False, capture_output=True,
+                         text=True, env=env, cwd=ROOT, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert re.search(r"every core vs 2 jobs \(whole analyze\)\s*\|\s*[0-9.]+x", res.stdout), res.stdout
+    assert re.search(r"every core: one process / lanes \(wall\)\s*\|\s*[0-9.]+x", res.stdout), res.stdout
+    assert "failed" not in res.stdout and "Traceback" not in res.stdout + res.stderr
+
+
 # -- run folders written before these settings -------------------------------------------------
 
 def test_new_settings_at_their_defaults_keep_old_runs_fingerprints(tmp_path, monkeypatch):

@@ -45,10 +45,12 @@ def shares(n_jobs: int, weights: list[int]) -> list[int]:
 
 
 def lane_plan(ctx) -> dict | None:
-    """{"jobs": {lane: threads}, "raw": whether the raw baseline moves to the side lane},
-    or None where one process does it all (below LANES_MIN_JOBS, or fewer than two lanes)."""
+    """{"jobs": {lane: threads}, "raw": whether the raw baseline moves to the side lane}, or
+    None where one process does it all (--lanes off, auto below LANES_MIN_JOBS, fewer than two
+    lanes). --lanes on splits any job count (lanes of one thread share the cores then)."""
     cfg = ctx["cfg"]
-    if cfg.n_jobs < LANES_MIN_JOBS or not ctx["specs"]:
+    mode = getattr(cfg, "lanes", "auto")
+    if mode == "off" or (mode == "auto" and cfg.n_jobs < LANES_MIN_JOBS) or not ctx["specs"]:
         return None
     raw = bool(cfg.raw_baseline and ctx["images"] is not None)
     lanes = ["projections"] + (["side"] if raw or cfg.probes else []) + (["clustering"] if cfg.clusterers else [])
@@ -120,7 +122,7 @@ def _finish(child: dict) -> dict:
         raise UserError(result["error"])
     if rc != 0 or result is None:
         raise RuntimeError(f"the {child['lane']} lane of the analysis stopped with exit code {rc} "
-                           "(its error is printed above); --jobs 7 or fewer analyses in one process")
+                           "(its error is printed above); --lanes off analyses in one process")
     return result
 
 

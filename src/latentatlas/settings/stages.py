@@ -22,6 +22,7 @@ COMPILE_CHOICES = ("auto", "none", "compile", "cudagraphs")   # latentatlas.trai
 LR_SCALINGS = ("none", "sqrt", "linear")                       # latentatlas.training.speed.scaled_lr
 ANALYSIS_BACKENDS = ("auto", "cpu", "torch")      # latent/backends.py: what each one computes with
 UMAP_LAYOUTS = ("auto", "seeded", "parallel")     # latent/project.py: UMAPProjection(layout=...)
+LANE_MODES = ("auto", "on", "off")                # latent/lanes.py: the sections side by side
 COLOR_MODES = ("auto", "rgb", "grey")            # latentatlas.data: channels of the loaded images
 FIT_RULES = ("crop", "pad")                      # latentatlas.data.images: folder images to one size
 
@@ -119,7 +120,9 @@ LATER_DEFAULTS = {"train": {"compile": "auto", "lr_scaling": "none"},
                   # exact below it: the graphs of every run written before (at most 70,000 codes)
                   "analysis": {"knn_exact_max_samples": 100000,
                                # seeded on the 2-core machines those runs were analysed on
-                               "umap_layout": "auto"}}
+                               "umap_layout": "auto",
+                               # one process below 8 jobs: every run analysed before
+                               "lanes": "auto"}}
 
 
 def drop_later_defaults(section: str, table: dict) -> dict:
@@ -252,6 +255,9 @@ class AnalysisConfig:
     umap_layout: str = setting("auto", "UMAP's layout: seeded (bit-reproducible, one thread), parallel (every job; "
                                "same quality, not bit-reproducible), auto = parallel from 4 jobs up",
                                choices=UMAP_LAYOUTS)
+    lanes: str = setting("auto", "projections, probes and clustering side by side in processes, each on a share "
+                         "of the jobs (same algorithms): auto = from 8 jobs up, on, off = one process",
+                         choices=LANE_MODES)
     interactive: bool = setting(True, "no plotly 3-D HTML figures", flag="--no-interactive", action="store_false",
                                 default_text="with them")
     hover_images: int = setting(2000, "points per interactive figure that show their image on hover", metavar="N")
@@ -274,6 +280,7 @@ class AnalysisConfig:
         _one_of("svm_solver", self.svm_solver, SVM_SOLVERS)
         _one_of("backend", self.backend, ANALYSIS_BACKENDS)
         _one_of("umap_layout", self.umap_layout, UMAP_LAYOUTS)
+        _one_of("lanes", self.lanes, LANE_MODES)
         _one_of("cluster_split", self.cluster_split, ("all", "train", "test"))
         _one_of("covariance_type", self.covariance_type, ("full", "tied", "diag", "spherical"))
         if self.n_clusters is not None and self.n_clusters < 2:
