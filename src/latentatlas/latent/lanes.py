@@ -15,9 +15,9 @@ A child is `python -m latentatlas.latent.lanes ARGS.json`: it reads the run fold
 contract between stages), writes its figures, and hands its sections back as JSON; only this
 process writes metrics.json. Processes rather than threads: each has its own BLAS, OpenMP and
 numba pools, so no lane's thread limit or numba's threading layer can disturb another. Each
-algorithm is chosen by the whole --jobs (`choice_jobs`), not by the lane's share: lanes
-change when the figures are ready, not what they show (tests/test_lanes.py holds the metrics
-of both ways equal).
+algorithm is chosen by the whole --jobs (`choice_jobs`), not by the lane's share, and a lane
+computes what one process on the lane's threads computes (tests/test_lanes.py holds the metrics
+of both ways equal); fewer BLAS threads move results in the last bits, as any --jobs does.
 """
 
 from __future__ import annotations
