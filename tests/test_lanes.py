@@ -26,29 +26,35 @@ CFG = dict(projections=["pca:2", "lda:2", "tsne:2", "umap:2"], probes=["svm", "l
 
 @pytest.mark.parametrize("n_jobs", range(1, 65))
 def test_shares_use_every_job_and_give_each_lane_one(n_jobs):
-    for weights in ([2, 1, 1], [2, 1], [1]):
+    for weights in ([2, 3, 1, 2], [2, 1, 1], [2, 1], [1]):
         got = lanes.shares(n_jobs, weights)
         assert len(got) == len(weights) and min(got) >= 1
         assert sum(got) == max(n_jobs, len(weights))      # oversubscribed only below one job per lane
     assert lanes.shares(16, [2, 1, 1]) == [8, 4, 4] and lanes.shares(8, [2, 1, 1]) == [4, 2, 2]
+    assert lanes.shares(16, [2, 3, 1, 2]) == [4, 6, 2, 4]          # the rest goes to the heaviest lane
+    assert lanes.shares(5, [1, 2]) == [1, 4]
 
 
-def _ctx(n_jobs, specs=True, probes=("svm",), clusterers=("gmm",), images=True, raw=True, mode="auto"):
-    cfg = AnalysisConfig(projections=["pca:2"] if specs else [], probes=list(probes), clusterers=list(clusterers),
+def _ctx(n_jobs, specs=("pca:2",), probes=("svm",), clusterers=("gmm",), images=True, raw=True, mode="auto"):
+    from latentatlas.settings import parse_projection_spec
+
+    cfg = AnalysisConfig(projections=list(specs), probes=list(probes), clusterers=list(clusterers),
                          raw_baseline=raw, n_jobs=n_jobs, lanes=mode)
-    return {"cfg": cfg, "specs": cfg.projections, "images": object() if images else None}
+    return {"cfg": cfg, "specs": [parse_projection_spec(s) for s in specs], "images": object() if images else None}
 
 
 def test_the_plan_below_the_threshold_and_with_one_lane_is_one_process():
     assert lanes.lane_plan(_ctx(lanes.LANES_MIN_JOBS - 1)) is None
-    assert lanes.lane_plan(_ctx(16, specs=False)) is None                       # the parent runs projections
+    assert lanes.lane_plan(_ctx(16, specs=())) is None                          # the parent runs projections
     assert lanes.lane_plan(_ctx(16, probes=(), clusterers=(), raw=False)) is None
     assert lanes.lane_plan(_ctx(16, mode="off")) is None
     assert lanes.lane_plan(_ctx(2, mode="on"))["jobs"] == {"projections": 1, "side": 1, "clustering": 1}
-    plan = lanes.lane_plan(_ctx(16))
-    assert plan == {"jobs": {"projections": 8, "side": 4, "clustering": 4}, "raw": True}
+    assert lanes.lane_plan(_ctx(16)) == {"jobs": {"projections": 7, "side": 3, "clustering": 6}, "raw": True}
+    # t-SNE, the longest step, in a lane of its own with the largest share
+    plan = lanes.lane_plan(_ctx(16, specs=("pca:2", "tsne:2", "umap:2")))
+    assert plan == {"jobs": {"projections": 4, "tsne": 6, "side": 2, "clustering": 4}, "raw": True}
     # without images (no data section) the raw baseline stays with the projections, which note its absence
-    assert lanes.lane_plan(_ctx(16, images=False, probes=())) == {"jobs": {"projections": 11, "clustering": 5},
+    assert lanes.lane_plan(_ctx(16, images=False, probes=())) == {"jobs": {"projections": 8, "clustering": 8},
                                                                    "raw": False}
 
 
@@ -69,12 +75,16 @@ def test_lanes_write_what_one_process_writes(tmp_path, capfd):
     analyze_run(one, AnalysisConfig(**{**CFG, "n_jobs": 1}), verbose=False)
     out = analyze_run(three, AnalysisConfig(**CFG, lanes="on"))    # --jobs 2 in three lanes: 1 thread each
     printed = capfd.readouterr().out
-    assert "lanes: projections on 1 threads, side on 1 threads, clustering on 1 threads" in printed
+    assert "lanes: projections on 1 threads, tsne on 1 threads, side on 1 threads, clustering on 1 threads" in printed
     assert "clustering   n2d fit" in printed and "probes       svm fit" in printed      # the children's steps
+    assert "projections  tsne_2d fit" in printed
     m1, m3 = (json.loads((run / "metrics.json").read_text()) for run in (one, three))
     for section in ("projections", "probes", "clustering"):
         assert _without_timings(m3[section]) == _without_timings(m1[section]), section
-        assert set(m3[section]["timings"]) <= set(m1[section]["timings"]) | {"knn graph (k=20, 1500 points)"}
+        assert [f["path"] for f in m3[section]["figures"]] == [f["path"] for f in m1[section]["figures"]]
+        # the same steps; only the kNN graphs differ (each lane builds the width it needs)
+        steps = lambda m: {k for k in m[section]["timings"] if not k.startswith("knn graph")}
+        assert steps(m3) == steps(m1)
     # every step's timing recorded, the children's too; figures on disk, the same set both ways
     assert set(m3["timings"]) >= {"analyze.probes.svm fit", "analyze.clustering.n2d fit",
                                   "analyze.projections.raw umap_2d fit", "analyze.projections.tsne_2d fit"}
@@ -99,3 +109,34 @@ def test_a_crashed_child_is_named_with_the_way_around_it(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     with pytest.raises(RuntimeError, match=r"clustering lane .* exit code 3.*--lanes off"):
         lanes._finish({"lane": "clustering", "proc": proc, "out": tmp_path / "none.json"})
+
+
+def test_every_lane_sees_the_factors_of_a_colour_run(tmp_path, full_data_dir, capfd):
+    """mnist-color through lanes (each lane loads the data itself): the t-SNE lane draws the map
+    coloured by hue, the side lane probes the hue, even with no interactive figure asking for images."""
+    import numpy as np
+    from sklearn.decomposition import PCA
+
+    from latentatlas.data import load_dataset
+    from latentatlas.rundir import RunDir
+
+    ds = load_dataset("mnist-color")
+    grey = lambda x: x.astype(np.float32).max(axis=1).reshape(len(x), -1) / 255
+    pca = PCA(8, random_state=0).fit(grey(ds.x_train[:5000]))
+    codes = lambda x, hue: np.column_stack([pca.transform(grey(x)), 3 * np.cos(2 * np.pi * hue),
+                                            3 * np.sin(2 * np.pi * hue)]).astype(np.float32)
+    run = tmp_path / "run"
+    run.mkdir()
+    RunDir(run).write_latents(dict(
+        train_mean=codes(ds.x_train, ds.factors_train["hue"]), test_mean=codes(ds.x_test, ds.factors_test["hue"]),
+        train_labels=ds.y_train, test_labels=ds.y_test, class_names=np.array(ds.class_names), kind=np.array("ae")))
+    RunDir(run).write_config({"data": {"name": "mnist-color"}})
+    analyze_run(run, AnalysisConfig(projections=["pca:2", "tsne:2"], probes=["logreg"], clusterers=["kmeans"],
+                                    interactive=False, projection_max_samples=1500, raw_max_samples=300,
+                                    quality_max_samples=300, n_jobs=2, lanes="on"))
+    assert "tsne on 1 threads" in capfd.readouterr().out
+    m = json.loads((run / "metrics.json").read_text())
+    paths = [f["path"] for f in m["projections"]["figures"]]
+    assert paths.index("figures/projections_pca_2d_hue.png") < paths.index("figures/projections_tsne_2d_hue.png")
+    assert (run / "figures" / "projections_tsne_2d_hue.png").is_file()
+    assert m["probes"]["factors"]["hue"]["r2"] > 0.9 and "raw pixels (2352-d)" in m["projections"]["raw_baseline"]["note"]

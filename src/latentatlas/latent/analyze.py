@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 
@@ -236,7 +237,7 @@ def _projections(ctx, raw: bool = True) -> dict:
         result[f"{method}_{dims}d"] = entry
         got = entry["dims"]
         if got == 2:  # kept for `latentatlas explore`, which maps these rows of latents.npz
-            rd.add_map(method, est.embedding_, ctx["fit_idx"][: entry["points"]])
+            _add_map(ctx, method, est.embedding_, ctx["fit_idx"][: entry["points"]])
         if (method, got) in done_dims:
             entry["notes"].append(f"same as {method}_{got}d (fallback); no second figure")
         else:
@@ -256,6 +257,39 @@ def _projections(ctx, raw: bool = True) -> dict:
         result["notes"].append("raw-pixel baseline skipped: the run's config.json has no data section")
     result["timings"] = steps.timings
     result["figures"] = steps.figures
+    return result
+
+
+def _add_map(ctx, method: str, xy, rows) -> None:
+    """A 2-D view for the explorer: into maps.npz, or handed back by a lane's process."""
+    if ctx["record"]:
+        ctx["rd"].add_map(method, xy, rows)
+    else:
+        ctx.setdefault("maps", []).append({"view": method, "xy": np.asarray(xy)[:, :2].tolist(),
+                                           "rows": np.asarray(rows).tolist()})
+
+
+def merge_projections(result: dict, part: dict, specs) -> dict:
+    """The projections section as one process would have written it, from this process's part
+    and a lane's (t-SNE): its entries, notes and steps added, the figures in the order of the
+    methods in `specs` (the latent ones, then the raw pixels')."""
+    for key, value in part.items():
+        if key not in ("notes", "timings", "figures"):
+            result.setdefault(key, value)
+    result["notes"].extend(part["notes"])
+    result["timings"].update(part["timings"])
+    rank = {}
+    for method, _ in specs:
+        rank.setdefault(method, len(rank))
+
+    def order(fig):
+        name = Path(fig["path"]).name.removeprefix("projections_")
+        raw = name.startswith("raw_")
+        return raw, rank.get(name.removeprefix("raw_").split("_")[0], len(rank))
+
+    result["figures"] = sorted(result["figures"] + part["figures"], key=order)
+    for key in ("timings", "figures"):        # last, as one process writes them
+        result[key] = result.pop(key)
     return result
 
 
@@ -280,6 +314,8 @@ def merge_raw(result: dict, part: dict) -> dict:
     result["raw_baseline"] = part["raw_baseline"]
     result["timings"].update(part["timings"])
     result["figures"].extend(part["figures"])
+    for key in ("timings", "figures"):        # last, as one process writes them
+        result[key] = result.pop(key)
     return result
 
 

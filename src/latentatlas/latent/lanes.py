@@ -4,10 +4,12 @@ Step by step, the analysis stops gaining from threads long before 16 cores: meas
 2 jobs on 70,000 MNIST codes, t-SNE's Barnes-Hut gradient gains 1.81x (its tree is built on
 one thread), the mixtures nothing, and the figures and quality measures run on one thread
 (about 12 s in all). Amdahl's law per step then caps 16 cores at about 2.5-3x over 2 jobs.
-The sections themselves are independent, so from LANES_MIN_JOBS jobs `analyze` runs them at
-once, each lane on its share of the cores (LANE_WEIGHTS):
+The sections themselves are independent, and so is t-SNE (the longest step) from the other
+projections, so from LANES_MIN_JOBS jobs `analyze` runs them at once, each lane on its share of
+the cores (LANE_WEIGHTS; at 16 jobs 6, 4, 2 and 4):
 
-    projections   the latent projections (t-SNE is the longest step)   this process
+    tsne          the t-SNE projections (own kNN search, figures)      a child process
+    projections   the other projections (PCA, LDA, UMAP)              this process
     side          the probes, then the raw-pixel baseline             a child process
     clustering    GMM, k-means, N2D (with its own kNN graph)          a child process
 
@@ -33,14 +35,18 @@ from pathlib import Path
 from ..errors import UserError
 
 LANES_MIN_JOBS = 8
-LANE_WEIGHTS = {"projections": 2, "side": 1, "clustering": 1}
+# Shares by the work each lane does on one thread and how much of it threads speed up, from the
+# 70,000 MNIST codes on 1 and 2 threads: t-SNE's Barnes-Hut ~94 s (90 % parallel), the other
+# projections ~50 s, N2D with its graph ~60 s, probes and raw baseline ~30 s (60 % parallel).
+LANE_WEIGHTS = {"tsne": 3, "projections": 2, "side": 1, "clustering": 2}
 
 
 def shares(n_jobs: int, weights: list[int]) -> list[int]:
-    """n_jobs split by weight, each lane at least 1, the rest to the first (the longest) lane."""
+    """n_jobs split by weight, each lane at least 1, the rest to the heaviest lane."""
     total = sum(weights)
     out = [max(1, n_jobs * w // total) for w in weights]
-    out[0] = max(1, out[0] + n_jobs - sum(out))
+    top = weights.index(max(weights))
+    out[top] = max(1, out[top] + n_jobs - sum(out))
     return out
 
 
@@ -53,7 +59,9 @@ def lane_plan(ctx) -> dict | None:
     if mode == "off" or (mode == "auto" and cfg.n_jobs < LANES_MIN_JOBS) or not ctx["specs"]:
         return None
     raw = bool(cfg.raw_baseline and ctx["images"] is not None)
-    lanes = ["projections"] + (["side"] if raw or cfg.probes else []) + (["clustering"] if cfg.clusterers else [])
+    tsne = any(method == "tsne" for method, _ in ctx["specs"])
+    lanes = (["projections"] + (["tsne"] if tsne else []) + (["side"] if raw or cfg.probes else [])
+             + (["clustering"] if cfg.clusterers else []))
     if len(lanes) < 2:
         return None
     return {"jobs": dict(zip(lanes, shares(cfg.n_jobs, [LANE_WEIGHTS[name] for name in lanes]))), "raw": raw}
@@ -62,7 +70,7 @@ def lane_plan(ctx) -> dict | None:
 def run_lanes(ctx, plan: dict) -> dict:
     """The sections in lanes (module docstring); metrics.json written once all are back."""
     from ..cores import thread_limits
-    from .analyze import _projections, merge_raw
+    from .analyze import _projections, merge_projections, merge_raw
 
     rd, cfg, jobs = ctx["rd"], ctx["cfg"], plan["jobs"]
     if ctx["verbose"]:
@@ -71,8 +79,9 @@ def run_lanes(ctx, plan: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="latentatlas-lanes-") as tmp:
         children = [_start(ctx, name, n, plan["raw"], Path(tmp)) for name, n in jobs.items() if name != "projections"]
         try:
+            specs = [s for s in ctx["specs"] if "tsne" not in jobs or s[0] != "tsne"]
             with thread_limits(jobs["projections"]):
-                projections = _projections({**ctx, "cfg": replace(cfg, n_jobs=jobs["projections"])},
+                projections = _projections({**ctx, "specs": specs, "cfg": replace(cfg, n_jobs=jobs["projections"])},
                                            raw=not plan["raw"])
             results: dict = {}
             for child in children:
@@ -81,6 +90,12 @@ def run_lanes(ctx, plan: dict) -> dict:
             for child in children:
                 _stop(child["proc"])
     out = {"features": cfg.features}
+    if "tsne" in results:               # first: the raw baseline adds to the t-SNE entry
+        part = results.pop("tsne")
+        _record(rd, "projections", part["section"]["timings"])
+        for view in part["maps"]:
+            rd.add_map(view["view"], view["xy"], view["rows"])
+        merge_projections(projections, part["section"], ctx["specs"])
     if "raw" in results:
         _record(rd, "projections", results["raw"]["timings"])
         merge_raw(projections, results.pop("raw"))
@@ -100,7 +115,9 @@ def _record(rd, section: str, timings: dict) -> None:
 
 def _start(ctx, lane: str, n_jobs: int, raw: bool, tmp: Path) -> dict:
     """Start one child lane on `n_jobs` threads; its settings and result travel as JSON files."""
-    cfg = replace(ctx["cfg"], n_jobs=n_jobs, interactive=False)       # hover images are the projections'
+    cfg = replace(ctx["cfg"], n_jobs=n_jobs)          # t-SNE loads the data as the projections do
+    if lane != "tsne":
+        cfg = replace(cfg, interactive=False)                         # hover images are the projections'
     if lane == "clustering":
         cfg = replace(cfg, probes=[], raw_baseline=False)             # needs no image: loads none
     args = {"run": str(ctx["rd"].path), "config": asdict(cfg), "lane": lane, "raw": raw and lane == "side",
@@ -141,13 +158,16 @@ def run_lane(args: dict) -> dict:
     from ..cores import thread_limits
     from ..rundir import RunDir
     from ..settings import AnalysisConfig
-    from .analyze import _clustering, _context, _probes, _raw_part
+    from .analyze import _clustering, _context, _probes, _projections, _raw_part
 
     cfg = AnalysisConfig(**args["config"])
     with thread_limits(cfg.n_jobs):
         ctx = _context(RunDir(args["run"]), cfg, args["verbose"], choice_jobs=args["choice_jobs"], lane=True)
         if args["lane"] == "clustering":
             return {"clustering": _clustering(ctx)}
+        if args["lane"] == "tsne":
+            ctx["specs"] = [s for s in ctx["specs"] if s[0] == "tsne"]
+            return {"tsne": {"section": _projections(ctx, raw=False), "maps": ctx.get("maps", [])}}
         out = {"probes": _probes(ctx)} if cfg.probes else {}
         if args["raw"]:
             out["raw"] = _raw_part(ctx)
