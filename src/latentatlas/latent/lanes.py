@@ -55,8 +55,7 @@ def lane_plan(ctx) -> dict | None:
     None where one process does it all (--lanes off, auto below LANES_MIN_JOBS, fewer than two
     lanes). --lanes on splits any job count (lanes of one thread share the cores then)."""
     cfg = ctx["cfg"]
-    mode = getattr(cfg, "lanes", "auto")
-    if mode == "off" or (mode == "auto" and cfg.n_jobs < LANES_MIN_JOBS) or not ctx["specs"]:
+    if cfg.lanes == "off" or (cfg.lanes == "auto" and cfg.n_jobs < LANES_MIN_JOBS) or not ctx["specs"]:
         return None
     raw = bool(cfg.raw_baseline and ctx["images"] is not None)
     tsne = any(method == "tsne" for method, _ in ctx["specs"])
