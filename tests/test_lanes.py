@@ -140,3 +140,12 @@ def test_every_lane_sees_the_factors_of_a_colour_run(tmp_path, full_data_dir, ca
     assert paths.index("figures/projections_pca_2d_hue.png") < paths.index("figures/projections_tsne_2d_hue.png")
     assert (run / "figures" / "projections_tsne_2d_hue.png").is_file()
     assert m["probes"]["factors"]["hue"]["r2"] > 0.9 and "raw pixels (2352-d)" in m["projections"]["raw_baseline"]["note"]
+
+
+def test_a_bad_lanes_setting_is_one_line_naming_the_choices():
+    from latentatlas.settings import RunConfig
+
+    for make in (lambda: AnalysisConfig(lanes="always"), lambda: RunConfig.from_dict({"analysis": {"lanes": "always"}})):
+        with pytest.raises(UserError) as err:
+            make()
+        assert "lanes" in str(err.value) and "auto, on, off" in str(err.value) and "\n" not in str(err.value)
