@@ -352,8 +352,14 @@ class RunDir:
 
     def record_timing(self, stage: str, seconds: float) -> None:
         """metrics.json["timings"][stage] = seconds (wall clock of that stage)."""
+        self.record_timings({stage: seconds})
+
+    def record_timings(self, seconds: dict[str, float]) -> None:
+        """Several stages' wall clocks in one write of metrics.json."""
         metrics = self.read_metrics()
-        metrics.setdefault("timings", {})[stage] = round(float(seconds), 3)
+        timings = metrics.setdefault("timings", {})
+        for stage, s in seconds.items():
+            timings[stage] = round(float(s), 3)
         self.write_metrics(metrics)
 
     def forget_timings(self, prefixes: list[str]) -> None:

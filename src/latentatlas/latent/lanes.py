@@ -108,8 +108,8 @@ def run_lanes(ctx, plan: dict) -> dict:
 
 
 def _record(rd, section: str, timings: dict) -> None:
-    for step, seconds in timings.items():
-        rd.record_timing(f"analyze.{section}.{step}", seconds)
+    """A child's step timings, as its own process would have recorded them one by one."""
+    rd.record_timings({f"analyze.{section}.{step}": seconds for step, seconds in timings.items()})
 
 
 def _start(ctx, lane: str, n_jobs: int, raw: bool, tmp: Path) -> dict:
