@@ -86,9 +86,9 @@ def n2d_over_seeds(run: Path, n_seeds: int, n_jobs: int) -> dict:
     import numpy as np
 
     from latentatlas.settings import AnalysisConfig
-    from latentatlas.latent.analyze import _subset
-    from latentatlas.latent.cluster import make_clusterer, score_clustering
-    from latentatlas.latent.project import knn_graph
+    from latentatlas.stages.analyze import _subset
+    from latentatlas.estimators.cluster import make_clusterer, score_clustering
+    from latentatlas.estimators.neighbors import knn_graph
 
     z = np.load(run / "latents.npz")
     codes = np.concatenate([z["train_mean"], z["test_mean"]])

@@ -69,8 +69,8 @@ def pythae_python() -> Path | None:
 
 def score_codes(train_codes, y_train, test_codes, y_test, names, analysis: dict) -> dict:
     """SVM probe accuracy and Gaussian-mixture cluster accuracy, as `analyze` computes them."""
-    from latentatlas.latent.cluster import make_clusterer, score_clustering
-    from latentatlas.latent.probe import evaluate_probe, make_probe
+    from latentatlas.estimators.cluster import make_clusterer, score_clustering
+    from latentatlas.estimators.probe import evaluate_probe, make_probe
 
     seed = analysis.get("seed", 0)
     probe = make_probe("svm", svm_solver=analysis.get("svm_solver", "auto"), random_state=seed)

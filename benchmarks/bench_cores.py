@@ -13,7 +13,7 @@ process, timed around it. Per-step seconds come from that analysis's metrics.jso
 per step that took at least 0.5 s with the fewest jobs: the seconds per job count and the
 speed-up, then the whole analysis. Target on a 16-core machine: the whole analysis at least 4x
 faster with every core than with 2 jobs; on a 2-core machine both are the same count. From 8
-jobs `analyze` runs its sections side by side (latent/lanes.py); --one-process adds a column for
+jobs `analyze` runs its sections side by side (stages/lanes.py); --one-process adds a column for
 the most jobs with `--lanes off`, to see what the lanes give.
 """
 
@@ -86,7 +86,7 @@ def analysis_seconds(run: Path) -> dict[str, float]:
 
 def main(argv=None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from latentatlas.cores import usable_cores
+    from latentatlas.runtime import usable_cores
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, help="a run folder with latents.npz (default: train one)")

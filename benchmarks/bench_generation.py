@@ -35,7 +35,7 @@ PRESETS = ("default-ae", "study000-cae-lda")
 def ensure_run(preset: str, runs_dir: Path, data_dir: str | None, epochs: int | None) -> tuple[Path, str]:
     """Train the preset's model on full MNIST into runs_dir/<preset> unless it is already there."""
     from latentatlas.settings import load_preset
-    from latentatlas.train import train_run
+    from latentatlas.stages.train import train_run
 
     cfg = load_preset(preset)
     data = replace(cfg.data, data_dir=data_dir) if data_dir else cfg.data
@@ -53,7 +53,7 @@ def ensure_run(preset: str, runs_dir: Path, data_dir: str | None, epochs: int | 
 
 def judge_run(path: Path, n_judge: int, n_components: int, seed: int) -> dict:
     from latentatlas.settings import GenerateConfig
-    from latentatlas.latent.generate import generate_run
+    from latentatlas.stages.generate import generate_run
 
     cfg = GenerateConfig(samplers=["gaussian", "class-gaussian", "gmm"], n_components=n_components,
                          n_judge=n_judge, seed=seed)
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     import torch
 
     from latentatlas.data import load_dataset
-    from latentatlas.judge.classifier import load_or_train_judge
+    from latentatlas.estimators.classifier import load_or_train_judge
 
     torch.set_num_threads(max(1, args.threads))
     print("== the independent judge (a CNN on pixels, cached per dataset) ==")

@@ -35,7 +35,7 @@ PYTHAE_VENV = HERE / ".venv-pythae"
 OURS = r"""
 import json, sys
 from latentatlas.settings import DataConfig, ModelConfig, TrainConfig
-from latentatlas.train import train_run
+from latentatlas.stages.train import train_run
 import torch
 out, data_dir, model, latent, batch, lr, threads, n, amp = sys.argv[1:]
 # On CUDA the step is compiled (CUDA graphs) during the first epoch: time the second one.

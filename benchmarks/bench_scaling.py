@@ -42,7 +42,7 @@ def _codes(n: int, run: str | None, seed: int = 0):
     import numpy as np
 
     if run:
-        from latentatlas.latent.encode import features, load_latents
+        from latentatlas.stages.encode import features, load_latents
 
         lat = load_latents(Path(run))
         X = np.concatenate([features(lat, "train", "mean"), features(lat, "test", "mean")]).astype(np.float32)
@@ -63,10 +63,10 @@ def _run_step(step: str, X, y, backend: str, jobs: int, layout: str = "auto",
     """Seconds of the step (setup excluded) and a note naming any approximation it switched to;
     `layout`: AnalysisConfig.umap_layout for UMAP and N2D (auto: as analyze picks for `jobs`);
     `gradient`: t-SNE's negative_gradient_method (auto: as analyze picks)."""
-    from latentatlas.latent.cluster import make_clusterer
-    from latentatlas.latent.probe import make_probe
-    from latentatlas.latent.project import (KNN_EXACT_MAX, graph_method, knn_graph, make_projection,
-                                            projection_quality, umap_layout)
+    from latentatlas.estimators.cluster import make_clusterer
+    from latentatlas.estimators.probe import make_probe
+    from latentatlas.estimators.neighbors import KNN_EXACT_MAX, graph_method, knn_graph
+    from latentatlas.estimators.project import make_projection, projection_quality, umap_layout
 
     n, note = len(X), ""
     layout = umap_layout(layout, jobs)
@@ -110,7 +110,7 @@ def _run_step(step: str, X, y, backend: str, jobs: int, layout: str = "auto",
 
 
 def child(args) -> None:
-    from latentatlas.cores import thread_limits
+    from latentatlas.runtime import thread_limits
 
     if args.mem_limit_gb:   # a step over the limit fails with MemoryError instead of swapping the machine out
         import resource
@@ -223,9 +223,9 @@ def main(argv=None) -> int:
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    from latentatlas.cores import resolve_jobs
+    from latentatlas.runtime import resolve_jobs
     from latentatlas.errors import UserError
-    from latentatlas.latent.backends import resolve_backend
+    from latentatlas.estimators.backends import resolve_backend
 
     try:
         args.jobs = resolve_jobs(args.jobs)
@@ -242,7 +242,7 @@ def main(argv=None) -> int:
     if bad or not sizes or min(sizes) < 100:
         print(f"bench_scaling: error: steps from {', '.join(STEPS)}; sizes of at least 100", file=sys.stderr)
         return 2
-    from latentatlas.latent.project import umap_layout
+    from latentatlas.estimators.project import umap_layout
 
     print(f"backend {args.backend}, {args.jobs} jobs, UMAP layout {umap_layout(args.umap_layout, args.jobs)}; "
           "one child process per (size, step)", flush=True)

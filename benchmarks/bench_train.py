@@ -59,7 +59,7 @@ def conditions(threads: int) -> str:
 
 def bench(kind: str, args) -> dict:
     from latentatlas.settings import load_preset
-    from latentatlas.train import train_run
+    from latentatlas.stages.train import train_run
 
     preset, key, target, label = TARGETS[kind]
     cfg = load_preset(preset)

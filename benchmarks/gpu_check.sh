@@ -277,7 +277,7 @@ cores_check() {
         run=(--run "$WORK/cores-run" --jobs 1,2 -- --projections pca:2,umap:2 --probes knn --clusterers kmeans
              --raw-max-samples 200 --projection-max-samples 2000 --no-interactive)
     fi
-    # --one-process: every core once more with --lanes off, what the lanes (latent/lanes.py) give
+    # --one-process: every core once more with --lanes off, what the lanes (stages/lanes.py) give
     if "$PY" "$ROOT/benchmarks/bench_cores.py" --work "$WORK/cores" --out "$WORK/cores.json" --one-process \
             "${run[@]}" > "$out" 2>&1; then
         sed -n '/^run:/,$p' "$out" | sed 's/^/cores | /'

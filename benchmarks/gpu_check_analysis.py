@@ -5,7 +5,7 @@
 Codes: a run's latent means (--run) or synthetic 16-d codes from a 10-component Gaussian mixture
 (bench_scaling's), first 6/7 as the training split. t-SNE is fitted on the first 20,000 (analyze's
 default tsne_max_samples), quality measured on 5,000 seeded points, as analyze does.
-Prints one table (latentatlas.latent.compare_backends.format_rows), a row at a time.
+Prints one table (latentatlas.estimators.compare_backends.format_rows), a row at a time.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def main(argv=None) -> int:
     from bench_scaling import _codes
 
-    from latentatlas.cores import thread_limits, usable_cores
-    from latentatlas.latent.compare_backends import STEPS, compare, format_rows
+    from latentatlas.runtime import thread_limits, usable_cores
+    from latentatlas.estimators.compare_backends import STEPS, compare, format_rows
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="70000")

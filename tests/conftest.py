@@ -27,7 +27,7 @@ def tiny_runs(tmp_path_factory) -> dict:
     "mnist-sample" (a few seconds each). Shared by the whole session: do not modify them;
     copy a run (shutil.copytree) before a test writes into it."""
     from latentatlas.settings import DataConfig, ModelConfig, TrainConfig
-    from latentatlas.train import train_run
+    from latentatlas.stages.train import train_run
 
     root = tmp_path_factory.mktemp("tiny_runs")
     runs = {}

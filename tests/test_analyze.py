@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from latentatlas.cli import main
-from latentatlas.latent.analyze import analyze_run
+from latentatlas.stages.analyze import analyze_run
 from latentatlas.settings import AnalysisConfig
 
 
@@ -255,7 +255,7 @@ COLOUR_CFG = dict(projections=["pca:2", "pca:3", "lda:2"], probes=["logreg"], cl
 
 
 def test_colour_run_measures_the_hue_and_draws_it(tmp_path, monkeypatch):
-    from latentatlas.report.html import render_report
+    from latentatlas.stages.report.html import render_report
 
     run = colour_run(tmp_path / "run", monkeypatch, with_hue=True)
     analyze_run(run, AnalysisConfig(**COLOUR_CFG), verbose=False)

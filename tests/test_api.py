@@ -25,10 +25,11 @@ def test_import_and_the_entry_points_stay_light():
     assert out.stdout.strip() == "[]"
 
 
-def test_la_train_stays_callable_once_the_training_module_is_imported():
-    import latentatlas.train as loop
+def test_la_train_is_the_api_function_once_the_training_stage_is_imported():
+    import latentatlas.api as api
+    import latentatlas.stages.train as loop
 
-    assert la.train is loop and callable(la.train) and loop.train_run  # the module, made callable
+    assert la.train is api.train and loop.train_run and la.train is not loop   # a plain function, no module swap
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from latentatlas.errors import UserError
-from latentatlas.latent import backends
-from latentatlas.latent.compare_backends import compare
+from latentatlas.estimators import backends
+from latentatlas.estimators.compare_backends import compare
 
 
 def _codes(n=2000, seed=0):
@@ -37,8 +37,8 @@ def test_auto_is_the_cpu_libraries_without_a_gpu(monkeypatch):
 
 
 def test_registry_picks_the_torch_class_only_where_an_entry_has_one():
-    from latentatlas.latent.probe import SVMProbe, make_probe
-    from latentatlas.latent.torch_backends import LogRegTorchProbe
+    from latentatlas.estimators.probe import SVMProbe, make_probe
+    from latentatlas.estimators.torch_backends import LogRegTorchProbe
 
     assert type(make_probe("logreg", backend="torch")) is LogRegTorchProbe
     assert type(make_probe("svm", backend="torch")) is SVMProbe          # the exact RBF SVM stays libsvm
@@ -57,14 +57,14 @@ def test_fast_steps_match_the_cpu_path_within_0_01():
 def test_projections_without_a_faithful_torch_backend_stay_on_the_cpu_libraries():
     # TorchDR's t-SNE was 0.03 below openTSNE's trustworthiness on these codes, its UMAP 0.0105 off
     # umap-learn's kNN accuracy: outside the 0.01 allowed, so --backend torch keeps both on the CPU.
-    from latentatlas.latent.project import TSNEProjection, UMAPProjection, make_projection
+    from latentatlas.estimators.project import TSNEProjection, UMAPProjection, make_projection
 
     assert type(make_projection("umap", backend="torch")) is UMAPProjection
     assert type(make_projection("tsne", backend="torch")) is TSNEProjection
 
 
 def test_analyze_records_which_backend_computed_each_figure(tiny_runs, tmp_path):
-    from latentatlas.latent.analyze import analyze_run
+    from latentatlas.stages.analyze import analyze_run
     from latentatlas.settings import AnalysisConfig
 
     run = tmp_path / "vae"
@@ -79,14 +79,14 @@ def test_analyze_records_which_backend_computed_each_figure(tiny_runs, tmp_path)
     assert m["probes"]["svm"]["backend"] == "scikit-learn (cpu)"
     assert m["clustering"]["kmeans"]["backend"] == "torch (cpu)"
     assert m["projections"]["pca_2d"]["backend"] == "scikit-learn (cpu)"
-    from latentatlas.report.html import write_report
+    from latentatlas.stages.report.html import write_report
 
     html = write_report(run).read_text()
     assert "torch (cpu)" in html and "scikit-learn (cpu)" in html
 
 
 def test_torch_tsne_above_the_dense_limit_is_fitted_by_openTSNE_and_says_so(monkeypatch):
-    from latentatlas.latent import torch_backends
+    from latentatlas.estimators import torch_backends
 
     monkeypatch.setattr(torch_backends, "DENSE_MAX_POINTS", 50)
     X, _, _ = _codes(120)
@@ -96,7 +96,7 @@ def test_torch_tsne_above_the_dense_limit_is_fitted_by_openTSNE_and_says_so(monk
 
 
 def test_a_step_without_a_torch_backend_is_run_once_and_said_so():
-    from latentatlas.latent.compare_backends import format_rows, has_torch_backend
+    from latentatlas.estimators.compare_backends import format_rows, has_torch_backend
 
     assert [has_torch_backend(s) for s in ("knn graph", "tsne", "umap", "kmeans", "logreg", "knn probe")] == \
         [True, False, False, True, True, True]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from latentatlas.errors import UserError
-from latentatlas.latent.cluster import (N2D, GMMClusterer, KMeansClusterer, cluster_accuracy, make_clusterer,
+from latentatlas.estimators.cluster import (N2D, GMMClusterer, KMeansClusterer, cluster_accuracy, make_clusterer,
                                         score_clustering)
 
 
@@ -86,7 +86,7 @@ def test_mixtures_of_narrow_codes_fit_on_one_blas_thread():
     import numpy as np
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    from latentatlas.latent.estimators import NARROW_MIXTURE_DIMS, fit_mixture
+    from latentatlas.estimators.base import NARROW_MIXTURE_DIMS, fit_mixture
 
     class Watch:
         def fit(self, X):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from latentatlas.cli import main
-from latentatlas.compare import DASH, compare_runs, format_table, headline
+from latentatlas.stages.compare import DASH, compare_runs, format_table, headline
 from latentatlas.rundir import RunDir, atomic_write_json
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from latentatlas.cli import main
-from latentatlas.config import (DataConfig, RunConfig, StudyConfig, list_presets, load_config, load_preset,
+from latentatlas.settings import (DataConfig, RunConfig, StudyConfig, list_presets, load_config, load_preset,
                                 read_preset, save_config)
 from latentatlas.errors import UserError
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from latentatlas import cores
+from latentatlas.runtime import threads as cores
 
 
 def _cgroup(tmp_path, v2=None, v1=None):
@@ -43,7 +43,7 @@ def test_a_narrowed_affinity_is_seen(tmp_path):
     import sys
 
     code = ("import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
-            "from latentatlas.cores import usable_cores, resolve_jobs; print(usable_cores(), resolve_jobs(None), "
+            "from latentatlas.runtime import usable_cores, resolve_jobs; print(usable_cores(), resolve_jobs(None), "
             "resolve_jobs(1))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["1", "1", "1"]
@@ -67,7 +67,7 @@ def test_thread_limits_reach_the_pools_a_fresh_process_loads_later():
     import subprocess
     import sys
 
-    code = ("from latentatlas.cores import thread_limits\n"
+    code = ("from latentatlas.runtime import thread_limits\n"
             "with thread_limits(1):\n"
             "    import sklearn.cluster, scipy.linalg\n"
             "    from threadpoolctl import threadpool_info\n"
@@ -116,7 +116,7 @@ def test_training_and_the_judge_put_torchs_thread_count_back(tmp_path):
 
     from latentatlas.cli import main
     from latentatlas.data import load_dataset
-    from latentatlas.judge.classifier import train_judge
+    from latentatlas.estimators.classifier import train_judge
 
     before = torch.get_num_threads()
     other = 1 if before != 1 else 2

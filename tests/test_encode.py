@@ -7,7 +7,7 @@ import pytest
 
 from latentatlas.cli import main
 from latentatlas.errors import UserError
-from latentatlas.latent.encode import encode_run, features, labels, load_latents
+from latentatlas.stages.encode import encode_run, features, labels, load_latents
 
 
 @pytest.fixture

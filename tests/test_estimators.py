@@ -9,14 +9,14 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from latentatlas import registry
-from latentatlas.latent.cluster import N2D, GMMClusterer, KMeansClusterer
-from latentatlas.latent.backends import entry_class
-from latentatlas.latent.estimators import expected_failed_checks
-from latentatlas.latent.probe import KNNProbe, LogRegProbe, SVMProbe
-from latentatlas.latent.project import LDAProjection, PCAProjection, TSNEProjection, UMAPProjection
-from latentatlas.latent.torch_backends import (KNNTorchProbe, LogRegTorchProbe, TorchKMeans, TorchTSNE,
+from latentatlas.estimators.cluster import N2D, GMMClusterer, KMeansClusterer
+from latentatlas.estimators.backends import entry_class
+from latentatlas.estimators.base import expected_failed_checks
+from latentatlas.estimators.probe import KNNProbe, LogRegProbe, SVMProbe
+from latentatlas.estimators.project import LDAProjection, PCAProjection, TSNEProjection, UMAPProjection
+from latentatlas.estimators.torch_backends import (KNNTorchProbe, LogRegTorchProbe, TorchKMeans, TorchTSNE,
                                                TorchUMAP)
-from latentatlas.latent.sample import (ClassGaussianSampler, GaussianMixtureSampler, GaussianSampler,
+from latentatlas.estimators.sample import (ClassGaussianSampler, GaussianMixtureSampler, GaussianSampler,
                                        MixturePriorSampler, PriorSampler)
 
 FAST = [

@@ -170,7 +170,7 @@ def test_point_has_reconstruction_probe_and_neighbours(client, state):
 
 # ------------------------------------------------------------------ decoding and the inverse rule
 def test_decode_on_the_latent_view_is_exact_and_matches_the_python_api(client, state):
-    from latentatlas.latent.generate import decode_codes
+    from latentatlas.stages.generate import decode_codes
 
     r = client.post("/api/decode", json={"view": "latent", "x": 0.25, "y": -0.5}).json()
     assert r["rule"].startswith("exact") and r["code"] == [0.25, -0.5]
@@ -422,9 +422,9 @@ def test_notebook_iframe_points_at_a_live_server(run2d):
 
 
 def test_analyze_saves_its_2d_views_for_the_explorer(run2d, tmp_path, monkeypatch):
-    from latentatlas.config import AnalysisConfig
+    from latentatlas.settings import AnalysisConfig
     from latentatlas.explore.state import ExploreState
-    from latentatlas.latent.analyze import analyze_run
+    from latentatlas.stages.analyze import analyze_run
     from latentatlas.rundir import RunDir
 
     run = tmp_path / "run"
@@ -490,7 +490,7 @@ def colour_state(tmp_path_factory):
 
     from latentatlas.explore.state import ExploreState
     from latentatlas.settings import DataConfig, ModelConfig, TrainConfig
-    from latentatlas.train import train_run
+    from latentatlas.stages.train import train_run
 
     mp = pytest.MonkeyPatch()
     use_tinted_sample(mp)                 # undone after this module: the explorer reloads the data on start

@@ -361,7 +361,7 @@ def colour_server(tmp_path_factory):
     from latentatlas.cli import main as cli_main
     from latentatlas.explore.state import ExploreState
     from latentatlas.settings import DataConfig, ModelConfig, TrainConfig
-    from latentatlas.train import train_run
+    from latentatlas.stages.train import train_run
 
     mp = pytest.MonkeyPatch()
     use_tinted_sample(mp)

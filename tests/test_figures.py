@@ -20,7 +20,7 @@ DRAW_EVERY_KIND = textwrap.dedent("""
     import numpy as np
 
     from latentatlas.figures import curves, images, latent
-    from latentatlas.report.sections import _curves_uri
+    from latentatlas.stages.report.sections import _curves_uri
 
     out = Path(sys.argv[1])
     rng = np.random.default_rng(0)
@@ -68,7 +68,7 @@ def test_loss_figure_draws_only_what_history_has():
 
 def test_every_figure_section_has_a_place_in_the_report():
     from latentatlas.figures import SECTIONS as FIGURE_SECTIONS
-    from latentatlas.report.layout import SECTIONS
+    from latentatlas.stages.report.layout import SECTIONS
 
     assert set(FIGURE_SECTIONS) <= {key for key, _ in SECTIONS}
 

@@ -13,8 +13,8 @@ from latentatlas.cli import main
 from latentatlas.settings import GenerateConfig
 from latentatlas.errors import UserError
 from latentatlas.data.subset import class_index
-from latentatlas.latent.context import open_run
-from latentatlas.latent.generate import generate_run
+from latentatlas.context import open_run
+from latentatlas.stages.generate import generate_run
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def seeded_judge(tmp_path_factory):
     """Train the mnist-sample judge once, briefly (1 epoch), into the session cache the
     autouse fixture points at; the stage then finds it cached, as a second run would."""
     from latentatlas.data import load_dataset
-    from latentatlas.judge.classifier import load_or_train_judge
+    from latentatlas.estimators.classifier import load_or_train_judge
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LATENTATLAS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
@@ -240,7 +240,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(ae_run, capsys, argv, m
 
 
 def test_sampler_needing_labels_without_labels_via_the_stage(ae_run):
-    from latentatlas.latent.generate import fit_samplers
+    from latentatlas.stages.samplers import fit_samplers
 
     ctx = open_run(ae_run)
     ctx.latents["train_labels"] = None                               # e.g. an unlabelled image folder
@@ -249,7 +249,7 @@ def test_sampler_needing_labels_without_labels_via_the_stage(ae_run):
 
 
 def test_generate_config_from_args_layers_options_over_a_preset():
-    from latentatlas.commands.sample import generate_config_from_args
+    from latentatlas.commands.generation import generate_config_from_args
     from latentatlas.settings import add_section_options
 
     p = argparse.ArgumentParser()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from latentatlas.errors import UserError
-from latentatlas.latent.interpolate import class_means, convex_path, manifold_grid, tour, traversal
+from latentatlas.estimators.interpolate import class_means, convex_path, manifold_grid, tour, traversal
 
 
 def test_convex_path_is_a_straight_line_with_both_endpoints():

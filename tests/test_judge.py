@@ -10,9 +10,9 @@ from scipy import linalg
 from latentatlas.data import ImageDataset, load_dataset
 from colour_data import write_colour_npz
 from latentatlas.errors import UserError
-from latentatlas.judge.classifier import COLOUR_RECIPE, dataset_key, load_or_train_judge, recipe_for
-from latentatlas.judge.frechet import feature_stats, frechet_distance, frechet_distance_features
-from latentatlas.judge.section import label_report
+from latentatlas.estimators.classifier import COLOUR_RECIPE, dataset_key, load_or_train_judge, recipe_for
+from latentatlas.estimators.frechet import feature_stats, frechet_distance, frechet_distance_features
+from latentatlas.stages.judge import label_report
 
 
 # --------------------------------------------------------------------------- Frechet distance
@@ -175,7 +175,7 @@ def test_colour_judge_trains_on_a_tiny_colour_npz_and_predicts(tmp_path, monkeyp
 def test_colour_augmentation_crops_and_flips_but_keeps_digits_unflipped():
     import torch
 
-    from latentatlas.judge.classifier import _augment, _digit_classes
+    from latentatlas.estimators.classifier import _augment, _digit_classes
 
     x = torch.arange(2 * 3 * 8 * 8, dtype=torch.uint8).reshape(2, 3, 8, 8)
     out = _augment(x, torch.Generator().manual_seed(0), flip=True)
@@ -191,7 +191,7 @@ def test_judge_device_and_training_images_that_do_not_fit_the_gpu():
     its memory stay (pinned) on the CPU and travel batch by batch."""
     import torch
 
-    from latentatlas.judge import classifier
+    from latentatlas.estimators import classifier
 
     assert classifier.judge_device("cpu") == torch.device("cpu")
     assert classifier.judge_device().type == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from latentatlas.errors import UserError
-from latentatlas.latent import project
-from latentatlas.latent.backends import graph_label
-from latentatlas.latent.project import KNN_EXACT_MAX, graph_method, knn_graph
+from latentatlas.estimators import neighbors as project
+from latentatlas.estimators.neighbors import KNN_EXACT_MAX, graph_label, graph_method, knn_graph
 
 
 def _codes(n=1500, d=16, seed=0):
@@ -68,7 +67,7 @@ def test_a_negative_threshold_is_one_clear_error():
 
 
 def test_analyze_records_the_approximate_graph_above_the_threshold(tiny_runs, tmp_path):
-    from latentatlas.latent.analyze import analyze_run
+    from latentatlas.stages.analyze import analyze_run
     from latentatlas.settings import AnalysisConfig
 
     run = tmp_path / "vae"
@@ -86,8 +85,8 @@ def test_analyze_records_the_approximate_graph_above_the_threshold(tiny_runs, tm
 
 
 def test_the_knn_probe_searches_approximately_above_the_threshold_within_0_01():
-    from latentatlas.latent.backends import backend_label
-    from latentatlas.latent.probe import make_probe
+    from latentatlas.estimators.backends import backend_label
+    from latentatlas.estimators.probe import make_probe
 
     X, y = _codes(3000)
     tr = np.arange(3000) < 2500
@@ -104,7 +103,7 @@ def test_the_knn_probe_searches_approximately_above_the_threshold_within_0_01():
 
 def test_the_nystroem_svm_learns_from_a_seeded_subsample_above_its_cap():
     # liblinear's copy of the kernel map is what put 1M codes over 16 GB; the cap bounds it.
-    from latentatlas.latent.probe import SVMProbe
+    from latentatlas.estimators.probe import SVMProbe
 
     X, y = _codes(900)
     full = SVMProbe(exact_max_samples=100, n_nystroem=100, random_state=0).fit(X, y)

@@ -1,4 +1,4 @@
-"""Analysis lanes (latent/lanes.py): the sections side by side in processes from LANES_MIN_JOBS jobs.
+"""Analysis lanes (stages/lanes.py): the sections side by side in processes from LANES_MIN_JOBS jobs.
 
 The lanes must change when the figures are ready, never what they show: the same analysis in
 one process and in three lanes on as many threads each writes the same metrics (timings aside)
@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from latentatlas.errors import UserError
-from latentatlas.latent import lanes
-from latentatlas.latent.analyze import analyze_run
+from latentatlas.stages import lanes
+from latentatlas.stages.analyze import analyze_run
 from latentatlas.settings import AnalysisConfig
 from test_analyze import fake_run
 
@@ -99,7 +99,7 @@ def test_a_childs_one_line_error_reaches_the_parent(tmp_path):
             "raw": False, "choice_jobs": 8, "verbose": False, "out": str(tmp_path / "side.json")}
     path = tmp_path / "side-args.json"
     path.write_text(json.dumps(args))
-    proc = subprocess.Popen([sys.executable, "-m", "latentatlas.latent.lanes", str(path)])
+    proc = subprocess.Popen([sys.executable, "-m", "latentatlas.stages.lanes", str(path)])
     with pytest.raises(UserError, match="missing"):
         lanes._finish({"lane": "side", "proc": proc, "out": tmp_path / "side.json"})
     assert proc.returncode == 2

@@ -22,7 +22,7 @@ import latentatlas
 REPO = Path(__file__).resolve().parents[1]
 TORCH = "torch==2.13.0"   # the build the Makefile installs; never an unpinned torch (GBs of CUDA)
 PACKAGE_DATA = ("latentatlas/presets/demo.toml", "latentatlas/data/sample/t10k-images-idx3-ubyte.gz",
-                "latentatlas/data/sample/t10k-labels-idx1-ubyte.gz", "latentatlas/report/report.css")
+                "latentatlas/data/sample/t10k-labels-idx1-ubyte.gz", "latentatlas/stages/report/report.css")
 
 
 def test_the_version_is_written_once():
@@ -105,7 +105,7 @@ def test_the_installed_wheel_runs_the_demo_outside_the_source_tree(installed, tm
          "--out", "runs/demo")
     run = work / "runs" / "demo"
     report = (run / "report.html").read_text()
-    css = (Path(where).parent / "report" / "report.css").read_text()
+    css = (Path(where).parent / "stages" / "report" / "report.css").read_text()
     assert css.strip()[:300] in report                            # the installed stylesheet, inlined
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["train"]["completed"] and "logreg" in metrics["probes"]

@@ -5,7 +5,7 @@ import pytest
 from sklearn.base import clone
 
 from latentatlas.errors import UserError
-from latentatlas.latent.probe import KNNProbe, LogRegProbe, SVMProbe, evaluate_probe, make_probe
+from latentatlas.estimators.probe import KNNProbe, LogRegProbe, SVMProbe, evaluate_probe, make_probe
 
 
 def blobs(n=600, d=8, k=4, seed=0):
@@ -87,9 +87,9 @@ def test_bad_probe_choices_are_user_errors():
         LogRegProbe().fit(np.full_like(X, np.nan), y)
 
 
-# ------------------------------------------------------------------ factor probes (latent/factors.py)
+# ------------------------------------------------------------------ factor probes (estimators/factors.py)
 def test_hue_is_a_point_on_the_circle_and_wraps_around():
-    from latentatlas.latent.factors import score_factor, target
+    from latentatlas.estimators.factors import score_factor, target
 
     t = target("hue", [0.0, 0.25, 0.99])
     np.testing.assert_allclose(t[:2], [[1, 0], [0, 1]], atol=1e-12)
@@ -101,7 +101,7 @@ def test_hue_is_a_point_on_the_circle_and_wraps_around():
 
 
 def test_factor_probe_finds_a_circular_factor_the_codes_carry_and_not_one_they_do_not():
-    from latentatlas.latent.factors import probe_factor
+    from latentatlas.estimators.factors import probe_factor
 
     rng = np.random.default_rng(0)
     hue = rng.random(1500)
@@ -118,7 +118,7 @@ def test_factor_probe_finds_a_circular_factor_the_codes_carry_and_not_one_they_d
 
 
 def test_report_sentence_names_each_factor():
-    from latentatlas.latent.factors import class_entry, sentence
+    from latentatlas.estimators.factors import class_entry, sentence
 
     probes = {"svm": {"accuracy": 0.9}, "knn": {"accuracy": 0.95}, "dims": 8}
     assert class_entry(probes) == {"accuracy": 0.95, "probe": "knn"} and class_entry({"dims": 8}) is None
@@ -132,7 +132,7 @@ def test_svm_trains_its_class_pairs_on_threads_from_4_jobs_with_the_same_answers
     the same binary problems (same C, same gamma "scale" over all codes) side by side."""
     import numpy as np
 
-    from latentatlas.latent.probe import SVM_PAIRS_MIN_JOBS, SVMProbe
+    from latentatlas.estimators.probe import SVM_PAIRS_MIN_JOBS, SVMProbe
 
     rng = np.random.default_rng(0)
     centers = rng.normal(0, 2.0, (5, 6))

@@ -5,8 +5,8 @@ import pytest
 
 from latentatlas.settings import AnalysisConfig, parse_projection_spec
 from latentatlas.errors import UserError
-from latentatlas.latent.project import (LDAProjection, PCAProjection, TSNEProjection, UMAPProjection, knn_graph,
-                                        make_projection, projection_quality)
+from latentatlas.estimators.neighbors import knn_graph
+from latentatlas.estimators.project import (LDAProjection, PCAProjection, TSNEProjection, UMAPProjection, make_projection, projection_quality)
 
 
 def blobs(n=300, d=6, k=3, seed=0, spread=0.3):
@@ -115,7 +115,7 @@ def test_umap_parallel_layout_runs_on_every_job_from_the_seeded_start(monkeypatc
     import numba
     import umap
 
-    from latentatlas.latent import project
+    from latentatlas.estimators import project
 
     seen, real = [], umap.UMAP._fit_embed_data
 
@@ -189,7 +189,7 @@ def test_pca_of_wide_inputs_takes_the_covariance_route_with_the_same_spectrum():
     eigendecomposition: the same eigenvalues and embedding as the SVD, up to float error."""
     from sklearn.decomposition import PCA
 
-    from latentatlas.latent.project import WIDE_FEATURES, PCAProjection
+    from latentatlas.estimators.project import WIDE_FEATURES, PCAProjection
 
     rng = np.random.default_rng(0)
     X = (rng.normal(size=(1300, 8)) @ rng.normal(size=(8, WIDE_FEATURES + 50))
@@ -205,7 +205,7 @@ def test_pca_of_wide_inputs_takes_the_covariance_route_with_the_same_spectrum():
 def test_tsne_gradient_goes_barnes_hut_where_its_threads_pay():
     """openTSNE's FFT gradient runs mostly on one thread, Barnes-Hut's on all of them: 2-D
     t-SNE of more than 5,000 points takes FFT below 4 jobs and Barnes-Hut from 4 up."""
-    from latentatlas.latent.project import tsne_gradient
+    from latentatlas.estimators.project import tsne_gradient
 
     assert tsne_gradient("auto", 2, 20000, 2) == "fft"
     assert tsne_gradient("auto", 2, 20000, 1) == "fft" and tsne_gradient("auto", 2, 20000, None) == "fft"

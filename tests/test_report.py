@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from latentatlas.cli import main
-from latentatlas.report.embed import plotly_fragment
-from latentatlas.report.html import SECTIONS, render_report, write_report
+from latentatlas.stages.report.embed import plotly_fragment
+from latentatlas.stages.report.html import SECTIONS, render_report, write_report
 from latentatlas.rundir import RunDir, atomic_write_json
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

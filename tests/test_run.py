@@ -188,7 +188,7 @@ def test_bad_dataset_leaves_no_folder(tmp_path, capsys):
 def test_stopped_training_is_resumed_by_the_next_run(tmp_path, tiny_config, monkeypatch, capsys):
     """Ctrl-C in training (train_run saves a checkpoint and raises KeyboardInterrupt): the next
     `run` resumes it instead of starting again."""
-    import latentatlas.train as train_mod
+    import latentatlas.stages.train as train_mod
 
     real = train_mod.train_run
     calls = []

@@ -222,7 +222,7 @@ def test_every_writing_stage_takes_the_lock(tiny_runs, tmp_path, capsys, command
 
 
 def test_a_stage_told_to_wait_runs_once_the_holder_is_done(tiny_runs, tmp_path):
-    from latentatlas.latent.encode import encode_run
+    from latentatlas.stages.encode import encode_run
 
     run = tmp_path / "run"
     shutil.copytree(tiny_runs["ae"], run)
@@ -266,7 +266,7 @@ def history(run) -> list[dict]:
 
 
 def without_timing(rows):
-    from latentatlas.train import TIMING_KEYS
+    from latentatlas.stages.train import TIMING_KEYS
 
     return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rows]
 

@@ -6,7 +6,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from latentatlas.errors import UserError
-from latentatlas.latent.sample import (ClassGaussianSampler, GaussianMixtureSampler, GaussianSampler, PriorSampler,
+from latentatlas.estimators.sample import (ClassGaussianSampler, GaussianMixtureSampler, GaussianSampler, PriorSampler,
                                        default_samplers, full_covariances, make_sampler, mle_gaussian)
 
 

@@ -20,7 +20,7 @@ LATENT = 3
 
 
 def _train(path, **train):
-    from latentatlas.train import train_run
+    from latentatlas.stages.train import train_run
 
     cfg = TrainConfig(epochs=EPOCHS, batch_size=64, max_train_images=640, seed=0, progress_images=16, threads=1,
                       **train)
@@ -99,7 +99,7 @@ def test_tensorboard_logs_scalars_images_and_the_projector_embedding(tracked):
         images = ea.Images(f"progress/{kind}")
         assert [i.step for i in images] == [1, 2] and images[0].width > 28
     # the embedding: the VAE means of the test images, as `encode` computes them
-    from latentatlas.latent.encode import load_latents
+    from latentatlas.stages.encode import load_latents
 
     copy = run.parent / "copy"
     shutil.copytree(run, copy)
@@ -118,7 +118,7 @@ def test_export_tensorboard_for_a_finished_run_and_again(tracked, tmp_path, caps
     ea = _events(out)
     assert [e.step for e in ea.Scalars("loss/test")] == [1, 2]
     assert [i.step for i in ea.Images("progress/samples")] == [1, 2]
-    from latentatlas.latent.encode import load_latents
+    from latentatlas.stages.encode import load_latents
 
     _check_embedding(out, run, expect_codes=load_latents(run)["test_mean"])
 
@@ -176,7 +176,7 @@ def test_mlflow_logs_settings_epochs_final_figures_and_the_report(tracked, monke
     assert sorted((m.step, m.value) for m in losses) == [(h["epoch"], pytest.approx(h["test_loss"])) for h in history]
     assert got.data.metrics["train.test_loss"] == pytest.approx(tracked["metrics"]["test_loss"])
     # `latentatlas run` ends with the report: it goes to the same MLflow run
-    from latentatlas.report.html import write_report
+    from latentatlas.stages.report.html import write_report
     from latentatlas.tracking import after_report
 
     copy = run.parent / "reported"

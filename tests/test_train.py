@@ -15,7 +15,7 @@ import torch
 
 from latentatlas.cli import main
 from latentatlas.settings import DataConfig, ModelConfig, TrainConfig
-from latentatlas.train import TIMING_KEYS, train_run
+from latentatlas.stages.train import TIMING_KEYS, train_run
 
 # A small, fast network and data slice; threads=1 so that runs in different processes
 # do the same float arithmetic in the same order.
@@ -486,7 +486,7 @@ def test_colour_npz_trains_end_to_end_with_bits_per_dim(tmp_path, capsys):
     from colour_data import write_colour_npz
 
     from latentatlas.models.losses import bits_per_dim
-    from latentatlas.report.html import render_report
+    from latentatlas.stages.report.html import render_report
     from latentatlas.rundir import RunDir
 
     npz = write_colour_npz(tmp_path / "colour.npz", n_train=256, n_test=128)

@@ -17,7 +17,7 @@ from test_train import SMALL_ARGS, history, same_weights, small, without_timing
 from latentatlas.cli import main
 from latentatlas.errors import UserError
 from latentatlas.settings import TrainConfig
-from latentatlas.train import train_run
+from latentatlas.stages.train import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 

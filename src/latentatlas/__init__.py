@@ -16,8 +16,8 @@ __version__ = "0.1.0"
 from .errors import UserError  # noqa: E402,F401
 
 # name -> module that defines it, imported on first use (PEP 562).
-_LAZY = {"open_run": "latentatlas.api", "run": "latentatlas.api", "Run": "latentatlas.api",
-         "Figure": "latentatlas.api"}
+_LAZY = {"train": "latentatlas.api", "open_run": "latentatlas.api", "run": "latentatlas.api",
+         "Run": "latentatlas.api", "Figure": "latentatlas.api"}
 
 __all__ = ["__version__", "UserError", "train", "open_run", "run", "Run", "Figure"]
 
@@ -25,8 +25,6 @@ __all__ = ["__version__", "UserError", "train", "open_run", "run", "Run", "Figur
 def __getattr__(name: str):
     import importlib
 
-    if name == "train":  # the training module, made callable: la.train(...) is latentatlas.api.train
-        return importlib.import_module("latentatlas.train")
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'latentatlas' has no attribute {name!r}")

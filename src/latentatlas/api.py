@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import difflib
 import html
-import sys
-import types
 from dataclasses import fields
 from pathlib import Path
 
@@ -122,7 +120,7 @@ def train(*, out=None, preset: str | None = None, config=None, resume: bool = Fa
     """
     from .rundir import RunDir
     from .settings import SECTIONS
-    from .train import train_run
+    from .stages.train import train_run
 
     extra = [RunDir(out).read_config()] if resume and out else []
     cfg = _config(settings, preset, config, SECTIONS, extra)
@@ -196,25 +194,25 @@ class Run:
     def codes(self, split: str = "test", kind: str = "mean"):
         """float32 (N, d) latent codes of a split ("train", "test", "all"): AE codes / VAE means
         (kind="mean"), "mu+logvar" or a sampled "z". Encodes the run first if needed."""
-        from .latent.encode import features, load_latents
+        from .stages.encode import features, load_latents
 
         return features(load_latents(self.path), split, kind)
 
     def labels(self, split: str = "test"):
         """int64 (N,) class labels of a split, aligned with codes(split)."""
-        from .latent.encode import labels, load_latents
+        from .stages.encode import labels, load_latents
 
         return labels(load_latents(self.path), split)
 
     @property
     def class_names(self) -> list[str]:
-        from .latent.encode import load_latents
+        from .stages.encode import load_latents
 
         return load_latents(self.path)["class_names"]
 
     # -- the stages ------------------------------------------------------------------------
     def encode(self, batch_size: int = 1024, device=None) -> "Run":
-        from .latent.encode import encode_run
+        from .stages.encode import encode_run
 
         encode_run(self.path, batch_size=batch_size, device=device)
         return self
@@ -222,7 +220,7 @@ class Run:
     def analyze(self, verbose: bool = True, **settings) -> "Run":
         """Projections, probes, clustering: the run's [analysis] settings, then `settings`
         (projections="pca:2,umap:3", probes="svm", clusterers="none", seed=1, ...)."""
-        from .latent.analyze import analyze_run
+        from .stages.analyze import analyze_run
 
         analyze_run(self.path, self._section("analysis", settings), verbose=verbose)
         return self
@@ -230,14 +228,14 @@ class Run:
     def sample(self, progress: bool = True, **settings) -> "Run":
         """Samples, the judge, walks: the run's [generate] settings, then `settings`
         (samplers="gmm", n_per_class=8, judge=False, walks=[["1", "7"]], seed=1, ...)."""
-        from .latent.generate import generate_run
+        from .stages.generate import generate_run
 
         generate_run(self.path, self._section("generate", settings), progress=progress)
         return self
 
     def report(self, baseline=None) -> "Run":
         """Write report.html (one file, readable offline); its path is .report_path."""
-        from .report.html import write_report
+        from .stages.report.html import write_report
 
         write_report(self.path, baseline=baseline)
         return self
@@ -334,13 +332,3 @@ def summary_html(run: Run) -> str:
 
 
 # ----------------------------------------------------------------------------- la.train
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        return train(*args, **kwargs)
-
-
-def make_train_module_callable(name: str) -> None:
-    """`la.train(...)` calls `train` above although `latentatlas.train` is also the training
-    loop's module: importing a submodule sets it as the package's attribute, replacing any
-    function of that name, so the module itself is made callable."""
-    sys.modules[name].__class__ = _CallableModule

@@ -34,12 +34,12 @@ STAGES = ("train", "data", "encode", "analyze", "generate", "report")
 
 # stage -> (module, function, files it reads, files it must leave)
 ENTRY = {
-    "train": ("latentatlas.train", "train_run", (), (WEIGHTS, MODEL_JSON, HISTORY)),
+    "train": ("latentatlas.stages.train", "train_run", (), (WEIGHTS, MODEL_JSON, HISTORY)),
     "data": ("latentatlas.pipeline", "describe_data", (CONFIG,), ()),
-    "encode": ("latentatlas.latent.encode", "encode_run", (WEIGHTS, MODEL_JSON), (LATENTS,)),
-    "analyze": ("latentatlas.latent.analyze", "analyze_run", (LATENTS,), ()),
-    "generate": ("latentatlas.latent.generate", "generate_run", (WEIGHTS, LATENTS), ()),
-    "report": ("latentatlas.report.html", "write_report", (), (REPORT,)),
+    "encode": ("latentatlas.stages.encode", "encode_run", (WEIGHTS, MODEL_JSON), (LATENTS,)),
+    "analyze": ("latentatlas.stages.analyze", "analyze_run", (LATENTS,), ()),
+    "generate": ("latentatlas.stages.generate", "generate_run", (WEIGHTS, LATENTS), ()),
+    "report": ("latentatlas.stages.report.html", "write_report", (), (REPORT,)),
 }
 SECTION_OF_STAGE = {"train": ("data", "model", "train"), "data": ("data",), "encode": (), "analyze": ("analysis",),
                     "generate": ("generate",), "report": ()}
@@ -206,7 +206,7 @@ def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = N
     if unknown:
         raise UserError(f"cannot skip {', '.join(unknown)}: the stages are {', '.join(STAGES)}")
     if "analyze" not in skip:
-        from .cores import resolve_jobs
+        from .runtime import resolve_jobs
 
         # --jobs over the cores is refused now, not after minutes of training.
         resolve_jobs(cfg.section_dict("analysis").get("n_jobs"))

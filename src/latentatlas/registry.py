@@ -1,13 +1,13 @@
 """One registry per pluggable kind: name -> entry (class, title, limits).
 
-    PROJECTIONS   pca, lda, tsne, umap               latent/project.py
-    PROBES        svm, logreg, knn                   latent/probe.py
-    CLUSTERERS    gmm, kmeans, n2d                   latent/cluster.py
-    SAMPLERS      prior, gaussian, class-gaussian, gmm   latent/sample.py
+    PROJECTIONS   pca, lda, tsne, umap               estimators/project.py
+    PROBES        svm, logreg, knn                   estimators/probe.py
+    CLUSTERERS    gmm, kmeans, n2d                   estimators/cluster.py
+    SAMPLERS      prior, gaussian, class-gaussian, gmm   estimators/sample.py
     OPTIMIZERS    adam, adamw, rmsprop, sgd, muon    training/optim.py
     SCHEDULES     none, cosine, onecycle             training/optim.py
     MODELS        ae, vae, vade, dense-ae, study...  models/
-    FEATURES      mean, mu+logvar, z                 latent/encode.py (what analysis reads)
+    FEATURES      mean, mu+logvar, z                 stages/encode.py (what analysis reads)
 
 In the style of openTSNE's backends dict and torch.optim's classes: a new kind is
 one entry here (and its class where the entry points). The class is named as
@@ -66,44 +66,44 @@ class Registry(dict):
 
 
 # limits["backends"]: {"torch": "module:Class"}, the class analysis uses with --backend torch (or auto on a
-# GPU); an entry without one keeps its CPU class there (latent/backends.py).
+# GPU); an entry without one keeps its CPU class there (estimators/backends.py).
 # limits["max_dims"]: the most dimensions a setting may ask for (a scatter shows at most 3);
 # TSNEProjection refuses more as well (openTSNE: FFT in 1-2 D, Barnes-Hut's tree beyond).
 PROJECTIONS = Registry("projection", [
-    Entry("pca", "PCA", "latentatlas.latent.project:PCAProjection", {"max_dims": 3}),
-    Entry("lda", "LDA", "latentatlas.latent.project:LDAProjection", {"max_dims": 3}),
+    Entry("pca", "PCA", "latentatlas.estimators.project:PCAProjection", {"max_dims": 3}),
+    Entry("lda", "LDA", "latentatlas.estimators.project:LDAProjection", {"max_dims": 3}),
     # openTSNE's FFT gradients work in 1-2 D, Barnes-Hut beyond; a scatter shows <= 3.
-    # No torch backend: TorchDR's t-SNE (latent/torch_backends.py:TorchTSNE) scored 0.03 lower
+    # No torch backend: TorchDR's t-SNE (estimators/torch_backends.py:TorchTSNE) scored 0.03 lower
     # trustworthiness than openTSNE on 2,000 16-d mixture codes, outside the 0.01 the issue allows.
-    Entry("tsne", "t-SNE", "latentatlas.latent.project:TSNEProjection", {"max_dims": 3}),
-    # No torch backend yet either: TorchDR's UMAP (latent/torch_backends.py:TorchUMAP) gave a kNN
+    Entry("tsne", "t-SNE", "latentatlas.estimators.project:TSNEProjection", {"max_dims": 3}),
+    # No torch backend yet either: TorchDR's UMAP (estimators/torch_backends.py:TorchUMAP) gave a kNN
     # accuracy 0.0105 off umap-learn's on 2,000 such codes (tests/test_backends.py), just outside 0.01.
-    Entry("umap", "UMAP", "latentatlas.latent.project:UMAPProjection", {"max_dims": 3}),
+    Entry("umap", "UMAP", "latentatlas.estimators.project:UMAPProjection", {"max_dims": 3}),
 ])
 
 PROBES = Registry("probe", [
     # limits["solvers"]: the svm_solver choices ("auto": exact up to svm_exact_max_samples codes)
-    Entry("svm", "SVM (RBF kernel)", "latentatlas.latent.probe:SVMProbe", {"solvers": ("auto", "exact", "nystroem")}),
-    Entry("logreg", "logistic regression", "latentatlas.latent.probe:LogRegProbe",
-          {"backends": {"torch": "latentatlas.latent.torch_backends:LogRegTorchProbe"}}),
-    Entry("knn", "k-nearest neighbours", "latentatlas.latent.probe:KNNProbe",
-          {"backends": {"torch": "latentatlas.latent.torch_backends:KNNTorchProbe"}}),
+    Entry("svm", "SVM (RBF kernel)", "latentatlas.estimators.probe:SVMProbe", {"solvers": ("auto", "exact", "nystroem")}),
+    Entry("logreg", "logistic regression", "latentatlas.estimators.probe:LogRegProbe",
+          {"backends": {"torch": "latentatlas.estimators.torch_backends:LogRegTorchProbe"}}),
+    Entry("knn", "k-nearest neighbours", "latentatlas.estimators.probe:KNNProbe",
+          {"backends": {"torch": "latentatlas.estimators.torch_backends:KNNTorchProbe"}}),
 ])
 
 CLUSTERERS = Registry("clusterer", [
-    Entry("gmm", "Gaussian mixture", "latentatlas.latent.cluster:GMMClusterer"),
-    Entry("kmeans", "k-means", "latentatlas.latent.cluster:KMeansClusterer",
-          {"backends": {"torch": "latentatlas.latent.torch_backends:TorchKMeans"}}),
-    Entry("n2d", "N2D (UMAP + Gaussian mixture)", "latentatlas.latent.cluster:N2D"),
+    Entry("gmm", "Gaussian mixture", "latentatlas.estimators.cluster:GMMClusterer"),
+    Entry("kmeans", "k-means", "latentatlas.estimators.cluster:KMeansClusterer",
+          {"backends": {"torch": "latentatlas.estimators.torch_backends:TorchKMeans"}}),
+    Entry("n2d", "N2D (UMAP + Gaussian mixture)", "latentatlas.estimators.cluster:N2D"),
 ])
 
 # limits["needs"]: "vae" (the N(0, I) prior exists only for a VAE) or "labels" (per-class fit).
 SAMPLERS = Registry("sampler", [
-    Entry("prior", "prior N(0, I)", "latentatlas.latent.sample:PriorSampler", {"needs": "vae"}),
-    Entry("gaussian", "one Gaussian", "latentatlas.latent.sample:GaussianSampler"),
-    Entry("class-gaussian", "one Gaussian per class", "latentatlas.latent.sample:ClassGaussianSampler",
+    Entry("prior", "prior N(0, I)", "latentatlas.estimators.sample:PriorSampler", {"needs": "vae"}),
+    Entry("gaussian", "one Gaussian", "latentatlas.estimators.sample:GaussianSampler"),
+    Entry("class-gaussian", "one Gaussian per class", "latentatlas.estimators.sample:ClassGaussianSampler",
           {"needs": "labels"}),
-    Entry("gmm", "Gaussian mixture", "latentatlas.latent.sample:GaussianMixtureSampler"),
+    Entry("gmm", "Gaussian mixture", "latentatlas.estimators.sample:GaussianMixtureSampler"),
 ])
 
 OPTIMIZERS = Registry("optimizer", [
@@ -135,7 +135,7 @@ MODELS = Registry("model", [
     Entry("study004-ae", "study 004 autoencoder", "latentatlas.models.studies:Study004AE"),
 ])
 
-# What analysis reads from latents.npz (no class: latent/encode.py's `features` builds them);
+# What analysis reads from latents.npz (no class: stages/encode.py's `features` builds them);
 # limits["needs"] "vae": only a VAE stores the log-variances these need.
 FEATURES = Registry("features", [
     Entry("mean", "latent means (VAE mu, autoencoder z)", ""),

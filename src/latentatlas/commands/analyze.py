@@ -46,7 +46,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     from ..errors import UserError
-    from ..latent.analyze import analyze_run
+    from ..stages.analyze import analyze_run
     from ..rundir import RunDir
 
     for part in args.only or []:

@@ -17,7 +17,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..compare import compare_runs, format_table
+    from ..stages.compare import compare_runs, format_table
 
     text = format_table(compare_runs(args.run_dirs), args.format)
     print(text)

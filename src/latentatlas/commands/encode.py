@@ -23,7 +23,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..latent.encode import encode_run
+    from ..stages.encode import encode_run
 
     m = encode_run(args.run_dir, batch_size=args.batch_size, device=args.device, wait=args.wait)
     print(f"encoded {m['n_train']} train + {m['n_test']} test images of {m['dataset']} to {m['latent_dim']}-d "

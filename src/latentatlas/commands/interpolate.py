@@ -54,8 +54,8 @@ def walks_from_args(args):
 def run(args) -> int:
     import time
 
-    from ..latent.context import open_run
-    from ..latent.walks import interpolation_section
+    from ..context import open_run
+    from ..stages.walks import interpolation_section
     from ..rundir import RunDir
     from ..settings import resolve_sections
 

@@ -34,29 +34,6 @@ def add_parser(sub):
     return p
 
 
-def print_judge(section: dict) -> None:
-    """The judge section as a few readable lines."""
-    j = section["judge"]
-    how = "cached" if j.get("cached") else f"trained in {j.get('train_seconds')} s"
-    print(f"judge: test accuracy {j['test_accuracy']:.4f} ({how}; {j['dataset_key']})")
-    n = section["n_per_sampler"]
-    print(f"Frechet distance to {section['fd_real_test_n']} real test images, {n} images each (lower is better):")
-    print(f"  {'real train images (floor)':32s} FD {section['fd_floor_train_vs_test']:8.3f}")
-    rec = section["reconstruction"]
-    print(f"  {'reconstructions of train images':32s} FD {rec['fd']:8.3f}   judge accuracy {rec['accuracy']:.3f}")
-    for name, rep in section["samplers"].items():
-        fid = f"   fidelity {rep['fidelity']:.3f}" if rep.get("fidelity") is not None else ""
-        top = max(rep["label_histogram"], key=rep["label_histogram"].get)
-        print(f"  {rep['description']:32s} FD {rep['fd']:8.3f}{fid}   most common label {top!r} "
-              f"({rep['top_label_share']:.0%})")
-        hist = "  ".join(f"{c}:{k}" for c, k in rep["label_histogram"].items())
-        print(f"    judge's labels      {hist}")
-        per = rep.get("per_class")
-        if per and name == "class-gaussian":
-            cells = "  ".join(f"{c}: {v['fidelity']:.2f}" for c, v in per.items())
-            print(f"    fidelity per class  {cells}")
-
-
 def run(args) -> int:
     import time
 
@@ -66,7 +43,7 @@ def run(args) -> int:
         if not args.dataset:
             raise UserError("give a RUN_DIR to grade its samples, or --dataset NAME to train/load only the judge")
         from ..data import load_dataset
-        from ..judge.classifier import load_or_train_judge
+        from ..estimators.classifier import load_or_train_judge
         from ..settings import resolve_sections
 
         data_cfg = resolve_sections(("data",), {"data": {"name": args.dataset}}, args=args)["data"]
@@ -79,10 +56,10 @@ def run(args) -> int:
     if args.dataset:
         raise UserError("give either a RUN_DIR (its dataset is in config.json) or --dataset, not both")
 
-    from ..judge.section import judge_section
-    from ..latent.context import open_run
+    from ..stages.judge import judge_section
+    from ..context import open_run
     from ..rundir import RunDir
-    from .sample import generate_config_from_args
+    from .generation import generate_config_from_args, print_judge
 
     cfg = generate_config_from_args(args, RunDir(args.run_dir).config_section("generate"))
     RunDir(args.run_dir).require()          # a missing run is named before the lock is taken
@@ -90,7 +67,7 @@ def run(args) -> int:
         t0 = time.perf_counter()
         ctx = open_run(args.run_dir)
         if args.retrain:
-            from ..judge.classifier import load_or_train_judge
+            from ..estimators.classifier import load_or_train_judge
 
             ctx._judge = load_or_train_judge(ctx.dataset(), retrain=True)
         print_judge(judge_section(ctx, cfg))

@@ -18,7 +18,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..report.html import write_report
+    from ..stages.report.html import write_report
     from ..rundir import RunDir
 
     RunDir(args.run_dir).require()          # a missing run is named before the lock is taken

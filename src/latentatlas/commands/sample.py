@@ -21,13 +21,6 @@ from . import HelpFormatter, add_wait_option
 SAMPLE_SETTINGS = ("samplers", "n_per_class", "classes", "n_components", "seed", "n_judge")
 
 
-def generate_config_from_args(args, base: dict | None = None):
-    """GenerateConfig: dataclass defaults < `base` (a preset's or run's [generate] table) < options given."""
-    from ..settings import resolve_sections
-
-    return resolve_sections(("generate",), {"generate": dict(base or {})}, args=args)["generate"]
-
-
 def add_parser(sub):
     p = sub.add_parser("sample", help="decode samples from latent samplers (prior, Gaussian, per class, mixture)",
                        description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
@@ -44,10 +37,13 @@ def run(args) -> int:
     import time
 
     from ..data.subset import class_indices as resolve_classes
-    from ..judge.section import judge_section
-    from ..latent.context import open_run
-    from ..latent.generate import fit_samplers, sample_section, sampler_names
+    from ..stages.judge import judge_section
+    from ..context import open_run
+    from ..stages.generate import sample_section
+    from ..stages.samplers import fit_samplers, sampler_names
     from ..rundir import RunDir
+
+    from .generation import generate_config_from_args
 
     cfg = generate_config_from_args(args, RunDir(args.run_dir).config_section("generate"))
     RunDir(args.run_dir).require()          # a missing run is named before the lock is taken
@@ -60,7 +56,7 @@ def run(args) -> int:
         for name, info in section["samplers"].items():
             print(f"{name:15s} {info['description']}: {ctx.run.path / info['grid']}")
         if args.judge:
-            from .judge import print_judge
+            from .generation import print_judge
 
             print_judge(judge_section(ctx, cfg, samplers))
         ctx.run.record_timing("sample", time.perf_counter() - t0)

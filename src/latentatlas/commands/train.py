@@ -94,7 +94,7 @@ def _keep_preset_stages(out, preset: str) -> None:
 
 def run(args) -> int:
     from ..rundir import RunDir
-    from ..train import train_run
+    from ..stages.train import train_run
 
     data_cfg, model_cfg, train_cfg = train_config_from_args(args)
     out = default_out(args, data_cfg, model_cfg)

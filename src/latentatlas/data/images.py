@@ -284,7 +284,7 @@ def _read_all(paths: list[Path], size: int, fit: str, color: str, stack: _Stack,
     from PIL import Image, UnidentifiedImageError
     from tqdm.auto import tqdm
 
-    from ..cores import usable_cores
+    from ..runtime import usable_cores
 
     bad = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error,
            Image.DecompressionBombError)

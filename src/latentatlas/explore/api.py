@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..latent.factors import CIRCULAR
+from ..estimators.factors import CIRCULAR
 from .security import Limits, RequestError
 from .state import VIEW_TITLES, ExploreState, gif, png, strip
 

@@ -66,7 +66,7 @@ class ExploreState:
         import torch
 
         from ..data import load_dataset
-        from ..latent.encode import load_latents
+        from ..stages.encode import load_latents
         from ..models import check_fits_data, load_model
 
         rd = RunDir(run_dir)
@@ -155,7 +155,7 @@ class ExploreState:
 
     def _project(self, view: str):
         """(xy (N, 2), fitted umap.UMAP or None) of every code."""
-        from ..latent.project import make_projection
+        from ..estimators.project import make_projection
 
         y = self.labels
         if view == "lda":
@@ -178,7 +178,7 @@ class ExploreState:
 
     def _probe(self) -> np.ndarray:
         """Predictions of a logistic-regression probe fitted on the train codes, for every point."""
-        from ..latent.probe import make_probe
+        from ..estimators.probe import make_probe
 
         probe = make_probe("logreg", random_state=0).fit(self.codes[: self.n_train], self.labels[: self.n_train])
         return np.asarray(probe.predict(self.codes), np.int64)

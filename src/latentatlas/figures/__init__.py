@@ -20,6 +20,6 @@ metrics.json section, saying which report section it belongs to (one of
 """
 
 # Report sections a stage may file a figure under (the "section" key of a figure dict in
-# metrics.json). report/html.py gives them their titles and order.
+# metrics.json). stages/report/html.py gives them their titles and order.
 SECTIONS = ("data", "training", "reconstructions", "projections", "pca", "probes", "clustering",
             "generation", "walks")

@@ -20,9 +20,9 @@ FEATURE_KINDS = tuple(FEATURES)
 SVM_SOLVERS = tuple(PROBES["svm"].limits["solvers"])
 COMPILE_CHOICES = ("auto", "none", "compile", "cudagraphs")   # latentatlas.training.speed.compile_mode
 LR_SCALINGS = ("none", "sqrt", "linear")                       # latentatlas.training.speed.scaled_lr
-ANALYSIS_BACKENDS = ("auto", "cpu", "torch")      # latent/backends.py: what each one computes with
-UMAP_LAYOUTS = ("auto", "seeded", "parallel")     # latent/project.py: UMAPProjection(layout=...)
-LANE_MODES = ("auto", "on", "off")                # latent/lanes.py: the sections side by side
+ANALYSIS_BACKENDS = ("auto", "cpu", "torch")      # estimators/backends.py: what each one computes with
+UMAP_LAYOUTS = ("auto", "seeded", "parallel")     # estimators/project.py: UMAPProjection(layout=...)
+LANE_MODES = ("auto", "on", "off")                # stages/lanes.py: the sections side by side
 COLOR_MODES = ("auto", "rgb", "grey")            # latentatlas.data: channels of the loaded images
 FIT_RULES = ("crop", "pad")                      # latentatlas.data.images: folder images to one size
 
@@ -251,7 +251,7 @@ class AnalysisConfig:
                                          "approximate nearest-neighbour descent above; 0 = always exact",
                                          metavar="N")
     # Seeded UMAP runs its layout on one thread (umap-learn); from 4 jobs up the parallel layout
-    # saves more than bit-reproducibility is worth by default (latent/project.py, UMAPProjection).
+    # saves more than bit-reproducibility is worth by default (estimators/project.py, UMAPProjection).
     umap_layout: str = setting("auto", "UMAP's layout: seeded (bit-reproducible, one thread), parallel (every job; "
                                "same quality, not bit-reproducible), auto = parallel from 4 jobs up",
                                choices=UMAP_LAYOUTS)

@@ -128,7 +128,7 @@ def test_codes(run_dir, encode_if_missing: bool, max_points: int = MAX_POINTS, s
     it, as every stage does); else the test split encoded in memory, writing nothing.
     """
     from ..data import load_dataset
-    from ..latent.encode import load_latents
+    from ..stages.encode import load_latents
     from ..rundir import LATENTS
 
     rd = RunDir(run_dir)
@@ -154,7 +154,7 @@ def test_codes(run_dir, encode_if_missing: bool, max_points: int = MAX_POINTS, s
 def _encode_test(rd: RunDir, ds) -> np.ndarray:
     import torch
 
-    from ..latent.encode import _encode_array
+    from ..stages.encode import _encode_array
     from ..models import load_model
 
     model = load_model(rd.path, device="cpu")

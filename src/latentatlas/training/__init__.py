@@ -1,4 +1,4 @@
-"""Pieces of the training loop (`latentatlas.train.train_run` puts them together).
+"""Pieces of the training loop (`latentatlas.stages.train.train_run` puts them together).
 
     loop         prepare (check the input, data on the device, model, optimizer, resume),
                  run one epoch, evaluate on the test split

@@ -1,4 +1,4 @@
-"""Where training runs: the device, the CPU thread count, and torch.distributed.
+"""torch.distributed for training (the device and thread rules are latentatlas.runtime's).
 
 Data-parallel training is started by `torchrun` (it sets RANK, WORLD_SIZE,
 LOCAL_RANK, MASTER_ADDR/PORT); the same command trains on one process otherwise.
@@ -9,69 +9,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..errors import UserError
-
-
-def choose_device(name: str = "auto", local_rank: int = 0):
-    """"auto" -> CUDA if present, else Apple MPS, else CPU; or exactly what was asked."""
-    import torch
-
-    name = (name or "auto").lower()
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank % torch.cuda.device_count())
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError(f"--device {name} asked for, but {_no_cuda_reason(torch)}; available here: "
-                            f"{', '.join(available_devices())} (--device auto picks the first)")
-        if dev.index is None:
-            dev = torch.device("cuda", local_rank % torch.cuda.device_count())
-    if dev.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise UserError("--device mps asked for, but Apple MPS is not available; use --device auto or cpu")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise UserError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
-    return dev
-
-
-def available_devices() -> list[str]:
-    """The device names this process can train on, best first: cuda:N..., mps, cpu."""
-    import torch
-
-    names = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        names.append("mps")
-    return names + ["cpu"]
-
-
-def _no_cuda_reason(torch) -> str:
-    if torch.version.cuda is None:
-        return f"this torch ({torch.__version__}) was built without CUDA"
-    return f"this torch (CUDA {torch.version.cuda}) finds no CUDA GPU (driver, or CUDA_VISIBLE_DEVICES?)"
-
-
-def set_threads(threads: int | None, world_size: int = 1) -> int:
-    """Set torch's intra-op threads: `threads`, or every core this process may use (affinity
-    and cgroup quota respected: torch's own default counts the machine's cores), shared
-    between the ranks under torchrun."""
-    import torch
-
-    from ..cores import usable_cores
-
-    if threads is None:
-        threads = max(1, usable_cores() // world_size)
-    torch.set_num_threads(int(threads))
-    return torch.get_num_threads()
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The pieces of one training: prepare it, run one epoch, evaluate on the test split.
 
-`latentatlas.train.train_run` reads as prepare / run one epoch / evaluate / record;
+`latentatlas.stages.train.train_run` reads as prepare / run one epoch / evaluate / record;
 this module holds the first three, `training/record.py` the last. Seeds come from
 (seed, epoch, rank, purpose) through `seed_of`, so a resumed run continues exactly as
 the uninterrupted one would have.
@@ -91,7 +91,7 @@ def check_input(rd: RunDir, data_cfg, model_cfg, cfg, resume: bool, overwrite: b
     from ..data import load_dataset
     from ..models import model_from_config
     from .checkpoint import read_checkpoint
-    from .devices import choose_device
+    from ..runtime import choose_device
 
     choose_device(cfg.device, dist.local_rank)     # --device cuda without CUDA: one line, no file
     ds = load_dataset(**asdict(data_cfg))
@@ -171,7 +171,8 @@ def build_session(rd, ds, model_cfg, cfg, dist, batch: int, spec: dict, ckpt) ->
     import torch
 
     from ..models import build_model
-    from .devices import choose_device, resolve_amp, set_threads
+    from ..runtime import choose_device, set_threads
+    from .devices import resolve_amp
     from .optim import make_optimizer, make_schedule
     from .speed import compiled_step, eval_batch, scaled_lr
 

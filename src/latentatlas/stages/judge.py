@@ -1,0 +1,170 @@
+"""The judge stage: grade every sampler's decoded images with the independent classifier.
+
+    judge_section(ctx: GenContext, cfg: GenerateConfig, samplers=None) -> dict
+
+writes metrics.json "judge": the classifier's test accuracy; per sampler the
+fidelity (sampled for class c, labelled c?), label histograms and the Frechet
+distance to real test images; the floor (real train vs real test images) and the
+model's own reconstructions as references; and the figures, filed under the
+report's "generation" section.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import UserError
+from ..context import GenContext, decode_codes
+from .samplers import fit_samplers, sampler_label, sampler_names
+from ..estimators.frechet import feature_stats, frechet_distance
+
+SECTION = "generation"     # the report section the judge's figures go to
+
+
+def _subsample(n_total: int, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_total, size=min(n, n_total), replace=False))
+
+
+def context_judge(ctx: GenContext, progress: bool = True):
+    """The judge for the run's dataset: loaded (or trained and cached) once per context."""
+    if ctx._judge is None:
+        from ..estimators.classifier import load_or_train_judge
+
+        ctx._judge = load_or_train_judge(ctx.dataset(), progress=progress)
+    return ctx._judge
+
+
+def judge_section(ctx: GenContext, cfg, samplers: dict | None = None, progress: bool = True) -> dict:
+    """The independent judge on every sampler's images; returns (and writes) metrics["judge"]."""
+    from ..figures.images import distance_bars
+
+    t0 = time.perf_counter()
+    samplers = samplers or fit_samplers(ctx, sampler_names(ctx, cfg.samplers), cfg.n_components, cfg.seed)
+    judge = context_judge(ctx, progress=progress)
+    data = ctx.dataset()
+    if list(judge.class_names) != ctx.class_names:
+        raise UserError("the judge's classes differ from this run's classes; delete the judge cache "
+                        "(latentatlas judge --retrain) and run again")
+    n = cfg.n_judge
+    real_mu, real_sigma = feature_stats(judge.features(data.x_test))   # (F,), (F, F): real test images
+
+    def fd_to_test(images) -> float:
+        return frechet_distance(*feature_stats(judge.features(images)), real_mu, real_sigma)
+
+    # References, on the same number of images as each sampler gets, so the FDs compare:
+    # the floor (real train images) and the model's own reconstructions of train images.
+    idx = _subsample(len(data.x_train), n, cfg.seed)
+    floor = fd_to_test(data.x_train[idx])
+    recon = decode_codes(ctx.model, ctx.train_codes[idx])
+    section = {
+        "judge": {"dataset_key": judge.key, "test_accuracy": judge.test_accuracy, "cached": judge.cached,
+                  "train_seconds": judge.train_seconds, "architecture": judge.architecture,
+                  "trained_on": "the dataset's training pixels (never latent codes)"},
+        "n_per_sampler": n,
+        "fd_features": judge.feature_description,
+        "fd_real_test_n": int(len(data.x_test)),
+        "fd_floor_train_vs_test": floor,
+        "reconstruction": {"fd": fd_to_test(recon),
+                           "accuracy": float((judge.predict(recon) == ctx.train_labels[idx]).mean())},
+        "samplers": {},
+        "figures": [],
+    }
+    fds = {}
+    for name, sampler in samplers.items():
+        rep = _grade_sampler(ctx, judge, name, sampler, cfg, fd_to_test, section["figures"])
+        fds[sampler_label(name, sampler)] = rep["fd"]
+        section["samplers"][name] = rep
+    path, rel = ctx.figure("judge", "frechet")
+    distance_bars(path, fds, floor=floor, reference={"reconstructions": section["reconstruction"]["fd"]})
+    section["figures"].insert(0, {"path": rel, "title": "Frechet distance per sampler", "kind": "png",
+                                  "section": SECTION,
+                                  "caption": f"Frechet distance between {n} generated images and the real test "
+                                             "images, in the judge's penultimate-layer features (lower is "
+                                             "better). Green: real train images, the floor."})
+    section["seconds"] = round(time.perf_counter() - t0, 3)
+    ctx.run.update_metrics("judge", section)
+    return section
+
+
+def _grade_sampler(ctx: GenContext, judge, name: str, sampler, cfg, fd_to_test, figures: list) -> dict:
+    """One sampler: cfg.n_judge images decoded and labelled by the judge; its figures appended."""
+    names = ctx.class_names
+    n = cfg.n_judge
+    if sampler.knows_classes:
+        per = max(1, n // len(sampler.classes_))
+        z, intended = sampler.sample(per, random_state=cfg.seed + 1)
+    else:
+        z, src = sampler.sample(n, random_state=cfg.seed + 1)
+        comp_cls = getattr(sampler, "component_class_", None)
+        intended = comp_cls[src] if comp_cls is not None else None
+    images = decode_codes(ctx.model, z)
+    predicted = judge.predict(images)
+    rep = label_report(predicted, intended, names)
+    rep["fd"] = fd_to_test(images)
+    rep["description"] = sampler_label(name, sampler)
+    if name == "gmm" and intended is not None:
+        rep["fidelity_meaning"] = "judge label == the majority training class of the sample's component"
+    counts = np.bincount(predicted, minlength=len(names))
+    rep["top_label_share"] = float(counts.max() / max(len(predicted), 1))
+    if intended is not None and sampler.knows_classes:
+        figures += _label_figures(ctx, name, sampler, images, intended, predicted, rep["fidelity"], min(10, per))
+    return rep
+
+
+def _label_figures(ctx: GenContext, name: str, sampler, images, intended, predicted, fidelity: float,
+                   cols: int) -> list[dict]:
+    """What the judge sees per intended class (heat-map) and the first `cols` images of each class,
+    the judge's disagreements framed in red."""
+    from ..figures.images import label_heatmap, labelled_grid
+
+    names = ctx.class_names
+    label = sampler_label(name, sampler)
+    table = np.zeros((len(names), len(names)), dtype=np.int64)
+    np.add.at(table, (intended, predicted), 1)
+    keep = np.unique(intended)
+    path, rel_labels = ctx.figure("judge", f"labels_{name.replace('-', '_')}")
+    label_heatmap(path, table[keep], [names[c] for c in keep], names,
+                  title=f"{label}: what the judge sees (fidelity {fidelity:.3f})")
+    pick = np.concatenate([np.flatnonzero(intended == c)[:cols] for c in keep])
+    path, rel_samples = ctx.figure("judge", f"samples_{name.replace('-', '_')}")
+    labelled_grid(path, images[pick].reshape(len(keep), cols, *images.shape[1:]),
+                  row_labels=[names[c] for c in keep],
+                  wrong=(predicted[pick] != intended[pick]).reshape(len(keep), cols),
+                  title=f"{label}: red frame = judge disagrees")
+    return [{"path": rel_labels, "title": f"Judge labels: {label}", "kind": "png", "section": SECTION,
+             "caption": "Rows: the class a code was sampled for; columns: the label the "
+                        "independent pixel classifier gives the decoded image."},
+            {"path": rel_samples, "title": f"Judged samples: {label}", "kind": "png", "section": SECTION,
+             "caption": "Generated images; a red frame marks one the judge labels as "
+                        "another class than the one it was sampled for."}]
+
+
+def label_report(predicted: np.ndarray, intended: np.ndarray | None, class_names: list[str]) -> dict:
+    """Fidelity per intended class (fraction the judge labels as that class) and label histograms.
+
+    predicted, intended: (N,) int labels. With intended None only the overall histogram.
+    """
+    k = len(class_names)
+    predicted = np.asarray(predicted, dtype=np.int64)
+    out = {"n": int(len(predicted)),
+           "label_histogram": {class_names[c]: int(n) for c, n in enumerate(np.bincount(predicted, minlength=k))}}
+    if intended is None:
+        return out
+    intended = np.asarray(intended, dtype=np.int64)
+    out["fidelity"] = float((predicted == intended).mean()) if len(predicted) else None
+    per_class = {}
+    for c in np.unique(intended):
+        sel = intended == c
+        hist = np.bincount(predicted[sel], minlength=k)
+        per_class[class_names[c]] = {
+            "n": int(sel.sum()),
+            "fidelity": float(hist[c] / sel.sum()),
+            "label_histogram": {class_names[j]: int(n) for j, n in enumerate(hist) if n},
+        }
+    out["per_class"] = per_class
+    return out
+
+__all__ = ["judge_section", "context_judge", "label_report"]
