@@ -86,7 +86,7 @@ def n2d_over_seeds(run: Path, n_seeds: int, n_jobs: int) -> dict:
     import numpy as np
 
     from latentatlas.settings import AnalysisConfig
-    from latentatlas.stages.analyze import _subset
+    from latentatlas.stages.analyze import subset as _subset
     from latentatlas.estimators.cluster import make_clusterer, score_clustering
     from latentatlas.estimators.neighbors import knn_graph
 

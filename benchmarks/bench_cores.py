@@ -13,7 +13,7 @@ process, timed around it. Per-step seconds come from that analysis's metrics.jso
 per step that took at least 0.5 s with the fewest jobs: the seconds per job count and the
 speed-up, then the whole analysis. Target on a 16-core machine: the whole analysis at least 4x
 faster with every core than with 2 jobs; on a 2-core machine both are the same count. From 8
-jobs `analyze` runs its sections side by side (stages/lanes.py); --one-process adds a column for
+jobs `analyze` runs its sections side by side (stages/analyze/scheduler.py); --one-process adds a column for
 the most jobs with `--lanes off`, to see what the lanes give.
 """
 

@@ -1,4 +1,5 @@
-"""Analysis lanes (stages/lanes.py): the sections side by side in processes from LANES_MIN_JOBS jobs.
+"""Analysis lanes (stages/analyze/scheduler.py): the sections side by side in worker processes
+from LANES_MIN_JOBS jobs.
 
 The lanes must change when the figures are ready, never what they show: the same analysis in
 one process and in three lanes on as many threads each writes the same metrics (timings aside)
@@ -7,14 +8,13 @@ t-SNE of raw pixels then carries into a visibly different layout: as with any --
 """
 
 import json
+import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from latentatlas.errors import UserError
-from latentatlas.stages import lanes
+from latentatlas.stages.analyze import scheduler as lanes
 from latentatlas.stages.analyze import analyze_run
 from latentatlas.settings import AnalysisConfig
 from test_analyze import fake_run
@@ -24,14 +24,19 @@ CFG = dict(projections=["pca:2", "lda:2", "tsne:2", "umap:2"], probes=["svm", "l
            quality_max_samples=400, hover_images=20, n_jobs=2)
 
 
-@pytest.mark.parametrize("n_jobs", range(1, 65))
-def test_shares_use_every_job_and_give_each_lane_one(n_jobs):
-    for weights in ([2, 3, 1, 2], [2, 1, 1], [2, 1], [1]):
+@pytest.mark.parametrize("weights", [[2, 3, 1, 2], [2, 1, 1], [2, 1], [1]])
+def test_shares_use_every_job_and_give_each_lane_one(weights):
+    for n_jobs in range(1, 65):
         got = lanes.shares(n_jobs, weights)
-        assert len(got) == len(weights) and min(got) >= 1
-        assert sum(got) == max(n_jobs, len(weights))      # oversubscribed only below one job per lane
+        assert len(got) == len(weights) and min(got) >= 1, n_jobs
+        assert sum(got) == max(n_jobs, len(weights)), n_jobs   # oversubscribed only below one job per lane
+        heaviest = weights.index(max(weights))
+        assert got[heaviest] == max(got), n_jobs                # the rest goes to the heaviest lane
+
+
+def test_shares_follow_the_weights():
     assert lanes.shares(16, [2, 1, 1]) == [8, 4, 4] and lanes.shares(8, [2, 1, 1]) == [4, 2, 2]
-    assert lanes.shares(16, [2, 3, 1, 2]) == [4, 6, 2, 4]          # the rest goes to the heaviest lane
+    assert lanes.shares(16, [2, 3, 1, 2]) == [4, 6, 2, 4]
     assert lanes.shares(5, [1, 2]) == [1, 4]
 
 
@@ -40,21 +45,21 @@ def _ctx(n_jobs, specs=("pca:2",), probes=("svm",), clusterers=("gmm",), images=
 
     cfg = AnalysisConfig(projections=list(specs), probes=list(probes), clusterers=list(clusterers),
                          raw_baseline=raw, n_jobs=n_jobs, lanes=mode)
-    return {"cfg": cfg, "specs": [parse_projection_spec(s) for s in specs], "images": object() if images else None}
+    return cfg, [parse_projection_spec(s) for s in specs], images
 
 
 def test_the_plan_below_the_threshold_and_with_one_lane_is_one_process():
-    assert lanes.lane_plan(_ctx(lanes.LANES_MIN_JOBS - 1)) is None
-    assert lanes.lane_plan(_ctx(16, specs=())) is None                          # the parent runs projections
-    assert lanes.lane_plan(_ctx(16, probes=(), clusterers=(), raw=False)) is None
-    assert lanes.lane_plan(_ctx(16, mode="off")) is None
-    assert lanes.lane_plan(_ctx(2, mode="on"))["jobs"] == {"projections": 1, "side": 1, "clustering": 1}
-    assert lanes.lane_plan(_ctx(16)) == {"jobs": {"projections": 7, "side": 3, "clustering": 6}, "raw": True}
+    assert lanes.lane_plan(*_ctx(lanes.LANES_MIN_JOBS - 1)) is None
+    assert lanes.lane_plan(*_ctx(16, specs=())) is None                          # the parent runs projections
+    assert lanes.lane_plan(*_ctx(16, probes=(), clusterers=(), raw=False)) is None
+    assert lanes.lane_plan(*_ctx(16, mode="off")) is None
+    assert lanes.lane_plan(*_ctx(2, mode="on"))["jobs"] == {"projections": 1, "side": 1, "clustering": 1}
+    assert lanes.lane_plan(*_ctx(16)) == {"jobs": {"projections": 7, "side": 3, "clustering": 6}, "raw": True}
     # t-SNE, the longest step, in a lane of its own with the largest share
-    plan = lanes.lane_plan(_ctx(16, specs=("pca:2", "tsne:2", "umap:2")))
+    plan = lanes.lane_plan(*_ctx(16, specs=("pca:2", "tsne:2", "umap:2")))
     assert plan == {"jobs": {"projections": 4, "tsne": 6, "side": 2, "clustering": 4}, "raw": True}
     # without images (no data section) the raw baseline stays with the projections, which note its absence
-    assert lanes.lane_plan(_ctx(16, images=False, probes=())) == {"jobs": {"projections": 8, "clustering": 8},
+    assert lanes.lane_plan(*_ctx(16, images=False, probes=())) == {"jobs": {"projections": 8, "clustering": 8},
                                                                    "raw": False}
 
 
@@ -94,21 +99,51 @@ def test_lanes_write_what_one_process_writes(tmp_path, capfd):
     assert set(RunDir(three).read_maps()) == set(RunDir(one).read_maps()) >= {"xy_tsne", "xy_umap"}  # the explorer's
 
 
-def test_a_childs_one_line_error_reaches_the_parent(tmp_path):
-    args = {"run": str(tmp_path / "missing"), "config": {"n_jobs": 1, "probes": ["logreg"]}, "lane": "side",
-            "raw": False, "choice_jobs": 8, "verbose": False, "out": str(tmp_path / "side.json")}
-    path = tmp_path / "side-args.json"
-    path.write_text(json.dumps(args))
-    proc = subprocess.Popen([sys.executable, "-m", "latentatlas.stages.lanes", str(path)])
-    with pytest.raises(UserError, match="missing"):
-        lanes._finish({"lane": "side", "proc": proc, "out": tmp_path / "side.json"})
-    assert proc.returncode == 2
+def _pool(n=1):
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=n)
 
 
-def test_a_crashed_child_is_named_with_the_way_around_it(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
-    with pytest.raises(RuntimeError, match=r"clustering lane .* exit code 3.*--lanes off"):
-        lanes._finish({"lane": "clustering", "proc": proc, "out": tmp_path / "none.json"})
+def test_a_lanes_one_line_error_reaches_the_parent(tmp_path):
+    request = lanes.LaneRequest(run=str(tmp_path / "missing"), cfg=AnalysisConfig(n_jobs=1, probes=["logreg"]),
+                                lane="side", raw=False, choice_jobs=8, verbose=False)
+    pool = _pool()
+    try:
+        with pytest.raises(UserError, match="missing") as err:
+            lanes.finish("side", pool.submit(lanes.run_lane, request))
+        assert "\n" not in str(err.value)
+    finally:
+        pool.shutdown(kill_workers=True)
+
+
+def test_a_dead_worker_is_named_with_the_way_around_it():
+    pool = _pool()
+    try:
+        with pytest.raises(RuntimeError, match=r"clustering lane .* worker process died.*--lanes off"):
+            lanes.finish("clustering", pool.submit(os._exit, 3))
+    finally:
+        pool.shutdown(kill_workers=True)
+
+
+def test_a_lane_runs_in_a_worker_that_imports_this_latentatlas_without_pythonpath(tmp_path):
+    """No PYTHONPATH is handed to the workers: loky hands them this process's sys.path."""
+    import latentatlas
+
+    pool = _pool()
+    try:
+        env = pool.submit(os.environ.get, "PYTHONPATH").result()
+        where = pool.submit(_module_file).result()
+    finally:
+        pool.shutdown()
+    assert env == os.environ.get("PYTHONPATH")
+    assert where == latentatlas.__file__
+
+
+def _module_file():
+    import latentatlas
+
+    return latentatlas.__file__
 
 
 def test_every_lane_sees_the_factors_of_a_colour_run(tmp_path, full_data_dir, capfd):

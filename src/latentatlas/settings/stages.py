@@ -22,7 +22,7 @@ COMPILE_CHOICES = ("auto", "none", "compile", "cudagraphs")   # latentatlas.trai
 LR_SCALINGS = ("none", "sqrt", "linear")                       # latentatlas.training.speed.scaled_lr
 ANALYSIS_BACKENDS = ("auto", "cpu", "torch")      # estimators/backends.py: what each one computes with
 UMAP_LAYOUTS = ("auto", "seeded", "parallel")     # estimators/project.py: UMAPProjection(layout=...)
-LANE_MODES = ("auto", "on", "off")                # stages/lanes.py: the sections side by side
+LANE_MODES = ("auto", "on", "off")                # stages/analyze/scheduler.py: the sections side by side
 COLOR_MODES = ("auto", "rgb", "grey")            # latentatlas.data: channels of the loaded images
 FIT_RULES = ("crop", "pad")                      # latentatlas.data.images: folder images to one size
 
