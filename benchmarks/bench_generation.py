@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     import torch
 
     from latentatlas.data import load_dataset
-    from latentatlas.estimators.classifier import load_or_train_judge
+    from latentatlas.stages.judge_store import load_or_train_judge
 
     torch.set_num_threads(max(1, args.threads))
     print("== the independent judge (a CNN on pixels, cached per dataset) ==")

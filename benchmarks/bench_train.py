@@ -64,7 +64,7 @@ def bench(kind: str, args) -> dict:
     preset, key, target, label = TARGETS[kind]
     cfg = load_preset(preset)
     model_mods, train_mods = VARIANTS.get(kind, ({}, {}))
-    cfg.model = replace(cfg.model, latent_dim=LATENT[kind], **model_mods)
+    cfg = replace(cfg, model=replace(cfg.model, latent_dim=LATENT[kind], **model_mods))
     data = replace(cfg.data, data_dir=args.data_dir)
     train = replace(cfg.train, epochs=args.epochs, threads=args.threads, device=args.device, **train_mods,
                     **({"batch_size": args.batch_size} if args.batch_size else {}))

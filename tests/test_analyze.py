@@ -25,7 +25,8 @@ def fake_run(path, dims=10, classes=None, kind="ae"):
 
     data = {"name": "mnist-sample", "classes": classes}
     ds = load_dataset(**data)
-    flat = lambda x: x.reshape(len(x), -1).astype(np.float32) / 255
+    def flat(x):
+        return x.reshape(len(x), -1).astype(np.float32) / 255
     pca = PCA(dims, random_state=0).fit(flat(ds.x_train))
     lat = dict(train_mean=pca.transform(flat(ds.x_train)).astype(np.float32),
                test_mean=pca.transform(flat(ds.x_test)).astype(np.float32),
@@ -223,7 +224,8 @@ def colour_run(path, monkeypatch, with_hue: bool):
 
     use_tinted_sample(monkeypatch)
     ds = tinted_sample()
-    grey = lambda x: x.astype(np.float32).max(axis=1).reshape(len(x), -1) / 255
+    def grey(x):
+        return x.astype(np.float32).max(axis=1).reshape(len(x), -1) / 255
     pca = PCA(8, random_state=0).fit(grey(ds.x_train))
     rng = np.random.default_rng(0)
 

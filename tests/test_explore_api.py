@@ -170,7 +170,7 @@ def test_point_has_reconstruction_probe_and_neighbours(client, state):
 
 # ------------------------------------------------------------------ decoding and the inverse rule
 def test_decode_on_the_latent_view_is_exact_and_matches_the_python_api(client, state):
-    from latentatlas.stages.generate import decode_codes
+    from latentatlas.models.codec import decode_codes
 
     r = client.post("/api/decode", json={"view": "latent", "x": 0.25, "y": -0.5}).json()
     assert r["rule"].startswith("exact") and r["code"] == [0.25, -0.5]
@@ -471,7 +471,7 @@ def test_cli_warns_when_listening_beyond_loopback(monkeypatch, capsys, tmp_path)
     import latentatlas.explore.state as state_mod
 
     seen = {}
-    monkeypatch.setattr(state_mod.ExploreState, "load", classmethod(lambda cls, run, views, threads: "state"))
+    monkeypatch.setattr(state_mod.ExploreState, "load", classmethod(lambda cls, run, views, threads, device=None: "state"))
     monkeypatch.setattr(server_mod, "serve", lambda state, host, port, policy, open_browser: seen.update(
         host=host, port=port, hosts=policy.allowed_hosts, browser=open_browser))
     assert cli_main(["explore", str(tmp_path), "--host", "0.0.0.0", "--allow-host", "box.lan", "--port", "0",

@@ -13,7 +13,7 @@ from latentatlas.cli import main
 from latentatlas.settings import GenerateConfig
 from latentatlas.errors import UserError
 from latentatlas.data.subset import class_index
-from latentatlas.context import open_run
+from latentatlas.stages.encode import open_encoded as open_run
 from latentatlas.stages.generate import generate_run
 
 
@@ -22,7 +22,7 @@ def seeded_judge(tmp_path_factory):
     """Train the mnist-sample judge once, briefly (1 epoch), into the session cache the
     autouse fixture points at; the stage then finds it cached, as a second run would."""
     from latentatlas.data import load_dataset
-    from latentatlas.estimators.classifier import load_or_train_judge
+    from latentatlas.stages.judge_store import load_or_train_judge
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LATENTATLAS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -10,7 +10,8 @@ from scipy import linalg
 from latentatlas.data import ImageDataset, load_dataset
 from colour_data import write_colour_npz
 from latentatlas.errors import UserError
-from latentatlas.estimators.classifier import COLOUR_RECIPE, dataset_key, load_or_train_judge, recipe_for
+from latentatlas.estimators.classifier import COLOUR_RECIPE, dataset_key, recipe_for
+from latentatlas.stages.judge_store import load_or_train_judge
 from latentatlas.estimators.frechet import feature_stats, frechet_distance, frechet_distance_features
 from latentatlas.stages.judge import label_report
 

@@ -88,7 +88,8 @@ def test_lanes_write_what_one_process_writes(tmp_path, capfd):
         assert _without_timings(m3[section]) == _without_timings(m1[section]), section
         assert [f["path"] for f in m3[section]["figures"]] == [f["path"] for f in m1[section]["figures"]]
         # the same steps; only the kNN graphs differ (each lane builds the width it needs)
-        steps = lambda m: {k for k in m[section]["timings"] if not k.startswith("knn graph")}
+        def steps(m):
+            return {k for k in m[section]["timings"] if not k.startswith("knn graph")}
         assert steps(m3) == steps(m1)
     # every step's timing recorded, the children's too; figures on disk, the same set both ways
     assert set(m3["timings"]) >= {"analyze.probes.svm fit", "analyze.clustering.n2d fit",
@@ -156,10 +157,12 @@ def test_every_lane_sees_the_factors_of_a_colour_run(tmp_path, full_data_dir, ca
     from latentatlas.rundir import RunDir
 
     ds = load_dataset("mnist-color")
-    grey = lambda x: x.astype(np.float32).max(axis=1).reshape(len(x), -1) / 255
+    def grey(x):
+        return x.astype(np.float32).max(axis=1).reshape(len(x), -1) / 255
     pca = PCA(8, random_state=0).fit(grey(ds.x_train[:5000]))
-    codes = lambda x, hue: np.column_stack([pca.transform(grey(x)), 3 * np.cos(2 * np.pi * hue),
-                                            3 * np.sin(2 * np.pi * hue)]).astype(np.float32)
+    def codes(x, hue):
+        return np.column_stack([pca.transform(grey(x)), 3 * np.cos(2 * np.pi * hue),
+                                                3 * np.sin(2 * np.pi * hue)]).astype(np.float32)
     run = tmp_path / "run"
     run.mkdir()
     RunDir(run).write_latents(dict(

@@ -134,7 +134,8 @@ def test_latent_sizes_and_depths(cls, d):
 def test_convs_per_stage_adds_same_size_convolutions():
     one = ConvAE(latent_dim=3, channels=[8, 16], hidden_dim=0)
     three = ConvAE(latent_dim=3, channels=[8, 16], hidden_dim=0, convs_per_stage=3)
-    convs = lambda seq: [m for m in seq if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    def convs(seq):
+        return [m for m in seq if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
     # two extra stride-1 convolutions per resolution, in the encoder and in the decoder
     assert len(convs(three.encoder.conv)) == len(convs(one.encoder.conv)) + 4
     assert len(convs(three.decoder.deconv)) == len(convs(one.decoder.deconv)) + 4
@@ -148,7 +149,8 @@ def test_convs_per_stage_adds_same_size_convolutions():
 
 def test_hidden_dim_list_gives_a_deeper_mirrored_bottleneck():
     deep = ConvAE(latent_dim=3, channels=[8, 16], hidden_dim=[64, 32])
-    widths = lambda seq: [(m.in_features, m.out_features) for m in seq if isinstance(m, torch.nn.Linear)]
+    def widths(seq):
+        return [(m.in_features, m.out_features) for m in seq if isinstance(m, torch.nn.Linear)]
     flat = 16 * 7 * 7
     assert widths(deep.encoder.head) == [(flat, 64), (64, 32), (32, 3)]
     assert widths(deep.decoder.stem) == [(3, 32), (32, 64), (64, flat)]
@@ -166,7 +168,8 @@ def test_dense_ae_is_the_deep_clustering_stack():
     """DEC / N2D: d-500-500-2000-k with ReLU, the decoder its mirror; any image size and channels."""
     from latentatlas.models import DenseAE
 
-    widths = lambda seq: [(m.in_features, m.out_features) for m in seq if isinstance(m, torch.nn.Linear)]
+    def widths(seq):
+        return [(m.in_features, m.out_features) for m in seq if isinstance(m, torch.nn.Linear)]
     net = DenseAE()
     assert widths(net.encoder) == [(784, 500), (500, 500), (500, 2000), (2000, 10)]
     assert widths(net.decoder) == [(10, 2000), (2000, 500), (500, 500), (500, 784)]

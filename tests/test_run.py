@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import re
 from pathlib import Path
 
@@ -166,13 +167,12 @@ def test_demo_falls_back_to_the_sample_and_says_so(tmp_path, monkeypatch, capsys
     args = build_parser().parse_args(["run", "--preset", "demo", "--dataset", "mnist"])
     assert given_tables(args)["data"] == {"name": "mnist"}
     cfg = _config_of(["--preset", "demo"])
-    cfg.data.name = "mnist"
-    note = resolve_data(cfg, sample_fallback=True, quiet=True)
-    assert cfg.data.name == "mnist-sample" and "embedded sample" in note and calls
+    cfg = replace(cfg, data=replace(cfg.data, name="mnist"))
+    found, note = resolve_data(cfg, sample_fallback=True, quiet=True)
+    assert found.data.name == "mnist-sample" and "embedded sample" in note and calls
+    assert cfg.data.name == "mnist"                      # the settings given are frozen, never changed
     calls.clear()
-    cfg.data.name = "mnist"
-    assert resolve_data(cfg, sample_fallback=False, quiet=True) is None and not calls
-    assert cfg.data.name == "mnist"
+    assert resolve_data(cfg, sample_fallback=False, quiet=True) == (cfg, None) and not calls
 
 
 def test_bad_dataset_leaves_no_folder(tmp_path, capsys):
@@ -236,6 +236,6 @@ def test_a_model_trained_by_the_train_command_is_reused(tmp_path, tiny_runs, cap
     summary = run_pipeline(out, cfg, skip=("encode", "analyze", "generate", "report"))
     assert summary["stages"]["train"] == "reused"
     assert (out / "model.safetensors").read_bytes() == weights
-    cfg.train.epochs += 1  # other settings: trained again
+    cfg = replace(cfg, train=replace(cfg.train, epochs=cfg.train.epochs + 1))  # other settings: trained again
     summary = run_pipeline(out, cfg, skip=("data", "encode", "analyze", "generate", "report"), quiet=True)
     assert summary["stages"]["train"].startswith("ran")

@@ -93,19 +93,13 @@ def _unknown(key: str, names: dict, sections) -> str:
 
 
 def _config(settings: dict, preset, config, sections, extra_tables=()):
-    """RunConfig from the preset or config file, then the run's own tables, then `settings`."""
-    from .settings import RunConfig, layered, read_config_file, read_preset
+    """RunConfig from the preset or config file, then the run's own tables, then `settings`
+    (settings.resolve_settings, the resolve the CLI uses)."""
+    from .settings import resolve_settings
 
     if preset and config:
         raise UserError("give preset= or config=, not both")
-    base, source = {}, "defaults"
-    if config:
-        base, source = read_config_file(config), str(config)
-    elif preset:
-        base, source = read_preset(preset), f"preset {preset}"
-    RunConfig.from_dict(base, source)  # a bad file or preset is named as such, before the keywords
-    given = settings_tables(settings, sections)
-    return RunConfig.from_dict(layered(base, *extra_tables, given), source="settings")
+    return resolve_settings(preset, config, *extra_tables, settings_tables(settings, sections), source="settings")
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -137,9 +131,8 @@ def run(*, out=None, preset: str | None = None, config=None, force: bool = False
         quiet: bool = False, **settings) -> "Run":
     """`latentatlas run`: train, encode, analyse, generate and report into `out`; stages already
     done with the same settings are reused (force=True runs them again)."""
-    from .commands.run import DEFAULT_PRESET
     from .pipeline import run_pipeline
-    from .settings import SECTIONS
+    from .settings import DEFAULT_PRESET, SECTIONS
 
     chosen = preset or (None if config else DEFAULT_PRESET)
     cfg = _config(settings, chosen, config, SECTIONS)
@@ -171,6 +164,29 @@ class Run:
 
         self.path = Path(path)
         self._rd = RunDir(self.path)
+        self._context = None
+
+    @property
+    def context(self):
+        """The run context (latentatlas.context.RunContext: settings, data, codes, model), opened
+        once; a stage method run through this Run opens it afresh."""
+        if self._context is None:
+            from .context import open_run
+
+            self._context = open_run(self.path)
+        return self._context
+
+    def _latents(self) -> dict:
+        """The codes, encoded first if the run has none yet (latents.npz is the encode stage's)."""
+        if not self.context.has_latents:
+            from .stages.encode import encode_run
+
+            encode_run(self.path)
+        return self.context.latents
+
+    def _ran(self) -> "Run":
+        self._context = None           # a stage wrote the folder: read it afresh next time
+        return self
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
@@ -194,28 +210,26 @@ class Run:
     def codes(self, split: str = "test", kind: str = "mean"):
         """float32 (N, d) latent codes of a split ("train", "test", "all"): AE codes / VAE means
         (kind="mean"), "mu+logvar" or a sampled "z". Encodes the run first if needed."""
-        from .stages.encode import features, load_latents
+        from .stages.encode import features
 
-        return features(load_latents(self.path), split, kind)
+        return features(self._latents(), split, kind)
 
     def labels(self, split: str = "test"):
         """int64 (N,) class labels of a split, aligned with codes(split)."""
-        from .stages.encode import labels, load_latents
+        from .stages.encode import labels
 
-        return labels(load_latents(self.path), split)
+        return labels(self._latents(), split)
 
     @property
     def class_names(self) -> list[str]:
-        from .stages.encode import load_latents
-
-        return load_latents(self.path)["class_names"]
+        return self._latents()["class_names"]
 
     # -- the stages ------------------------------------------------------------------------
     def encode(self, batch_size: int = 1024, device=None) -> "Run":
         from .stages.encode import encode_run
 
         encode_run(self.path, batch_size=batch_size, device=device)
-        return self
+        return self._ran()
 
     def analyze(self, verbose: bool = True, **settings) -> "Run":
         """Projections, probes, clustering: the run's [analysis] settings, then `settings`
@@ -223,7 +237,7 @@ class Run:
         from .stages.analyze import analyze_run
 
         analyze_run(self.path, self._section("analysis", settings), verbose=verbose)
-        return self
+        return self._ran()
 
     def sample(self, progress: bool = True, **settings) -> "Run":
         """Samples, the judge, walks: the run's [generate] settings, then `settings`
@@ -231,14 +245,14 @@ class Run:
         from .stages.generate import generate_run
 
         generate_run(self.path, self._section("generate", settings), progress=progress)
-        return self
+        return self._ran()
 
     def report(self, baseline=None) -> "Run":
         """Write report.html (one file, readable offline); its path is .report_path."""
         from .stages.report.html import write_report
 
         write_report(self.path, baseline=baseline)
-        return self
+        return self._ran()
 
     @property
     def report_path(self) -> Path:

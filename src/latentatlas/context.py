@@ -1,11 +1,13 @@
-"""What the generation stages read from a trained run, loaded once: model, latents, config.
+"""The run context: the one object that opens a run folder, once.
 
-    open_run(run_dir) -> GenContext
-    decode_codes(model, codes (N, d)) -> images (N, C, H, W)
+    open_run(run_dir, device=None) -> RunContext
+    read_latents(run_dir) -> dict        latents.npz, checked ("kind" a str, "class_names" a list)
 
-The sampling stage (`latent.generate`), the judge (`judge.section`) and the walks
-(`latent.walks`) each take a GenContext, so a command that runs several of them
-loads the model and the codes once.
+A RunContext holds a run's resolved settings (config.json), and on first use its data, its
+latent codes and its model on the device the one runtime rule chooses (`runtime.choose_device`).
+Every stage (encode, analyze, generate, judge, walks), the explorer, the TensorBoard exporter and
+`la.open_run` read a run through it; writing stays with the run folder (`rundir`), and encoding
+a run that has no codes yet is the encode stage's (`stages.encode.open_encoded`).
 """
 
 from __future__ import annotations
@@ -15,18 +17,45 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import UserError
-from .rundir import CONFIG, RunDir
+from .rundir import CONFIG, LATENTS, RunDir
+
+LATENT_KEYS = ("train_mean", "test_mean", "train_labels", "test_labels", "class_names", "kind")
 
 
 @dataclass
-class GenContext:
-    """Everything the generation stages read from a run directory, loaded once."""
+class RunContext:
+    """One run folder, opened once: settings now, data, codes and model on first use."""
     run: RunDir
-    model: object                      # a latentatlas model in eval mode
-    latents: dict                      # as latent.encode.load_latents returns it
-    config: dict = field(default_factory=dict)   # config.json
+    config: dict = field(default_factory=dict)   # config.json: the run's resolved settings
+    device: object = None                        # the torch.device its model runs on
+    _model: object = None
+    _latents: dict | None = None
     _dataset: object = None
-    _judge: object = None              # the judge, once judge.section has loaded it
+    _judge: object = None              # the judge, once stages.judge has loaded it
+
+    @property
+    def path(self):
+        return self.run.path
+
+    @property
+    def has_latents(self) -> bool:
+        return self._latents is not None or (self.run / LATENTS).is_file()
+
+    @property
+    def latents(self) -> dict:
+        """latents.npz as read_latents gives it (read once)."""
+        if self._latents is None:
+            self._latents = read_latents(self.run)
+        return self._latents
+
+    @property
+    def model(self):
+        """The trained model, in eval mode, on `device` (loaded once)."""
+        if self._model is None:
+            from .models import load_model
+
+            self._model = load_model(self.path, device=str(self.device))
+        return self._model
 
     @property
     def kind(self) -> str:
@@ -49,15 +78,20 @@ class GenContext:
     def code_words(self) -> str:
         return "VAE means mu" if self.kind == "vae" else "autoencoder codes z"
 
-    def dataset(self):
-        """The run's dataset, rebuilt from config.json's data section (for the judge and test images)."""
+    def data_settings(self, needed_by: str = "") -> dict:
+        """config.json's data section; a run without one is one clear line."""
+        data = self.config.get("data")
+        if not isinstance(data, dict) or not data:
+            why = f"; {needed_by}" if needed_by else ""
+            raise UserError(f"{self.run / CONFIG} has no data section{why}; re-run `latentatlas train`")
+        return data
+
+    def dataset(self, needed_by: str = ""):
+        """The run's dataset, rebuilt from config.json's data section (loaded once)."""
         if self._dataset is None:
             from .data import load_dataset
 
-            data = self.config.get("data")
-            if not isinstance(data, dict):
-                raise UserError(f"{self.run / CONFIG} has no data section; re-run `latentatlas train`")
-            self._dataset = load_dataset(**data)
+            self._dataset = load_dataset(**self.data_settings(needed_by))
         return self._dataset
 
     def figure(self, section: str, name: str, ext: str = "png"):
@@ -66,39 +100,30 @@ class GenContext:
         return self.run.path / rel, rel
 
 
-def open_run(run_dir) -> GenContext:
-    """Load model, latents (encoding first if needed) and config of a trained run."""
-    from .models import load_model
+def open_run(run_dir, device=None, require=()) -> RunContext:
+    """Open a run folder: it must exist (and hold the files in `require`); its config.json is
+    read now, the rest on first use. device: as `--device` (None or "auto": cuda, mps, cpu)."""
     from .runtime import choose_device
-    from .stages.encode import load_latents
 
     run = RunDir(run_dir)
     if not run.path.is_dir():
         raise UserError(f"run directory {run.path} does not exist; train one with `latentatlas train --out {run.path}`")
-    model = load_model(run.path, device=str(choose_device()))   # generation decodes on the GPU when there is one
-    latents = load_latents(run.path)
-    return GenContext(run, model, latents, run.read_config())
+    if require:
+        run.require(*require)
+    return RunContext(run, run.read_config(), choose_device(device))
 
 
-def decode_codes(model, codes: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """(N, d) codes -> (N, C, H, W) float32 images in [0, 1], in batches, no grad, on the
-    model's device."""
-    import torch
-
-    codes = np.asarray(codes, dtype=np.float32)
-    try:
-        device = next(model.parameters()).device
-    except (AttributeError, StopIteration):       # a stand-in decoder without weights
-        device = torch.device("cpu")
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(codes), batch_size):
-            x = model.decode(torch.from_numpy(codes[i:i + batch_size]).to(device))   # (B, C, H, W)
-            out.append(x.float().cpu().numpy())
-    if not out:
-        h, w = getattr(model, "image_size", (28, 28))
-        return np.zeros((0, getattr(model, "in_channels", 1), h, w), np.float32)
-    return np.concatenate(out)
+def read_latents(run_dir) -> dict:
+    """latents.npz as a dict of arrays ("kind" a str, "class_names" a list), checked."""
+    rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    path = rd / LATENTS
+    out = rd.read_latents()                       # missing or unreadable: one line naming `encode`
+    missing = [k for k in LATENT_KEYS if k not in out]
+    if missing:
+        raise UserError(f"{path} lacks {', '.join(missing)}; delete it and run `latentatlas encode {rd.path}`")
+    out["kind"] = str(out["kind"])
+    out["class_names"] = [str(c) for c in out["class_names"]]
+    return out
 
 
-__all__ = ["GenContext", "open_run", "decode_codes"]
+__all__ = ["RunContext", "open_run", "read_latents"]

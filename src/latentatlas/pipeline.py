@@ -21,7 +21,7 @@ import importlib
 import json
 import sys
 import time
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -169,28 +169,21 @@ def _say(quiet: bool, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-def resolve_data(cfg: RunConfig, sample_fallback: bool, quiet: bool = False) -> str | None:
+def resolve_data(cfg: RunConfig, sample_fallback: bool, quiet: bool = False) -> tuple[RunConfig, str | None]:
     """For the demo: full MNIST when it can be found or fetched, else the embedded sample.
 
-    Sets cfg.data.name to what was found and returns the note saying which (None when the
-    dataset was named explicitly and no fallback applies).
+    Returns the settings with the dataset that was found (settings are frozen: a new RunConfig)
+    and the note saying which (None when the dataset was named explicitly and no fallback applies).
     """
-    if not sample_fallback or cfg.section_dict("data").get("name") != "mnist":
-        return None
+    if not sample_fallback or cfg.data.name != "mnist":
+        return cfg, None
     from .data import registry
 
-    finder = getattr(registry, "load_dataset_or_sample", None)
-    if finder is None:
-        return None
-    d = cfg.section_dict("data")
-    ds, note = finder(data_dir=d.get("data_dir"), classes=d.get("classes"), image_size=d.get("image_size"),
-                      test_fraction=d.get("test_fraction", 0.2), split_seed=d.get("split_seed", 0))
-    if is_dataclass(cfg.data):
-        cfg.data.name = ds.name
-    else:
-        cfg.data["name"] = ds.name
+    d = cfg.data
+    ds, note = registry.load_dataset_or_sample(data_dir=d.data_dir, classes=d.classes, image_size=d.image_size,
+                                               test_fraction=d.test_fraction, split_seed=d.split_seed)
     _say(quiet, f"data: {note}")
-    return note
+    return replace(cfg, data=replace(cfg.data, name=ds.name)), note
 
 
 def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = None, force: bool = False,
@@ -213,7 +206,7 @@ def run_pipeline(out, config: RunConfig | None = None, *, preset: str | None = N
     run = RunDir(out)
     # The lock first refuses a folder holding something that is not a run, before any work.
     with run.lock(wait=wait, command="latentatlas run"):
-        note = resolve_data(cfg, sample_fallback, quiet)
+        cfg, note = resolve_data(cfg, sample_fallback, quiet)
         state = _start_state(run, cfg, preset, note)
         summary = {"run_dir": str(run.path), "stages": {}, "data_note": state["data_note"]}
         rerun_after = force

@@ -142,3 +142,9 @@ FEATURES = Registry("features", [
     Entry("mu+logvar", "VAE [mu, log sigma^2] concatenated", "", {"needs": "vae"}),
     Entry("z", "sampled z = mu + sigma * eps (seeded)", "", {"needs": "vae"}),
 ])
+
+# The choices of two analysis settings, named here (below both the settings and the estimators
+# that implement them): estimators/backends.py computes with each backend,
+# estimators/project.py lays UMAP out each way.
+ANALYSIS_BACKENDS = ("auto", "cpu", "torch")
+UMAP_LAYOUTS = ("auto", "seeded", "parallel")

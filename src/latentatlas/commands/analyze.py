@@ -12,6 +12,8 @@ Each step's wall time is printed as it ends.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..settings import add_section_options
 from ..settings.fields import csv_list
 from . import HelpFormatter, add_wait_option
@@ -27,9 +29,8 @@ def analysis_config_from_args(args, base: dict | None = None):
     cfg = resolve_sections(("analysis",), {"analysis": dict(base or {})}, args=args)["analysis"]
     only = getattr(args, "only", None)
     if only:
-        for part, key in (("projections", "projections"), ("probes", "probes"), ("clustering", "clusterers")):
-            if part not in only:
-                setattr(cfg, key, [])
+        cfg = replace(cfg, **{key: [] for part, key in (("projections", "projections"), ("probes", "probes"),
+                                                        ("clustering", "clusterers")) if part not in only})
     return cfg
 
 

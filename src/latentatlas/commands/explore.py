@@ -34,6 +34,8 @@ def add_parser(sub):
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="another Host header to accept (e.g. this machine's name when --host 0.0.0.0)")
     p.add_argument("--threads", type=int, default=1, help="torch threads for decoding")
+    p.add_argument("--device", default=None,
+                   help="torch device the decoder runs on: auto (cuda, mps, cpu; the default), cpu, cuda, cuda:N, mps")
     return p
 
 
@@ -51,7 +53,7 @@ def run(args) -> int:
         print(f"latentatlas explore: warning: listening on {args.host}, not loopback: other machines can "
               "reach this server (the token still guards every request)", file=sys.stderr)
     views = [v.strip() for v in args.views.split(",") if v.strip()]
-    state = ExploreState.load(args.run_dir, views=views, threads=args.threads)
+    state = ExploreState.load(args.run_dir, views=views, threads=args.threads, device=args.device)
     policy = Policy.for_host(args.host, args.allow_host)
     serve(state, args.host, args.port, policy, open_browser=not args.no_browser)
     return 0

@@ -34,9 +34,11 @@ def run(args) -> int:
         raise UserError("say where to export: --tensorboard DIR and/or --mlflow")
     RunDir(args.run_dir).require("config.json")
     if args.tensorboard:
+        from ..stages.encode import load_latents
         from ..tracking.tensorboard import export_tensorboard
 
-        out = export_tensorboard(args.run_dir, args.tensorboard)
+        # a finished run without codes is encoded first (latents.npz is the encode stage's)
+        out = export_tensorboard(args.run_dir, args.tensorboard, ensure_codes=lambda: load_latents(args.run_dir))
         print(f"tensorboard: {out['epochs']} epochs and an embedding of {out['points']} test codes in "
               f"{out['log_dir']}; view with `tensorboard --logdir {out['log_dir']}`")
     if args.mlflow:

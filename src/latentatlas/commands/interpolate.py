@@ -54,7 +54,7 @@ def walks_from_args(args):
 def run(args) -> int:
     import time
 
-    from ..context import open_run
+    from ..stages.encode import open_encoded
     from ..stages.walks import interpolation_section
     from ..rundir import RunDir
     from ..settings import resolve_sections
@@ -67,7 +67,7 @@ def run(args) -> int:
     RunDir(args.run_dir).require()          # a missing run is named before the lock is taken
     with RunDir(args.run_dir).lock(wait=args.wait, command="latentatlas interpolate"):
         t0 = time.perf_counter()
-        ctx = open_run(args.run_dir)
+        ctx = open_encoded(args.run_dir)
         # No walk asked for: the closest and the farthest pair of class means.
         section = interpolation_section(ctx, cfg)
         for walk in section["walks"]:

@@ -43,7 +43,7 @@ def run(args) -> int:
         if not args.dataset:
             raise UserError("give a RUN_DIR to grade its samples, or --dataset NAME to train/load only the judge")
         from ..data import load_dataset
-        from ..estimators.classifier import load_or_train_judge
+        from ..stages.judge_store import load_or_train_judge
         from ..settings import resolve_sections
 
         data_cfg = resolve_sections(("data",), {"data": {"name": args.dataset}}, args=args)["data"]
@@ -57,7 +57,7 @@ def run(args) -> int:
         raise UserError("give either a RUN_DIR (its dataset is in config.json) or --dataset, not both")
 
     from ..stages.judge import judge_section
-    from ..context import open_run
+    from ..stages.encode import open_encoded
     from ..rundir import RunDir
     from .generation import generate_config_from_args, print_judge
 
@@ -65,9 +65,9 @@ def run(args) -> int:
     RunDir(args.run_dir).require()          # a missing run is named before the lock is taken
     with RunDir(args.run_dir).lock(wait=args.wait, command="latentatlas judge"):
         t0 = time.perf_counter()
-        ctx = open_run(args.run_dir)
+        ctx = open_encoded(args.run_dir)
         if args.retrain:
-            from ..estimators.classifier import load_or_train_judge
+            from ..stages.judge_store import load_or_train_judge
 
             ctx._judge = load_or_train_judge(ctx.dataset(), retrain=True)
         print_judge(judge_section(ctx, cfg))

@@ -8,11 +8,8 @@ every setting of every stage.
 
 from __future__ import annotations
 
-from ..settings import SECTIONS, add_section_options
+from ..settings import DEFAULT_PRESET, SECTIONS, add_section_options
 from . import HelpFormatter, add_wait_option
-
-# With neither --preset nor --config, `run` starts from this preset: our defaults.
-DEFAULT_PRESET = "default-vae"
 
 
 def add_parser(sub):
@@ -52,15 +49,10 @@ def add_parser(sub):
 
 def build_config(args):
     """RunConfig: the --config file or the preset, then every setting given on the line."""
-    from ..settings import RunConfig, given_tables, layered, read_config_file, read_preset
+    from ..settings import given_tables, resolve_settings
 
-    if args.config:
-        base, source = read_config_file(args.config), str(args.config)
-    else:
-        name = args.preset or DEFAULT_PRESET  # our defaults: what `latentatlas run --dataset mnist` runs
-        base, source = read_preset(name), f"preset {name}"
-    RunConfig.from_dict(base, source)  # a bad file or preset is named as such, before the options
-    return RunConfig.from_dict(layered(base, given_tables(args)), source="options")
+    preset = None if args.config else (args.preset or DEFAULT_PRESET)
+    return resolve_settings(preset, args.config, given_tables(args), source="options")
 
 
 def run(args) -> int:

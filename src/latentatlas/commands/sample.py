@@ -38,7 +38,7 @@ def run(args) -> int:
 
     from ..data.subset import class_indices as resolve_classes
     from ..stages.judge import judge_section
-    from ..context import open_run
+    from ..stages.encode import open_encoded
     from ..stages.generate import sample_section
     from ..stages.samplers import fit_samplers, sampler_names
     from ..rundir import RunDir
@@ -49,7 +49,7 @@ def run(args) -> int:
     RunDir(args.run_dir).require()          # a missing run is named before the lock is taken
     with RunDir(args.run_dir).lock(wait=args.wait, command="latentatlas sample"):
         t0 = time.perf_counter()
-        ctx = open_run(args.run_dir)
+        ctx = open_encoded(args.run_dir)
         resolve_classes(cfg.classes, ctx.class_names)          # a wrong class fails before any work
         samplers = fit_samplers(ctx, sampler_names(ctx, cfg.samplers), cfg.n_components, cfg.seed)
         section = sample_section(ctx, cfg, samplers)

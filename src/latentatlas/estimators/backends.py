@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..settings.stages import ANALYSIS_BACKENDS as BACKENDS  # ("auto", "cpu", "torch")
+from ..registry import ANALYSIS_BACKENDS as BACKENDS  # ("auto", "cpu", "torch")
 
 # What computes each CPU estimator, by class name (the CPU classes predate backend_ attributes).
 _CPU_LIBRARY = {"TSNEProjection": "openTSNE", "UMAPProjection": "umap-learn", "N2D": "umap-learn + scikit-learn"}

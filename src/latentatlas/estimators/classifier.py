@@ -1,21 +1,19 @@
-"""The independent judge: a CNN classifier of a dataset's pixels, trained once and cached.
+"""The independent judge: a CNN classifier of a dataset's pixels.
 
 The judge is a small CNN classifier trained on the *pixels* of a dataset (never
 on latent codes), so it knows nothing about the autoencoder whose samples it
-grades. It is trained once per dataset and cached:
+grades. It takes arrays and knows nothing of files: stages/judge_store.py trains it
+once per dataset and caches it (cache_dir()/judge/<dataset-key>.safetensors and .json).
 
-    cache_dir()/judge/<dataset-key>.safetensors   weights
-    cache_dir()/judge/<dataset-key>.json          architecture, class names, test accuracy
-
-Its labels give the fidelity of generated images (`judge.section.label_report`) and
-its penultimate-layer features the space of the Frechet distance (`judge.frechet`).
+Its labels give the fidelity of generated images (`stages.judge.label_report`) and
+its penultimate-layer features the space of the Frechet distance (`estimators.frechet`).
 
 The recipe is chosen by the data (`recipe_for`) and recorded in the json:
     grey     one channel, any size: the MNIST/Fashion-MNIST judge (unchanged since v2)
     colour   three channels: a quarter-width ResNet-9 with BatchNorm, random crops and
              (unless the classes are digits) horizontal flips, label smoothing, one-cycle SGD
 
-    load_or_train_judge(dataset, ...) -> Judge        cached per dataset
+    train_judge(dataset, ...) -> Judge               (stages.judge_store.load_or_train_judge: cached)
     Judge.predict(images) / .features(images) / .test_accuracy
 """
 
@@ -58,7 +56,7 @@ def recipe_for(channels: int) -> str:
     return "grey" if int(channels) == 1 else COLOUR_RECIPE
 
 
-def _build_net(n_classes: int, feature_dim: int = FEATURE_DIM, recipe: str = "grey", in_channels: int = 1):
+def build_net(n_classes: int, feature_dim: int = FEATURE_DIM, recipe: str = "grey", in_channels: int = 1):
     """The recipe's network, seeded: the same initial weights every time."""
     if recipe == "grey":
         return _build_grey_net(n_classes, feature_dim)
@@ -306,7 +304,7 @@ def _train_grey(dataset, epochs: int, batch_size: int, lr: float, seed: int, pro
 
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    net = _build_net(dataset.n_classes).to(device)            # initialised on the CPU: seeded alike
+    net = build_net(dataset.n_classes).to(device)            # initialised on the CPU: seeded alike
     x = _on_device(_as_float_images(dataset.x_train), device)                    # (N, 1, H, W)
     y = torch.as_tensor(np.asarray(dataset.y_train), dtype=torch.long).to(device)
     steps_per_epoch = (len(y) + batch_size - 1) // batch_size
@@ -401,7 +399,7 @@ def _train_colour(dataset, channels: int, epochs: int, batch_size: int, lr: floa
 
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    net = _build_net(dataset.n_classes, recipe=COLOUR_RECIPE, in_channels=channels).to(device)
+    net = build_net(dataset.n_classes, recipe=COLOUR_RECIPE, in_channels=channels).to(device)
     x = _on_device(torch.as_tensor(np.array(dataset.x_train, dtype=np.uint8)), device)   # (N, C, H, W) uint8
     y = torch.as_tensor(np.asarray(dataset.y_train), dtype=torch.long).to(device)
     flip = not _digit_classes(dataset.class_names)
@@ -414,60 +412,4 @@ def _train_colour(dataset, channels: int, epochs: int, batch_size: int, lr: floa
     judge = Judge(net, list(dataset.class_names), 0.0, dataset_key(dataset), round(seconds, 1),
                   recipe=COLOUR_RECIPE, in_channels=channels)
     judge.test_accuracy = judge.accuracy(dataset.x_test, dataset.y_test)
-    return judge
-
-
-def _paths(key: str) -> tuple[Path, Path]:
-    from ..cache import cache_dir
-
-    folder = cache_dir() / "judge"
-    return folder / f"{key}.safetensors", folder / f"{key}.json"
-
-
-def save_judge(judge: Judge) -> Path:
-    from safetensors.torch import save_file
-
-    from ..rundir import atomic_save, atomic_write_json
-
-    weights, meta = _paths(judge.key)
-    state = {k: v.detach().cpu().contiguous() for k, v in judge.net.state_dict().items()}
-    atomic_save(weights, lambda tmp: save_file(state, tmp))
-    atomic_write_json(meta, {"version": JUDGE_VERSION, "key": judge.key, "class_names": judge.class_names,
-                             "n_classes": judge.n_classes, "feature_dim": FEATURE_DIM,
-                             "test_accuracy": judge.test_accuracy, "train_seconds": judge.train_seconds,
-                             "recipe": judge.recipe, "in_channels": judge.in_channels, **RECIPES[judge.recipe]})
-    return weights
-
-
-def load_cached_judge(key: str) -> Judge | None:
-    """The cached judge for this key, or None if absent or unreadable (then it is retrained)."""
-    from safetensors.torch import load_file
-
-    weights, meta_path = _paths(key)
-    if not (weights.exists() and meta_path.exists()):
-        return None
-    try:
-        meta = json.loads(meta_path.read_text())
-        recipe = meta.get("recipe", "grey")              # judges cached before recipes were grey
-        if meta.get("version") != JUDGE_VERSION or recipe not in RECIPES:
-            return None
-        in_channels = int(meta.get("in_channels", 1))
-        net = _build_net(int(meta["n_classes"]), int(meta.get("feature_dim", FEATURE_DIM)), recipe, in_channels)
-        net.load_state_dict(load_file(str(weights)))
-    except Exception:  # a corrupt cache entry is not the user's problem: retrain it
-        return None
-    net.to(judge_device()).eval()
-    return Judge(net, list(meta["class_names"]), float(meta["test_accuracy"]), key,
-                 meta.get("train_seconds"), cached=True, recipe=recipe, in_channels=in_channels)
-
-
-def load_or_train_judge(dataset, retrain: bool = False, progress: bool = True, **train_kwargs) -> Judge:
-    """The judge for this dataset: from the cache if trained before, else trained now and cached."""
-    key = dataset_key(dataset)
-    if not retrain:
-        judge = load_cached_judge(key)
-        if judge is not None:
-            return judge
-    judge = train_judge(dataset, progress=progress, **train_kwargs)
-    save_judge(judge)
     return judge

@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from ..runtime import as_threads
 from ..errors import UserError
 from ..registry import PROJECTIONS
-from ..settings.stages import UMAP_LAYOUTS as SETTINGS_UMAP_LAYOUTS
+from ..registry import UMAP_LAYOUTS as SETTINGS_UMAP_LAYOUTS
 from .base import InputError, build, flatten_images, validate
 
 

@@ -2,7 +2,7 @@
 
     ExploreState.load(run_dir, views=("auto",)) -> state
 
-holds the model (eval mode, on the CPU), every code of the run (train rows then
+holds the model (eval mode, on the device `runtime.choose_device` picks), every code of the run (train rows then
 test rows, as in latents.npz), the images, the 2-D views with their inverse
 maps, and the colourings (class, cluster, probe error, VAE posterior variance, and
 the dataset's factors of variation such as mnist-color's hue, as "factor_<name>").
@@ -62,30 +62,28 @@ class ExploreState:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, run_dir, views=("auto",), threads: int = 1, progress: bool = True) -> ExploreState:
+    def load(cls, run_dir, views=("auto",), threads: int = 1, progress: bool = True, device=None) -> ExploreState:
+        """The run through its run context (encoded first if it has no codes yet), on `device`
+        (None: the one runtime rule, cuda -> mps -> cpu)."""
         import torch
 
-        from ..data import load_dataset
-        from ..stages.encode import load_latents
-        from ..models import check_fits_data, load_model
+        from ..models import check_fits_data
+        from ..stages.encode import open_encoded
 
-        rd = RunDir(run_dir)
-        rd.require(CONFIG, MODEL_JSON, WEIGHTS)
+        RunDir(run_dir).require(CONFIG, MODEL_JSON, WEIGHTS)
         torch.set_num_threads(max(1, int(threads)))    # one small decode gains nothing from more
-        latents = load_latents(rd.path)
+        ctx = open_encoded(run_dir, device=device)
+        rd, latents = ctx.run, ctx.latents
         codes = np.concatenate([latents["train_mean"], latents["test_mean"]]).astype(np.float32)
         labels = np.concatenate([latents["train_labels"], latents["test_labels"]]).astype(np.int64)
         logvar = (np.concatenate([latents["train_logvar"], latents["test_logvar"]]).astype(np.float32)
                   if "train_logvar" in latents else None)
-        data_cfg = rd.config_section("data")
-        if not data_cfg:
-            raise UserError(f"{rd / CONFIG} has no data section; the explorer needs the run's images")
-        data = load_dataset(**data_cfg)
+        data = ctx.dataset(needed_by="the explorer needs the run's images")
         images = display_images(np.concatenate([data.x_train, data.x_test]))
         if len(images) != len(codes):
             raise UserError(f"{rd.path}/latents.npz holds {len(codes)} codes but the data has {len(images)} "
                             f"images; re-run `latentatlas encode {rd.path}`")
-        model = load_model(rd.path, device="cpu")
+        model = ctx.model
         check_fits_data(model, data, str(rd.path))      # images shown beside decodes of another kind
         state = cls(rd, model, codes, labels, list(latents["class_names"]), len(latents["train_mean"]),
                     latents["kind"], images, dataset=str(getattr(data, "name", "")), logvar=logvar,
@@ -214,9 +212,10 @@ class ExploreState:
         import torch
 
         z = torch.from_numpy(np.ascontiguousarray(np.asarray(codes, np.float32).reshape(-1, self.latent_dim)))
+        device = next(self.model.parameters()).device
         with self.lock, torch.inference_mode():       # one forward pass at a time: 2 cores, no oversubscription
-            x = self.model.decode(z)                    # (B, C, H, W) in [0, 1]
-        return display_images(x.float().numpy())
+            x = self.model.decode(z.to(device))         # (B, C, H, W) in [0, 1]
+        return display_images(x.float().cpu().numpy())
 
     def _slider_basis(self) -> dict:
         """Directions for the sliders: each latent dimension, or the leading principal directions."""

@@ -14,7 +14,7 @@ SECTION_CLASSES = {"data": DataConfig, "model": ModelConfig, "train": TrainConfi
 SECTIONS = tuple(SECTION_CLASSES)
 
 
-@dataclass
+@dataclass(frozen=True)
 class StudyFigure:
     """One figure quoted from a study's write-up, and where our number for it lives."""
     name: str                                  # what is measured, e.g. "test loss after 20 epochs"
@@ -24,7 +24,7 @@ class StudyFigure:
     note: str | None = None                    # how the two are compared, caveats
 
 
-@dataclass
+@dataclass(frozen=True)
 class StudyConfig:
     """A preset's quotation of the study it rebuilds (the only typed-in figures)."""
     title: str = ""
@@ -34,7 +34,7 @@ class StudyConfig:
     figures: list[StudyFigure] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
     """Everything one `latentatlas run` does: one section per stage (+ an optional study)."""
     data: DataConfig = field(default_factory=DataConfig)

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import UserError
-from ..registry import CLUSTERERS, FEATURES, MODELS, OPTIMIZERS, PROBES, PROJECTIONS, SAMPLERS, SCHEDULES
+from ..registry import (ANALYSIS_BACKENDS, CLUSTERERS, FEATURES, MODELS, OPTIMIZERS, PROBES, PROJECTIONS, SAMPLERS,
+                        SCHEDULES, UMAP_LAYOUTS)
 from .fields import csv_ints, csv_list, csv_names, int_or_all, setting, widths
 
 FEATURE_KINDS = tuple(FEATURES)
 SVM_SOLVERS = tuple(PROBES["svm"].limits["solvers"])
 COMPILE_CHOICES = ("auto", "none", "compile", "cudagraphs")   # latentatlas.training.speed.compile_mode
 LR_SCALINGS = ("none", "sqrt", "linear")                       # latentatlas.training.speed.scaled_lr
-ANALYSIS_BACKENDS = ("auto", "cpu", "torch")      # estimators/backends.py: what each one computes with
-UMAP_LAYOUTS = ("auto", "seeded", "parallel")     # estimators/project.py: UMAPProjection(layout=...)
 LANE_MODES = ("auto", "on", "off")                # stages/analyze/scheduler.py: the sections side by side
 COLOR_MODES = ("auto", "rgb", "grey")            # latentatlas.data: channels of the loaded images
 FIT_RULES = ("crop", "pad")                      # latentatlas.data.images: folder images to one size
@@ -43,7 +42,7 @@ def _one_of(name: str, value, options) -> None:
         raise UserError(f"{name} {value!r} is not one of {', '.join(map(str, options))}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     """Which images: a dataset, a class subset, a size, a split."""
     name: str = setting("mnist", "dataset: mnist, fashion-mnist, mnist-sample, cifar10, svhn, mnist-color, "
@@ -70,7 +69,7 @@ class DataConfig:
         _one_of("fit", self.fit, FIT_RULES)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """Which network (a name in latentatlas.registry.MODELS) and its settings.
 
@@ -133,7 +132,7 @@ def drop_later_defaults(section: str, table: dict) -> dict:
     return {k: v for k, v in table.items() if later.get(k, object()) != v}
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """How to train: optimisation, schedule, device, checkpoints and progress images."""
     epochs: int = setting(5, "training epochs")
@@ -210,7 +209,7 @@ def parse_projection_spec(spec: str) -> tuple[str, int]:
     return method, n
 
 
-@dataclass
+@dataclass(frozen=True)
 class AnalysisConfig:
     """What `latentatlas analyze` measures; every list may be emptied ('none') to skip that part."""
     features: str = setting("mean", "codes analysed: AE codes / VAE means; VAE [mu, logvar]; sampled z (seeded)",
@@ -295,7 +294,7 @@ class AnalysisConfig:
 SAMPLER_CHOICES = tuple(SAMPLERS) + ("all",)
 
 
-@dataclass
+@dataclass(frozen=True)
 class GenerateConfig:
     """What `latentatlas sample / interpolate / judge` (and `run`) generate and measure."""
     samplers: list[str] = setting(help="latent samplers: prior (VAE only), gaussian, class-gaussian, gmm, all "

@@ -18,31 +18,10 @@ import numpy as np
 
 from ..errors import UserError
 from ..registry import FEATURES
+from ..context import RunContext, open_run, read_latents
 from ..rundir import CONFIG, LATENTS, MODEL_JSON, WEIGHTS, RunDir
 
 SPLITS = ("train", "test", "all")
-
-
-def _encode_array(model, images: np.ndarray, batch_size: int, device, desc: str):
-    """uint8 (N, C, H, W) -> (mean (N, d), logvar (N, d) or None), in batches, no grad."""
-    import torch
-    from tqdm.auto import tqdm
-
-    means, logvars = [], []
-    with torch.no_grad():
-        for start in tqdm(range(0, len(images), batch_size), desc=desc, leave=False,
-                          unit="batch", disable=None):
-            x = torch.from_numpy(images[start:start + batch_size]).to(device)
-            x = x.float().div_(255)                         # (B, C, H, W) in [0, 1]
-            out = model.encode(x)
-            if isinstance(out, (tuple, list)):              # VAE: (mu, logvar), each (B, d)
-                means.append(out[0].float().cpu().numpy())
-                logvars.append(out[1].float().cpu().numpy())
-            else:                                           # AE: z (B, d)
-                means.append(out.float().cpu().numpy())
-    mean = np.concatenate(means).astype(np.float32)
-    logvar = np.concatenate(logvars).astype(np.float32) if logvars else None
-    return mean, logvar
 
 
 def encode_run(run_dir, batch_size: int = 1024, device=None, wait: bool = False) -> dict:
@@ -57,22 +36,17 @@ def encode_run(run_dir, batch_size: int = 1024, device=None, wait: bool = False)
 
 
 def _encode_run(rd: RunDir, batch_size: int, device) -> dict:
-    from ..data import load_dataset
-    from ..models import check_fits_data, load_model
-    from ..runtime import choose_device
+    from ..models import check_fits_data
+    from ..models.codec import encode_images
 
     t0 = time.perf_counter()
-    data_cfg = rd.config_section("data")
-    if not data_cfg:
-        raise UserError(f"{rd / CONFIG} has no [data] section; re-run `latentatlas train`")
-    device = choose_device(device or None)                 # none given: the CUDA GPU when there is one
-    model = load_model(rd.path, device=str(device))
-    model.eval()
-    data = load_dataset(**data_cfg)
+    ctx = open_run(rd.path, device=device or None)          # none given: the CUDA GPU when there is one
+    ctx.data_settings()
+    model, data = ctx.model, ctx.dataset()
     check_fits_data(model, data, str(rd.path))
 
-    train_mean, train_logvar = _encode_array(model, data.x_train, batch_size, device, "encode train")
-    test_mean, test_logvar = _encode_array(model, data.x_test, batch_size, device, "encode test")
+    train_mean, train_logvar = encode_images(model, data.x_train, batch_size, ctx.device, "encode train")
+    test_mean, test_logvar = encode_images(model, data.x_test, batch_size, ctx.device, "encode test")
     kind = "vae" if train_logvar is not None else "ae"
     arrays = dict(train_mean=train_mean, test_mean=test_mean,
                   train_labels=np.asarray(data.y_train, np.int64),
@@ -104,17 +78,19 @@ def _encode_run(rd: RunDir, batch_size: int, device) -> dict:
 def load_latents(run_dir, encode_if_missing: bool = True) -> dict:
     """latents.npz as a dict of arrays ("kind" a str, "class_names" a list); encodes first if missing."""
     rd = RunDir(run_dir)
-    path = rd / LATENTS
-    if not path.exists() and encode_if_missing:
+    if not (rd / LATENTS).exists() and encode_if_missing:
         encode_run(rd.path)
-    out = rd.read_latents()
-    missing = [k for k in ("train_mean", "test_mean", "train_labels", "test_labels", "class_names", "kind")
-               if k not in out]
-    if missing:
-        raise UserError(f"{path} lacks {', '.join(missing)}; delete it and run `latentatlas encode {rd.path}`")
-    out["kind"] = str(out["kind"])
-    out["class_names"] = [str(c) for c in out["class_names"]]
-    return out
+    return read_latents(rd)
+
+
+def open_encoded(run_dir, device=None) -> RunContext:
+    """The run context of a trained run whose codes exist: encoded first when latents.npz is
+    missing (latents.npz is this stage's), the model loaded now so a run without one fails here."""
+    ctx = open_run(run_dir, device=device)
+    if not ctx.has_latents:
+        encode_run(ctx.path, device=device)
+    ctx.latents, ctx.model
+    return ctx
 
 
 def labels(latents: dict, split: str = "train") -> np.ndarray:

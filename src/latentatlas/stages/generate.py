@@ -12,7 +12,7 @@ writes three metrics.json sections, each with its "figures" list:
     interpolation   decoded class means, walks, the tour, traversals, the 2-d manifold
                     (`latentatlas.stages.walks.interpolation_section`)
 
-Each part is also callable alone on a `GenContext` (`latentatlas.context.open_run`),
+Each part is also callable alone on a `RunContext` (`latentatlas.context.open_run`),
 which is how the `sample`, `judge` and `interpolate` commands use them. Samplers
 are fitted on the training split's codes (AE codes z, or VAE means mu).
 """
@@ -24,11 +24,13 @@ import time
 import numpy as np
 
 from ..data.subset import class_indices
-from ..context import GenContext, decode_codes, open_run
+from ..context import RunContext
+from ..models.codec import decode_codes
+from .encode import open_encoded
 from .samplers import fit_samplers, sampler_label, sampler_names
 
 
-def sample_section(ctx: GenContext, cfg, samplers: dict | None = None) -> dict:
+def sample_section(ctx: RunContext, cfg, samplers: dict | None = None) -> dict:
     """Decoded sample grids for every sampler; returns (and writes) metrics["generation"]."""
     from ..figures.images import labelled_grid
 
@@ -105,7 +107,7 @@ def _generate(run_dir, cfg, progress: bool) -> dict:
 
     cfg = cfg or GenerateConfig()
     t0 = time.perf_counter()
-    ctx = open_run(run_dir)
+    ctx = open_encoded(run_dir)
     parts = ["fit samplers", "sample", "judge", "interpolate"] if cfg.judge else ["fit samplers", "sample", "interpolate"]
     bar = tqdm(total=len(parts), desc="generate", disable=not progress or None, leave=False)
     out = {}

@@ -1,6 +1,6 @@
 """The judge stage: grade every sampler's decoded images with the independent classifier.
 
-    judge_section(ctx: GenContext, cfg: GenerateConfig, samplers=None) -> dict
+    judge_section(ctx: RunContext, cfg: GenerateConfig, samplers=None) -> dict
 
 writes metrics.json "judge": the classifier's test accuracy; per sampler the
 fidelity (sampled for class c, labelled c?), label histograms and the Frechet
@@ -16,7 +16,8 @@ import time
 import numpy as np
 
 from ..errors import UserError
-from ..context import GenContext, decode_codes
+from ..context import RunContext
+from ..models.codec import decode_codes
 from .samplers import fit_samplers, sampler_label, sampler_names
 from ..estimators.frechet import feature_stats, frechet_distance
 
@@ -28,16 +29,16 @@ def _subsample(n_total: int, n: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(n_total, size=min(n, n_total), replace=False))
 
 
-def context_judge(ctx: GenContext, progress: bool = True):
+def context_judge(ctx: RunContext, progress: bool = True):
     """The judge for the run's dataset: loaded (or trained and cached) once per context."""
     if ctx._judge is None:
-        from ..estimators.classifier import load_or_train_judge
+        from .judge_store import load_or_train_judge
 
         ctx._judge = load_or_train_judge(ctx.dataset(), progress=progress)
     return ctx._judge
 
 
-def judge_section(ctx: GenContext, cfg, samplers: dict | None = None, progress: bool = True) -> dict:
+def judge_section(ctx: RunContext, cfg, samplers: dict | None = None, progress: bool = True) -> dict:
     """The independent judge on every sampler's images; returns (and writes) metrics["judge"]."""
     from ..figures.images import distance_bars
 
@@ -89,7 +90,7 @@ def judge_section(ctx: GenContext, cfg, samplers: dict | None = None, progress: 
     return section
 
 
-def _grade_sampler(ctx: GenContext, judge, name: str, sampler, cfg, fd_to_test, figures: list) -> dict:
+def _grade_sampler(ctx: RunContext, judge, name: str, sampler, cfg, fd_to_test, figures: list) -> dict:
     """One sampler: cfg.n_judge images decoded and labelled by the judge; its figures appended."""
     names = ctx.class_names
     n = cfg.n_judge
@@ -114,7 +115,7 @@ def _grade_sampler(ctx: GenContext, judge, name: str, sampler, cfg, fd_to_test, 
     return rep
 
 
-def _label_figures(ctx: GenContext, name: str, sampler, images, intended, predicted, fidelity: float,
+def _label_figures(ctx: RunContext, name: str, sampler, images, intended, predicted, fidelity: float,
                    cols: int) -> list[dict]:
     """What the judge sees per intended class (heat-map) and the first `cols` images of each class,
     the judge's disagreements framed in red."""

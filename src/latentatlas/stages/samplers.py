@@ -8,18 +8,18 @@
 
 from __future__ import annotations
 
-from ..context import GenContext
+from ..context import RunContext
 from ..estimators.sample import default_samplers, make_sampler
 
 
-def sampler_names(ctx: GenContext, requested) -> list[str]:
+def sampler_names(ctx: RunContext, requested) -> list[str]:
     names = list(requested or ["all"])
     if "all" in names:
         return default_samplers(ctx.kind, has_labels=ctx.train_labels is not None)
     return list(dict.fromkeys(names))  # de-duplicated, order kept
 
 
-def fit_samplers(ctx: GenContext, names, n_components: int = 10, seed: int = 0) -> dict:
+def fit_samplers(ctx: RunContext, names, n_components: int = 10, seed: int = 0) -> dict:
     """name -> sampler fitted on the training codes (with labels)."""
     fitted = {}
     # a learned prior (VaDE's mixture) replaces N(0, I) for the "prior" sampler

@@ -1,6 +1,6 @@
 """The interpolation stage: decoded class means, walks, the tour, traversals, the 2-d manifold.
 
-    interpolation_section(ctx: GenContext, cfg: GenerateConfig) -> dict
+    interpolation_section(ctx: RunContext, cfg: GenerateConfig) -> dict
 
 writes metrics.json "interpolation" with its figures (filed under the report's
 "walks" section). The paths themselves are pure geometry in `latent.interpolate`;
@@ -16,7 +16,8 @@ import numpy as np
 
 from ..data.subset import class_index, class_indices
 from ..errors import UserError
-from ..context import GenContext, decode_codes
+from ..context import RunContext
+from ..models.codec import decode_codes
 from ..estimators.interpolate import class_means, convex_path, manifold_grid, tour, traversal
 
 SECTION = "walks"     # the report section these figures go to
@@ -55,7 +56,7 @@ def _walk(ctx, section, a, b, steps, tag: str, label: str, caption: str, caption
             "distance": float(np.linalg.norm(np.asarray(b) - np.asarray(a)))}
 
 
-def _check_endpoints(ctx: GenContext, walk_classes, walk_indices, steps: int) -> list[tuple[int, int]]:
+def _check_endpoints(ctx: RunContext, walk_classes, walk_indices, steps: int) -> list[tuple[int, int]]:
     """Every endpoint checked before anything is written; the class pairs as indices."""
     names = ctx.class_names
     pairs = [(class_index(a, names, "this run"), class_index(b, names, "this run")) for a, b in (walk_classes or [])]
@@ -70,7 +71,7 @@ def _check_endpoints(ctx: GenContext, walk_classes, walk_indices, steps: int) ->
     return pairs
 
 
-def interpolation_section(ctx: GenContext, cfg, walk_classes=None, walk_indices=None,
+def interpolation_section(ctx: RunContext, cfg, walk_classes=None, walk_indices=None,
                           tour_on: bool | None = None, traverse_on: bool | None = None) -> dict:
     """Class means (decoded and as a heat-map), walks, the tour, traversals, the 2-d manifold."""
     t0 = time.perf_counter()
@@ -118,7 +119,7 @@ def interpolation_section(ctx: GenContext, cfg, walk_classes=None, walk_indices=
     return section
 
 
-def _means_figures(ctx: GenContext, section: dict, means: np.ndarray, shown: list[int]) -> None:
+def _means_figures(ctx: RunContext, section: dict, means: np.ndarray, shown: list[int]) -> None:
     """Decoded class means, and the means themselves (study 000: "look at the means")."""
     from ..figures.images import labelled_grid, means_heatmap
 
@@ -138,7 +139,7 @@ def _means_figures(ctx: GenContext, section: dict, means: np.ndarray, shown: lis
     section["class_means"] = {names[c]: np.round(means[c], 5).tolist() for c in shown}
 
 
-def _tour(ctx: GenContext, section: dict, means: np.ndarray, shown: list[int], steps: int) -> None:
+def _tour(ctx: RunContext, section: dict, means: np.ndarray, shown: list[int], steps: int) -> None:
     """Every (selected) class mean in turn, back to the first (study 004)."""
     from ..figures.images import tour_gif
 
@@ -152,7 +153,7 @@ def _tour(ctx: GenContext, section: dict, means: np.ndarray, shown: list[int], s
             f" -> {names[shown[0]]}), pausing at each mean.")
 
 
-def _traversals(ctx: GenContext, section: dict, k: float) -> None:
+def _traversals(ctx: RunContext, section: dict, k: float) -> None:
     """Around the overall mean: one row per latent dimension (at most 32 shown)."""
     from ..figures.images import labelled_grid
 
@@ -175,7 +176,7 @@ def _traversals(ctx: GenContext, section: dict, k: float) -> None:
             "deviation, all others held at the mean code.")
 
 
-def _manifold(ctx: GenContext, section: dict, n: int) -> None:
+def _manifold(ctx: RunContext, section: dict, n: int) -> None:
     """A 2-d latent can be shown whole: decode a grid over the occupied region."""
     from ..figures.images import manifold_figure
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..rundir import PROGRESS_DIR, TENSORBOARD_DIR, RunDir
+from ..rundir import LATENTS, PROGRESS_DIR, TENSORBOARD_DIR, RunDir
 
 INSTALL = "the tensorboard package is not installed; pip install 'latentatlas[tensorboard]'"
 EMBEDDING_TAG = "test_codes"
@@ -114,36 +114,33 @@ class TensorBoardTracker:
 
     def on_finish(self, run_dir, metrics: dict) -> None:
         if RunDir(run_dir).read_history():             # nothing to embed before a first epoch
-            add_test_embedding(self.writer, run_dir, step=int(metrics.get("epochs") or 0), encode_if_missing=False)
+            add_test_embedding(self.writer, run_dir, step=int(metrics.get("epochs") or 0))
         self.writer.flush()
 
     def close(self) -> None:
         self.writer.close()
 
 
-def test_codes(run_dir, encode_if_missing: bool, max_points: int = MAX_POINTS, seed: int = 0) -> dict:
+def test_codes(run_dir, max_points: int = MAX_POINTS, seed: int = 0, device=None) -> dict:
     """The test split's codes (AE z / VAE means mu), class names and images, subsampled to max_points.
 
-    latents.npz when the run has one (or encode_if_missing: `load_latents` encodes and writes
-    it, as every stage does); else the test split encoded in memory, writing nothing.
+    latents.npz when the run has one; else the test split encoded in memory, writing nothing
+    (latents.npz is the encode stage's: `latentatlas export` encodes a finished run first).
     """
-    from ..data import load_dataset
-    from ..stages.encode import load_latents
-    from ..rundir import LATENTS
+    from ..context import open_run
+    from ..models.codec import encode_images
 
-    rd = RunDir(run_dir)
-    data_cfg = rd.config_section("data")
-    if not data_cfg:
-        raise UserError(f"{rd.path} has no config.json with a [data] section; is it a latentatlas run?")
-    ds = load_dataset(**data_cfg)
-    if (rd / LATENTS).is_file() or encode_if_missing:
-        latents = load_latents(rd.path)
+    ctx = open_run(run_dir, device=device)
+    ds = ctx.dataset(needed_by="is it a latentatlas run?")
+    if ctx.has_latents:
+        latents = ctx.latents
         codes, labels, names = latents["test_mean"], latents["test_labels"], latents["class_names"]
     else:
-        codes, labels, names = _encode_test(rd, ds), ds.y_test, [str(c) for c in ds.class_names]
+        codes, _ = encode_images(ctx.model, ds.x_test, 1024, ctx.device, "encode test")
+        labels, names = ds.y_test, [str(c) for c in ds.class_names]
     if len(codes) != len(ds.x_test):
-        raise UserError(f"{rd / LATENTS} holds {len(codes)} test codes but the data has {len(ds.x_test)} test "
-                        f"images; run `latentatlas encode {rd.path}` again")
+        raise UserError(f"{ctx.run / LATENTS} holds {len(codes)} test codes but the data has {len(ds.x_test)} test "
+                        f"images; run `latentatlas encode {ctx.path}` again")
     idx = np.arange(len(codes))
     if len(idx) > max_points:
         idx = np.sort(np.random.default_rng(seed).choice(len(idx), max_points, replace=False))
@@ -151,24 +148,12 @@ def test_codes(run_dir, encode_if_missing: bool, max_points: int = MAX_POINTS, s
             "class_names": list(names), "images": ds.x_test[idx]}
 
 
-def _encode_test(rd: RunDir, ds) -> np.ndarray:
-    import torch
-
-    from ..stages.encode import _encode_array
-    from ..models import load_model
-
-    model = load_model(rd.path, device="cpu")
-    model.eval()
-    mean, _ = _encode_array(model, ds.x_test, 1024, torch.device("cpu"), "encode test")
-    return mean
-
-
-def add_test_embedding(writer, run_dir, step: int = 0, encode_if_missing: bool = True) -> int:
+def add_test_embedding(writer, run_dir, step: int = 0) -> int:
     """The test codes as a Projector embedding: metadata = class name (and label) per point, label_img =
     a sprite of their images."""
     import torch
 
-    got = test_codes(run_dir, encode_if_missing)
+    got = test_codes(run_dir)
     # (N, C, H, W) in [0, 1]: torch tiles them into the sprite, grey repeated to RGB, colour kept
     images = torch.from_numpy(got["images"]).float().div_(255)
     # Two columns, so the Projector can label and colour points by class name (or its number).
@@ -178,8 +163,10 @@ def add_test_embedding(writer, run_dir, step: int = 0, encode_if_missing: bool =
     return len(metadata)
 
 
-def export_tensorboard(run_dir, log_dir) -> dict:
-    """Write a finished run's history, progress grids and test-code embedding as TensorBoard logs."""
+def export_tensorboard(run_dir, log_dir, ensure_codes=None) -> dict:
+    """Write a finished run's history, progress grids and test-code embedding as TensorBoard logs.
+    ensure_codes: called before the embedding is read (the caller's encode stage writes a
+    missing latents.npz); without it a run without codes is encoded in memory."""
     rd = RunDir(run_dir)
     rd.require("config.json")
     history = rd.read_history()
@@ -200,7 +187,9 @@ def export_tensorboard(run_dir, log_dir) -> dict:
                 path = rd / PROGRESS_DIR / f"epoch_{int(row['epoch']):03d}_{kind}.png"
                 if path.is_file():
                     tracker.on_images(int(row["epoch"]), f"progress/{kind}", path)
-        n = add_test_embedding(tracker.writer, rd.path, step=int(history[-1]["epoch"]), encode_if_missing=True)
+        if ensure_codes is not None:
+            ensure_codes()
+        n = add_test_embedding(tracker.writer, rd.path, step=int(history[-1]["epoch"]))
     finally:
         tracker.close()
     return {"log_dir": str(log_dir), "epochs": len(history), "points": n}

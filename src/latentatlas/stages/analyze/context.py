@@ -72,11 +72,15 @@ def open_analysis(rd: RunDir, cfg, verbose: bool, choice_jobs: int | None = None
     t-SNE's gradient, the SVM's pairs), default cfg.n_jobs; a lane runs on a share of the cores
     but chooses as the whole --jobs does. lane=True: a lane's process, which prints no header and
     leaves metrics.json (timings included) to the process that started it."""
+    from ...context import open_run
     from ...estimators.project import umap_layout
     from ...settings import parse_projection_spec
-    from ..encode import describe_features, features, load_latents
+    from ..encode import describe_features, encode_run, features
 
-    latents = load_latents(rd.path)
+    run = open_run(rd.path)
+    if not run.has_latents:            # the codes are the encode stage's: encoded first
+        encode_run(rd.path)
+    latents = run.latents
     # Check the feature choice before anything is written (an AE has no log-variances).
     X_train = features(latents, "train", cfg.features, seed=cfg.seed)
     X_test = features(latents, "test", cfg.features, seed=cfg.seed + 1)
@@ -88,7 +92,7 @@ def open_analysis(rd: RunDir, cfg, verbose: bool, choice_jobs: int | None = None
         print(f"analyze {rd.path}: {feat_words} ({cfg.features}), {X_train.shape[1]}-d, "
               f"{len(X_train)} train + {len(X_test)} test codes", flush=True)
     X_all = np.concatenate([X_train, X_test])                   # (N, d): train rows then test rows
-    images, factors, data_note = images_and_factors(rd, cfg, len(y_train), len(y_test))
+    images, factors, data_note = images_and_factors(run, cfg, len(y_train), len(y_test))
     choice_jobs = choice_jobs or cfg.n_jobs
     # Projections fit on a seeded permutation (prefix) of the points; clustering "all" reuses the same
     # permuted array when it is complete, so the kNN graph built for t-SNE/UMAP serves N2D too.
@@ -109,17 +113,17 @@ def forget_timings(rd: RunDir, sections: list[str]) -> None:
     rd.forget_timings([f"analyze.{s}." for s in sections])
 
 
-def images_and_factors(rd: RunDir, cfg, n_train: int, n_test: int):
+def images_and_factors(run, cfg, n_train: int, n_test: int):
     """(images, factors, note) of the run's data, train rows then test rows, as far as asked for:
     images uint8 (N, C, H, W) for the raw baseline and the hover images (None when neither is on
     or the config has no data section); factors {name: (N,) floats} for the factor probes and
     the colourings (empty for a dataset without any). The figures need the data, so failing to
     load it is an error then; the probes alone only skip their factors (note says why)."""
     need_images = cfg.raw_baseline or cfg.interactive
-    if not (need_images or cfg.probes) or not rd.config_section("data"):
+    if not (need_images or cfg.probes) or not run.config.get("data"):
         return None, {}, None
     try:
-        data = load_run_data(rd, n_train, n_test)
+        data = load_run_data(run, n_train, n_test)
     except UserError as exc:
         if need_images:
             raise
@@ -129,14 +133,12 @@ def images_and_factors(rd: RunDir, cfg, n_train: int, n_test: int):
     return (np.concatenate([data.x_train, data.x_test]) if need_images else None), factors, None
 
 
-def load_run_data(rd: RunDir, n_train: int, n_test: int):
-    """The run's ImageDataset, checked against its latents.npz."""
-    from ...data import load_dataset
-
-    data = load_dataset(**rd.config_section("data"))
+def load_run_data(run, n_train: int, n_test: int):
+    """The run's ImageDataset (from its run context), checked against its latents.npz."""
+    data = run.dataset()
     if len(data.x_train) != n_train or len(data.x_test) != n_test:
-        raise UserError(f"{rd / LATENTS} does not match the run's data ({n_train}+{n_test} codes, "
-                        f"{len(data.x_train)}+{len(data.x_test)} images); re-run `latentatlas encode {rd.path}`")
+        raise UserError(f"{run.run / LATENTS} does not match the run's data ({n_train}+{n_test} codes, "
+                        f"{len(data.x_train)}+{len(data.x_test)} images); re-run `latentatlas encode {run.path}`")
     return data
 
 
