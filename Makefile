@@ -11,7 +11,12 @@ TORCH_SPEC ?= torch==2.13.0
 PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.latentatlas-installed
 
-.PHONY: demo test test-fast browser bench clean-venv
+.PHONY: demo test test-fast durations lint browser bench clean-venv
+
+# The suite on every core (pytest-xdist; a test file stays on one worker, so its module
+# fixtures are built once), the 25 slowest printed so growth is seen.
+PYTEST_JOBS ?= auto
+PYTEST     := $(PY) -m pytest -q -n $(PYTEST_JOBS) --dist loadfile
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,10 +36,20 @@ browser:
 	  || echo "note: chromium not installed; the browser test of the report will be skipped"; }
 
 test: $(STAMP) browser
-	$(PY) -m pytest -q
+	$(PYTEST) --durations=25
 
+# The tests measured under a second (tests/durations.json; tests/conftest.py marks the rest slow).
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
+
+# Measure every test again: the source of the slow marker.
+durations: $(STAMP)
+	$(PYTEST) --record-durations
+
+# The layers (import-linter's contracts in pyproject.toml) and ruff.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -1,9 +1,47 @@
-"""Shared fixtures. Full datasets come only through LATENTATLAS_DATA (CI sets it)."""
+"""Shared fixtures, and the slow marker set from measured times.
 
+Full datasets come only through LATENTATLAS_DATA (CI sets it).
+
+`slow` is not set by hand: tests/durations.json holds each test's measured seconds (setup, call
+and teardown) from a full run on the 2-core reference machine, and every test at or over
+SLOW_SECONDS there is marked slow at collection, so `make test-fast` (-m "not slow") runs the
+quick ones. `make durations` measures them again (`--record-durations`); CI prints the slowest
+(`--durations`) so growth is seen. A test not measured yet counts as fast until then.
+"""
+
+import json
 import os
 from pathlib import Path
 
 import pytest
+
+DURATIONS = Path(__file__).with_name("durations.json")
+SLOW_SECONDS = 1.0
+
+
+def pytest_addoption(parser):
+    parser.addoption("--record-durations", action="store_true",
+                     help=f"write each test's seconds to {DURATIONS.name} (the slow marker's source)")
+
+
+def pytest_collection_modifyitems(config, items):
+    measured = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
+    for item in items:
+        if measured.get(item.nodeid, 0.0) >= SLOW_SECONDS:
+            item.add_marker(pytest.mark.slow)
+
+
+_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    _seconds[report.nodeid] = _seconds.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    config = session.config
+    if config.getoption("--record-durations") and not hasattr(config, "workerinput"):   # xdist: the controller
+        DURATIONS.write_text(json.dumps({k: round(v, 3) for k, v in sorted(_seconds.items())}, indent=0) + "\n")
 
 
 @pytest.fixture(scope="session")

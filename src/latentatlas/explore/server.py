@@ -44,44 +44,55 @@ def static_files() -> dict[str, tuple[bytes, str]]:
     return files
 
 
+HEADERS = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
+
+
 def create_app(state, policy: Policy):
     """The ASGI app: routes wrapped in the Host/token/size guard."""
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
+    from starlette.responses import JSONResponse
+
+    async def http_error(request, exc):  # unknown route (404), wrong method (405): JSON, like the rest
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=HEADERS)
+
+    app = Starlette(routes=_routes(state, policy, static_files()), exception_handlers={HTTPException: http_error})
+    return Guard(app, policy)
+
+
+def _guarded(work, max_body: int, needs_body: bool = False):
+    """An endpoint that runs `work(request, body)` in a thread and turns errors into short JSON."""
+    from starlette.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse, Response
+
+    async def endpoint(request):
+        try:
+            body = await read_json_body(request, max_body) if needs_body else None
+            result = await run_in_threadpool(work, request, body)
+            return result if isinstance(result, Response) else JSONResponse(result, headers=HEADERS)
+        except RequestError as exc:
+            return JSONResponse({"error": exc.message}, status_code=exc.status, headers=HEADERS)
+        except Exception:  # a bug, not the client's fault: log it here, one line to the client
+            log.exception("explore: %s %s failed", request.method, request.url.path)
+            return JSONResponse({"error": "internal error (logged by the server)"}, status_code=500,
+                                headers=HEADERS)
+    return endpoint
+
+
+def _routes(state, policy: Policy, files: dict) -> list:
+    """Every route of the explorer (module docstring), each guarded."""
+    from starlette.responses import Response
     from starlette.routing import Route
 
-    files = static_files()
     limits = policy.limits
-    headers = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
-
-    def answer(result):
-        if isinstance(result, Response):
-            return result
-        return JSONResponse(result, headers=headers)
-
-    def guarded(work, needs_body: bool = False):
-        """An endpoint that runs `work(request, body)` in a thread and turns errors into short JSON."""
-        async def endpoint(request):
-            try:
-                body = await read_json_body(request, limits.max_body) if needs_body else None
-                return answer(await run_in_threadpool(work, request, body))
-            except RequestError as exc:
-                return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
-            except Exception:  # a bug, not the client's fault: log it here, one line to the client
-                log.exception("explore: %s %s failed", request.method, request.url.path)
-                return JSONResponse({"error": "internal error (logged by the server)"}, status_code=500,
-                                    headers=headers)
-        return endpoint
 
     def page(request, _):
         name = request.path_params.get("name", "index.html")
         if name not in files:
             raise RequestError(404, "no such file")
         data, mime = files[name]
-        return Response(data, media_type=mime, headers={**headers, "content-security-policy": _CSP}
-                        if name == "index.html" else headers)
+        return Response(data, media_type=mime, headers={**HEADERS, "content-security-policy": _CSP}
+                        if name == "index.html" else HEADERS)
 
     def image(request, _):
         return Response(api.image(state, request.path_params["index"]), media_type="image/png",
@@ -89,28 +100,26 @@ def create_app(state, policy: Policy):
 
     def csv(request, body):
         return Response(api.selection_csv(state, body), media_type="text/csv",
-                        headers={**headers, "content-disposition": 'attachment; filename="selection.csv"'})
+                        headers={**HEADERS, "content-disposition": 'attachment; filename="selection.csv"'})
 
-    routes = [
-        Route("/", guarded(page)),
-        Route("/static/{name}", guarded(page)),
-        Route("/api/meta", guarded(lambda r, b: api.meta(state, limits))),
-        Route("/api/points", guarded(lambda r, b: api.points(state, r.query_params.get("view")))),
-        Route("/api/image/{index}", guarded(image)),
-        Route("/api/point/{index}", guarded(lambda r, b: api.point(state, r.path_params["index"],
-                                                                   r.query_params.get("k")))),
-        Route("/api/decode", guarded(lambda r, b: api.decode(state, b), True), methods=["POST"]),
-        Route("/api/walk", guarded(lambda r, b: api.walk(state, b, limits), True), methods=["POST"]),
-        Route("/api/traverse", guarded(lambda r, b: api.traverse(state, b, limits), True), methods=["POST"]),
-        Route("/api/select", guarded(lambda r, b: api.selection(state, b), True), methods=["POST"]),
-        Route("/api/select.csv", guarded(csv, True), methods=["POST"]),
+    def get(path, work):
+        return Route(path, _guarded(work, limits.max_body))
+
+    def post(path, work):
+        return Route(path, _guarded(work, limits.max_body, True), methods=["POST"])
+
+    return [
+        get("/", page), get("/static/{name}", page),
+        get("/api/meta", lambda r, b: api.meta(state, limits)),
+        get("/api/points", lambda r, b: api.points(state, r.query_params.get("view"))),
+        get("/api/image/{index}", image),
+        get("/api/point/{index}", lambda r, b: api.point(state, r.path_params["index"], r.query_params.get("k"))),
+        post("/api/decode", lambda r, b: api.decode(state, b)),
+        post("/api/walk", lambda r, b: api.walk(state, b, limits)),
+        post("/api/traverse", lambda r, b: api.traverse(state, b, limits)),
+        post("/api/select", lambda r, b: api.selection(state, b)),
+        post("/api/select.csv", csv),
     ]
-
-    async def http_error(request, exc):  # unknown route (404), wrong method (405): JSON, like the rest
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
-
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
-    return Guard(app, policy)
 
 
 # The page loads only from this server: no CDN, no inline script from elsewhere.
