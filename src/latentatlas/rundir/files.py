@@ -2,12 +2,13 @@
 
 Only the `latentatlas.rundir` package and the stages asking it spell these names; every
 other module imports the constants. FORMAT_VERSION is the run-folder format this release
-writes.
+writes (see migrations.py for the versions and how older folders are read).
 """
 
 from __future__ import annotations
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+FORMAT_KEY = "format_version"  # the key of run.json recording the folder's format
 
 # name -> (format, what it holds): filled by _file below, in the order of the folder's listing
 RUN_FILES: dict[str, tuple[str, str]] = {}
@@ -28,7 +29,8 @@ PROGRESS_DIR = _file("progress", "folder of PNG", "image grids saved as training
 LATENTS = _file("latents.npz", "npz", "per split: means (and log-variances for a VAE), labels")
 MAPS = _file("maps.npz", "npz", "2-D views (xy + the point indices each covers) and explorer colourings")
 METRICS = _file("metrics.json", "JSON", "every figure the stages measured, one section per stage")
-RUN_STATE = _file("run.json", "JSON", "what `latentatlas run` finished, with which fingerprint")
+RUN_STATE = _file("run.json", "JSON", "the folder's format_version; what `latentatlas run` finished, "
+                                      "with which fingerprint")
 FIGURES_DIR = _file("figures", "folder of PNG, GIF, HTML", "figures, and interactive HTML pieces")
 REPORT = _file("report.html", "HTML", "one file, readable offline")
 TENSORBOARD_DIR = _file("tensorboard", "folder", "--tensorboard logs (events, projector_config.pbtxt, "

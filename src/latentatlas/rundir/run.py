@@ -1,7 +1,7 @@
 """RunDir: the paths inside one run folder, and every read and write of its files.
 
-The names and formats are in files.py, the writer in atomic.py and the lock in lock.py;
-this class is what the stages ask.
+The names and formats are in files.py, the writer in atomic.py, the lock in lock.py and
+the format versions in migrations.py; this class is what the stages ask.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ import os
 from pathlib import Path
 
 from ..errors import UserError
+from . import migrations
 from .atomic import _mkdir, atomic_save, atomic_write_bytes, atomic_write_json, atomic_write_text, read_json, \
     write_error, write_npz
-from .files import (CHECKPOINT, CHECKPOINT_DIR, CONFIG, FIGURES_DIR, HISTORY, LATENTS, LOCK, MAPS, METRICS,
-                    MODEL_JSON, PROGRESS_DIR, REPORT, RUN_MARKERS, RUN_STATE, TRACKING, WEIGHTS)
+from .files import (CHECKPOINT, CHECKPOINT_DIR, CONFIG, FIGURES_DIR, FORMAT_KEY, FORMAT_VERSION, HISTORY,
+                    LATENTS, LOCK, MAPS, METRICS, MODEL_JSON, PROGRESS_DIR, REPORT, RUN_MARKERS, RUN_STATE,
+                    TRACKING, WEIGHTS)
 from .lock import RunLock
 
 
@@ -22,11 +24,13 @@ class RunDir:
     """Paths inside one run directory, and every read and write of its files.
 
     Creates nothing until asked. Readers return plain Python / numpy objects; writers are
-    atomic and durable, and raise RunWriteError (a UserError) when the disk refuses.
+    atomic and durable, and raise RunWriteError (a UserError) when the disk refuses. After a
+    write into a run, run.json records the folder's format version (migrations.py).
     """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self._format_recorded = False
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -62,12 +66,14 @@ class RunDir:
         return self.path.is_dir() and any((self.path / m).exists() for m in RUN_MARKERS)
 
     def check_writable(self) -> None:
-        """Refuse, before any work, a path that is a file or a folder holding something else."""
+        """Refuse, before any work, a path that is a file, a folder holding something else, or a
+        run in a format newer than this release writes."""
         if self.path.exists() and not self.path.is_dir():
             raise UserError(f"{self.path} exists and is not a folder; choose another --out")
         if self.path.is_dir() and not self.is_run() and any(p.name != LOCK for p in self.path.iterdir()):
             raise UserError(f"{self.path} holds files that are not a latentatlas run; "
                             "refusing to write there (choose an empty or new --out folder)")
+        migrations.recorded_version(self.read_state(), self.path / RUN_STATE)
 
     def ensure(self) -> "RunDir":
         """Create the folder; refuse a non-empty folder that is not a run."""
@@ -112,26 +118,46 @@ class RunDir:
         """Context manager: hold this folder's write lock (see `RunLock`)."""
         return RunLock(self, wait=wait, command=command)
 
+    # -- the folder's format version (run.json "format_version", see migrations.py) -----
+    def format_version(self) -> int:
+        """The run format of this folder: recorded, else 0 or 1 (UserError when newer than ours)."""
+        return migrations.version_of(self.read_state(), self._config_as_written(), self.path / RUN_STATE)
+
+    def _record_format(self) -> None:
+        """After a write: run.json records FORMAT_VERSION, once this folder is a run whose
+        format can be brought up to it on disk (migrations.recordable)."""
+        if self._format_recorded or not self.is_run():
+            return
+        state = self.read_state()
+        if state.get(FORMAT_KEY) == FORMAT_VERSION:
+            self._format_recorded = True
+        elif migrations.recordable(self.format_version()):
+            self.write_state(state)
+
     # -- config.json: the resolved settings, one section per stage ---------------------
-    def read_config(self) -> dict:
-        """config.json as a dict ({} when the run has none yet)."""
+    def _config_as_written(self) -> dict:
         path = self.path / CONFIG
         config = read_json(path) if path.exists() else {}
         return config if isinstance(config, dict) else {}
 
+    def read_config(self) -> dict:
+        """config.json as a dict, as written ({} when the run has none yet); a folder of a
+        newer run format is refused."""
+        config = self._config_as_written()
+        migrations.recorded_version(self.read_state(), self.path / RUN_STATE)
+        return config
+
     def config_section(self, section: str) -> dict:
-        """One stage's table of config.json ({} when absent)."""
-        value = self.read_config().get(section)
-        table = dict(value) if isinstance(value, dict) else {}
-        if section == "data" and str(table.get("name", "")).startswith("folder:") and "color" not in table:
-            # A folder: run written before colour support (no `color` key) was trained on its
-            # images read grey, PNG/JPEG only, stretched to size: load them that way again, so
-            # analyze/report/explore/encode of an old colour-photo run still fit its model.
-            table.update(color="grey", fit="legacy")
-        return table
+        """One stage's table of config.json ({} when absent), as this release reads it: an
+        older folder's table upgraded in memory (migrations.upgrade)."""
+        config = self._config_as_written()
+        version = migrations.version_of(self.read_state(), config, self.path / RUN_STATE)
+        value = migrations.upgrade(config, version).get(section)
+        return dict(value) if isinstance(value, dict) else {}
 
     def write_config(self, config: dict) -> None:
         atomic_write_json(self.path / CONFIG, config)
+        self._record_format()
 
     def update_config(self, sections: dict) -> dict:
         """Replace the given sections of config.json, keeping the others."""
@@ -153,7 +179,11 @@ class RunDir:
         return state if isinstance(state, dict) else {}
 
     def write_state(self, state: dict) -> None:
-        atomic_write_json(self.path / RUN_STATE, state)
+        """run.json = `state`, headed by format_version where the folder can record it."""
+        state = {k: v for k, v in state.items() if k != FORMAT_KEY}
+        record = self.is_run() and migrations.recordable(self.format_version())
+        atomic_write_json(self.path / RUN_STATE, {FORMAT_KEY: FORMAT_VERSION, **state} if record else state)
+        self._format_recorded = record
 
     # -- model.json + model.safetensors ------------------------------------------------
     def read_model_spec(self) -> dict:
@@ -167,6 +197,7 @@ class RunDir:
         so that a model.json never points at missing weights."""
         atomic_write_bytes(self.path / WEIGHTS, weights)
         atomic_write_json(self.path / MODEL_JSON, spec)
+        self._record_format()
 
     @property
     def weights_path(self) -> Path:
@@ -175,6 +206,7 @@ class RunDir:
     def write_checkpoint(self, data: bytes) -> None:
         """checkpoint/last.safetensors (serialized bytes), atomically."""
         atomic_write_bytes(self.checkpoint_path, data)
+        self._record_format()
 
     def remove_training(self) -> None:
         """Starting afresh: drop a previous training's history, checkpoint, progress grids and
@@ -202,6 +234,7 @@ class RunDir:
     def write_history(self, rows: list[dict]) -> None:
         """history.jsonl = these rows, one JSON object a line (rewritten whole, atomically)."""
         atomic_write_text(self.path / HISTORY, "".join(json.dumps(r) + "\n" for r in rows))
+        self._record_format()
 
     # -- latents.npz ---------------------------------------------------------------------
     def read_latents(self) -> dict:
@@ -220,6 +253,8 @@ class RunDir:
 
     def write_latents(self, arrays: dict) -> None:
         write_npz(self.path / LATENTS, arrays)
+        self._record_format()
+
     # -- maps.npz: every 2-D view of the codes, tied to the latents.npz it was computed from --
     def _latents_stamp(self) -> str:
         st = (self.path / LATENTS).stat() if (self.path / LATENTS).exists() else None
@@ -252,6 +287,7 @@ class RunDir:
         maps.update(arrays)
         maps["latents_stamp"] = np.asarray(self._latents_stamp())
         atomic_save(self.path / MAPS, lambda tmp: np.savez(tmp, **maps))
+        self._record_format()
 
     def add_map(self, view: str, xy, indices) -> None:
         """One 2-D view: coordinates (M, 2) of the latents.npz rows `indices` (M,)."""
@@ -264,6 +300,7 @@ class RunDir:
     def write_report(self, html: str) -> Path:
         """report.html (one self-contained page), atomically; returns its path."""
         atomic_write_text(self.path / REPORT, html)
+        self._record_format()
         return self.path / REPORT
 
     def read_tracking(self) -> dict:
@@ -277,6 +314,7 @@ class RunDir:
 
     def write_tracking(self, record: dict) -> None:
         atomic_write_json(self.path / TRACKING, record)
+        self._record_format()
 
     # -- metrics.json: one section per stage ------------------------------------------
     def read_metrics(self) -> dict:
@@ -284,6 +322,7 @@ class RunDir:
 
     def write_metrics(self, metrics: dict) -> None:
         atomic_write_json(self.path / METRICS, metrics)
+        self._record_format()
 
     def update_metrics(self, section: str, values: dict) -> dict:
         """Replace one stage's section of metrics.json, keeping the others."""
