@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import UserError
-from .rundir import CONFIG, RunDir
+from .rundir import CONFIG, FIGURES_DIR, RunDir
 
 
 @dataclass
@@ -62,7 +62,7 @@ class GenContext:
 
     def figure(self, section: str, name: str, ext: str = "png"):
         """(absolute path, path relative to the run) of figures/<section>_<name>.<ext>."""
-        rel = f"figures/{section}_{name}.{ext}"
+        rel = f"{FIGURES_DIR}/{section}_{name}.{ext}"
         return self.run.path / rel, rel
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..rundir import PROGRESS_DIR, TENSORBOARD_DIR, RunDir
+from ..rundir import CONFIG, PROGRESS_DIR, TENSORBOARD_DIR, RunDir
 
 INSTALL = "the tensorboard package is not installed; pip install 'latentatlas[tensorboard]'"
 EMBEDDING_TAG = "test_codes"
@@ -181,7 +181,7 @@ def add_test_embedding(writer, run_dir, step: int = 0, encode_if_missing: bool =
 def export_tensorboard(run_dir, log_dir) -> dict:
     """Write a finished run's history, progress grids and test-code embedding as TensorBoard logs."""
     rd = RunDir(run_dir)
-    rd.require("config.json")
+    rd.require(CONFIG)
     history = rd.read_history()
     if not history:
         raise UserError(f"{rd.path} has no history.jsonl (no epoch was trained); nothing to export")
