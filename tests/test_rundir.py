@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import latentatlas.rundir as rundir
+import latentatlas.rundir.atomic as atomic
 from latentatlas.cli import main
 from latentatlas.errors import UserError
 from latentatlas.rundir import RunDir, RunLockedError, RunWriteError
@@ -33,7 +34,7 @@ def temp_files(folder) -> list[str]:
 def fail_writes(monkeypatch, when, err=errno.ENOSPC):
     """Make the atomic writer fail (OSError err) once the temporary file of a write for which
     when(target_name, count) is true holds its data; count is that target's write number."""
-    real, counts = rundir._fsync_file, {}
+    real, counts = atomic._fsync_file, {}
 
     def fsync(tmp):
         target = Path(tmp).name[1:].rsplit(".", 3)[0]          # ".metrics.json.ab12.tmp.json" -> "metrics.json"
@@ -43,7 +44,7 @@ def fail_writes(monkeypatch, when, err=errno.ENOSPC):
         return real(tmp)
 
     assert callable(real)
-    monkeypatch.setattr(rundir, "_fsync_file", fsync)
+    monkeypatch.setattr(atomic, "_fsync_file", fsync)
     return counts
 
 
@@ -319,7 +320,7 @@ def test_a_read_only_folder_is_one_line(tmp_path, monkeypatch, capsys):
     def read_only(path):
         raise OSError(errno.EROFS, "Read-only file system", str(path))
 
-    monkeypatch.setattr(rundir, "_create_temp", read_only)
+    monkeypatch.setattr(atomic, "_create_temp", read_only)
     run = tmp_path / "run"
     assert main(["train", *SMALL_ARGS, "--epochs", "1", "--out", str(run)]) == 2
     line = one_error_line(capsys.readouterr().err)

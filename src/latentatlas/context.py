@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import UserError
-from .rundir import CONFIG, LATENTS, RunDir
+from .rundir import CONFIG, FIGURES_DIR, LATENTS, RunDir
 
 LATENT_KEYS = ("train_mean", "test_mean", "train_labels", "test_labels", "class_names", "kind")
 
@@ -96,7 +96,7 @@ class RunContext:
 
     def figure(self, section: str, name: str, ext: str = "png"):
         """(absolute path, path relative to the run) of figures/<section>_<name>.<ext>."""
-        rel = f"figures/{section}_{name}.{ext}"
+        rel = f"{FIGURES_DIR}/{section}_{name}.{ext}"
         return self.run.path / rel, rel
 
 

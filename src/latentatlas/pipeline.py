@@ -27,7 +27,7 @@ from typing import Callable
 
 from .settings import RunConfig
 from .errors import UserError
-from .rundir import CONFIG, HISTORY, LATENTS, METRICS, MODEL_JSON, REPORT, WEIGHTS, RunDir
+from .rundir import CONFIG, FIGURES_DIR, HISTORY, LATENTS, METRICS, MODEL_JSON, REPORT, WEIGHTS, RunDir
 from .settings.stages import TRACKING_KEYS, drop_later_defaults
 
 STAGES = ("train", "data", "encode", "analyze", "generate", "report")
@@ -138,7 +138,7 @@ def describe_data(run_dir, data, note: str | None = None) -> dict:
     picks = [np.flatnonzero(ds.y_train == c)[:per_class] for c in range(ds.n_classes)]
     rows = [ds.x_train[idx] for idx in picks if len(idx) == per_class]
     if rows:
-        rel = "figures/data_train_images.png"
+        rel = f"{FIGURES_DIR}/data_train_images.png"
         save_grid_png(run / rel, np.concatenate(rows), nrow=per_class)
         section["figures"] = [{"path": rel, "title": "Training images", "kind": "png", "section": "data",
                                "caption": f"The first {per_class} training images of each class, one class per row "
@@ -302,7 +302,7 @@ def format_summary(summary: dict) -> str:
     for key, path in summary.get("files", {}).items():
         lines.append(f"  {key + ':':<10} {path}")
     if summary.get("n_figures"):
-        lines.append(f"  {'figures:':<10} {summary['n_figures']} files in {Path(summary['run_dir']) / 'figures'}")
+        lines.append(f"  {'figures:':<10} {summary['n_figures']} files in {Path(summary['run_dir']) / FIGURES_DIR}")
     timings = summary.get("timings") or {}
     if timings:
         lines.append("  seconds:   " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()

@@ -23,9 +23,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..rundir import LATENTS
     from ..stages.encode import encode_run
 
     m = encode_run(args.run_dir, batch_size=args.batch_size, device=args.device, wait=args.wait)
     print(f"encoded {m['n_train']} train + {m['n_test']} test images of {m['dataset']} to {m['latent_dim']}-d "
-          f"{m['stored']} ({m['kind']}) in {m['seconds']:.1f} s -> {args.run_dir}/latents.npz")
+          f"{m['stored']} ({m['kind']}) in {m['seconds']:.1f} s -> {args.run_dir}/{LATENTS}")
     return 0

@@ -28,11 +28,11 @@ def add_parser(sub):
 
 def run(args) -> int:
     from ..errors import UserError
-    from ..rundir import RunDir
+    from ..rundir import CONFIG, RunDir
 
     if not args.tensorboard and not args.mlflow:
         raise UserError("say where to export: --tensorboard DIR and/or --mlflow")
-    RunDir(args.run_dir).require("config.json")
+    RunDir(args.run_dir).require(CONFIG)
     if args.tensorboard:
         from ..stages.encode import load_latents
         from ..tracking.tensorboard import export_tensorboard

@@ -78,6 +78,6 @@ def run(args) -> int:
             print(f"traversals of {len(section['traversal']['dims'])} dimensions: {ctx.run.path / section['traversal']['png']}")
         if "manifold" in section:
             print(f"2-d manifold grid: {ctx.run.path / section['manifold']['png']}")
-        print(f"class means: {ctx.run.path / 'figures/interpolation_class_means.png'}")
+        print(f"class means: {ctx.run.figures / 'interpolation_class_means.png'}")
         ctx.run.record_timing("interpolate", time.perf_counter() - t0)
     return 0

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UserError
-from ..rundir import CONFIG, MODEL_JSON, WEIGHTS, RunDir
+from ..rundir import CONFIG, LATENTS, MAPS, MODEL_JSON, WEIGHTS, RunDir
 from .inverse import InverseMap
 
 VIEW_TITLES = {"latent": "latent (2-d)", "pca": "PCA", "lda": "LDA", "umap": "UMAP", "tsne": "t-SNE"}
@@ -81,7 +81,7 @@ class ExploreState:
         data = ctx.dataset(needed_by="the explorer needs the run's images")
         images = display_images(np.concatenate([data.x_train, data.x_test]))
         if len(images) != len(codes):
-            raise UserError(f"{rd.path}/latents.npz holds {len(codes)} codes but the data has {len(images)} "
+            raise UserError(f"{rd / LATENTS} holds {len(codes)} codes but the data has {len(images)} "
                             f"images; re-run `latentatlas encode {rd.path}`")
         model = ctx.model
         check_fits_data(model, data, str(rd.path))      # images shown beside decodes of another kind
@@ -104,7 +104,7 @@ class ExploreState:
         steps = todo + [f"colour:{c}" for c in extra]
         if steps and progress:
             print(f"explore: computing {', '.join(s.replace('colour:', '') for s in steps)} "
-                  f"(once: saved in {self.run.path / 'maps.npz'})", flush=True)
+                  f"(once: saved in {self.run / MAPS})", flush=True)
         for step in tqdm(steps, desc="explore: maps", unit="step", disable=None if progress else True):
             if step.startswith("colour:"):
                 name = step.split(":", 1)[1]

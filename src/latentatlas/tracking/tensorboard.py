@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..rundir import LATENTS, PROGRESS_DIR, TENSORBOARD_DIR, RunDir
+from ..rundir import CONFIG, LATENTS, PROGRESS_DIR, TENSORBOARD_DIR, RunDir
 
 INSTALL = "the tensorboard package is not installed; pip install 'latentatlas[tensorboard]'"
 EMBEDDING_TAG = "test_codes"
@@ -168,7 +168,7 @@ def export_tensorboard(run_dir, log_dir, ensure_codes=None) -> dict:
     ensure_codes: called before the embedding is read (the caller's encode stage writes a
     missing latents.npz); without it a run without codes is encoded in memory."""
     rd = RunDir(run_dir)
-    rd.require("config.json")
+    rd.require(CONFIG)
     history = rd.read_history()
     if not history:
         raise UserError(f"{rd.path} has no history.jsonl (no epoch was trained); nothing to export")
