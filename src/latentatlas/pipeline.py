@@ -175,10 +175,13 @@ def resolve_data(cfg: RunConfig, sample_fallback: bool, quiet: bool = False) -> 
     Sets cfg.data.name to what was found and returns the note saying which (None when the
     dataset was named explicitly and no fallback applies).
     """
-    if not sample_fallback or cfg.section_dict("data").get("name") != "mnist":
+    if not sample_fallback:
         return None
     from .data import registry
 
+    entry = registry.entry_for(cfg.section_dict("data").get("name"))
+    if entry is None or entry.fallback is None:   # no embedded stand-in (mnist's: mnist-sample)
+        return None
     finder = getattr(registry, "load_dataset_or_sample", None)
     if finder is None:
         return None
