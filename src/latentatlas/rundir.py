@@ -181,11 +181,13 @@ class RunDir:
         """One stage's table of config.json ({} when absent)."""
         value = self.read_config().get(section)
         table = dict(value) if isinstance(value, dict) else {}
-        if section == "data" and str(table.get("name", "")).startswith("folder:") and "color" not in table:
-            # A folder: run written before colour support (no `color` key) was trained on its
-            # images read grey, PNG/JPEG only, stretched to size: load them that way again, so
-            # analyze/report/explore/encode of an old colour-photo run still fit its model.
-            table.update(color="grey", fit="legacy")
+        if section == "data" and table and "color" not in table:
+            # A run written before colour support (no `color` key) was trained on its data as it
+            # was read then (a folder: grey, PNG/JPEG only, stretched to size): load it that way
+            # again, so analyze/report/explore/encode of an old colour-photo run still fit its model.
+            from .data.registry import settings_before_colour
+
+            table.update(settings_before_colour(str(table.get("name", ""))))
         return table
 
     def write_config(self, config: dict) -> None:

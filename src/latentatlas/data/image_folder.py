@@ -33,7 +33,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 DEFAULT_IMAGE_SIZE = 28
 FIT_RULES = ("crop", "pad")
 # Runs written before colour support read folders this way (grey, PNG/JPEG only, stretched
-# with bilinear); RunDir.config_section("data") asks for it so old runs load what they trained on.
+# with bilinear); the folder entry's `before_colour` asks for it so old runs load what they trained on.
 LEGACY_FIT = "legacy"
 LEGACY_SUFFIXES = {".png", ".jpg", ".jpeg"}
 PAD_COLOUR = 0          # black: the background of digit-like data, and the usual letterbox

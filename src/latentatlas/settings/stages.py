@@ -128,8 +128,11 @@ LATER_DEFAULTS = {"train": {"compile": "auto", "lr_scaling": "none"},
 def drop_later_defaults(section: str, table: dict) -> dict:
     """`table` without the later settings of `section` that sit at their reproducing default."""
     later = LATER_DEFAULTS.get(section, {})
-    if section == "data" and str(table.get("name", "")).startswith("folder:"):
-        later = {}   # folders were read grey and stretched before colour: auto / crop is other data
+    if section == "data" and later:
+        from ..data.registry import settings_before_colour
+
+        if settings_before_colour(str(table.get("name", ""))):
+            later = {}   # e.g. folders, read grey and stretched before colour: auto / crop is other data
     return {k: v for k, v in table.items() if later.get(k, object()) != v}
 
 
