@@ -175,10 +175,13 @@ def resolve_data(cfg: RunConfig, sample_fallback: bool, quiet: bool = False) -> 
     Returns the settings with the dataset that was found (settings are frozen: a new RunConfig)
     and the note saying which (None when the dataset was named explicitly and no fallback applies).
     """
-    if not sample_fallback or cfg.data.name != "mnist":
+    if not sample_fallback:
         return cfg, None
     from .data import registry
 
+    entry = registry.entry_for(cfg.data.name)
+    if entry is None or entry.fallback is None:   # no embedded stand-in (mnist's: mnist-sample)
+        return cfg, None
     d = cfg.data
     ds, note = registry.load_dataset_or_sample(data_dir=d.data_dir, classes=d.classes, image_size=d.image_size,
                                                test_fraction=d.test_fraction, split_seed=d.split_seed)

@@ -9,8 +9,11 @@ from __future__ import annotations
 from ..settings import add_section_options
 from . import HelpFormatter
 
+# The registry's names, spelled out: importing it (numpy) would make --help slow.
+# tests/test_data.py checks them against latentatlas.data.registry.REGISTRY.
 NAMES_HELP = "mnist, fashion-mnist, mnist-sample, cifar10, svhn, mnist-color, folder:PATH or npz:PATH"
 DOWNLOADABLE = "mnist, fashion-mnist, cifar10, svhn or mnist-color"
+VERIFIABLE = "mnist, fashion-mnist, mnist-sample, cifar10, svhn or mnist-color"
 
 
 def add_parser(sub):
@@ -43,7 +46,7 @@ def add_parser(sub):
                         formatter_class=HelpFormatter,
                         description="Compute the SHA-256 of each file (of its decompressed bytes for IDX "
                                     "files) and compare it with the published value. Never downloads.")
-    q.add_argument("name", metavar="NAME", help="mnist, fashion-mnist, mnist-sample, cifar10, svhn or mnist-color")
+    q.add_argument("name", metavar="NAME", help=VERIFIABLE)
     add_section_options(q, "data", only=("data_dir",))
 
     q = dsub.add_parser("info", help="shapes, class counts per split, pixel range, source",
@@ -72,34 +75,25 @@ def run(args) -> int:
 
 
 def _list(args) -> int:
-    from ..data.registry import DESCRIPTIONS, KNOWN, dataset_status
+    from ..data.registry import KNOWN, REGISTRY, dataset_status
 
     width = max(len(n) for n in KNOWN)
-    for name in KNOWN:
-        print(f"{name:<{width}}  {dataset_status(name, _data_dir(args))}")
-        print(f"{'':<{width}}  {DESCRIPTIONS[name]}")
-    print(f"{'folder:PATH':<{width}}  your images, one sub-folder per class (PNG/JPEG/BMP/GIF/TIFF/WebP)")
-    print(f"{'npz:PATH':<{width}}  your arrays: x (N,H,W), (N,H,W,C) or (N,C,H,W), y (N,), optional class_names")
+    for entry in REGISTRY.values():
+        status = dataset_status(entry.name, _data_dir(args))
+        if status is None:   # named by a path: found wherever the path says
+            print(f"{entry.name:<{width}}  {entry.description}")
+            continue
+        print(f"{entry.name:<{width}}  {status}")
+        print(f"{'':<{width}}  {entry.description}")
     return 0
 
 
-def _source_module(name: str):
-    """The module that locates and downloads `name`: sources (IDX files) or archives."""
-    from ..data import archives, sources
-    from ..errors import UserError
-
-    if name in archives.REMOTES:
-        return archives
-    if name in sources.SHA256:
-        return sources
-    raise UserError(f"cannot fetch {name!r}: only {DOWNLOADABLE} are downloadable (mnist-sample is embedded)")
-
-
 def _fetch(args) -> int:
-    name = "mnist" if args.name == "mnist-color" else args.name   # built from the MNIST files
-    module = _source_module(name)
+    from ..data.registry import fetch_target
+
+    name, module = fetch_target(args.name)   # mnist-color: mnist, the files it is built from
     if name != args.name:
-        print(f"{args.name} is built from the mnist files: fetching mnist")
+        print(f"{args.name} is built from the {name} files: fetching {name}")
     if not args.force:
         loc = module.locate(name)
         if loc.found:
@@ -111,31 +105,11 @@ def _fetch(args) -> int:
     return 0
 
 
-def _verify_results(name: str, data_dir) -> tuple[list, int, str, str]:
-    """(results [(path, ok, expected, actual)], files, checksum table name, what is hashed)."""
-    from ..data import registry, sources
-    from ..errors import UserError
-
-    if name == "mnist-sample":
-        # The sample is the MNIST test split: same files, same checksums.
-        paths = {"x_test": registry.SAMPLE_FILES["x"], "y_test": registry.SAMPLE_FILES["y"]}
-        return sources.verify_files("mnist", paths), len(paths), "mnist", "the decompressed bytes"
-    table = "mnist" if name == "mnist-color" else name
-    if table not in sources.SHA256 and name not in ("cifar10", "svhn"):
-        raise UserError(f"cannot verify {name!r}: checksums are known for "
-                        f"{', '.join(sources.SHA256)}, cifar10, svhn, mnist-sample, mnist-color")
-    module = _source_module(table)
-    loc = module.locate(table, data_dir)
-    if not loc.found:
-        raise UserError(module.not_found_message(table, loc.looked, None))
-    what = "the decompressed bytes" if module is sources else "the file"
-    return module.verify_files(table, loc.paths), len(loc.paths), table, what
-
-
 def _verify(args) -> int:
+    from ..data.registry import verify_dataset
     from ..errors import UserError
 
-    results, count, table, what = _verify_results(args.name, _data_dir(args))
+    results, count, table, what = verify_dataset(args.name, _data_dir(args))
     bad = []
     for path, ok, expected, actual in results:
         if ok is None:   # an extracted CIFAR-10 folder: only the archive's checksum is published

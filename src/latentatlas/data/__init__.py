@@ -16,9 +16,13 @@ Public API (stable; other stages code against it):
                   full dataset, per class); factors_train/factors_test (per-image
                   factors of variation such as mnist-color's hue, name -> (N,) floats)
 
-Modules: idx (IDX read/write), sources (locate, download, verify), archives (the
-one-archive datasets' locate/download), cifar, svhn, mnist_color, registry (names,
-load_dataset), subset, split, images (folders of images, .npz).
+    REGISTRY: name -> DatasetEntry (entry.py): description, loader, channels, image size,
+              class names, files, checksums, URLs, and what other code asks of a dataset
+
+Modules: entry (DatasetEntry), registry (REGISTRY, load_dataset), one per dataset kind with
+its entries: mnist (mnist, fashion-mnist, mnist-sample), cifar, svhn, mnist_color, images
+(folder:PATH, npz:PATH; reading in image_folder, npz, resize); idx (IDX read/write), sources
+(the IDX files' locate, download, verify), archives (the same for cifar10 and svhn), subset, split.
 """
 
 from __future__ import annotations
@@ -64,6 +68,6 @@ class ImageDataset:
         return len(self.class_names)
 
 
-from .registry import DATASETS, KNOWN, load_dataset, load_dataset_or_sample  # noqa: E402,F401
+from .registry import DATASETS, KNOWN, REGISTRY, load_dataset, load_dataset_or_sample  # noqa: E402,F401
 from .subset import parse_classes  # noqa: E402,F401
 from .summary import describe_dataset  # noqa: E402,F401

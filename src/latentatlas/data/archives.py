@@ -20,23 +20,14 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UserError
-from . import sources
-from .cifar import find_cifar, read_cifar
+from . import ImageDataset, cifar, sources, svhn
+from .cifar import find_cifar
 from .sources import Located, dataset_cache_dir, search_places
 from .svhn import find_svhn, read_svhn
 
-# SHA-256 of the published files, from TensorFlow Datasets' download checksums
-# (github.com/tensorflow/datasets, tensorflow_datasets/url_checksums/cifar10.txt and
-# svhn_cropped.txt; sizes there: 170,052,171 / 182,040,794 / 64,275,384 bytes).
-SHA256 = {
-    "cifar10": {
-        "cifar-10-binary.tar.gz": "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
-    },
-    "svhn": {
-        "train_32x32.mat": "435e94d69a87fde4fd4d7f3dd208dfc32cb6ae8af2240d066de1df7508d083b8",
-        "test_32x32.mat": "cdce80dfb2a2c4c6160906d0bd7c68ec5a99d7ca4831afa54f09182025b6a75b",
-    },
-}
+HASHED = "the file"    # what SHA256 is of (`data verify` says so)
+# SHA-256 of the published files (TensorFlow Datasets' download checksums; see cifar.py, svhn.py).
+SHA256 = {"cifar10": cifar.SHA256, "svhn": svhn.SHA256}
 
 
 @dataclass(frozen=True)
@@ -52,12 +43,8 @@ class Remote:
 
 
 REMOTES = {
-    "cifar10": Remote({"archive": "cifar-10-binary.tar.gz"}, ("https://www.cs.toronto.edu/~kriz/",),
-                      find_cifar, lambda paths: read_cifar(paths["archive"]),
-                      "cifar-10-binary.tar.gz (or its extracted cifar-10-batches-bin/ folder)"),
-    "svhn": Remote({"train": "train_32x32.mat", "test": "test_32x32.mat"},
-                   ("http://ufldl.stanford.edu/housenumbers/",), find_svhn, read_svhn,
-                   "train_32x32.mat and test_32x32.mat"),
+    "cifar10": Remote(dict(cifar.ENTRY.files), cifar.MIRRORS, find_cifar, cifar.read_files, cifar.WANTED),
+    "svhn": Remote(dict(svhn.ENTRY.files), svhn.MIRRORS, find_svhn, read_svhn, svhn.WANTED),
 }
 
 
@@ -129,6 +116,14 @@ def find_or_fetch(name: str, data_dir=None, download_ok: bool = True, timeout: f
         except UserError as exc:
             error = str(exc)
     raise UserError(not_found_message(name, loc.looked, error))
+
+
+def load_remote(name: str, data_dir=None, download_ok: bool = True, timeout: float | None = None) -> ImageDataset:
+    """cifar10 or svhn from its published files, found or (when allowed) downloaded."""
+    loc = find_or_fetch(name, data_dir, download_ok, timeout)
+    x_tr, y_tr, x_te, y_te, names = REMOTES[name].read(loc.paths)
+    return ImageDataset(name, x_tr, y_tr, x_te, y_te, names, f"{loc.folder} ({loc.where})",
+                        list(range(len(names))))
 
 
 def not_found_message(name: str, looked: list[str], download_error: str | None) -> str:

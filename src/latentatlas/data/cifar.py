@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from ..errors import UserError
+from .entry import DataRequest, DatasetEntry
 
 ARCHIVE = "cifar-10-binary.tar.gz"
 FOLDER = "cifar-10-batches-bin"
@@ -35,6 +36,12 @@ RECORD = 1 + 3 * 32 * 32          # 3,073 bytes: label, then R, G, B planes
 RECORDS_PER_BATCH = 10_000        # every official batch; tests lower it for small synthetic files
 META_MAX_BYTES = 1 << 16          # the real one is 61 bytes; a bigger member is not a class list
 FIX_HINT = f"replace it with a good copy of {ARCHIVE} (or delete it and run `latentatlas data fetch cifar10`)"
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+# SHA-256 of the published archive, from TensorFlow Datasets' download checksums
+# (github.com/tensorflow/datasets, tensorflow_datasets/url_checksums/cifar10.txt; 170,052,171 bytes).
+SHA256 = {ARCHIVE: "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"}
+MIRRORS = ("https://www.cs.toronto.edu/~kriz/",)
+WANTED = f"{ARCHIVE} (or its extracted {FOLDER}/ folder)"   # what to put in a folder, in messages
 
 
 def find_cifar(folder: Path) -> tuple[dict[str, Path], str]:
@@ -154,3 +161,20 @@ def read_cifar(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
         xs, ys = zip(*(decode_batch(members.pop(b), where(b)) for b in batches))
         parts[split] = (np.concatenate(xs), np.concatenate(ys))
     return (*parts["train"], *parts["test"], names)
+
+
+def read_files(paths: dict[str, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """read_cifar of the located archive or folder (`paths["archive"]`)."""
+    return read_cifar(paths["archive"])
+
+
+def _load(req: DataRequest):
+    from .archives import load_remote
+
+    return load_remote(req.name, req.data_dir, req.download, req.timeout)
+
+
+ENTRY = DatasetEntry(
+    "cifar10", "CIFAR-10 (Krizhevsky, 2009), 50k/10k 32x32 colour, 10 classes, binary version",
+    _load, channels=3, image_size=32, class_names=CLASS_NAMES, files={"archive": ARCHIVE}, checksums=SHA256,
+    urls=MIRRORS, store="archives")

@@ -15,8 +15,12 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..errors import UserError
+from .entry import DataRequest, DatasetEntry
+
 HUE_SEED = 15               # fixed: changing it makes a different dataset
 _STREAMS = {"train": 0, "test": 1}
+BUILT_FROM = "mnist"        # the dataset whose files it is made of
 _CHUNK = 1024               # images tinted at a time: a float32 temporary of ~10 MB stays in cache
 
 
@@ -54,3 +58,17 @@ def colourise(ds):
                    x_train=tint(ds.x_train, h_tr), x_test=tint(ds.x_test, h_te),
                    factors_train={"hue": h_tr}, factors_test={"hue": h_te},
                    source=f"{ds.source}, strokes tinted by seeded random hues (seed {HUE_SEED})")
+
+
+def _load(req: DataRequest):
+    from .mnist import load_named
+
+    try:
+        return colourise(load_named(BUILT_FROM, req.data_dir, req.download, req.timeout))
+    except UserError as exc:
+        raise UserError(f"mnist-color is built from the MNIST files: {exc}") from None
+
+
+ENTRY = DatasetEntry(
+    "mnist-color", "MNIST with strokes tinted by a seeded random hue per image (built from mnist)",
+    _load, channels=3, image_size=28, class_names=tuple(str(d) for d in range(10)), built_from=BUILT_FROM)

@@ -66,6 +66,7 @@ MIRRORS_ENV = "LATENTATLAS_MIRRORS"   # comma-separated bases replacing MIRRORS;
 DATA_ENV = "LATENTATLAS_DATA"
 SYSTEM_DIRS = [Path("/usr/share/datasets")]
 DOWNLOAD_TIMEOUT = 30.0               # seconds without data before a mirror is given up
+HASHED = "the decompressed bytes"     # what SHA256 is of (`data verify` says so)
 
 
 @dataclass

@@ -14,10 +14,20 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from .entry import DataRequest, DatasetEntry
 
 FILES = {"train": "train_32x32.mat", "test": "test_32x32.mat"}
 CLASS_NAMES = [str(d) for d in range(10)]
 FIX_HINT = "replace it with a good copy (or delete it and run `latentatlas data fetch svhn`)"
+# SHA-256 of the published files, from TensorFlow Datasets' download checksums
+# (github.com/tensorflow/datasets, tensorflow_datasets/url_checksums/svhn_cropped.txt;
+# 182,040,794 / 64,275,384 bytes).
+SHA256 = {
+    "train_32x32.mat": "435e94d69a87fde4fd4d7f3dd208dfc32cb6ae8af2240d066de1df7508d083b8",
+    "test_32x32.mat": "cdce80dfb2a2c4c6160906d0bd7c68ec5a99d7ca4831afa54f09182025b6a75b",
+}
+MIRRORS = ("http://ufldl.stanford.edu/housenumbers/",)
+WANTED = "train_32x32.mat and test_32x32.mat"   # what to put in a folder, in messages
 
 
 def find_svhn(folder: Path) -> tuple[dict[str, Path], str]:
@@ -75,3 +85,15 @@ def read_svhn(paths: dict[str, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarra
         raise UserError(f"{paths['test']}: images are {x_te.shape[2:]} but the training images are "
                         f"{x_tr.shape[2:]}; the files come from different datasets")
     return x_tr, y_tr, x_te, y_te, list(CLASS_NAMES)
+
+
+def _load(req: DataRequest):
+    from .archives import load_remote
+
+    return load_remote(req.name, req.data_dir, req.download, req.timeout)
+
+
+ENTRY = DatasetEntry(
+    "svhn", "SVHN cropped digits (Netzer et al., 2011), 73k/26k 32x32 colour, non-commercial use",
+    _load, channels=3, image_size=32, class_names=tuple(CLASS_NAMES), files=FILES, checksums=SHA256,
+    urls=MIRRORS, store="archives")

@@ -39,9 +39,19 @@ class Migration:
     written: bool                     # whether a folder it applies to may then record the new version
 
 
+# The one dataset rule of the run format: folder runs were read grey before colour support.
+# It lives here, with the formats it migrates (data/ sits above the run folder).
+PRE_COLOUR_PREFIX = "folder:"
+
+
+def read_before_colour(name) -> bool:
+    """Whether a run of this dataset name was read grey and stretched before colour support."""
+    return str(name or "").startswith(PRE_COLOUR_PREFIX)
+
+
 def _before_colour(table) -> bool:
     """A folder: dataset's [data] table written before colour support (no "color" key)."""
-    return isinstance(table, dict) and str(table.get("name", "")).startswith("folder:") and "color" not in table
+    return isinstance(table, dict) and read_before_colour(table.get("name")) and "color" not in table
 
 
 def _folders_read_grey(config: dict) -> dict:

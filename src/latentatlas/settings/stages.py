@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import UserError
+from ..rundir.migrations import read_before_colour
 from ..registry import (ANALYSIS_BACKENDS, CLUSTERERS, FEATURES, MODELS, OPTIMIZERS, PROBES, PROJECTIONS, SAMPLERS,
                         SCHEDULES, UMAP_LAYOUTS)
 from .fields import csv_ints, csv_list, csv_names, int_or_all, setting, widths
@@ -127,7 +128,7 @@ LATER_DEFAULTS = {"train": {"compile": "auto", "lr_scaling": "none"},
 def drop_later_defaults(section: str, table: dict) -> dict:
     """`table` without the later settings of `section` that sit at their reproducing default."""
     later = LATER_DEFAULTS.get(section, {})
-    if section == "data" and str(table.get("name", "")).startswith("folder:"):
+    if section == "data" and read_before_colour(table.get("name")):
         later = {}   # folders were read grey and stretched before colour: auto / crop is other data
     return {k: v for k, v in table.items() if later.get(k, object()) != v}
 
