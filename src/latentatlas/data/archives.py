@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UserError
-from . import ImageDataset, cifar, sources, svhn
-from .cifar import find_cifar
+from . import ImageDataset, sources
 from .sources import Located, dataset_cache_dir, search_places
-from .svhn import find_svhn, read_svhn
 
 HASHED = "the file"    # what SHA256 is of (`data verify` says so)
-# SHA-256 of the published files (TensorFlow Datasets' download checksums; see cifar.py, svhn.py).
-SHA256 = {"cifar10": cifar.SHA256, "svhn": svhn.SHA256}
+# SHA-256 of the published files, by dataset (TensorFlow Datasets' download checksums), and
+# how each is published: filled by each dataset's module (cifar.py, svhn.py) through `register`,
+# so this generic code imports none of them.
+SHA256: dict[str, dict[str, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,14 @@ class Remote:
     wanted: str
 
 
-REMOTES = {
-    "cifar10": Remote(dict(cifar.ENTRY.files), cifar.MIRRORS, find_cifar, cifar.read_files, cifar.WANTED),
-    "svhn": Remote(dict(svhn.ENTRY.files), svhn.MIRRORS, find_svhn, read_svhn, svhn.WANTED),
-}
+REMOTES: dict[str, Remote] = {}
+
+
+def register(name: str, remote: Remote, sha256: dict[str, str]) -> Remote:
+    """A dataset's module says how it is published (called once, at its import)."""
+    REMOTES[name] = remote
+    SHA256[name] = sha256
+    return remote
 
 
 def locate(name: str, data_dir: str | os.PathLike | None = None) -> Located:

@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from ..errors import UserError
+from .archives import Remote, load_remote, register
 from .entry import DataRequest, DatasetEntry
 
 ARCHIVE = "cifar-10-binary.tar.gz"
@@ -169,8 +170,6 @@ def read_files(paths: dict[str, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def _load(req: DataRequest):
-    from .archives import load_remote
-
     return load_remote(req.name, req.data_dir, req.download, req.timeout)
 
 
@@ -178,3 +177,5 @@ ENTRY = DatasetEntry(
     "cifar10", "CIFAR-10 (Krizhevsky, 2009), 50k/10k 32x32 colour, 10 classes, binary version",
     _load, channels=3, image_size=32, class_names=CLASS_NAMES, files={"archive": ARCHIVE}, checksums=SHA256,
     urls=MIRRORS, store="archives")
+
+REMOTE = register("cifar10", Remote(dict(ENTRY.files), MIRRORS, find_cifar, read_files, WANTED), SHA256)

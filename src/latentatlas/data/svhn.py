@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from .archives import Remote, load_remote, register
 from .entry import DataRequest, DatasetEntry
 
 FILES = {"train": "train_32x32.mat", "test": "test_32x32.mat"}
@@ -88,8 +89,6 @@ def read_svhn(paths: dict[str, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def _load(req: DataRequest):
-    from .archives import load_remote
-
     return load_remote(req.name, req.data_dir, req.download, req.timeout)
 
 
@@ -97,3 +96,5 @@ ENTRY = DatasetEntry(
     "svhn", "SVHN cropped digits (Netzer et al., 2011), 73k/26k 32x32 colour, non-commercial use",
     _load, channels=3, image_size=32, class_names=tuple(CLASS_NAMES), files=FILES, checksums=SHA256,
     urls=MIRRORS, store="archives")
+
+REMOTE = register("svhn", Remote(dict(ENTRY.files), MIRRORS, find_svhn, read_svhn, WANTED), SHA256)
