@@ -2,7 +2,7 @@
 reports and explores with this release, and records the format after a write; a folder of
 a newer format is refused in one line.
 
-tests/fixtures/run_3eefde6/ was written by release 3eefde6 (format 1, no version recorded):
+tests/ground/fixtures/run_3eefde6/ was written by release 3eefde6 (format 1, no version recorded):
 
     latentatlas run --preset demo --dataset mnist-sample --classes 0,1,2 --model vae --latent-dim 4
         --channels 8,16 --hidden-dim 32 --threads 1 --epochs 1 --max-train-images 500

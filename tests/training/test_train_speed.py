@@ -19,7 +19,7 @@ from latentatlas.errors import UserError
 from latentatlas.settings import TrainConfig
 from latentatlas.stages.train import train_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- the learning rate for a batch size --------------------------------------------------------

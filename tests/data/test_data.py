@@ -14,25 +14,10 @@ import pytest
 from cli_helpers import run_cli, assert_one_line_error, snapshot
 from latentatlas.settings import DataConfig
 from latentatlas.data import ImageDataset, load_dataset, load_dataset_or_sample, parse_classes, sources
-from latentatlas.data.idx import read_idx, write_idx
+from latentatlas.data.idx import read_idx
 from latentatlas.data.registry import FASHION_CLASSES, SAMPLE_FILES
 from latentatlas.errors import UserError
-
-STEMS = sources.FILES
-
-
-def make_idx_dataset(folder: Path, n_train=30, n_test=20, size=28, n_classes=10, seed=0) -> dict:
-    rng = np.random.default_rng(seed)
-    arrays = {
-        "x_train": rng.integers(0, 256, (n_train, size, size), dtype=np.uint8),
-        "y_train": (np.arange(n_train) % n_classes).astype(np.uint8),
-        "x_test": rng.integers(0, 256, (n_test, size, size), dtype=np.uint8),
-        "y_test": (np.arange(n_test) % n_classes).astype(np.uint8),
-    }
-    for k, a in arrays.items():
-        write_idx(folder / (STEMS[k] + ".gz"), a)
-    return arrays
-
+from idx_helpers import make_idx_dataset
 
 
 
@@ -66,7 +51,7 @@ def test_search_order_data_dir_env_cache_system(tmp_path, monkeypatch):
     for i, (k, root) in enumerate(roots.items()):
         folder = root / "datasets" / "mnist" if k == "cache" else root / "mnist"
         folder.mkdir(parents=True)
-        made[k] = make_idx_dataset(folder, seed=i)
+        made[k] = make_idx_dataset(folder, seed=i)[0]
     monkeypatch.setenv("LATENTATLAS_DATA", str(roots["env"]))
     monkeypatch.setenv("LATENTATLAS_CACHE", str(roots["cache"]))
     monkeypatch.setattr(sources, "SYSTEM_DIRS", [roots["system"]])
@@ -88,7 +73,7 @@ def test_search_order_data_dir_env_cache_system(tmp_path, monkeypatch):
 
 
 def test_files_directly_in_root_are_accepted(tmp_path):
-    arrays = make_idx_dataset(tmp_path)
+    arrays, _ = make_idx_dataset(tmp_path)
     ds = load_dataset("mnist", data_dir=tmp_path)
     np.testing.assert_array_equal(ds.x_test, arrays["x_test"][:, None])
     assert ds.y_train.dtype == np.int64 and ds.x_train.dtype == np.uint8

@@ -17,7 +17,7 @@ from latentatlas.stages.report.embed import plotly_fragment
 from latentatlas.stages.report.html import SECTIONS, render_report, write_report
 from latentatlas.rundir import RunDir, atomic_write_json
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 EVIL = "<b>&"  # a class name that must come out escaped
 QUALITY = ("knn_accuracy", "silhouette", "trustworthiness")
 

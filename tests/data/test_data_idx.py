@@ -12,31 +12,7 @@ import pytest
 from cli_helpers import run_cli, assert_one_line_error, snapshot
 from latentatlas.data.idx import encode_idx, parse_idx, read_idx, write_idx
 from latentatlas.errors import UserError
-
-STEMS = {
-    "x_train": "train-images-idx3-ubyte",
-    "y_train": "train-labels-idx1-ubyte",
-    "x_test": "t10k-images-idx3-ubyte",
-    "y_test": "t10k-labels-idx1-ubyte",
-}
-
-
-def make_idx_dataset(folder: Path, n_train=30, n_test=20, size=28, n_classes=10, gz=True, seed=0) -> dict:
-    """Write a small valid MNIST-shaped dataset: 4 IDX files; returns {key: path}."""
-    rng = np.random.default_rng(seed)
-    arrays = {
-        "x_train": rng.integers(0, 256, (n_train, size, size), dtype=np.uint8),
-        "y_train": (np.arange(n_train) % n_classes).astype(np.uint8),
-        "x_test": rng.integers(0, 256, (n_test, size, size), dtype=np.uint8),
-        "y_test": (np.arange(n_test) % n_classes).astype(np.uint8),
-    }
-    suffix = ".gz" if gz else ""
-    return {k: write_idx(folder / (STEMS[k] + suffix), a) for k, a in arrays.items()}
-
-
-
-
-
+from idx_helpers import make_idx_dataset
 
 
 
@@ -143,7 +119,7 @@ BAD_KINDS = ["wrong magic", "dims vs bytes", "extra bytes", "truncated gzip", "c
 def test_bad_idx_file_one_line_exit_2_nothing_written(tmp_path, capsys, kind):
     folder = tmp_path / "data" / "mnist"
     folder.mkdir(parents=True)
-    paths = make_idx_dataset(folder)
+    _, paths = make_idx_dataset(folder)
     bad, words = _corrupt(paths, kind)
     cache = Path(os.environ["LATENTATLAS_CACHE"])
     before = snapshot(tmp_path, cache)
