@@ -99,3 +99,25 @@ def test_user_error_is_one_line_in_a_real_process(tmp_path):
 def test_data_without_action_prints_help(capsys):
     assert cli.main(["data"]) == 0
     assert "list" in capsys.readouterr().out
+
+
+# -- --device wherever work runs: one option, resolved by runtime.choose_device ---------------
+
+DEVICE_COMMANDS = [["encode"], ["explore"], ["sample"], ["judge"], ["interpolate"], ["export", "--tensorboard", "tb"]]
+
+
+@pytest.mark.parametrize("command", DEVICE_COMMANDS, ids=lambda c: c[0])
+def test_device_option_reaches_the_one_device_rule(tiny_runs, tmp_path, capsys, command):
+    """Every command that runs a network takes --device; a device this machine lacks is one line
+    from runtime.choose_device (before any work), and nothing is written into the run."""
+    import shutil
+
+    from cli_helpers import assert_one_line_error, run_cli, snapshot
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_runs["ae"], run)
+    (run / "latents.npz").unlink(missing_ok=True)           # export and encode must encode: the device is asked
+    before = snapshot(run)
+    rc, out, err = run_cli(capsys, command[0], run, *command[1:], "--device", "nodevice")
+    assert_one_line_error(rc, err, "unknown device 'nodevice'")
+    assert snapshot(run) == before

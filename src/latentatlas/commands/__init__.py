@@ -15,6 +15,12 @@ def add_wait_option(p: argparse.ArgumentParser) -> None:
                         "(default: refuse, naming its PID)")
 
 
+def add_device_option(p: argparse.ArgumentParser, what: str = "the model") -> None:
+    """--device: where `what` runs; resolved once by runtime.choose_device (through the run context)."""
+    p.add_argument("--device", default=None,
+                   help=f"torch device {what} runs on: auto (cuda, mps, cpu; the default), cpu, cuda, cuda:N, mps")
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the description's line breaks. Defaults are written into each option's help
     once, "(default: X)": settings take theirs from the declaration."""

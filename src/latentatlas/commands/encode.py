@@ -9,7 +9,7 @@ unless told otherwise: `latentatlas analyze --features mu+logvar | z`).
 
 from __future__ import annotations
 
-from . import HelpFormatter, add_wait_option
+from . import HelpFormatter, add_device_option, add_wait_option
 
 
 def add_parser(sub):
@@ -17,7 +17,7 @@ def add_parser(sub):
                        description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("run_dir", metavar="RUN_DIR", help="a trained run folder (model.json + model.safetensors)")
     p.add_argument("--batch-size", type=int, default=1024, help="images per forward pass (default: 1024)")
-    p.add_argument("--device", default=None, help="torch device: auto (cuda, mps, cpu; the default), cpu, cuda, cuda:N, mps")
+    add_device_option(p, "the encoder")
     add_wait_option(p)
     return p
 

@@ -16,7 +16,7 @@ once and saved. Ctrl-C stops the server.
 
 from __future__ import annotations
 
-from . import HelpFormatter
+from . import HelpFormatter, add_device_option
 
 
 def add_parser(sub):
@@ -34,8 +34,7 @@ def add_parser(sub):
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="another Host header to accept (e.g. this machine's name when --host 0.0.0.0)")
     p.add_argument("--threads", type=int, default=1, help="torch threads for decoding")
-    p.add_argument("--device", default=None,
-                   help="torch device the decoder runs on: auto (cuda, mps, cpu; the default), cpu, cuda, cuda:N, mps")
+    add_device_option(p, "the decoder")
     return p
 
 

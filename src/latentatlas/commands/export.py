@@ -12,7 +12,7 @@ metrics.json and report.html.
 
 from __future__ import annotations
 
-from . import HelpFormatter
+from . import HelpFormatter, add_device_option
 
 
 def add_parser(sub):
@@ -23,6 +23,7 @@ def add_parser(sub):
                    help="write TensorBoard logs here (a re-export replaces the logs an earlier one wrote)")
     p.add_argument("--mlflow", action="store_true",
                    help="log the run to MLflow ($MLFLOW_TRACKING_URI, else ./mlruns) as a new MLflow run")
+    add_device_option(p, "the encoder (a run without codes is encoded first)")
     return p
 
 
@@ -38,7 +39,7 @@ def run(args) -> int:
         from ..tracking.tensorboard import export_tensorboard
 
         # a finished run without codes is encoded first (latents.npz is the encode stage's)
-        out = export_tensorboard(args.run_dir, args.tensorboard, ensure_codes=lambda: load_latents(args.run_dir))
+        out = export_tensorboard(args.run_dir, args.tensorboard, ensure_codes=lambda: load_latents(args.run_dir, device=args.device))
         print(f"tensorboard: {out['epochs']} epochs and an embedding of {out['points']} test codes in "
               f"{out['log_dir']}; view with `tensorboard --logdir {out['log_dir']}`")
     if args.mlflow:

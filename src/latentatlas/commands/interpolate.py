@@ -15,7 +15,7 @@ gets its decoded manifold grid. Figures go to RUN/figures/interpolation_*.
 from __future__ import annotations
 
 from ..settings import add_section_options
-from . import HelpFormatter, add_wait_option
+from . import HelpFormatter, add_device_option, add_wait_option
 
 # The generation settings that mean something to `interpolate`.
 INTERPOLATE_SETTINGS = ("steps", "tour", "traverse", "traverse_k", "classes", "manifold_n")
@@ -31,6 +31,7 @@ def add_parser(sub):
     p.add_argument("--from-index", type=int, default=None, metavar="I", help="walk from test image I")
     p.add_argument("--to-index", type=int, default=None, metavar="J", help="... to test image J")
     add_section_options(p, "generate", own=True, only=INTERPOLATE_SETTINGS)
+    add_device_option(p, "the decoder")
     add_wait_option(p)
     return p
 
@@ -67,7 +68,7 @@ def run(args) -> int:
     RunDir(args.run_dir).require()          # a missing run is named before the lock is taken
     with RunDir(args.run_dir).lock(wait=args.wait, command="latentatlas interpolate"):
         t0 = time.perf_counter()
-        ctx = open_encoded(args.run_dir)
+        ctx = open_encoded(args.run_dir, device=args.device)
         # No walk asked for: the closest and the farthest pair of class means.
         section = interpolation_section(ctx, cfg)
         for walk in section["walks"]:

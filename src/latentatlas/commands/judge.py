@@ -14,7 +14,7 @@ is real train images vs real test images).
 from __future__ import annotations
 
 from ..settings import add_section_options
-from . import HelpFormatter, add_wait_option
+from . import HelpFormatter, add_device_option, add_wait_option
 
 # The generation settings that mean something to `judge`.
 JUDGE_SETTINGS = ("samplers", "n_components", "n_judge", "seed")
@@ -30,6 +30,7 @@ def add_parser(sub):
     add_section_options(p, "data", only=("data_dir",))
     add_section_options(p, "generate", own=True, only=JUDGE_SETTINGS)
     p.add_argument("--retrain", action="store_true", help="train the judge again even if one is cached")
+    add_device_option(p, "the judge and the decoder")
     add_wait_option(p)
     return p
 
@@ -48,7 +49,7 @@ def run(args) -> int:
 
         data_cfg = resolve_sections(("data",), {"data": {"name": args.dataset}}, args=args)["data"]
         data = load_dataset(data_cfg.name, data_dir=data_cfg.data_dir)
-        judge = load_or_train_judge(data, retrain=args.retrain)
+        judge = load_or_train_judge(data, retrain=args.retrain, device=args.device)
         how = "loaded from the cache" if judge.cached else f"trained in {judge.train_seconds} s"
         print(f"judge for {data.name}: test accuracy {judge.test_accuracy:.4f} on {len(data.y_test)} test images "
               f"({how}; key {judge.key})")
@@ -65,11 +66,11 @@ def run(args) -> int:
     RunDir(args.run_dir).require()          # a missing run is named before the lock is taken
     with RunDir(args.run_dir).lock(wait=args.wait, command="latentatlas judge"):
         t0 = time.perf_counter()
-        ctx = open_encoded(args.run_dir)
+        ctx = open_encoded(args.run_dir, device=args.device)
         if args.retrain:
             from ..stages.judge_store import load_or_train_judge
 
-            ctx._judge = load_or_train_judge(ctx.dataset(), retrain=True)
+            ctx._judge = load_or_train_judge(ctx.dataset(), retrain=True, device=ctx.device)
         print_judge(judge_section(ctx, cfg))
         ctx.run.record_timing("judge", time.perf_counter() - t0)
     return 0

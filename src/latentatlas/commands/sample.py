@@ -15,7 +15,7 @@ The options are made from the settings declarations (latentatlas.settings).
 from __future__ import annotations
 
 from ..settings import add_section_options
-from . import HelpFormatter, add_wait_option
+from . import HelpFormatter, add_device_option, add_wait_option
 
 # The generation settings that mean something to `sample` (the walks belong to `interpolate`).
 SAMPLE_SETTINGS = ("samplers", "n_per_class", "classes", "n_components", "seed", "n_judge")
@@ -29,6 +29,7 @@ def add_parser(sub):
     add_section_options(p, "generate", own=True, only=SAMPLE_SETTINGS)
     p.add_argument("--judge", action="store_true",
                    help="also grade the samples with the independent classifier (fidelity, Frechet distance)")
+    add_device_option(p, "the decoder (and the judge)")
     add_wait_option(p)
     return p
 
@@ -49,7 +50,7 @@ def run(args) -> int:
     RunDir(args.run_dir).require()          # a missing run is named before the lock is taken
     with RunDir(args.run_dir).lock(wait=args.wait, command="latentatlas sample"):
         t0 = time.perf_counter()
-        ctx = open_encoded(args.run_dir)
+        ctx = open_encoded(args.run_dir, device=args.device)
         resolve_classes(cfg.classes, ctx.class_names)          # a wrong class fails before any work
         samplers = fit_samplers(ctx, sampler_names(ctx, cfg.samplers), cfg.n_components, cfg.seed)
         section = sample_section(ctx, cfg, samplers)

@@ -75,11 +75,12 @@ def _encode_run(rd: RunDir, batch_size: int, device) -> dict:
     return metrics
 
 
-def load_latents(run_dir, encode_if_missing: bool = True) -> dict:
-    """latents.npz as a dict of arrays ("kind" a str, "class_names" a list); encodes first if missing."""
+def load_latents(run_dir, encode_if_missing: bool = True, device=None) -> dict:
+    """latents.npz as a dict of arrays ("kind" a str, "class_names" a list); encoded first (on
+    `device`) if missing."""
     rd = RunDir(run_dir)
     if not (rd / LATENTS).exists() and encode_if_missing:
-        encode_run(rd.path)
+        encode_run(rd.path, device=device)
     return read_latents(rd)
 
 

@@ -34,7 +34,7 @@ def context_judge(ctx: RunContext, progress: bool = True):
     if ctx._judge is None:
         from .judge_store import load_or_train_judge
 
-        ctx._judge = load_or_train_judge(ctx.dataset(), progress=progress)
+        ctx._judge = load_or_train_judge(ctx.dataset(), progress=progress, device=ctx.device)
     return ctx._judge
 
 

@@ -38,8 +38,9 @@ def save_judge(judge: Judge) -> Path:
     return weights
 
 
-def load_cached_judge(key: str) -> Judge | None:
-    """The cached judge for this key, or None if absent or unreadable (then it is retrained)."""
+def load_cached_judge(key: str, device=None) -> Judge | None:
+    """The cached judge for this key on `device` (runtime.choose_device), or None if absent or
+    unreadable (then it is retrained)."""
     from safetensors.torch import load_file
 
     weights, meta_path = _paths(key)
@@ -55,18 +56,19 @@ def load_cached_judge(key: str) -> Judge | None:
         net.load_state_dict(load_file(str(weights)))
     except Exception:  # a corrupt cache entry is not the user's problem: retrain it
         return None
-    net.to(judge_device()).eval()
+    net.to(judge_device(device)).eval()
     return Judge(net, list(meta["class_names"]), float(meta["test_accuracy"]), key,
                  meta.get("train_seconds"), cached=True, recipe=recipe, in_channels=in_channels)
 
 
-def load_or_train_judge(dataset, retrain: bool = False, progress: bool = True, **train_kwargs) -> Judge:
-    """The judge for this dataset: from the cache if trained before, else trained now and cached."""
+def load_or_train_judge(dataset, retrain: bool = False, progress: bool = True, device=None,
+                        **train_kwargs) -> Judge:
+    """The judge for this dataset on `device`: from the cache if trained before, else trained now and cached."""
     key = dataset_key(dataset)
     if not retrain:
-        judge = load_cached_judge(key)
+        judge = load_cached_judge(key, device=device)
         if judge is not None:
             return judge
-    judge = train_judge(dataset, progress=progress, **train_kwargs)
+    judge = train_judge(dataset, progress=progress, device=device, **train_kwargs)
     save_judge(judge)
     return judge
