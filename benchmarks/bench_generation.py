@@ -1,6 +1,7 @@
 """Generation figures on full MNIST: the judge's accuracy, sample fidelity and Frechet distances.
 
     LATENTATLAS_DATA=/path/to/data python benchmarks/bench_generation.py
+    python benchmarks/bench_generation.py --judge-only      item 1 alone (exit 1 on a missed target)
     python benchmarks/bench_generation.py --data-dir ../shared/data --study000-epochs 20
 
 Prints, every number from the code that measured it:
@@ -73,6 +74,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--skip-fashion", action="store_true", help="do not train/check the Fashion-MNIST judge")
+    p.add_argument("--judge-only", action="store_true",
+                   help="only the judge's accuracy on the full datasets (exit 1 if a target is missed)")
     args = p.parse_args(argv)
     if not args.data_dir:
         print("set LATENTATLAS_DATA or pass --data-dir (the full MNIST and Fashion-MNIST files)", file=sys.stderr)
@@ -96,6 +99,8 @@ def main(argv=None) -> int:
         judge_ok &= ok
         print(f"  {name:14s} test accuracy {judge.test_accuracy:.4f}  (target >= {targets[name]}, "
               f"{'ok' if ok else 'MISSED'}; {how}, recorded training time {judge.train_seconds} s)")
+    if args.judge_only:
+        return 0 if judge_ok else 1
 
     results, notes = {}, {}
     for preset in PRESETS:

@@ -54,8 +54,13 @@ def full_data_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """One cache folder per test session (shared by its tests); never the user's ~/.cache."""
-    monkeypatch.setenv("LATENTATLAS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    """One cache folder per test session, shared by its tests and by every xdist worker (each
+    worker's basetemp, popen-gwN, sits in the session's folder), so a judge trained by one worker
+    serves the others; never the user's ~/.cache. Entries are keyed by content and written
+    atomically, so workers can share it; a test that needs an empty cache sets its own."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    monkeypatch.setenv("LATENTATLAS_CACHE", str(root / "cache"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
 
 

@@ -8,7 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "examples" / "quickstart.ipynb"
 
@@ -29,7 +28,6 @@ def _kernel(tmp_path, monkeypatch) -> str:
     return name
 
 
-@pytest.mark.slow
 def test_quickstart_notebook_runs(tmp_path, monkeypatch):
     import nbformat
     from nbclient import NotebookClient

@@ -8,14 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from latentatlas.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow
 def test_bench_cores_times_each_job_count_and_the_figures_do_not_move(tmp_path):
     run = tmp_path / "run"
     assert main(["train", "--dataset", "mnist-sample", "--max-train-images", "512", "--epochs", "1", "--threads", "1",

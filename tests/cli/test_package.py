@@ -66,7 +66,6 @@ def installed(dists, tmp_path_factory) -> Path:
     return env_dir / "bin"
 
 
-@pytest.mark.slow
 def test_the_sdist_and_the_wheel_carry_presets_sample_and_report_assets(dists):
     with tarfile.open(dists["sdist"]) as tar:
         names = tar.getnames()
@@ -83,7 +82,6 @@ def test_the_sdist_and_the_wheel_carry_presets_sample_and_report_assets(dists):
         assert f"Provides-Extra: {extra}" in meta
 
 
-@pytest.mark.slow
 def test_the_installed_wheel_runs_the_demo_outside_the_source_tree(installed, tmp_path):
     work = tmp_path / "elsewhere"
     work.mkdir()

@@ -45,7 +45,6 @@ def test_gmm_and_kmeans_recover_blobs(name):
     assert score_clustering(y, est.labels_, ["a", "b", "c"])["accuracy"] == 1.0
 
 
-@pytest.mark.slow
 def test_n2d_recovers_blobs_through_umap():
     X, y = blobs(400)
     est = N2D(n_clusters=3, n_neighbors=10, random_state=0).fit(X)

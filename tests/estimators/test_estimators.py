@@ -5,7 +5,6 @@ declared by the estimator itself (`_expected_failed_checks`, each with its reaso
 an expected failure, strict: should it start passing, the test says so.
 """
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from latentatlas import registry
@@ -44,7 +43,6 @@ def test_sklearn_accepts(estimator, check):
     check(estimator)
 
 
-@pytest.mark.slow
 @parametrize_with_checks(SLOW, expected_failed_checks=expected_failed_checks, xfail_strict=True)
 def test_sklearn_accepts_umap_estimators(estimator, check):
     check(estimator)

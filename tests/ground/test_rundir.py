@@ -235,7 +235,6 @@ def test_a_stage_told_to_wait_runs_once_the_holder_is_done(tiny_runs, tmp_path):
     proc.wait()
 
 
-@pytest.mark.slow
 def test_two_trainings_into_one_folder_a_second_apart(tmp_path):
     """The reported race: an AE and a VAE into the same --out. One trains, the other is refused
     in one line naming the first one's PID, and config.json agrees with model.json."""
@@ -365,7 +364,6 @@ def test_a_full_disk_during_analyze_keeps_the_finished_stages(trained, monkeypat
     assert main(argv) == 0 and "probes" in json.loads((trained / "metrics.json").read_text())
 
 
-@pytest.mark.slow
 def test_a_full_disk_in_the_pipeline_keeps_finished_stages_for_the_next_run(tmp_path, monkeypatch, capsys):
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(TINY_RUN)

@@ -63,7 +63,6 @@ def tiny_config(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.slow
 def test_run_end_to_end_then_reuse_then_partial_rerun(tmp_path, tiny_config, capsys):
     out = tmp_path / "run"
     assert main(["run", "--config", str(tiny_config), "--out", str(out)]) == 0
@@ -78,7 +77,7 @@ def test_run_end_to_end_then_reuse_then_partial_rerun(tmp_path, tiny_config, cap
     text = report.read_text(encoding="utf-8")
     assert f"{metrics['train']['test_loss']:.2f}" in text
     # The real pipeline's report, interactive figures included, in Chromium.
-    from test_report import check_in_browser
+    from browser_helpers import check_in_browser
 
     seen = check_in_browser(report, tmp_path, "report_tiny_run.png")
     assert seen["attrs"].get("data-script-errors") == "0", seen["attrs"]

@@ -125,14 +125,9 @@ def test_judge_learns_from_pixels_and_is_cached(tmp_path, monkeypatch):
     assert not fresh.cached
 
 
-@pytest.mark.slow
-@pytest.mark.fulldata
-@pytest.mark.parametrize("name,target", [("mnist", 0.99), ("fashion-mnist", 0.91)])
-def test_judge_accuracy_on_full_datasets(full_data_dir, name, target):
-    ds = load_dataset(name, data_dir=str(full_data_dir))
-    judge = load_or_train_judge(ds, progress=False)
-    print(f"judge test accuracy on {name}: {judge.test_accuracy:.4f} (trained in {judge.train_seconds} s)")
-    assert judge.test_accuracy >= target
+# The judge's accuracy on the full datasets (>= 0.99 MNIST, >= 0.91 Fashion-MNIST: minutes of
+# training on a CPU) is a measured figure, held by `benchmarks/bench_generation.py --judge-only`
+# (exit 1 on a miss) like the README's other full-dataset figures; here it learns small data.
 
 
 # --------------------------------------------------------------------------- colour

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from latentatlas.cli import main
 from latentatlas.stages.report.embed import plotly_fragment
 from latentatlas.stages.report.html import SECTIONS, render_report, write_report
 from latentatlas.rundir import RunDir, atomic_write_json
+from browser_helpers import check_in_browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 EVIL = "<b>&"  # a class name that must come out escaped
 QUALITY = ("knn_accuracy", "silhouette", "trustworthiness")
 
@@ -206,42 +202,6 @@ def test_run_folder_without_sections_reports_as_before(tmp_path):
             assert f"title of {file}" in _section(text, key), (key, file)
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
-
-
-def _chromium_cmd(exe: str, profile: Path) -> list[str]:
-    return [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--virtual-time-budget=15000",
-            "--window-size=1400,1800", "--hide-scrollbars"]
-
-
-def check_in_browser(report: Path, tmp_path: Path, screenshot_name: str) -> dict:
-    """Open the report in headless Chromium: the rendered DOM's probes and a screenshot."""
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("Chromium is not installed (`make test` installs Debian's chromium when run as root)")
-    url = report.resolve().as_uri()
-    dom = subprocess.run(_chromium_cmd(exe, tmp_path / "profile-dom") + ["--dump-dom", url],
-                         capture_output=True, text=True, timeout=180)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    html_tag = re.search(r"<html[^>]*>", dom.stdout)
-    assert html_tag, dom.stdout[:500]
-    attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', html_tag.group(0)))
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / screenshot_name
-    res = subprocess.run(_chromium_cmd(exe, tmp_path / "profile-shot") + [f"--screenshot={shot}", url],
-                         capture_output=True, text=True, timeout=180)
-    assert res.returncode == 0 and shot.is_file() and shot.stat().st_size > 10_000, res.stderr[-2000:]
-    return {"attrs": attrs, "dom": dom.stdout, "screenshot": shot}
-
-
-@pytest.mark.slow
 def test_report_renders_in_chromium_without_script_errors(tmp_path):
     run = make_fake_run(tmp_path / "run", interactive=2)
     report = write_report(run.path)
@@ -253,7 +213,6 @@ def test_report_renders_in_chromium_without_script_errors(tmp_path):
     assert 'id="la-fig-' in seen["dom"]
 
 
-@pytest.mark.slow
 def test_browser_probe_catches_a_script_error(tmp_path):
     """The probe the browser test relies on does see an error (so the test above can fail)."""
     run = make_fake_run(tmp_path / "run", interactive=1)

@@ -312,7 +312,6 @@ def _projector_text(page, needle: str, seconds: int = 180) -> str:
     raise AssertionError(f"the Projector never showed {needle!r}: {text[-500:]!r}")
 
 
-@pytest.mark.slow
 def test_the_projector_tab_shows_the_embedding_in_a_browser(tracked):
     """`tensorboard --logdir` over the run's folder, its Projector tab in headless Chromium (WebGL
     through SwiftShader): the test codes load, with their images; a screenshot is kept."""
@@ -321,7 +320,7 @@ def test_the_projector_tab_shows_the_embedding_in_a_browser(tracked):
     import time
     import urllib.request
 
-    from test_report import ARTIFACTS, _chromium
+    from browser_helpers import ARTIFACTS, _chromium
 
     exe = _chromium()
     if exe is None:

@@ -235,7 +235,6 @@ def test_nan_loss_stops_and_keeps_the_last_good_epoch(tmp_path, monkeypatch):
 
 # -- data parallel -----------------------------------------------------------------------------
 
-@pytest.mark.slow
 def test_ddp_two_cpu_processes_match_one(tmp_path):
     """2 gloo processes, each half of every batch, against one process on whole batches.
     No BatchNorm (per-process batch statistics differ by design) and an AE (no sampling noise):
@@ -261,7 +260,6 @@ def test_ddp_two_cpu_processes_match_one(tmp_path):
 
 # -- the command line and bad input --------------------------------------------------------------
 
-@pytest.mark.slow
 def test_presets_train_one_epoch(tmp_path, capsys):
     from latentatlas.settings import list_presets, read_preset
 

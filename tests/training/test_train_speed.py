@@ -97,7 +97,6 @@ def test_failed_compilation_warns_once_and_trains_eagerly(tmp_path, monkeypatch,
     assert same_weights(tmp_path / "c", tmp_path / "e")
 
 
-@pytest.mark.slow
 def test_compiled_step_matches_eager_on_cpu(tmp_path):
     """torch.compile (Inductor, on the CPU) trains the same AE as eager within float tolerance."""
     for name, choice in (("eager", "none"), ("compiled", "compile")):
@@ -275,7 +274,6 @@ def _gpu_check(tmp_path, part: str):
     return res
 
 
-@pytest.mark.slow
 def test_gpu_check_script_runs_on_the_cpu_with_tiny_sizes(tmp_path):
     res = _gpu_check(tmp_path, "training")
     table = res.stdout
@@ -289,7 +287,6 @@ def test_gpu_check_script_runs_on_the_cpu_with_tiny_sizes(tmp_path):
     assert "Traceback" not in res.stdout + res.stderr
 
 
-@pytest.mark.slow
 def test_gpu_check_cores_part_prints_both_rows(tmp_path):
     """GPU_CHECK_ONLY=cores (item 2): every core against 2 jobs, and one process against lanes."""
     res = _gpu_check(tmp_path, "cores")
