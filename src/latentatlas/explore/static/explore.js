@@ -149,11 +149,15 @@ async function loadView(name) {
   // a decode belongs to the view it was made on: its coordinates mean nothing on another
   $("decode-panel").hidden = true;
   explore.lastDecode = null;
+  const t0 = performance.now();
   explore.points = await apiPoints(`api/points?view=${encodeURIComponent(name)}`);
+  const t1 = performance.now();
   const rowOf = new Int32Array(explore.meta.n_points).fill(-1), idx = explore.points.index;
   for (let row = 0; row < idx.length; row++) rowOf[idx[row]] = row;
   explore.rowOf = { get: (i) => (rowOf[i] >= 0 ? rowOf[i] : undefined), has: (i) => rowOf[i] >= 0 };
   await drawMap();
+  // where the time of a view goes (benchmarks/bench_explore_scale.py prints it), in ms
+  explore.timings = { since_page_start: Math.round(t0), points: Math.round(t1 - t0), draw: Math.round(performance.now() - t1) };
   status(`${explore.points.n.toLocaleString()} points`);
 }
 
