@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from importlib import resources
 
 MEDIA = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -44,7 +45,9 @@ class Assets:
     files: dict                    # name (plain or hashed) -> Asset
 
     @classmethod
+    @lru_cache(maxsize=1)
     def build(cls) -> Assets:
+        """Once per process (0.5 s, gzip of plotly.js): the files never change while it runs."""
         from plotly.offline import get_plotlyjs
 
         folder = resources.files("latentatlas.explore") / "static"

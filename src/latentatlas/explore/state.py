@@ -165,7 +165,9 @@ class ExploreState:
         index = np.asarray(index, np.int64)
         if len(xy) != len(index) or (len(index) and (index.min() < 0 or index.max() >= len(self.codes))):
             return                                      # a stale or foreign view: ignore, never crash
-        inv = InverseMap(xy, self.codes[index], exact=exact, umap=umap).fit()
+        every = len(index) == len(self.codes) and bool((index == np.arange(len(index))).all())
+        codes = self.codes if every else self.codes[index]      # no copy of a million codes for a full view
+        inv = InverseMap(xy, codes, exact=exact, umap=umap).fit()
         self.views[name] = View(name, xy, index, inv, source)
 
     def _project(self, view: str):
