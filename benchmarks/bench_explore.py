@@ -44,10 +44,14 @@ def start_server(run_dir, views):
     raise SystemExit(f"the server did not start (exit code {proc.wait()})")
 
 
-def get_json(port, token, path):
+def get_bytes(port, token, path) -> bytes:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     conn.request("GET", path, headers={"X-Explore-Token": token})
-    return json.loads(conn.getresponse().read())
+    return conn.getresponse().read()
+
+
+def get_json(port, token, path):
+    return json.loads(get_bytes(port, token, path))
 
 
 class Client:
@@ -120,7 +124,9 @@ def main(argv=None) -> int:
     proc, port, token = start_server(args.run_dir, args.views)
     meta = get_json(port, token, "/api/meta")
     view = meta["views"][0]["name"]
-    pts = get_json(port, token, f"/api/points?view={view}")
+    from latentatlas.explore.packing import unpack
+
+    _, pts = unpack(get_bytes(port, token, f"/api/points?view={view}"))     # packed typed arrays
     xy = np.column_stack([pts["x"], pts["y"]])
     rng = np.random.default_rng(0)
     at_xy = [{"view": view, "x": float(x), "y": float(y)} for x, y in rng.uniform(xy.min(0), xy.max(0), (500, 2))]

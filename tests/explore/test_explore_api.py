@@ -72,6 +72,16 @@ def bare(client):
                                            raise_server_exceptions=False)
 
 
+def points_of(client, view) -> dict:
+    """GET /api/points, unpacked (packing.py): the head's fields and each column as a list."""
+    from latentatlas.explore.packing import unpack
+
+    r = client.get(f"/api/points?view={view}")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
+    head, cols = unpack(r.content)
+    return {**head, **{k: v.tolist() for k, v in cols.items()}}
+
+
 def png_pixels(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)))
 
@@ -95,7 +105,7 @@ def test_wrong_token_is_refused_in_every_place(client):
     assert c.get("/api/meta", headers={"X-Explore-Token": "nope"}).status_code == 403
     assert c.get("/api/meta?token=nope").status_code == 403
     assert c.get("/api/meta", headers={"Authorization": "token nope"}).status_code == 403
-    assert c.get("/api/meta", headers={"Cookie": "latentatlas_explore=nope"}).status_code == 403
+    assert c.get("/api/meta", headers={"Cookie": "latentatlas_explore_8765=nope"}).status_code == 403
     assert c.get("/api/image/0?token=").status_code == 401
 
 
@@ -104,7 +114,7 @@ def test_token_in_query_header_authorization_and_cookie(client, policy):
     assert c.get("/api/meta", headers={"Authorization": f"token {policy.token}"}).status_code == 200
     r = c.get(f"/?token={policy.token}")
     assert r.status_code == 200 and "<title>latentatlas explore</title>" in r.text
-    assert "latentatlas_explore=" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
+    assert "latentatlas_explore_8765=" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
     assert c.get("/api/meta").status_code == 200          # the cookie the page load set
     assert "content-security-policy" in r.headers
 
@@ -142,7 +152,7 @@ def test_meta_describes_views_classes_and_colourings(client, state):
 
 @pytest.mark.parametrize("view", ["pca", "latent"])
 def test_points_cover_every_code(client, state, view):
-    p = client.get(f"/api/points?view={view}").json()
+    p = points_of(client, view)
     assert p["n"] == state.n and sorted(p["index"]) == list(range(state.n))
     assert len(p["x"]) == len(p["label"]) == len(p["cluster"]) == len(p["probe_error"]) == len(p["variance"]) == state.n
     if view == "latent":
@@ -180,7 +190,7 @@ def test_decode_on_the_latent_view_is_exact_and_matches_the_python_api(client, s
 
 
 def test_decode_idw_on_a_point_returns_its_code(client, state):
-    p = client.get("/api/points?view=pca").json()
+    p = points_of(client, "pca")
     r = client.post("/api/decode", json={"view": "pca", "x": p["x"][4], "y": p["y"][4]}).json()
     assert r["rule"].startswith("idw")
     # coordinates travel rounded to 5 digits, so the nearest code, not necessarily bit-equal
@@ -287,6 +297,124 @@ def test_non_finite_and_malformed_json_answer_400(client, raw):
     assert r.status_code == 400 and "error" in r.json()
 
 
+# Each kind of input below got a 500 (or, the last, a 200 with an image decoded from NaN)
+# before every number was checked against the range the model can use.
+HUGE = 10 ** 400                  # 401 digits: Python's json reads it; float() of it overflows
+HOSTILE = {
+    "huge integer in a code": ("/api/decode", {"code": [HUGE, 0]}),
+    "huge integer in x": ("/api/decode", {"view": "pca", "x": HUGE, "y": 0}),
+    "1e300 in a code": ("/api/decode", {"code": [1e300, 0]}),
+    "1e300 in x (inverse-distance weights)": ("/api/decode", {"view": "pca", "x": 1e300, "y": 0}),
+    "1e300 in y on the exact view": ("/api/decode", {"view": "latent", "x": 0, "y": 1e300}),
+    "1e300 in a walk path": ("/api/walk", {"view": "pca", "path": [[0, 0], [1e300, 1]]}),
+    "1e300 in a traverse value": ("/api/traverse", {"index": 0, "dim": 0, "values": [1e300]}),
+    "huge integer in a traverse direction": ("/api/traverse", {"index": 0, "direction": [HUGE, 0], "values": [1]}),
+    "index beyond int64 in select": ("/api/select", {"indices": [0, 2 ** 70]}),
+    "index beyond int64 in select.csv": ("/api/select.csv", {"indices": [-(2 ** 70)]}),
+    "deeply nested JSON (RecursionError)": ("/api/decode", b'{"code": ' + b"[" * 20000 + b"]" * 20000 + b"}"),
+    "codes of 1e38 (the decoder gives NaN)": ("/api/decode", {"code": [1e38, 1e38]}),
+}
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_hostile_numbers_and_nesting_answer_4xx_and_the_server_serves_on(client, kind):
+    path, body = HOSTILE[kind]
+    r = (client.post(path, content=body, headers={"Content-Type": "application/json"}) if isinstance(body, bytes)
+         else client.post(path, json=body))
+    assert 400 <= r.status_code < 500, r.text
+    err = r.json()["error"]
+    assert "\n" not in err and len(err) < 200 and "Traceback" not in r.text
+    assert client.post("/api/decode", json={"code": [0.5, 0.5]}).status_code == 200
+
+
+def test_numbers_at_the_edge_of_the_range_answer_a_valid_image(client, state):
+    """Every 200 is a valid result: the largest code and the farthest place still decode to pixels."""
+    lim = state.code_limit
+    (x0, x1), (y0, y1) = state.views["pca"].bounds
+    for body in ({"code": [lim, -lim]}, {"view": "pca", "x": x1, "y": y0}, {"view": "latent", "x": x0 / 20, "y": 0}):
+        r = client.post("/api/decode", json=body)
+        assert r.status_code == 200, (body, r.text)
+        assert uri_pixels(r.json()["image"]).shape == state.images.shape[1:]
+        assert all(np.isfinite(r.json()["code"]))
+    r = client.post("/api/decode", json={"code": [lim * 1.01, 0]})
+    assert r.status_code == 400 and f"{lim:.4g}" in r.json()["error"]
+    m = client.get("/api/meta").json()
+    assert m["code_limit"] == lim and m["views"][0]["bounds"] == [[x0, x1], [y0, y1]]
+
+
+def test_posts_need_a_json_content_type_and_this_servers_origin(client):
+    r = client.post("/api/decode", content=b'{"code": [0, 0]}', headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415 and "application/json" in r.json()["error"]
+    r = client.post("/api/decode", data={"code": "0"})          # what an HTML form sends
+    assert r.status_code == 415
+    for origin in ("http://127.0.0.1:9999", "http://evil.example", "null", "http://127.0.0.1:8765.evil.example"):
+        r = client.post("/api/decode", json={"code": [0, 0]}, headers={"Origin": origin})
+        assert r.status_code == 403 and "Origin" in r.json()["error"], origin
+    assert client.post("/api/decode", json={"code": [0, 0]}, headers={"Origin": "http://127.0.0.1:8765"}).status_code == 200
+    assert client.get("/api/meta", headers={"Origin": "http://evil.example"}).status_code == 200   # GETs change nothing
+
+
+def test_an_empty_token_header_does_not_hide_the_cookie(client, policy):
+    """A reload without ?token=: the page has no token, the cookie has it."""
+    c = bare(client)
+    assert c.get(f"/?token={policy.token}").status_code == 200
+    assert c.get("/api/meta", headers={"X-Explore-Token": ""}).status_code == 200
+    assert c.get("/api/image/0?token=").status_code == 200
+    other_port = starlette_testclient.TestClient(client.app, base_url="http://127.0.0.1:8766")
+    other_port.cookies.set("latentatlas_explore_8765", policy.token)
+    assert other_port.get("/api/meta").status_code == 401        # the cookie of another port's explorer
+
+
+def test_full_work_queues_answer_503_with_the_reason(state):
+    from latentatlas.explore.bounds import WorkQueue
+    from latentatlas.explore.security import Bounds, Policy, RequestError
+
+    queue = WorkQueue("decode requests", 2)
+    with queue.slot(), queue.slot():
+        with pytest.raises(RequestError, match="server busy: 2 decode requests"):
+            with queue.slot():
+                pass
+    with queue.slot():              # the slots came back
+        pass
+    c = _client_of(state, Policy(allowed_hosts=frozenset({"127.0.0.1"}), bounds=Bounds(decodes=0)))
+    r = c.post("/api/decode", json={"code": [0, 0]})
+    assert r.status_code == 503 and "busy" in r.json()["error"] and r.headers["retry-after"]
+    assert c.get("/api/meta").status_code == 200                 # what decodes nothing is still served
+
+
+def test_slow_clients_are_cut_off_and_the_server_serves_on(state):
+    """A connection that never finishes its request head is closed after header_seconds."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from latentatlas.explore.security import Bounds, Policy
+    from latentatlas.explore.server import _listen, create_app, uvicorn_config
+
+    policy = Policy.for_host("127.0.0.1")
+    policy.bounds = Bounds(header_seconds=0.5, connections=8)
+    sock = _listen("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn_config(create_app(state, policy), policy))
+    srv.install_signal_handlers = lambda: None
+    threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    try:
+        while not srv.started:
+            time.sleep(0.02)
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"GET /api/meta HTTP/1.1\r\nHost: 127.0.0.1\r\n")     # and never the blank line
+        slow.settimeout(5)
+        t0 = time.time()
+        assert slow.recv(100) == b"" and time.time() - t0 < 3           # closed by the server
+        import urllib.request
+
+        url = f"http://127.0.0.1:{port}/api/meta?token={policy.token}"
+        assert json.load(urllib.request.urlopen(url, timeout=5))["latent_dim"] == 2
+    finally:
+        srv.should_exit = True
+
+
 def test_oversized_body_answers_413(client, policy):
     r = client.post("/api/select", json={"indices": [1] * 100_000})
     assert r.status_code == 413 and "bytes" in r.json()["error"]
@@ -319,12 +447,19 @@ def test_unexpected_failure_is_a_short_500_not_a_traceback(client, state, monkey
     assert "secret internal detail" in caplog.text        # logged on the server side
 
 
-def test_static_files_include_plotly_and_no_cdn(client):
-    page = client.get("/").text
-    assert "static/plotly.min.js" in page and "http" not in re.sub(r"<!--.*?-->", "", page)
-    js = client.get("/static/explore.js")
-    assert js.status_code == 200 and "scattergl" in js.text and "https://" not in js.text
-    assert client.get("/static/plotly.min.js").text.lstrip().startswith("/**")
+def test_static_files_are_hashed_gzipped_immutable_and_local(client):
+    page = client.get("/")
+    assert page.headers["cache-control"] == "no-store" and "http" not in re.sub(r"<!--.*?-->", "", page.text)
+    names = re.findall(r'"static/([\w.]+)"', page.text)
+    plotly = next(n for n in names if n.startswith("plotly.min."))
+    assert re.fullmatch(r"plotly\.min\.[0-9a-f]{12}\.js", plotly) and any(n.startswith("explore.") for n in names)
+    r = client.get(f"/static/{plotly}", headers={"Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip" and "immutable" in r.headers["cache-control"]
+    assert int(r.headers["content-length"]) < len(r.content) / 2     # httpx unzipped it: under half the size on the wire
+    assert r.text.lstrip().startswith("/**")
+    js = client.get("/static/explore.js", headers={"Accept-Encoding": "identity"})
+    assert js.status_code == 200 and "content-encoding" not in js.headers and js.headers["cache-control"] == "no-cache"
+    assert "scattergl" in js.text and "https://" not in js.text
 
 
 # ------------------------------------------------------------------ maps.npz, views and the CLI
@@ -373,8 +508,10 @@ def test_cli_bad_port_and_missing_run_are_one_line_errors(tmp_path, capsys):
     assert "--port" in capsys.readouterr().err
 
 
-def test_server_prints_url_answers_and_stops_on_ctrl_c(run2d):
-    """The real thing: uvicorn on a free port, a request over loopback, SIGINT, a clean exit."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_server_prints_url_answers_and_stops_on_a_signal(run2d, sig):
+    """The real thing: uvicorn on a free port, a request over loopback, Ctrl-C or a service
+    manager's SIGTERM (uvicorn raises it again after its shutdown), a clean exit 0 and a line."""
     import urllib.error
     import urllib.request
 
@@ -398,7 +535,7 @@ def test_server_prints_url_answers_and_stops_on_ctrl_c(run2d):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"{base}/api/meta", timeout=10)
         assert err.value.code == 401
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0, out
         assert "stopped" in out and "Traceback" not in out
@@ -564,13 +701,13 @@ def test_colour_by_hue_is_offered_only_when_the_data_knows_the_hue(colour_client
     m = colour_client.get("/api/meta").json()
     hue = [c for c in m["colourings"] if c["name"] == "factor_hue"]
     assert hue and hue[0]["kind"] == "cyclic" and hue[0]["title"] == "hue" and hue[0]["available"]
-    p = colour_client.get("/api/points?view=pca").json()
+    p = points_of(colour_client, "pca")
     rows = np.asarray(p["index"])
     np.testing.assert_allclose(p["factor_hue"], colour_state.factors["hue"][rows], atol=1e-4)
     assert 0 <= min(p["factor_hue"]) and max(p["factor_hue"]) < 1
     assert colour_client.get("/api/point/5").json()["factors"] == {"hue": round(float(colour_state.factors["hue"][5]), 4)}
     assert not any(c["name"].startswith("factor_") for c in client.get("/api/meta").json()["colourings"])
-    assert "factor_hue" not in client.get("/api/points?view=pca").json()
+    assert "factor_hue" not in points_of(client, "pca")
     assert client.get("/api/point/5").json()["factors"] == {}
 
 

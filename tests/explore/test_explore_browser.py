@@ -90,6 +90,18 @@ def open_page(browser, url, tmp_path):
     context.close()
 
 
+def points(page) -> dict:
+    """window.explore.points with its typed arrays as lists (they arrive packed, packing.py)."""
+    return page.evaluate("""() => Object.fromEntries(Object.entries(window.explore.points).map(
+        ([k, v]) => [k, ArrayBuffer.isView(v) ? Array.from(v) : v]))""")
+
+
+def in_view(page, selector) -> bool:
+    """Whether the element's top lies inside the window (not below the fold)."""
+    return page.evaluate(f"""() => {{ const r = document.querySelector('{selector}').getBoundingClientRect();
+        return r.top >= 0 && r.top < window.innerHeight - 40; }}""")
+
+
 def uri_pixels(uri: str) -> np.ndarray:
     import base64
     import io
@@ -121,7 +133,7 @@ def screen_points(page) -> np.ndarray:
     return np.asarray(page.evaluate("""() => {
         const gd = document.getElementById('map'), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
         const box = gd.getBoundingClientRect(), p = window.explore.points;
-        return p.x.map((x, i) => [box.left + xa._offset + xa.d2p(x), box.top + ya._offset + ya.d2p(p.y[i])]);
+        return Array.from(p.x, (x, i) => [box.left + xa._offset + xa.d2p(x), box.top + ya._offset + ya.d2p(p.y[i])]);
     }"""))
 
 
@@ -184,7 +196,7 @@ def test_search_by_class_isolates_it_and_by_index_opens_the_point(page, server, 
 
 def test_walk_between_two_picked_points(page, server, tmp_path):
     page.check("input[value=walk]")
-    p = page.evaluate("window.explore.points")
+    p = points(page)
     picked = []
     for _ in range(2):
         i, sx, sy = isolated_point(page, skip=picked)
@@ -200,7 +212,7 @@ def test_walk_between_two_picked_points(page, server, tmp_path):
 
 
 def test_hover_shows_the_image(page, tmp_path):
-    p = page.evaluate("window.explore.points")
+    p = points(page)
     i, sx, sy = isolated_point(page)
     page.mouse.move(sx - 30, sy)
     page.mouse.move(sx, sy, steps=4)
@@ -214,7 +226,7 @@ def test_hover_shows_the_image(page, tmp_path):
 
 
 def test_click_on_a_point_shows_details_and_neighbours(page, server, tmp_path):
-    p = page.evaluate("window.explore.points")
+    p = points(page)
     i, sx, sy = isolated_point(page)
     page.mouse.move(sx, sy, steps=3)
     # as a user does: the hover (plotly throttles it) reaches the point before the click
@@ -250,6 +262,9 @@ def test_click_on_empty_space_decodes_there(page, server, tmp_path):
     np.testing.assert_allclose(r["code"], code, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(uri_pixels(r["image"]), state.decode(code[None])[0])
     shot(page, tmp_path, "04-decode")
+    page.select_option("#view", "lda")        # the old view's coordinates mean nothing on this one
+    page.wait_for_function("window.explore.points.view === 'lda'")
+    assert page.locator("#decode-panel").is_hidden()
     assert page.errors == []
 
 
@@ -268,7 +283,29 @@ def test_drawn_path_returns_a_strip(page, server, tmp_path):
     walk = page.evaluate("window.explore.lastWalk")
     assert walk["steps"] == 12 and walk["strip"].startswith("data:image/png")
     assert page.get_attribute("#walk-gif", "href").startswith("data:image/gif;base64,")
+    page.wait_for_function("document.getElementById('status').textContent === 'walk of 12 steps'")
+    assert page.evaluate("(e => e.scrollWidth <= e.clientWidth)(document.getElementById('status'))")  # not cut
+    assert in_view(page, "#walk-panel")
     shot(page, tmp_path, "05-path")
+    # a lasso that starts on the drawn line selects (the line no longer takes the mouse)
+    page.check("input[value=lasso]")
+    start = (x0 + 0.5 * w, y0 + (0.5 - 0.3 * np.sin(np.pi * 0.5)) * h)
+    page.mouse.move(*start)
+    page.mouse.down()
+    for dx, dy in ((0.15, 0.1), (0.15, 0.4), (-0.15, 0.4), (-0.15, 0.1), (0, 0)):
+        page.mouse.move(start[0] + dx * w, start[1] + dy * h, steps=6)
+    page.mouse.up()
+    page.wait_for_selector("#select-panel:not([hidden])", timeout=15_000)
+    assert page.evaluate("window.explore.lastSelection.n") > 0 and in_view(page, "#select-panel")
+    shot(page, tmp_path, "05-path-then-lasso")
+    assert page.errors == []
+
+
+def test_reload_without_the_token_works_through_the_cookie(page, server):
+    _, state = server
+    page.goto(server[0].split("?")[0])            # the address bar after the token is gone
+    page.wait_for_function("window.explore && window.explore.ready", timeout=60_000)
+    assert page.evaluate("window.explore.mapPointCount()") == state.n
     assert page.errors == []
 
 
@@ -295,7 +332,7 @@ def test_box_selection_exports_the_right_indices(page, server, tmp_path):
         span = abs(ours[1] - ours[0]) / (0.25 if axis == "x" else 0.3)      # data units per plot width
         assert np.allclose(sorted(rng[axis]), sorted(ours), atol=2 * span / length)
     # ... and the CSV holds exactly the points inside it, computed here from the page's coordinates
-    p = page.evaluate("window.explore.points")
+    p = points(page)
     x, y, idx = np.asarray(p["x"]), np.asarray(p["y"]), np.asarray(p["index"])
     (x0r, x1r), (y0r, y1r) = sorted(rng["x"]), sorted(rng["y"])
     inside = (x >= x0r) & (x <= x1r) & (y >= y0r) & (y <= y1r)
@@ -335,7 +372,7 @@ def test_lasso_selection_exports_the_points_inside_the_drawn_polygon(page, serve
     assert lasso and len(lasso["x"]) >= 5
     # The CSV holds exactly the points inside the polygon plotly recorded, tested here on the
     # page's own coordinates (points within a hair of the edge may go either way: none expected).
-    p = page.evaluate("window.explore.points")
+    p = points(page)
     xy = np.column_stack([p["x"], p["y"]])
     polygon = Polygon(np.column_stack([lasso["x"], lasso["y"]]))
     inside = polygon.contains_points(xy)
@@ -390,7 +427,7 @@ def test_colour_run_hover_click_and_colour_by_hue(colour_page, colour_server, tm
     assert scale[0] == scale[-1] == "#ff0000" and "#00ff00" in scale and "#0000ff" in scale
     assert (marker["cmin"], marker["cmax"]) == (0, 1) and len(marker["color"]) == state.n
     # hover: the tooltip shows the point's colour image and its hue
-    p = page.evaluate("window.explore.points")
+    p = points(page)
     i, sx, sy = isolated_point(page)
     page.mouse.move(sx - 30, sy)
     page.mouse.move(sx, sy, steps=4)

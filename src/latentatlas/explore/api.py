@@ -13,8 +13,12 @@ import math
 import numpy as np
 
 from ..estimators.factors import CIRCULAR
+from .packing import pack
 from .security import Limits, RequestError
-from .state import VIEW_TITLES, ExploreState, gif, png, strip
+from .state import VIEW_TITLES, ExploreState, NonFiniteDecode, gif, png, strip
+
+MAX_NUMBER = 1e9          # any other number a client sends (bounds far tighter apply to codes and places)
+UMAP_WALK_STEPS = 12      # umap's inverse_transform costs seconds per position
 
 
 # ---------------------------------------------------------------- input checks
@@ -31,20 +35,44 @@ def as_index(value, n: int) -> int:
     return value
 
 
-def as_number(value, name: str) -> float:
+def as_number(value, name: str, lo: float = -MAX_NUMBER, hi: float = MAX_NUMBER) -> float:
+    """A finite number in lo..hi. Compared before any float conversion: an integer of 400
+    digits is refused here, not by an OverflowError (or an inf) further on."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise RequestError(400, f"{name} must be a number")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise RequestError(400, f"{name} must be finite")
+    if not lo <= value <= hi:
+        raise RequestError(400, f"{name} must lie in {lo:.4g}..{hi:.4g} (the range this run's model can use)")
     return float(value)
 
 
-def as_code(value, d: int) -> np.ndarray:
+def as_code(value, d: int, limit: float, name: str = "code") -> np.ndarray:
+    """d numbers, each within ±limit (ExploreState.code_limit: beyond it the decoder's output is noise or NaN)."""
     if not isinstance(value, list):
-        raise RequestError(400, f"code must be a list of {d} numbers")
+        raise RequestError(400, f"{name} must be a list of {d} numbers")
     if len(value) != d:
-        raise RequestError(400, f"code has {len(value)} numbers; this latent has {d}")
-    return np.asarray([as_number(v, "every code entry") for v in value], np.float32)
+        raise RequestError(400, f"{name} has {len(value)} numbers; this latent has {d}")
+    return np.asarray([as_number(v, f"every {name} entry", -limit, limit) for v in value], np.float32)
+
+
+def as_place(view, body: dict) -> tuple[float, float]:
+    """(x, y) on a view, inside the box the view's points span widened on every side (View.bounds)."""
+    (x0, x1), (y0, y1) = view.bounds
+    return as_number(body.get("x"), "x", x0, x1), as_number(body.get("y"), "y", y0, y1)
+
+
+def decoded(state: ExploreState, codes: np.ndarray) -> np.ndarray:
+    """The decoder's images of codes checked here: every entry finite and within ±code_limit
+    (a mix, a traversal or umap's inverse can leave the range even when each number sent was in it)."""
+    codes = np.asarray(codes, np.float32)
+    if not np.isfinite(codes).all() or np.abs(codes).max() > state.code_limit:
+        raise RequestError(400, f"the code leaves the range this run's model can use (every entry within "
+                                f"±{state.code_limit:.4g})")
+    try:
+        return state.decode(codes)
+    except NonFiniteDecode:
+        raise RequestError(422, "the decoder gave non-finite pixels for this code") from None
 
 
 def as_int(value, name: str, lo: int, hi: int) -> int:
@@ -101,7 +129,8 @@ def meta(state: ExploreState, limits: Limits) -> dict:
                     "available": True, "description": f"the image's {name}, as the dataset made it"}
                    for name in state.factors]
     views = [{"name": v.name, "title": VIEW_TITLES[v.name], "n_points": len(v.index),
-              "rules": v.inverse.rules, "rule": v.inverse.describe(v.inverse.rules[0]), "source": v.source}
+              "rules": v.inverse.rules, "rule": v.inverse.describe(v.inverse.rules[0]), "source": v.source,
+              "bounds": v.bounds}
              for v in state.views.values()]
     h, w = state.images.shape[1:3]
     return {"run": state.run.path.name, "dataset": state.dataset, "kind": state.kind,
@@ -109,29 +138,26 @@ def meta(state: ExploreState, limits: Limits) -> dict:
             "n_test": state.n - state.n_train, "image_size": [int(h), int(w)],
             "class_names": state.class_names, "class_counts": counts, "views": views,
             "colourings": colourings, "probe": {"words": state.probe_words, "test_accuracy": state.probe_accuracy},
-            "sliders": state.sliders,
+            "sliders": state.sliders, "code_limit": state.code_limit,
             "limits": {"max_path_points": limits.max_path_points, "max_steps": limits.max_steps,
                        "max_body": limits.max_body, "max_neighbours": limits.max_neighbours}}
 
 
-def points(state: ExploreState, view_name) -> dict:
+def points(state: ExploreState, view_name) -> bytes:
+    """Every point of one view as packed typed arrays (packing.py): x, y (float32), index (int32),
+    label, cluster, probe_pred (uint16), probe_error (uint8), variance and factor_<name> (float32)."""
     view = as_view(state, view_name)
     idx = view.index
-    out = {"view": view.name, "n": len(idx), "x": _rounded(view.xy[:, 0]), "y": _rounded(view.xy[:, 1]),
-           "index": idx.tolist(), "label": state.labels[idx].tolist(),
-           "cluster": state.colourings["cluster"][idx].tolist(),
-           "probe_pred": state.colourings["probe_pred"][idx].tolist(),
-           "probe_error": (state.colourings["probe_pred"][idx] != state.labels[idx]).astype(int).tolist()}
+    label, pred = state.labels[idx], state.colourings["probe_pred"][idx]
+    cols = {"x": view.xy[:, 0].astype(np.float32), "y": view.xy[:, 1].astype(np.float32),
+            "index": idx.astype(np.int32), "label": label.astype(np.uint16),
+            "cluster": state.colourings["cluster"][idx].astype(np.uint16), "probe_pred": pred.astype(np.uint16),
+            "probe_error": (pred != label).astype(np.uint8)}
     if "variance" in state.colourings:
-        out["variance"] = _rounded(state.colourings["variance"][idx])
+        cols["variance"] = state.colourings["variance"][idx].astype(np.float32)
     for name in state.factors:
-        out[f"factor_{name}"] = _rounded(state.colourings[f"factor_{name}"][idx])
-    return out
-
-
-def _rounded(a: np.ndarray) -> list:
-    """Floats with 5 significant digits: a third of the JSON, no visible difference on a map."""
-    return [float(f"{v:.5g}") for v in np.asarray(a, np.float64)]
+        cols[f"factor_{name}"] = state.colourings[f"factor_{name}"][idx].astype(np.float32)
+    return pack(cols, view=view.name, n=len(idx))
 
 
 def image(state: ExploreState, index: str) -> bytes:
@@ -142,7 +168,7 @@ def point(state: ExploreState, index: str, k_value) -> dict:
     i = as_index(index, state.n)
     k = 8 if k_value is None else as_query_int(k_value, "k", 1, 32)
     rows, dist = state.neighbours(i, k)
-    recon = state.decode(state.codes[i][None])[0]
+    recon = decoded(state, state.codes[i][None])[0]
     label, pred = int(state.labels[i]), int(state.colourings["probe_pred"][i])
     names = state.class_names
     return {"index": i, "split": "train" if i < state.n_train else "test", "label": label,
@@ -159,16 +185,16 @@ def point(state: ExploreState, index: str, k_value) -> dict:
 def decode(state: ExploreState, body: dict) -> dict:
     """{code: [...]} or {view, x, y[, rule]} -> the decoded image and how the code was found."""
     if "code" in body:
-        code = as_code(body["code"], state.latent_dim)
+        code = as_code(body["code"], state.latent_dim, state.code_limit)
         rule, used = "code given by the client", []
     elif "view" in body:
         view = as_view(state, body["view"])
-        x, y = as_number(body.get("x"), "x"), as_number(body.get("y"), "y")
+        x, y = as_place(view, body)
         code, rule, rows = view.inverse.code(x, y, as_rule(view, body.get("rule")))
         used = view.index[rows].tolist()
     else:
         raise RequestError(400, "send {code: [...]} or {view, x, y}")
-    img = state.decode(code[None])[0]
+    img = decoded(state, code[None])[0]
     return {"image": image_uri(img), "rule": rule, "code": code.tolist(), "mixed_points": used}
 
 
@@ -177,8 +203,10 @@ def walk(state: ExploreState, body: dict, limits: Limits) -> dict:
     steps = as_int(body.get("steps", 12), "steps", 2, limits.max_steps)
     if "path" in body:
         view = as_view(state, body.get("view"))
-        path = _as_path(body["path"], limits.max_path_points)
+        path = _as_path(view, body["path"], limits.max_path_points)
         rule = as_rule(view, body.get("rule"))
+        if rule == "umap" and steps > UMAP_WALK_STEPS:
+            raise RequestError(400, f"a umap walk decodes at most {UMAP_WALK_STEPS} steps (each costs seconds)")
         where = _resample(path, steps)
         codes, rules = [], set()
         for x, y in where:
@@ -195,19 +223,20 @@ def walk(state: ExploreState, body: dict, limits: Limits) -> dict:
         extra = {"a": a, "b": b}
     else:
         raise RequestError(400, "send {view, path: [[x, y], ...]} or {a, b}")
-    frames = state.decode(codes)
+    frames = decoded(state, codes)
     return {"rule": words, "steps": steps, "strip": image_uri(strip(frames)),
             "gif": data_uri(gif(frames), "image/gif"), **extra}
 
 
-def _as_path(value, max_points: int) -> np.ndarray:
+def _as_path(view, value, max_points: int) -> np.ndarray:
     if not isinstance(value, list) or not 2 <= len(value) <= max_points:
         raise RequestError(400, f"path must be a list of 2..{max_points} [x, y] pairs")
+    (x0, x1), (y0, y1) = view.bounds
     out = []
     for p in value:
         if not isinstance(p, list) or len(p) != 2:
             raise RequestError(400, "every path entry must be an [x, y] pair")
-        out.append([as_number(p[0], "path x"), as_number(p[1], "path y")])
+        out.append([as_number(p[0], "path x", x0, x1), as_number(p[1], "path y", y0, y1)])
     return np.asarray(out, np.float64)
 
 
@@ -223,14 +252,15 @@ def _resample(path: np.ndarray, steps: int) -> np.ndarray:
 
 def traverse(state: ExploreState, body: dict, limits: Limits) -> dict:
     """{index or code, dim or direction, values: [...]}: decode code + value * direction for each value."""
+    limit = state.code_limit
     if "code" in body:
-        base = as_code(body["code"], state.latent_dim)
+        base = as_code(body["code"], state.latent_dim, limit)
     elif "index" in body:
         base = state.codes[as_index(body["index"], state.n)]
     else:
         raise RequestError(400, "send index or code")
     if "direction" in body:
-        direction = as_code(body["direction"], state.latent_dim)
+        direction = as_code(body["direction"], state.latent_dim, limit, "direction")
         words = "the given direction"
     else:
         basis = state.sliders
@@ -240,8 +270,8 @@ def traverse(state: ExploreState, body: dict, limits: Limits) -> dict:
     values = body.get("values")
     if not isinstance(values, list) or not 1 <= len(values) <= limits.max_steps:
         raise RequestError(400, f"values must be a list of 1..{limits.max_steps} numbers")
-    vals = np.asarray([as_number(v, "every value") for v in values], np.float32)
-    frames = state.decode(base[None] + vals[:, None] * direction[None])
+    vals = np.asarray([as_number(v, "every value", -limit, limit) for v in values], np.float32)
+    frames = decoded(state, base[None] + vals[:, None] * direction[None])
     return {"direction": words, "values": vals.tolist(), "images": [image_uri(f) for f in frames],
             "strip": image_uri(strip(frames))}
 
@@ -254,7 +284,7 @@ def selection(state: ExploreState, body: dict) -> dict:
     mean_code = state.codes[idx].mean(axis=0)
     return {"n": len(idx), "counts": {n: int(c) for n, c in zip(state.class_names, counts)},
             "mean_image": image_uri((mean_img + 0.5).astype(np.uint8)),
-            "decoded_mean": image_uri(state.decode(mean_code[None])[0]),
+            "decoded_mean": image_uri(decoded(state, mean_code[None])[0]),
             "mean_code": mean_code.tolist()}
 
 
@@ -275,7 +305,6 @@ def _as_indices(state: ExploreState, value) -> np.ndarray:
         raise RequestError(400, f"indices must be a list of 1..{state.n} point indices")
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         raise RequestError(400, "indices must be integers")
-    idx = np.asarray(value, np.int64)
-    if idx.min() < 0 or idx.max() >= state.n:
+    if not 0 <= min(value) <= max(value) < state.n:     # Python ints: 10**30 is refused, not an OverflowError
         raise RequestError(404, f"an index is out of range (0..{state.n - 1})")
-    return np.unique(idx)
+    return np.unique(np.asarray(value, np.int64))

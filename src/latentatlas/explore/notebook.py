@@ -26,7 +26,7 @@ def explore_inline(run_dir, views=("auto",), port: int = 0, height: int = 800, t
     import uvicorn
 
     from .security import Policy
-    from .server import create_app, url_for
+    from .server import create_app, url_for, uvicorn_config
     from .state import ExploreState
 
     state = ExploreState.load(run_dir, views=list(views), threads=threads)
@@ -34,7 +34,7 @@ def explore_inline(run_dir, views=("auto",), port: int = 0, height: int = 800, t
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", port))
     sock.listen(256)
-    server = uvicorn.Server(uvicorn.Config(create_app(state, policy), log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn_config(create_app(state, policy), policy))
     server.install_signal_handlers = lambda: None      # not the main thread; the kernel owns Ctrl-C
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
     while not server.started:

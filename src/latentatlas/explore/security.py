@@ -5,8 +5,13 @@
   cookie the first page load sets (HttpOnly, SameSite=Strict);
 - the Host header checked against an allow-list, so that a web page on another origin
   cannot reach the server through DNS rebinding;
-- every request bounded: path length, query length, body size; JSON bodies are parsed
-  here, with the bound enforced while the body streams in.
+- a POST from a browser must come from this server's own page: its Origin header, when it
+  has one, names the Host it was sent to (a page of any other local web app is refused), and
+  its body must be JSON (`Content-Type: application/json`, else 415), which no HTML form can send;
+- the cookie is named after the server's port, so that two explorers (or any other local
+  app) on one machine never overwrite or read each other's;
+- every request bounded: path length, query length, body size and the time to send it;
+  JSON bodies are parsed here, with the bounds enforced while the body streams in.
 
 `Guard` is plain ASGI middleware; it answers refusals itself with a short JSON line.
 """
@@ -16,11 +21,12 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs
 
-COOKIE = "latentatlas_explore"
+COOKIE = "latentatlas_explore"      # + "_<port>" (cookie_name)
 TOKEN_HEADER = b"x-explore-token"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -34,6 +40,17 @@ class Limits:
     max_path_points: int = 1000      # vertices of a drawn path
     max_steps: int = 64              # decoded frames of a walk or traversal
     max_neighbours: int = 32
+    body_seconds: float = 30.0       # to send a whole request body (a client trickling bytes is cut off)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Bounds on slow clients and costly work (bounds.py enforces them)."""
+    connections: int = 64          # open at once; a browser opens about 6
+    header_seconds: float = 10.0   # to send a request head
+    idle_seconds: float = 5.0      # a keep-alive connection with no request
+    decodes: int = 32              # requests that decode, queued or running
+    umap_decodes: int = 2          # of which umap inverse_transform ones (seconds each)
 
 
 @dataclass
@@ -41,6 +58,7 @@ class Policy:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     allowed_hosts: frozenset = LOCAL_HOSTS
     limits: Limits = field(default_factory=Limits)
+    bounds: Bounds = field(default_factory=Bounds)
 
     @classmethod
     def for_host(cls, host: str, extra_hosts=(), token: str | None = None) -> Policy:
@@ -72,13 +90,21 @@ def _headers(scope) -> dict[bytes, bytes]:
     return out
 
 
+def cookie_name(scope) -> str:
+    """The token cookie's name on this server: one per port, as Jupyter names its cookie after
+    the host and port (cookies are shared by every port of a host; their names are not)."""
+    server = scope.get("server") or ()
+    return f"{COOKIE}_{server[1]}" if len(server) > 1 and server[1] else COOKIE
+
+
 def presented_token(scope) -> tuple[str, bool]:
-    """(the token the request carries, whether it came in the query string)."""
+    """(the token the request carries, whether it came in the query string). An empty header
+    or query value counts as none, so that it never hides a valid cookie."""
     headers = _headers(scope)
-    if TOKEN_HEADER in headers:
-        return headers[TOKEN_HEADER].decode("latin-1"), False
+    if headers.get(TOKEN_HEADER, b"").strip():
+        return headers[TOKEN_HEADER].decode("latin-1").strip(), False
     auth = headers.get(b"authorization", b"").decode("latin-1")
-    if auth.lower().startswith("token "):
+    if auth.lower().startswith("token ") and auth[6:].strip():
         return auth[6:].strip(), False
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     if query.get("token"):
@@ -88,7 +114,19 @@ def presented_token(scope) -> tuple[str, bool]:
         cookie.load(headers.get(b"cookie", b"").decode("latin-1"))
     except CookieError:  # a malformed cookie header is simply no token
         return "", False
-    return (cookie[COOKIE].value if COOKIE in cookie else ""), False
+    name = cookie_name(scope)
+    return (cookie[name].value if name in cookie else ""), False
+
+
+def foreign_origin(scope, headers) -> bool:
+    """A state-changing request (not GET/HEAD) sent by a page of another origin. No Origin
+    header (curl, scripts) passes, as in Jupyter; "null" (a sandboxed or file:// page) does not."""
+    if scope.get("method") in ("GET", "HEAD") or b"origin" not in headers:
+        return False
+    origin = headers[b"origin"].decode("latin-1").strip().lower()
+    parts = urlsplit(origin)
+    host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+    return parts.scheme not in ("http", "https") or not parts.netloc or parts.netloc != host
 
 
 async def _send_json(send, status: int, message: str, extra_headers=()) -> None:
@@ -121,6 +159,8 @@ class Guard:
             return 401, "missing token; open the URL the server printed (it ends in ?token=...)"
         if not hmac.compare_digest(token.encode(), self.policy.token.encode()):
             return 403, "wrong token; open the URL the server printed"
+        if foreign_origin(scope, headers):
+            return 403, "cross-origin request refused: the Origin header does not name this server"
         length = headers.get(b"content-length")
         if length is not None:
             try:
@@ -147,7 +187,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         # The page loaded with ?token=: set the cookie so that a reload without the query still works.
-        cookie = (f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/").encode()
+        cookie = (f"{cookie_name(scope)}={token}; HttpOnly; SameSite=Strict; Path=/").encode()
 
         async def send_with_cookie(message):
             if message["type"] == "http.response.start":
@@ -157,16 +197,27 @@ class Guard:
         await self.app(scope, receive, send_with_cookie)
 
 
-async def read_json_body(request, max_body: int) -> dict:
-    """The request's JSON object, read with the size bound enforced as it streams in."""
+async def read_json_body(request, max_body: int, seconds: float = 30.0) -> dict:
+    """The request's JSON object, read with the size and time bounds enforced as it streams in."""
+    import anyio
+
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise RequestError(415, "send the body as JSON (Content-Type: application/json)")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_body:
-            raise RequestError(413, f"request body over {max_body} bytes")
-        chunks.append(chunk)
+    try:
+        with anyio.fail_after(seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_body:
+                    raise RequestError(413, f"request body over {max_body} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestError(408, f"the request body took over {seconds:g} s to arrive") from None
     try:
         body = json.loads(b"".join(chunks) or b"null", parse_constant=_no_constants)
+    except RecursionError:                  # not a ValueError: "[[[[...]]]]" nested thousands deep
+        raise RequestError(400, "body is not valid JSON (nested too deeply)") from None
     except ValueError as exc:
         raise RequestError(400, f"body is not valid JSON ({str(exc)[:80]})") from None
     if not isinstance(body, dict):

@@ -5,9 +5,10 @@
 
 Routes (all need the token; see security.py):
 
-    GET  /                    the page              GET  /static/<name>   its assets (a fixed list)
+    GET  /                    the page              GET  /static/<name>   its assets (assets.py)
     GET  /api/meta            views, classes, colourings, sliders, limits
-    GET  /api/points?view=V   coordinates, labels and colour arrays of one view
+    GET  /api/points?view=V   coordinates, labels and colour arrays of one view, as packed
+                              typed arrays (packing.py), not JSON
     GET  /api/image/<i>       PNG of point i        GET  /api/point/<i>   image, reconstruction,
                                                                           probe, neighbours
     POST /api/decode          {code} or {view, x, y[, rule]}
@@ -16,62 +17,65 @@ Routes (all need the token; see security.py):
     POST /api/select          {indices}             POST /api/select.csv  the same, as CSV
 
 Static files come from a dict built at start, so no client-given path is ever
-opened. Client mistakes answer 4xx with {"error": "..."}; anything unexpected
-answers 500 with one line and is logged here, never sent as a traceback.
+opened. Client mistakes answer 4xx with {"error": "..."}; a full work queue 503
+(bounds.py); anything unexpected answers 500 with one line and is logged here,
+never sent as a traceback.
 """
 
 from __future__ import annotations
 
 import logging
-from importlib import resources
+from contextlib import ExitStack
 
 from . import api
-from .security import Guard, Policy, RequestError, read_json_body
+from .assets import Assets
+from .bounds import WorkQueue, protocol_with
+from .security import Policy, RequestError, read_json_body
 
 log = logging.getLogger("latentatlas.explore")
-
-STATIC = {"index.html": "text/html; charset=utf-8", "explore.js": "text/javascript; charset=utf-8",
-          "explore.css": "text/css; charset=utf-8"}
-
-
-def static_files() -> dict[str, tuple[bytes, str]]:
-    """name -> (bytes, media type): the page's files and plotly.js from the installed plotly."""
-    from plotly.offline import get_plotlyjs
-
-    folder = resources.files("latentatlas.explore") / "static"
-    files = {name: ((folder / name).read_bytes(), mime) for name, mime in STATIC.items()}
-    files["plotly.min.js"] = (get_plotlyjs().encode("utf-8"), "text/javascript; charset=utf-8")
-    return files
-
 
 HEADERS = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
 
 
 def create_app(state, policy: Policy):
-    """The ASGI app: routes wrapped in the Host/token/size guard."""
+    """The ASGI app: routes wrapped in the Host/token/Origin/size guard."""
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.responses import JSONResponse
 
+    from .security import Guard
+
     async def http_error(request, exc):  # unknown route (404), wrong method (405): JSON, like the rest
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=HEADERS)
 
-    app = Starlette(routes=_routes(state, policy, static_files()), exception_handlers={HTTPException: http_error})
+    app = Starlette(routes=_routes(state, policy, Assets.build()), exception_handlers={HTTPException: http_error})
     return Guard(app, policy)
 
 
-def _guarded(work, max_body: int, needs_body: bool = False):
-    """An endpoint that runs `work(request, body)` in a thread and turns errors into short JSON."""
+def _guarded(work, policy: Policy, needs_body: bool = False, queues=None):
+    """An endpoint that runs `work(request, body)` in a thread and turns errors into short JSON.
+    `queues(body)` names the WorkQueues the request needs a slot in (refused 503 when full)."""
     from starlette.concurrency import run_in_threadpool
+    from starlette.requests import ClientDisconnect
     from starlette.responses import JSONResponse, Response
+
+    limits = policy.limits
 
     async def endpoint(request):
         try:
-            body = await read_json_body(request, max_body) if needs_body else None
-            result = await run_in_threadpool(work, request, body)
+            body = await read_json_body(request, limits.max_body, limits.body_seconds) if needs_body else None
+            with ExitStack() as stack:
+                for queue in (queues(body) if queues else ()):
+                    stack.enter_context(queue.slot())
+                result = await run_in_threadpool(work, request, body)
+            if isinstance(result, bytes):
+                return Response(result, media_type="application/octet-stream", headers=HEADERS)
             return result if isinstance(result, Response) else JSONResponse(result, headers=HEADERS)
         except RequestError as exc:
-            return JSONResponse({"error": exc.message}, status_code=exc.status, headers=HEADERS)
+            extra = {"retry-after": "5"} if exc.status == 503 else {}
+            return JSONResponse({"error": exc.message}, status_code=exc.status, headers={**HEADERS, **extra})
+        except ClientDisconnect:          # nobody is left to answer
+            return Response(status_code=400)
         except Exception:  # a bug, not the client's fault: log it here, one line to the client
             log.exception("explore: %s %s failed", request.method, request.url.path)
             return JSONResponse({"error": "internal error (logged by the server)"}, status_code=500,
@@ -79,20 +83,25 @@ def _guarded(work, max_body: int, needs_body: bool = False):
     return endpoint
 
 
-def _routes(state, policy: Policy, files: dict) -> list:
+def _routes(state, policy: Policy, assets: Assets) -> list:
     """Every route of the explorer (module docstring), each guarded."""
     from starlette.responses import Response
     from starlette.routing import Route
 
-    limits = policy.limits
+    limits, bounds = policy.limits, policy.bounds
+    decodes = WorkQueue("decode requests", bounds.decodes)
+    umaps = WorkQueue("umap decodes (seconds each)", bounds.umap_decodes)
+
+    def decoding(body):           # every request that runs the decoder; umap's inverse also in its own
+        return (decodes, umaps) if isinstance(body, dict) and body.get("rule") == "umap" else (decodes,)
 
     def page(request, _):
         name = request.path_params.get("name", "index.html")
-        if name not in files:
+        extra = {**HEADERS, "content-security-policy": _CSP} if name == "index.html" else HEADERS
+        answer = assets.response(name, request.headers.get("accept-encoding", ""), extra)
+        if answer is None:
             raise RequestError(404, "no such file")
-        data, mime = files[name]
-        return Response(data, media_type=mime, headers={**HEADERS, "content-security-policy": _CSP}
-                        if name == "index.html" else HEADERS)
+        return answer
 
     def image(request, _):
         return Response(api.image(state, request.path_params["index"]), media_type="image/png",
@@ -102,23 +111,24 @@ def _routes(state, policy: Policy, files: dict) -> list:
         return Response(api.selection_csv(state, body), media_type="text/csv",
                         headers={**HEADERS, "content-disposition": 'attachment; filename="selection.csv"'})
 
-    def get(path, work):
-        return Route(path, _guarded(work, limits.max_body))
+    def get(path, work, queues=None):
+        return Route(path, _guarded(work, policy, queues=queues))
 
-    def post(path, work):
-        return Route(path, _guarded(work, limits.max_body, True), methods=["POST"])
+    def post(path, work, queues=decoding):
+        return Route(path, _guarded(work, policy, True, queues), methods=["POST"])
 
     return [
         get("/", page), get("/static/{name}", page),
         get("/api/meta", lambda r, b: api.meta(state, limits)),
         get("/api/points", lambda r, b: api.points(state, r.query_params.get("view"))),
         get("/api/image/{index}", image),
-        get("/api/point/{index}", lambda r, b: api.point(state, r.path_params["index"], r.query_params.get("k"))),
+        get("/api/point/{index}", lambda r, b: api.point(state, r.path_params["index"], r.query_params.get("k")),
+            decoding),
         post("/api/decode", lambda r, b: api.decode(state, b)),
         post("/api/walk", lambda r, b: api.walk(state, b, limits)),
         post("/api/traverse", lambda r, b: api.traverse(state, b, limits)),
         post("/api/select", lambda r, b: api.selection(state, b)),
-        post("/api/select.csv", csv),
+        post("/api/select.csv", csv, None),
     ]
 
 
@@ -133,11 +143,56 @@ def url_for(host: str, port: int, token: str) -> str:
     return f"http://{shown}:{port}/?token={token}"
 
 
+def uvicorn_config(app, policy: Policy, **kw):
+    """uvicorn's settings for the explorer: quiet, and bounded (bounds.py) against slow clients."""
+    import uvicorn
+
+    b = policy.bounds
+    return uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=2,
+                          limit_concurrency=b.connections, timeout_keep_alive=b.idle_seconds,
+                          http=protocol_with(b.header_seconds), ws="none", lifespan="off", **kw)
+
+
+class Stopped(Exception):
+    """SIGTERM (a service manager, a notebook's kill, `kill PID`): stop as Ctrl-C does."""
+
+
+def _stop(signum, frame):
+    raise Stopped
+
+
 def serve(state, host: str, port: int, policy: Policy, open_browser: bool = True, on_ready=None) -> None:
-    """Run until Ctrl-C. Binds first, so that port 0 resolves to a free port before the URL prints."""
-    import socket
+    """Run until Ctrl-C or SIGTERM, then print "stopped" (exit 0). Binds first, so that port 0
+    resolves to a free port before the URL prints."""
+    import signal
 
     import uvicorn
+
+    sock = _listen(host, port)
+    url = url_for(host, sock.getsockname()[1], policy.token)
+    server = uvicorn.Server(uvicorn_config(create_app(state, policy), policy, backlog=256))
+    # uvicorn catches SIGINT/SIGTERM, shuts down, then raises the signal again under the handler it
+    # found: for SIGTERM the default one (exit 143, no word). Ours turns it into Stopped.
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        print(f"latentatlas explore: serving {state.run.path} at\n    {url}\n(Ctrl-C stops it)", flush=True)
+        if on_ready:
+            on_ready(url)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+        server.run(sockets=[sock])
+    except (KeyboardInterrupt, Stopped):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print("latentatlas explore: stopped", flush=True)
+
+
+def _listen(host: str, port: int):
+    """A listening TCP socket on host:port (port 0: a free one), or one UserError line."""
+    import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP matters: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say
@@ -153,21 +208,4 @@ def serve(state, host: str, port: int, policy: Policy, open_browser: bool = True
 
         raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port "
                         "(0 picks a free one)") from None
-    port = sock.getsockname()[1]
-    url = url_for(host, port, policy.token)
-    config = uvicorn.Config(create_app(state, policy), log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=2, backlog=256)
-    server = uvicorn.Server(config)
-    print(f"latentatlas explore: serving {state.run.path} at\n    {url}\n(Ctrl-C stops it)", flush=True)
-    if on_ready:
-        on_ready(url)
-    if open_browser:
-        import webbrowser
-
-        webbrowser.open(url)
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:   # uvicorn shuts down on Ctrl-C, then re-raises the signal it caught
-        pass
-    print("latentatlas explore: stopped", flush=True)
-
+    return sock

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -29,6 +30,12 @@ VIEW_TITLES = {"latent": "latent (2-d)", "pca": "PCA", "lda": "LDA", "umap": "UM
 VIEW_ORDER = ("umap", "tsne", "pca", "lda", "latent")
 DEFAULT_VIEWS = ("latent", "pca", "lda", "umap")     # t-SNE of every point is slow: only on request
 MAX_SLIDERS = 16
+CODE_RANGE = 10           # a client's code may reach 10x the largest |entry| the encoder produced
+PLACE_MARGIN = 10         # and a place on a view 10 spans beyond the points on every side
+
+
+class NonFiniteDecode(ValueError):
+    """The decoder answered NaN or inf (a code the model cannot use)."""
 
 
 @dataclass
@@ -38,6 +45,16 @@ class View:
     index: np.ndarray               # (M,) int64 rows of the run's codes
     inverse: InverseMap
     source: str                     # "analyze/saved" or "computed now"
+
+    @cached_property
+    def bounds(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """((x0, x1), (y0, y1)): where a client may ask for a decode, the points' box widened by
+        PLACE_MARGIN spans on each side (far beyond, inverse-distance weights underflow)."""
+        if not len(self.xy):
+            return (-1.0, 1.0), (-1.0, 1.0)
+        lo, hi = self.xy.min(axis=0).astype(np.float64), self.xy.max(axis=0).astype(np.float64)
+        pad = PLACE_MARGIN * np.maximum(hi - lo, 1e-3 * (1 + np.abs(hi)))
+        return (float(lo[0] - pad[0]), float(hi[0] + pad[0])), (float(lo[1] - pad[1]), float(hi[1] + pad[1]))
 
 
 @dataclass
@@ -148,7 +165,9 @@ class ExploreState:
         index = np.asarray(index, np.int64)
         if len(xy) != len(index) or (len(index) and (index.min() < 0 or index.max() >= len(self.codes))):
             return                                      # a stale or foreign view: ignore, never crash
-        inv = InverseMap(xy, self.codes[index], exact=exact, umap=umap).fit()
+        every = len(index) == len(self.codes) and bool((index == np.arange(len(index))).all())
+        codes = self.codes if every else self.codes[index]      # no copy of a million codes for a full view
+        inv = InverseMap(xy, codes, exact=exact, umap=umap).fit()
         self.views[name] = View(name, xy, index, inv, source)
 
     def _project(self, view: str):
@@ -201,6 +220,11 @@ class ExploreState:
     def latent_dim(self) -> int:
         return int(self.codes.shape[1])
 
+    @cached_property
+    def code_limit(self) -> float:
+        """The largest |entry| a client's code may have: CODE_RANGE x the codes' own (at least 1)."""
+        return float(CODE_RANGE * max(1.0, float(np.abs(self.codes).max(initial=0.0))))
+
     def neighbours(self, index: int, k: int) -> tuple[list[int], list[float]]:
         """The k nearest codes to code `index` (itself excluded), nearest first."""
         dist, rows = self.nn.kneighbors(self.codes[index: index + 1], n_neighbors=min(k + 1, self.n))
@@ -214,8 +238,10 @@ class ExploreState:
         z = torch.from_numpy(np.ascontiguousarray(np.asarray(codes, np.float32).reshape(-1, self.latent_dim)))
         device = next(self.model.parameters()).device
         with self.lock, torch.inference_mode():       # one forward pass at a time: 2 cores, no oversubscription
-            x = self.model.decode(z.to(device))         # (B, C, H, W) in [0, 1]
-        return display_images(x.float().cpu().numpy())
+            x = self.model.decode(z.to(device)).float().cpu().numpy()    # (B, C, H, W) in [0, 1]
+        if not np.isfinite(x).all():                    # NaN cast to uint8 would draw as a plausible image
+            raise NonFiniteDecode("the decoder gave non-finite pixels")
+        return display_images(x)
 
     def _slider_basis(self) -> dict:
         """Directions for the sliders: each latent dimension, or the leading principal directions."""

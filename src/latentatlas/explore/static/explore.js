@@ -1,8 +1,11 @@
 // latentatlas explore: the map (plotly scattergl) and the decoder behind it.
-// Every request carries the token from the page's URL; nothing is loaded from elsewhere.
+// Every request carries the token from the page's URL, or (a reload without ?token=) the
+// cookie the first load set; nothing is loaded from elsewhere.
 "use strict";
 
 const TOKEN = new URLSearchParams(location.search).get("token") || "";
+// An empty X-Explore-Token header would count as a token and hide the valid cookie: send none.
+const TOKEN_HEADERS = TOKEN ? { "X-Explore-Token": TOKEN } : {};
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                  "#bcbd22", "#17becf", "#393b79", "#ad494a", "#8ca252", "#bd9e39", "#7b4173", "#3182bd",
                  "#e6550d", "#31a354", "#756bb1", "#636363"];
@@ -17,11 +20,20 @@ window.explore = explore;
 function status(text, isError) {
   const el = $("status");
   el.textContent = text || "";
+  el.title = text || "";  // the whole message on hover, should the line ever be too narrow
   el.className = isError ? "error" : "";
 }
 
+// A result that opens in the side panel below the fold is brought into view, or drawing a
+// path or a lasso would look as if it did nothing.
+function reveal(id) {
+  const el = $(id);
+  el.hidden = false;
+  el.scrollIntoView({ block: "nearest" });
+}
+
 async function api(path, body) {
-  const init = { headers: { "X-Explore-Token": TOKEN } };
+  const init = { headers: { ...TOKEN_HEADERS } };
   if (body !== undefined) {
     init.method = "POST";
     init.headers["Content-Type"] = "application/json";
@@ -36,21 +48,35 @@ async function api(path, body) {
   return r;
 }
 const apiJson = async (path, body) => (await api(path, body)).json();
-const imageUrl = (i) => `api/image/${i}?token=${encodeURIComponent(TOKEN)}`;
+const imageUrl = (i) => TOKEN ? `api/image/${i}?token=${encodeURIComponent(TOKEN)}` : `api/image/${i}?`;
+
+// GET /api/points answers packed typed arrays (packing.py): "LAPK", a uint32 head length L, the
+// JSON head, then each column at 8 + L + offset. Views into the one buffer: no copy, no parse.
+async function apiPoints(path) {
+  const buf = await (await api(path)).arrayBuffer();
+  const view = new DataView(buf);
+  if (new TextDecoder().decode(new Uint8Array(buf, 0, 4)) !== "LAPK") throw new Error("points: not a packed body");
+  const length = view.getUint32(4, true), base = 8 + length;
+  const head = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 8, length)));
+  const kinds = { float32: Float32Array, int32: Int32Array, uint32: Uint32Array, uint16: Uint16Array, uint8: Uint8Array };
+  const out = { view: head.view, n: head.n };
+  for (const [name, [dtype, offset, count]] of Object.entries(head.columns)) {
+    out[name] = new kinds[dtype](buf, base + offset, count);
+  }
+  return out;
+}
 
 // ------------------------------------------------------------------ the map
 function groupsFor(colour) {
   const p = explore.points, names = explore.meta.class_names;
   if (colour === "class" || colour === "cluster") {
     const key = colour === "class" ? p.label : p.cluster;
-    const k = colour === "class" ? names.length : Math.max(...key) + 1;
+    const k = colour === "class" ? names.length : key.reduce((m, v) => Math.max(m, v), -1) + 1;  // no spread: 1M args overflow
     const title = (g) => colour === "class" ? names[g] : `cluster ${g}`;
-    return Array.from({ length: k }, (_, g) => ({ name: title(g), color: PALETTE[g % PALETTE.length],
-                                                    keep: (i) => key[i] === g }));
+    return { key, groups: Array.from({ length: k }, (_, g) => ({ name: title(g), color: PALETTE[g % PALETTE.length] })) };
   }
   if (colour === "probe_error") {
-    return [{ name: "probe correct", color: "#bbbbbb", keep: (i) => p.probe_error[i] === 0 },
-            { name: "probe wrong", color: "#d62728", keep: (i) => p.probe_error[i] === 1 }];
+    return { key: p.probe_error, groups: [{ name: "probe correct", color: "#bbbbbb" }, { name: "probe wrong", color: "#d62728" }] };
   }
   return null;  // continuous (variance, a factor such as hue): one trace with a colour bar
 }
@@ -69,16 +95,23 @@ function continuousMarker(colour) {
 }
 
 function buildTraces() {
-  const p = explore.points, names = explore.meta.class_names;
-  const groups = groupsFor(explore.colour);
-  const traceOf = (rows, extra) => ({
-    type: "scattergl", mode: "markers", x: rows.map((i) => p.x[i]), y: rows.map((i) => p.y[i]),
-    customdata: rows.map((i) => p.index[i]), hoverinfo: "none", meta: "points", ...extra });
-  const all = [...Array(p.n).keys()];
-  if (!groups) {
-    return [traceOf(all, { name: explore.colour, showlegend: false, marker: continuousMarker(explore.colour) })];
+  const p = explore.points, grouping = groupsFor(explore.colour);
+  const trace = (x, y, index, extra) => ({ type: "scattergl", mode: "markers", x, y, customdata: index,
+                                           hoverinfo: "none", meta: "points", ...extra });
+  if (!grouping) {
+    return [trace(p.x, p.y, p.index, { name: explore.colour, showlegend: false, marker: continuousMarker(explore.colour) })];
   }
-  return groups.map((g) => traceOf(all.filter(g.keep), {
+  // One trace per group, filled as typed arrays in two passes (count, then copy): a million points
+  // in tens of milliseconds, where Array.filter/map of closures took seconds.
+  const { key, groups } = grouping, counts = new Int32Array(groups.length);
+  for (let i = 0; i < p.n; i++) counts[key[i]]++;
+  const cols = groups.map((_, g) => ({ x: new Float32Array(counts[g]), y: new Float32Array(counts[g]),
+                                       index: new Int32Array(counts[g]), k: 0 }));
+  for (let i = 0; i < p.n; i++) {
+    const c = cols[key[i]], k = c.k++;
+    c.x[k] = p.x[i]; c.y[k] = p.y[i]; c.index[k] = p.index[i];
+  }
+  return groups.map((g, j) => trace(cols[j].x, cols[j].y, cols[j].index, {
     name: g.name, marker: { size: 4, color: g.color, opacity: 0.75 } })).filter((t) => t.x.length > 0);
 }
 
@@ -113,9 +146,18 @@ explore.mapPointCount = mapPointCount;
 async function loadView(name) {
   status(`loading ${name}...`);
   explore.view = name;
-  explore.points = await apiJson(`api/points?view=${encodeURIComponent(name)}`);
-  explore.rowOf = new Map(explore.points.index.map((idx, row) => [idx, row]));
+  // a decode belongs to the view it was made on: its coordinates mean nothing on another
+  $("decode-panel").hidden = true;
+  explore.lastDecode = null;
+  const t0 = performance.now();
+  explore.points = await apiPoints(`api/points?view=${encodeURIComponent(name)}`);
+  const t1 = performance.now();
+  const rowOf = new Int32Array(explore.meta.n_points).fill(-1), idx = explore.points.index;
+  for (let row = 0; row < idx.length; row++) rowOf[idx[row]] = row;
+  explore.rowOf = { get: (i) => (rowOf[i] >= 0 ? rowOf[i] : undefined), has: (i) => rowOf[i] >= 0 };
   await drawMap();
+  // where the time of a view goes (benchmarks/bench_explore_scale.py prints it), in ms
+  explore.timings = { since_page_start: Math.round(t0), points: Math.round(t1 - t0), draw: Math.round(performance.now() - t1) };
   status(`${explore.points.n.toLocaleString()} points`);
 }
 
@@ -175,7 +217,7 @@ async function decodeAt(x, y) {
     $("decode-image").src = r.image;
     $("decode-where").textContent = `${x.toPrecision(4)}, ${y.toPrecision(4)}`;
     $("decode-rule").textContent = `rule: ${r.rule}`;
-    $("decode-panel").hidden = false;
+    reveal("decode-panel");
     const gd = $("map");  // mark the place on the map (the highlight ring, with no point index)
     Plotly.restyle(gd, { x: [[x]], y: [[y]], customdata: [[null]] }, [gd.data.length - 1]);
     status("decoded");
@@ -254,10 +296,10 @@ function onRelayout(ev) {
   const shape = ev.shapes[ev.shapes.length - 1];
   if (!shape || !shape.path) return;
   const path = parsePath(shape.path);
-  if (ev.shapes.length > 1) {  // keep only the latest path on the map (this relayout must not walk again)
-    trimming = true;
-    Plotly.relayout($("map"), { shapes: [shape] }).finally(() => { trimming = false; });
-  }
+  // Keep only the latest path on the map (this relayout must not walk again), and not editable:
+  // an editable shape takes the mouse in every mode, so a lasso started on its line was swallowed.
+  trimming = true;
+  Plotly.relayout($("map"), { shapes: [{ ...shape, editable: false }] }).finally(() => { trimming = false; });
   if (path.length >= 2) walk({ view: explore.view, path: thin(path, explore.meta.limits.max_path_points), steps: 12 },
                              "Decoded walk along the drawn path");
 }
@@ -294,7 +336,7 @@ async function walk(body, title) {
     $("walk-strip").src = r.strip;
     $("walk-gif").href = r.gif;
     $("walk-rule").textContent = `rule: ${r.rule}`;
-    $("walk-panel").hidden = false;
+    reveal("walk-panel");
     status(`walk of ${r.steps} steps`);
   } catch (e) { status(e.message, true); }
 }
@@ -319,7 +361,7 @@ async function onSelected(ev) {
       tr.children[0].textContent = name; tr.children[1].textContent = c;
       return tr;
     }));
-    $("select-panel").hidden = false;
+    reveal("select-panel");
   } catch (e) { status(e.message, true); }
 }
 
