@@ -17,6 +17,7 @@ from latentatlas.tracking import Trackers, trackers_for
 
 EPOCHS = 2
 LATENT = 3
+WANDB_POINTS = 300   # rows of the W&B table in these tests (a seeded subsample of the 2000 test codes)
 
 
 def _train(path, **train):
@@ -92,11 +93,22 @@ def tracked(tmp_path_factory, offline_wandb, mlflow_server):
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)
     mp.setenv("LATENTATLAS_NO_BAR", "1")
     mp.chdir(root)
+    mp.setattr("latentatlas.tracking.wandb.MAX_POINTS", WANDB_POINTS)   # a table of 2000 images takes seconds
     try:
         metrics = _train(root / "run", tensorboard=True, mlflow=True, wandb=True)
     finally:
         mp.undo()
     return {"run": root / "run", "root": root, "uri": f"sqlite:///{root / 'mlflow.db'}", "metrics": metrics}
+
+
+@pytest.fixture(scope="module")
+def encoded(tracked):
+    """A copy of the tracked run with its codes (latents.npz, as `encode` writes them): (run, test codes)."""
+    from latentatlas.stages.encode import load_latents
+
+    run = tracked["root"] / "encoded"
+    shutil.copytree(tracked["run"], run, ignore=shutil.ignore_patterns("tensorboard", "tracking.json"))
+    return run, load_latents(run)["test_mean"]
 
 
 def _events(log_dir):
@@ -139,7 +151,7 @@ def _check_embedding(log_dir, run, expect_codes=None):
     return codes
 
 
-def test_tensorboard_logs_scalars_images_and_the_projector_embedding(tracked):
+def test_tensorboard_logs_scalars_images_and_the_projector_embedding(tracked, encoded):
     run = tracked["run"]
     log_dir = run / "tensorboard"
     history = RunDir(run).read_history()
@@ -156,11 +168,7 @@ def test_tensorboard_logs_scalars_images_and_the_projector_embedding(tracked):
         images = ea.Images(f"progress/{kind}")
         assert [i.step for i in images] == [1, 2] and images[0].width > 28
     # the embedding: the VAE means of the test images, as `encode` computes them
-    from latentatlas.stages.encode import load_latents
-
-    copy = run.parent / "copy"
-    shutil.copytree(run, copy)
-    _check_embedding(log_dir, run, expect_codes=load_latents(copy)["test_mean"])
+    _check_embedding(log_dir, run, expect_codes=encoded[1])
 
 
 def test_export_tensorboard_for_a_finished_run_and_again(tracked, tmp_path, capsys):
@@ -557,33 +565,32 @@ def _check_wandb_run(folder, run, report: bool):
     assert (Path(folder) / "files" / history[2]["progress/samples.path"]).is_file()
     assert (Path(folder) / "files" / "media" / "html").is_dir() == report
     table, files = _wandb_table(records, folder)
-    assert table["columns"] == ["class", "label", "image"] + [f"z{i}" for i in range(LATENT)]
+    assert table["columns"] == ["index", "class", "label", "image"] + [f"z{i}" for i in range(LATENT)]
     ds = load_dataset(**rd.config_section("data"))
-    assert len(table["data"]) == len(ds.y_test)
-    for i in (0, 1, len(ds.y_test) - 1):
-        name, label, image = table["data"][i][:3]
+    index = [row[0] for row in table["data"]]
+    assert len(index) == WANDB_POINTS and len(set(index)) == WANDB_POINTS and max(index) < len(ds.y_test)
+    for i, name, label, image in [row[:4] for row in table["data"][:3] + table["data"][-1:]]:
         assert (name, label) == (ds.class_names[ds.y_test[i]], int(ds.y_test[i]))
         with Image.open(files[image["path"]]) as im:
             np.testing.assert_array_equal(np.asarray(im.convert("L")), ds.x_test[i, 0])
     return table
 
 
-def test_wandb_offline_logs_training(tracked, offline_wandb):
+def test_wandb_offline_logs_training(tracked, encoded, offline_wandb):
+    """--wandb with WANDB_MODE=offline: a folder under $WANDB_DIR/wandb, read back with wandb's reader;
+    the table's codes are the VAE means `encode` computes."""
     record = RunDir(tracked["run"]).read_tracking()["wandb"]
     assert record["mode"] == "offline" and Path(record["folder"]).parent == offline_wandb
     table = _check_wandb_run(record["folder"], tracked["run"], report=False)
-    from latentatlas.stages.encode import load_latents
-
-    copy = tracked["root"] / "encoded"
-    shutil.copytree(tracked["run"], copy, ignore=shutil.ignore_patterns("tensorboard"))
-    np.testing.assert_allclose([r[3:] for r in table["data"]], load_latents(copy)["test_mean"], atol=1e-4)
+    np.testing.assert_allclose([r[4:] for r in table["data"]], encoded[1][[r[0] for r in table["data"]]], atol=1e-4)
 
 
-def test_export_wandb_offline_with_the_report(tracked, tmp_path, capsys):
+def test_export_wandb_offline_with_the_report(encoded, tmp_path, monkeypatch, capsys):
     from latentatlas.stages.report.html import write_report
 
+    monkeypatch.setattr("latentatlas.tracking.wandb.MAX_POINTS", WANDB_POINTS)
     run = tmp_path / "run"
-    shutil.copytree(tracked["run"], run, ignore=shutil.ignore_patterns("tensorboard", "tracking.json"))
+    shutil.copytree(encoded[0], run)
     write_report(run)
     rc, out, err = run_cli(capsys, "export", run, "--wandb")
     assert rc == 0, err
@@ -592,7 +599,10 @@ def test_export_wandb_offline_with_the_report(tracked, tmp_path, capsys):
     _check_wandb_run(folder, run, report=True)
 
 
-def test_missing_wandb_says_how_to_install(tracked, monkeypatch, capsys):
+def test_missing_wandb_says_how_to_install(tracked, tmp_path, monkeypatch, capsys):
     _hide(monkeypatch, "wandb")
     assert_one_line_error(*run_cli(capsys, "export", tracked["run"], "--wandb")[::2],
                           "pip install 'latentatlas[wandb]'")
+    trackers = trackers_for(TrainConfig(wandb=True), tmp_path)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not trackers and len(err) == 1 and "pip install 'latentatlas[wandb]'" in err[0]

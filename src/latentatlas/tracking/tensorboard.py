@@ -146,7 +146,7 @@ def test_codes(run_dir, max_points: int = MAX_POINTS, seed: int = 0, device=None
     if len(idx) > max_points:
         idx = np.sort(np.random.default_rng(seed).choice(len(idx), max_points, replace=False))
     return {"codes": np.asarray(codes, np.float32)[idx], "labels": np.asarray(labels)[idx],
-            "class_names": list(names), "images": ds.x_test[idx]}
+            "class_names": list(names), "images": ds.x_test[idx], "index": idx}
 
 
 def add_test_embedding(writer, run_dir, step: int = 0) -> int:

@@ -1,6 +1,6 @@
 """Weights & Biases: scalars per epoch, the progress grids, the report, the final results, and the
-test codes as a wandb.Table (class, label, image, z0..z{d-1} per row) for W&B's 2-D projection
-of an embedding.
+test codes as a wandb.Table (index in the test split, class, label, image, z0..z{d-1} per row)
+for W&B's 2-D projection of an embedding.
 
     history      loss/train, loss/test, kl/test, lr/epoch, time/seconds, ... (step = epoch)
     images       progress/samples, progress/recon (on the epochs that saved them)
@@ -74,14 +74,14 @@ def _image(chw: np.ndarray) -> np.ndarray:
     return hwc[:, :, 0] if hwc.shape[2] == 1 else hwc
 
 
-def codes_table(wandb, run_dir, max_points: int = MAX_POINTS):
+def codes_table(wandb, run_dir, max_points: int | None = None):
     from .tensorboard import test_codes
 
-    got = test_codes(run_dir, max_points=max_points)
+    got = test_codes(run_dir, max_points=max_points or MAX_POINTS)
     d = got["codes"].shape[1]
-    table = wandb.Table(columns=["class", "label", "image"] + [f"z{i}" for i in range(d)])
-    for code, label, image in zip(got["codes"], got["labels"], got["images"]):
-        table.add_data(got["class_names"][int(label)], int(label), wandb.Image(_image(image)),
+    table = wandb.Table(columns=["index", "class", "label", "image"] + [f"z{i}" for i in range(d)])
+    for i, code, label, image in zip(got["index"], got["codes"], got["labels"], got["images"]):
+        table.add_data(int(i), got["class_names"][int(label)], int(label), wandb.Image(_image(image)),
                        *[float(v) for v in code])
     return table
 
