@@ -606,3 +606,12 @@ def test_missing_wandb_says_how_to_install(tracked, tmp_path, monkeypatch, capsy
     trackers = trackers_for(TrainConfig(wandb=True), tmp_path)
     err = capsys.readouterr().err.strip().splitlines()
     assert not trackers and len(err) == 1 and "pip install 'latentatlas[wandb]'" in err[0]
+
+
+def test_the_sqlite_store_without_sqlalchemy_says_what_to_install(tracked, tmp_path, monkeypatch, capsys):
+    """mlflow-skinny alone (no SQLAlchemy): the default store is one line saying what to do."""
+    _hide(monkeypatch, "sqlalchemy", "alembic", "mlflow.store.tracking.sqlalchemy_store", "mlflow.store.db",
+          "mlflow.store.model_registry.sqlalchemy_store")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert_one_line_error(*run_cli(capsys, "export", tracked["run"], "--mlflow")[::2],
+                          "needs the full mlflow package", "pip install 'latentatlas[mlflow]'")
