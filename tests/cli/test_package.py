@@ -30,7 +30,7 @@ def test_the_version_is_written_once():
     assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "latentatlas.__version__"}
     assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+)?", latentatlas.__version__)
-    assert {"tensorboard", "mlflow", "gpu", "test"} <= set(project["project"]["optional-dependencies"])
+    assert {"tensorboard", "mlflow", "wandb", "gpu", "test"} <= set(project["project"]["optional-dependencies"])
 
 
 def _clean_env(**extra) -> dict:
@@ -78,7 +78,7 @@ def test_the_sdist_and_the_wheel_carry_presets_sample_and_report_assets(dists):
     for path in PACKAGE_DATA:
         assert path in names, path
     assert f"Version: {latentatlas.__version__}" in meta
-    for extra in ("tensorboard", "mlflow", "gpu", "test"):
+    for extra in ("tensorboard", "mlflow", "wandb", "gpu", "test"):
         assert f"Provides-Extra: {extra}" in meta
 
 

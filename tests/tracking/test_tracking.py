@@ -17,6 +17,7 @@ from latentatlas.tracking import Trackers, trackers_for
 
 EPOCHS = 2
 LATENT = 3
+WANDB_POINTS = 300   # rows of the W&B table in these tests (a seeded subsample of the 2000 test codes)
 
 
 def _train(path, **train):
@@ -28,18 +29,86 @@ def _train(path, **train):
 
 
 @pytest.fixture(scope="module")
-def tracked(tmp_path_factory):
-    """A run trained with --tensorboard and --mlflow into a file store: (run, store uri, stderr)."""
-    root = tmp_path_factory.mktemp("tracked")
-    uri = (root / "mlruns").as_uri()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", uri)
-    mp.setenv("LATENTATLAS_NO_BAR", "1")
+def mlflow_server(tmp_path_factory):
+    """`mlflow server` on a free loopback port with a SQLite backend, in a tmp folder: its URL once
+    it answers. Started (not awaited) first thing, so it comes up while `tracked` trains."""
+    pytest.importorskip("mlflow.server", reason="the full mlflow package (latentatlas[mlflow]) runs the server")
+    import os
+    import subprocess
+
+    root = tmp_path_factory.mktemp("mlflow_server")
+    port = _free_port()
+    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")   # no job runner: a quicker start
+    with open(root / "server.log", "wb") as log:
+        server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                                   "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+                                   "--artifacts-destination", str(root / "artifacts"), "--workers", "1"],
+                                  cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    state = {"url": f"http://127.0.0.1:{port}", "process": server, "log": root / "server.log", "up": False}
+    yield state
+    server.terminate()
     try:
-        metrics = _train(root / "run", tensorboard=True, mlflow=True)
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def _wait_until_up(state, seconds: int = 180) -> str:
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while not state["up"]:
+        assert state["process"].poll() is None, state["log"].read_text()[-2000:]
+        try:
+            state["up"] = urllib.request.urlopen(state["url"] + "/health", timeout=5).read() == b"OK"
+        except OSError:
+            assert time.monotonic() < deadline, state["log"].read_text()[-2000:]
+            time.sleep(0.5)
+    return state["url"]
+
+
+@pytest.fixture(scope="module")
+def offline_wandb(tmp_path_factory):
+    """W&B offline into this module's tmp folder: no account, no network, nothing under ~."""
+    root = tmp_path_factory.mktemp("wandb")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WANDB_MODE", "offline")
+    for var, sub in (("WANDB_DIR", "."), ("WANDB_DATA_DIR", "data"), ("WANDB_CACHE_DIR", "cache"),
+                     ("WANDB_CONFIG_DIR", "config")):
+        (root / sub).mkdir(exist_ok=True)
+        mp.setenv(var, str(root / sub))
+    mp.delenv("WANDB_API_KEY", raising=False)
+    yield root / "wandb"
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory, offline_wandb, mlflow_server):
+    """A run trained with --tensorboard, --mlflow and --wandb, from a working folder with no
+    MLFLOW_TRACKING_URI (so into the default store ./mlflow.db): (run, store uri, metrics).
+    (mlflow_server: started first, so it comes up while this trains.)"""
+    root = tmp_path_factory.mktemp("tracked")
+    mp = pytest.MonkeyPatch()
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    mp.setenv("LATENTATLAS_NO_BAR", "1")
+    mp.chdir(root)
+    mp.setattr("latentatlas.tracking.wandb.MAX_POINTS", WANDB_POINTS)   # a table of 2000 images takes seconds
+    try:
+        metrics = _train(root / "run", tensorboard=True, mlflow=True, wandb=True)
     finally:
         mp.undo()
-    return {"run": root / "run", "uri": uri, "metrics": metrics}
+    return {"run": root / "run", "root": root, "uri": f"sqlite:///{root / 'mlflow.db'}", "metrics": metrics}
+
+
+@pytest.fixture(scope="module")
+def encoded(tracked):
+    """A copy of the tracked run with its codes (latents.npz, as `encode` writes them): (run, test codes)."""
+    from latentatlas.stages.encode import load_latents
+
+    run = tracked["root"] / "encoded"
+    shutil.copytree(tracked["run"], run, ignore=shutil.ignore_patterns("tensorboard", "tracking.json"))
+    return run, load_latents(run)["test_mean"]
 
 
 def _events(log_dir):
@@ -82,7 +151,7 @@ def _check_embedding(log_dir, run, expect_codes=None):
     return codes
 
 
-def test_tensorboard_logs_scalars_images_and_the_projector_embedding(tracked):
+def test_tensorboard_logs_scalars_images_and_the_projector_embedding(tracked, encoded):
     run = tracked["run"]
     log_dir = run / "tensorboard"
     history = RunDir(run).read_history()
@@ -99,11 +168,7 @@ def test_tensorboard_logs_scalars_images_and_the_projector_embedding(tracked):
         images = ea.Images(f"progress/{kind}")
         assert [i.step for i in images] == [1, 2] and images[0].width > 28
     # the embedding: the VAE means of the test images, as `encode` computes them
-    from latentatlas.stages.encode import load_latents
-
-    copy = run.parent / "copy"
-    shutil.copytree(run, copy)
-    _check_embedding(log_dir, run, expect_codes=load_latents(copy)["test_mean"])
+    _check_embedding(log_dir, run, expect_codes=encoded[1])
 
 
 def test_export_tensorboard_for_a_finished_run_and_again(tracked, tmp_path, capsys):
@@ -160,31 +225,80 @@ def _client(uri):
     return MlflowClient(uri)
 
 
-def test_mlflow_logs_settings_epochs_final_figures_and_the_report(tracked, monkeypatch):
-    run, uri = tracked["run"], tracked["uri"]
-    import json
+def _artefacts(client, run_id, path=None) -> set[str]:
+    """Every artefact file of an MLflow run, by path."""
+    out = set()
+    for info in client.list_artifacts(run_id, path):
+        out |= _artefacts(client, run_id, info.path) if info.is_dir else {info.path}
+    return out
 
-    run_id = json.loads((run / "tracking.json").read_text())["mlflow"]["run_id"]
-    client = _client(uri)
+
+def _check_decoder(uri, run_id, run):
+    """mlflow.pytorch.load_model gives a module that decodes as the run's own model does."""
+    import mlflow
+    import torch
+
+    from latentatlas.context import open_run
+
+    mlflow.set_tracking_uri(uri)
+    decoder = mlflow.pytorch.load_model(f"runs:/{run_id}/decoder")
+    z = torch.randn(5, LATENT, generator=torch.Generator().manual_seed(0))
+    images = decoder(z)
+    assert images.shape == (5, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(images, open_run(run, device="cpu").model.decode(z), atol=1e-5, rtol=1e-4)
+
+
+def _run_id(stdout: str) -> str:
+    return stdout.split("mlflow: run ")[1].split()[0]
+
+
+def _check_exported(client, run_id, run, epochs=EPOCHS):
+    """Settings as parameters, per-epoch losses as steps, results as metrics, the run's files."""
     got = client.get_run(run_id)
-    assert got.info.run_name == "run" and got.info.status == "FINISHED"
-    assert got.data.params["model.latent_dim"] == str(LATENT)
-    assert got.data.params["data.name"] == "mnist-sample"
-    assert got.data.params["train.tensorboard"] == "true"
+    assert got.info.status == "FINISHED"
+    params, metrics = got.data.params, got.data.metrics
+    assert params["model.latent_dim"] == str(LATENT) and params["data.name"] == "mnist-sample"
+    # what metrics.json says beside its results about the setting-up: parameters, not metrics
+    assert params["train.epochs_planned"] == str(epochs) and int(params["train.n_parameters"]) > 1000
+    assert not {"train.epochs_planned", "train.n_parameters", "train.latent_dim"} & set(metrics)
+    assert not any(k.startswith(("model.", "data.name")) for k in metrics)
     history = RunDir(run).read_history()
     losses = client.get_metric_history(run_id, "test_loss")
     assert sorted((m.step, m.value) for m in losses) == [(h["epoch"], pytest.approx(h["test_loss"])) for h in history]
-    assert got.data.metrics["train.test_loss"] == pytest.approx(tracked["metrics"]["test_loss"])
-    # `latentatlas run` ends with the report: it goes to the same MLflow run
+    assert metrics["train.test_loss"] == pytest.approx(RunDir(run).read_metrics()["train"]["test_loss"])
+    files = _artefacts(client, run_id)
+    assert {"config.json", "metrics.json", "history.jsonl", "model/model.json", "model/model.safetensors",
+            f"progress/epoch_{epochs:03d}_samples.png"} <= files
+    return files
+
+
+def test_mlflow_defaults_to_sqlite_and_logs_the_run_the_decoder_and_the_report(tracked, monkeypatch):
+    """No MLFLOW_TRACKING_URI: the SQLite store ./mlflow.db (no folder store ./mlruns), read with
+    MLflow's own client; `latentatlas run`'s report goes to the same MLflow run."""
+    run, uri, root = tracked["run"], tracked["uri"], tracked["root"]
+    assert (root / "mlflow.db").is_file()
+    # ./mlruns holds the database's artefacts (MLflow's default), not a folder store
+    assert not list((root / "mlruns").rglob("meta.yaml"))
+    record = RunDir(run).read_tracking()["mlflow"]
+    assert record["tracking_uri"] == uri
+    run_id = record["run_id"]
+    client = _client(uri)
+    assert client.get_run(run_id).info.run_name == "run"
+    assert client.get_run(run_id).data.params["train.tensorboard"] == "true"
+    _check_decoder(uri, run_id, run)
+    # `latentatlas run` ends with the report: it goes to the same MLflow run, with the figures
     from latentatlas.stages.report.html import write_report
     from latentatlas.tracking import after_report
 
-    copy = run.parent / "reported"
+    copy = root / "reported"
     shutil.copytree(run, copy)
     write_report(copy)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     after_report(copy, TrainConfig(mlflow=True))
-    assert [a.path for a in client.list_artifacts(run_id)] == ["report.html"]
+    files = _check_exported(client, run_id, copy)
+    assert {"report.html", "figures/train_loss.png", "figures/train_progress_samples.gif"} <= files
     assert "timings.report" in client.get_run(run_id).data.metrics
 
 
@@ -254,25 +368,56 @@ def test_tracking_settings_do_not_change_the_training_fingerprint(tmp_path):
     from latentatlas.settings import RunConfig, resolve_sections
 
     plain = RunConfig()
-    watched = RunConfig(train=TrainConfig(tensorboard=True, mlflow=True, tensorboard_dir="tb"))
+    watched = RunConfig(train=TrainConfig(tensorboard=True, mlflow=True, wandb=True, tensorboard_dir="tb"))
     assert fingerprint(RunDir(tmp_path), "train", plain) == fingerprint(RunDir(tmp_path), "train", watched)
     # and `[train] tensorboard = true` in a file is the --tensorboard switch
     assert resolve_sections(("train",), {"train": {"tensorboard": True}})["train"].tensorboard is True
 
 
-def test_export_mlflow_logs_a_finished_run(tracked, tmp_path, monkeypatch, capsys):
+def test_export_to_an_mlflow_server_over_http(tracked, mlflow_server, monkeypatch, capsys):
+    """A real `mlflow server` (SQLite backend, proxied artefacts): everything read back over HTTP
+    with MLflow's client, the decoder loaded from the server."""
+    url = _wait_until_up(mlflow_server)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "over-http")
+    rc, out, err = run_cli(capsys, "export", tracked["run"], "--mlflow")
+    assert rc == 0, err
+    run_id = _run_id(out)
+    client = _client(url)
+    experiment = client.get_experiment_by_name("over-http")
+    assert f"open {url}/#/experiments/{experiment.experiment_id}/runs/{run_id}" in out
+    _check_exported(client, run_id, tracked["run"])
+    _check_decoder(url, run_id, tracked["run"])
+    # the files are the server's, not this process's: they went over HTTP
+    assert any((mlflow_server["log"].parent / "artifacts").rglob("model.safetensors"))
+
+
+def test_export_mlflow_to_a_folder_store_the_user_names(tracked, tmp_path, monkeypatch, capsys):
+    """The folder store only when named; the console says how to open it with MLflow 3."""
     uri = (tmp_path / "store").as_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     rc, out, err = run_cli(capsys, "export", tracked["run"], "--mlflow")
     assert rc == 0, err
-    run_id = out.split("mlflow: run ")[1].split()[0]
-    got = _client(uri).get_run(run_id)
-    assert got.data.params["model.latent_dim"] == str(LATENT)
-    assert [m.step for m in _client(uri).get_metric_history(run_id, "train_loss")] == [1, 2]
-    assert got.data.metrics["train.epochs"] == EPOCHS
+    assert f"`MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri {uri}`" in out
+    _check_exported(_client(uri), _run_id(out), tracked["run"])
+
+
+def test_an_unreachable_tracking_server_is_one_line_within_seconds(tracked, monkeypatch, capsys):
+    import time
+
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    start = time.monotonic()
     assert_one_line_error(*run_cli(capsys, "export", tracked["run"], "--mlflow")[::2],
                           "the tracking server http://127.0.0.1:9 does not answer")
+    assert time.monotonic() - start < 60   # not MLflow's default of 7 retries with backoff (minutes)
+
+
+def test_an_mlflow_database_that_cannot_be_written_is_one_line(tracked, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker / 'mlflow.db'}")
+    assert_one_line_error(*run_cli(capsys, "export", tracked["run"], "--mlflow")[::2],
+                          f"MLflow could not write to sqlite:///{blocker / 'mlflow.db'}")
 
 
 def test_an_mlflow_store_that_cannot_be_written_is_one_warning(tmp_path, monkeypatch, capsys):
@@ -376,3 +521,96 @@ def test_run_with_tensorboard_over_a_reused_training_exports_it(tracked, tmp_pat
     stamp = [p.stat().st_mtime_ns for p in (run / "tensorboard").glob("events.out.tfevents.*")]
     after_report(run, TrainConfig(tensorboard=True))           # logs already there: left alone
     assert [p.stat().st_mtime_ns for p in (run / "tensorboard").glob("events.out.tfevents.*")] == stamp
+
+
+def _wandb_records(folder) -> list[dict]:
+    """An offline W&B run's records, read by wandb's own reader (`wandb leet inspect --json`)."""
+    import json
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(folder)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def _wandb_history(records) -> dict[int, dict]:
+    return {int(r["history"]["item"]["_step"]): r["history"]["item"] for r in records if r["type"] == "history"}
+
+
+def _wandb_table(records, folder):
+    """The test-code table the run logged, and {path in it: the PNG file W&B staged for upload}."""
+    import json
+
+    (artifact,) = [r["artifact"] for r in records if r["type"] == "artifact" and r["artifact"]["type"] == "run_table"]
+    files = {c["path"]: c["local_path"] for c in artifact["manifest"]["contents"]}
+    return json.loads(Path(files["test_codes.table.json"]).read_text()), files
+
+
+def _check_wandb_run(folder, run, report: bool):
+    """Scalars per epoch, the grids, the results, and the test codes with class and image per row."""
+    from PIL import Image
+
+    from latentatlas.data import load_dataset
+
+    records = _wandb_records(folder)
+    (config,) = [r["run"]["config"] for r in records if r["type"] == "run"]
+    assert config["update"]["model"]["latent_dim"] == LATENT and config["update"]["data"]["name"] == "mnist-sample"
+    history, rd = _wandb_history(records), RunDir(run)
+    assert sorted(history) == [1, 2]
+    for row in rd.read_history():
+        assert history[row["epoch"]]["loss/test"] == pytest.approx(row["test_loss"])
+        assert history[row["epoch"]]["progress/samples._type"] == "image-file"
+    assert (Path(folder) / "files" / history[2]["progress/samples.path"]).is_file()
+    assert (Path(folder) / "files" / "media" / "html").is_dir() == report
+    table, files = _wandb_table(records, folder)
+    assert table["columns"] == ["index", "class", "label", "image"] + [f"z{i}" for i in range(LATENT)]
+    ds = load_dataset(**rd.config_section("data"))
+    index = [row[0] for row in table["data"]]
+    assert len(index) == WANDB_POINTS and len(set(index)) == WANDB_POINTS and max(index) < len(ds.y_test)
+    for i, name, label, image in [row[:4] for row in table["data"][:3] + table["data"][-1:]]:
+        assert (name, label) == (ds.class_names[ds.y_test[i]], int(ds.y_test[i]))
+        with Image.open(files[image["path"]]) as im:
+            np.testing.assert_array_equal(np.asarray(im.convert("L")), ds.x_test[i, 0])
+    return table
+
+
+def test_wandb_offline_logs_training(tracked, encoded, offline_wandb):
+    """--wandb with WANDB_MODE=offline: a folder under $WANDB_DIR/wandb, read back with wandb's reader;
+    the table's codes are the VAE means `encode` computes."""
+    record = RunDir(tracked["run"]).read_tracking()["wandb"]
+    assert record["mode"] == "offline" and Path(record["folder"]).parent == offline_wandb
+    table = _check_wandb_run(record["folder"], tracked["run"], report=False)
+    np.testing.assert_allclose([r[4:] for r in table["data"]], encoded[1][[r[0] for r in table["data"]]], atol=1e-4)
+
+
+def test_export_wandb_offline_with_the_report(encoded, tmp_path, monkeypatch, capsys):
+    from latentatlas.stages.report.html import write_report
+
+    monkeypatch.setattr("latentatlas.tracking.wandb.MAX_POINTS", WANDB_POINTS)
+    run = tmp_path / "run"
+    shutil.copytree(encoded[0], run)
+    write_report(run)
+    rc, out, err = run_cli(capsys, "export", run, "--wandb")
+    assert rc == 0, err
+    folder = RunDir(run).read_tracking()["wandb"]["folder"]
+    assert f"upload it with `wandb sync {folder}`" in out
+    _check_wandb_run(folder, run, report=True)
+
+
+def test_missing_wandb_says_how_to_install(tracked, tmp_path, monkeypatch, capsys):
+    _hide(monkeypatch, "wandb")
+    assert_one_line_error(*run_cli(capsys, "export", tracked["run"], "--wandb")[::2],
+                          "pip install 'latentatlas[wandb]'")
+    trackers = trackers_for(TrainConfig(wandb=True), tmp_path)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not trackers and len(err) == 1 and "pip install 'latentatlas[wandb]'" in err[0]
+
+
+def test_the_sqlite_store_without_sqlalchemy_says_what_to_install(tracked, tmp_path, monkeypatch, capsys):
+    """mlflow-skinny alone (no SQLAlchemy): the default store is one line saying what to do."""
+    _hide(monkeypatch, "sqlalchemy", "alembic", "mlflow.store.tracking.sqlalchemy_store", "mlflow.store.db",
+          "mlflow.store.model_registry.sqlalchemy_store")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert_one_line_error(*run_cli(capsys, "export", tracked["run"], "--mlflow")[::2],
+                          "needs the full mlflow package", "pip install 'latentatlas[mlflow]'")

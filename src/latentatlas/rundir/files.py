@@ -35,7 +35,7 @@ FIGURES_DIR = _file("figures", "folder of PNG, GIF, HTML", "figures, and interac
 REPORT = _file("report.html", "HTML", "one file, readable offline")
 TENSORBOARD_DIR = _file("tensorboard", "folder", "--tensorboard logs (events, projector_config.pbtxt, "
                                                  "the embedding)")
-TRACKING = _file("tracking.json", "JSON", "--mlflow: which MLflow run this run folder logs to")
+TRACKING = _file("tracking.json", "JSON", "--mlflow / --wandb: which MLflow and W&B runs this run folder logs to")
 LOCK = _file(".lock", "JSON", "flock'ed by the writing process; holds its PID and command")
 
 # Files whose presence marks a folder as a latentatlas run (used before overwriting).

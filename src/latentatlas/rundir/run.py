@@ -304,7 +304,7 @@ class RunDir:
         return self.path / REPORT
 
     def read_tracking(self) -> dict:
-        """tracking.json: which MLflow run this folder logs to ({} when absent or damaged)."""
+        """tracking.json: which MLflow and W&B runs this folder logs to ({} when absent or damaged)."""
         path = self.path / TRACKING
         try:
             record = read_json(path) if path.is_file() else {}

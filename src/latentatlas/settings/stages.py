@@ -111,7 +111,7 @@ class ModelConfig:
 
 
 # TrainConfig settings that only watch training: they change no result (no fingerprint).
-TRACKING_KEYS = ("tensorboard", "tensorboard_dir", "mlflow")
+TRACKING_KEYS = ("tensorboard", "tensorboard_dir", "mlflow", "wandb")
 # Settings added after runs were written, per section, with the default that reproduces those
 # runs: at that default they are left out of the fingerprint (and of the resume check), so
 # `run` reuses an old folder.
@@ -173,9 +173,14 @@ class TrainConfig:
                                        "embedding for TensorBoard (needs latentatlas[tensorboard])")
     tensorboard_dir: str | None = setting(None, "where the TensorBoard logs go: DIR/<run folder name>",
                                           metavar="DIR", default_text="RUN/tensorboard")
-    mlflow: bool = setting(False, "log the settings, per-epoch losses, the final figures of metrics.json and "
-                                  "report.html to MLflow: $MLFLOW_TRACKING_URI, else the store ./mlruns "
+    mlflow: bool = setting(False, "log the settings as parameters, per-epoch losses and the results as metrics, "
+                                  "the run's files as artefacts and the decoder as a model to MLflow: "
+                                  "$MLFLOW_TRACKING_URI, else the SQLite store ./mlflow.db "
                                   "(needs latentatlas[mlflow])")
+    wandb: bool = setting(False, "log the per-epoch losses, the progress grids, the results, the report and the "
+                                 "test codes as a table to Weights & Biases: $WANDB_MODE, else online when "
+                                 "logged in and offline (./wandb, `wandb sync` later) otherwise "
+                                 "(needs latentatlas[wandb])")
 
     def __post_init__(self):
         OPTIMIZERS.check(self.optimizer)

@@ -1,19 +1,42 @@
-"""Experiment trackers around training: TensorBoard (--tensorboard) and MLflow (--mlflow).
+"""Experiment trackers around training: TensorBoard (--tensorboard), MLflow (--mlflow) and
+Weights & Biases (--wandb).
 
-    base.py         the Tracker protocol, and Trackers: calls every tracker that is on and switches
-                    off (one warning line) any that fails, so a tracker never stops training
-    tensorboard.py  torch.utils.tensorboard: scalars, progress grids, the Projector embedding;
-                    export_tensorboard(run_dir, log_dir) for a finished run
-    mlflow.py       MlflowClient: parameters, per-epoch metrics, metrics.json, report.html
+    base.py          the Tracker protocol, the Backend protocol every tracker module follows
+                     (open_tracker, after_report, export), and Trackers: calls every tracker that
+                     is on and switches off (one warning line) any that fails, so a tracker
+                     never stops training
+    tensorboard.py   torch.utils.tensorboard: scalars, progress grids, the Projector embedding
+    mlflow.py        MlflowClient: parameters, per-epoch metrics, results, artefacts, the decoder
+                     (mlflow_store.py: where it writes and how to open it; mlflow_model.py)
+    wandb.py         wandb (offline or online): scalars per epoch, grids, the report, the test
+                     codes as a wandb.Table
 
+Training, `latentatlas run`, `latentatlas export` and a sweep's trials all go through
+BACKENDS / backend(name), so each tracker is written once.
 This package imports neither torch nor the trackers' packages until a tracker is made.
 """
 
 from __future__ import annotations
 
-from .base import Tracker, Trackers, warn_off
+import importlib
 
-__all__ = ["Tracker", "Trackers", "trackers_for", "after_report", "warn_off"]
+from .base import Backend, Tracker, Trackers, warn_off
+
+__all__ = ["BACKENDS", "Backend", "Tracker", "Trackers", "backend", "trackers_for", "after_report",
+           "export_run", "warn_off"]
+
+# name (the TrainConfig switch and the CLI flag) -> its module in this package
+BACKENDS = ("tensorboard", "mlflow", "wandb")
+
+
+def backend(name: str) -> Backend:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown tracker {name!r}; one of {', '.join(BACKENDS)}")
+    return importlib.import_module(f".{name}", __name__)
+
+
+def wanted(train_cfg) -> list[str]:
+    return [name for name in BACKENDS if getattr(train_cfg, name, False)]
 
 
 def trackers_for(train_cfg, run_dir, resume: bool = False, main: bool = True) -> Trackers:
@@ -25,41 +48,26 @@ def trackers_for(train_cfg, run_dir, resume: bool = False, main: bool = True) ->
     if not main:
         return Trackers([], run_dir)
     made = []
-    if getattr(train_cfg, "tensorboard", False):
+    for name in wanted(train_cfg):
         try:
-            from .tensorboard import TensorBoardTracker, log_dir_for
-
-            made.append(TensorBoardTracker(log_dir_for(run_dir, getattr(train_cfg, "tensorboard_dir", None)),
-                                           fresh=not resume))
+            made.append(backend(name).open_tracker(run_dir, train_cfg, resume=resume))
         except Exception as exc:
-            warn_off("tensorboard", exc)
-    if getattr(train_cfg, "mlflow", False):
-        try:
-            from .mlflow import MlflowTracker
-
-            made.append(MlflowTracker(run_dir, resume=resume))
-        except Exception as exc:
-            warn_off("mlflow", exc)
+            warn_off(name, exc)
     return Trackers(made, run_dir)
 
 
 def after_report(run_dir, train_cfg) -> None:
-    """`latentatlas run`, once the report is written: MLflow gets the final figures of metrics.json
-    and report.html; TensorBoard, where training was reused and so logged nothing, gets the
-    finished run's export. Never raises."""
-    if getattr(train_cfg, "tensorboard", False):
+    """`latentatlas run`, once the report is written: each tracker that is on gets what training
+    could not give it (metrics.json, the figures, report.html; the whole run where training was
+    reused and so logged nothing). Never raises."""
+    for name in wanted(train_cfg):
         try:
-            from .tensorboard import export_tensorboard, log_dir_for
-
-            log_dir = log_dir_for(run_dir, getattr(train_cfg, "tensorboard_dir", None))
-            if not (log_dir.is_dir() and any(log_dir.glob("events.out.tfevents.*"))):
-                export_tensorboard(run_dir, log_dir)
+            backend(name).after_report(run_dir, train_cfg)
         except Exception as exc:
-            warn_off("tensorboard", exc, then="the run itself is complete")
-    if getattr(train_cfg, "mlflow", False):
-        try:
-            from .mlflow import log_after_report
+            warn_off(name, exc, then="the run itself is complete")
 
-            log_after_report(run_dir)
-        except Exception as exc:
-            warn_off("mlflow", exc, then="the run itself is complete")
+
+def export_run(name: str, run_dir, ensure_codes=None, **options) -> str:
+    """A finished run through one tracker (`latentatlas export`, a sweep's trials); returns the
+    line saying where it went and how to open it. Failures are one-line UserErrors."""
+    return backend(name).export(run_dir, ensure_codes=ensure_codes, **options)

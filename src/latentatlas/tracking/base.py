@@ -1,4 +1,4 @@
-"""What training tells its trackers (TensorBoard, MLflow), and the rule that they never stop it.
+"""What training tells its trackers (TensorBoard, MLflow, W&B), and the rule that they never stop it.
 
     trackers = trackers_for(train_cfg, run_dir, resume=False)   # falsy when no tracker is on
     trackers.on_step(step, {"loss": 97.1, "recon": 80.2, "kl": 16.9}, lr)   # per image
@@ -34,6 +34,17 @@ class Tracker(Protocol):
     def close(self) -> None: ...
 
 
+class Backend(Protocol):
+    """One tracker's module (tracking/tensorboard.py, mlflow.py, wandb.py): the same three calls,
+    so training, `latentatlas run`, `latentatlas export` and a sweep's trials use them unchanged."""
+
+    def open_tracker(self, run_dir, train_cfg=None, resume: bool = False) -> Tracker: ...
+
+    def after_report(self, run_dir, train_cfg=None) -> str | None: ...   # `run`, once report.html is written
+
+    def export(self, run_dir, ensure_codes=None) -> str: ...   # a finished run; returns "where it went" line
+
+
 def one_line(exc: BaseException) -> str:
     """An exception as one short line (a server's error can span a page)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
@@ -42,6 +53,26 @@ def one_line(exc: BaseException) -> str:
 
 def warn_off(name: str, exc: BaseException, then: str = "training goes on") -> None:
     print(f"latentatlas: warning: {name} logging is off: {one_line(exc)}; {then}", file=sys.stderr, flush=True)
+
+
+def progress_grids(run_dir, epoch: int):
+    """(tag, path) of the grids ProgressImages wrote for this epoch (only on epochs it saves)."""
+    for kind in ("samples", "recon"):
+        path = Path(run_dir) / PROGRESS_DIR / f"epoch_{epoch:03d}_{kind}.png"
+        if path.is_file():
+            yield f"progress/{kind}", path
+
+
+def replay(tracker: Tracker, rd) -> int:
+    """A finished run's history and progress grids, told to a tracker as training told them
+    (how every exporter starts). Returns the number of epochs."""
+    history = rd.read_history()
+    for row in history:
+        epoch = int(row["epoch"])
+        tracker.on_epoch(epoch, row)
+        for tag, path in progress_grids(rd.path, epoch):
+            tracker.on_images(epoch, tag, path)
+    return len(history)
 
 
 class Trackers:
@@ -76,11 +107,8 @@ class Trackers:
         self._each("on_epoch", epoch, row)
         if self.run_dir is None:
             return
-        # The grids ProgressImages wrote for this epoch (only on epochs it saves).
-        for kind in ("samples", "recon"):
-            path = self.run_dir / PROGRESS_DIR / f"epoch_{epoch:03d}_{kind}.png"
-            if path.is_file():
-                self.on_images(epoch, f"progress/{kind}", path)
+        for tag, path in progress_grids(self.run_dir, epoch):
+            self.on_images(epoch, tag, path)
 
     def on_images(self, epoch: int, tag: str, image) -> None:
         self._each("on_images", epoch, tag, image)

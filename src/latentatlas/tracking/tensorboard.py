@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..rundir import CONFIG, LATENTS, PROGRESS_DIR, TENSORBOARD_DIR, RunDir
+from ..rundir import CONFIG, LATENTS, TENSORBOARD_DIR, RunDir
+from .base import replay
 
 INSTALL = "the tensorboard package is not installed; pip install 'latentatlas[tensorboard]'"
 EMBEDDING_TAG = "test_codes"
@@ -145,7 +146,7 @@ def test_codes(run_dir, max_points: int = MAX_POINTS, seed: int = 0, device=None
     if len(idx) > max_points:
         idx = np.sort(np.random.default_rng(seed).choice(len(idx), max_points, replace=False))
     return {"codes": np.asarray(codes, np.float32)[idx], "labels": np.asarray(labels)[idx],
-            "class_names": list(names), "images": ds.x_test[idx]}
+            "class_names": list(names), "images": ds.x_test[idx], "index": idx}
 
 
 def add_test_embedding(writer, run_dir, step: int = 0) -> int:
@@ -181,15 +182,30 @@ def export_tensorboard(run_dir, log_dir, ensure_codes=None) -> dict:
         raise UserError(f"cannot write TensorBoard logs to {log_dir} ({exc.strerror or exc}); "
                         "choose a writable folder") from None
     try:
-        for row in history:
-            tracker.on_epoch(int(row["epoch"]), row)
-            for kind in ("samples", "recon"):
-                path = rd / PROGRESS_DIR / f"epoch_{int(row['epoch']):03d}_{kind}.png"
-                if path.is_file():
-                    tracker.on_images(int(row["epoch"]), f"progress/{kind}", path)
+        replay(tracker, rd)
         if ensure_codes is not None:
             ensure_codes()
         n = add_test_embedding(tracker.writer, rd.path, step=int(history[-1]["epoch"]))
     finally:
         tracker.close()
     return {"log_dir": str(log_dir), "epochs": len(history), "points": n}
+
+
+# -- the Backend calls (tracking/base.py) ---------------------------------------------------
+def open_tracker(run_dir, train_cfg=None, resume: bool = False) -> TensorBoardTracker:
+    return TensorBoardTracker(log_dir_for(run_dir, getattr(train_cfg, "tensorboard_dir", None)), fresh=not resume)
+
+
+def after_report(run_dir, train_cfg=None) -> str | None:
+    """Where training was reused (and so logged nothing): the finished run's export."""
+    log_dir = log_dir_for(run_dir, getattr(train_cfg, "tensorboard_dir", None))
+    if log_dir.is_dir() and any(log_dir.glob("events.out.tfevents.*")):
+        return None
+    return export(run_dir, log_dir=log_dir)
+
+
+def export(run_dir, ensure_codes=None, log_dir=None) -> str:
+    """export_tensorboard into log_dir (default RUN/tensorboard); the line saying how to view it."""
+    out = export_tensorboard(run_dir, log_dir or log_dir_for(run_dir), ensure_codes=ensure_codes)
+    return (f"tensorboard: {out['epochs']} epochs and an embedding of {out['points']} test codes in "
+            f"{out['log_dir']}; view with `tensorboard --logdir {out['log_dir']}`")
