@@ -34,7 +34,7 @@ def add_parser(sub):
                    help="a setting and its values, e.g. model.latent_dim=2,4,8 (repeatable: every combination)")
     p.add_argument("--seeds", type=int, default=None, metavar="N",
                    help="trials per grid point, with train.seed 0..N-1 (default: the [sweep] section's, else 1)")
-    p.add_argument("--out", default=None, metavar="DIR", help="sweep folder (default: runs/sweep-<preset>)")
+    p.add_argument("--out", default=None, metavar="DIR", help="sweep folder (default: runs/<sweep preset>, or runs/sweep-<run preset>)")
     p.add_argument("--cpus-per-trial", type=float, default=None, metavar="C",
                    help="cores Ray gives each trial, fractions allowed (default: 1); trials run side by side")
     p.add_argument("--gpus-per-trial", type=float, default=None, metavar="G",
@@ -54,7 +54,7 @@ def _number(value, default):
 
 def run(args) -> int:
     from ..settings import given_tables
-    from ..sweep import format_summary, list_sweep_presets, parse_grid_options, run_sweep, sweep_source, sweep_spec
+    from ..sweeps import format_summary, list_sweep_presets, parse_grid_options, run_sweep, sweep_source, sweep_spec
 
     if args.list_presets:
         print("\n".join(list_sweep_presets()))
@@ -62,7 +62,8 @@ def run(args) -> int:
     source = sweep_source(args.preset, args.config)
     spec = sweep_spec(source.sweep.get("grid"), _number(args.seeds, source.sweep.get("seeds", 1)),
                       text_grid=parse_grid_options(args.grid))
-    out = args.out or f"runs/sweep-{args.preset or 'run'}"
+    name = args.preset or "run"
+    out = args.out or (f"runs/{name}" if name.startswith("sweep") else f"runs/sweep-{name}")
     summary = run_sweep(out, spec, preset=source.preset, tables=[*source.tables, given_tables(args)],
                         cpus_per_trial=float(_number(args.cpus_per_trial, source.sweep.get("cpus_per_trial", 1))),
                         gpus_per_trial=float(_number(args.gpus_per_trial, source.sweep.get("gpus_per_trial", 0))),

@@ -127,16 +127,18 @@ def _checked(section: str, name: str, values, from_text: bool) -> list:
     return out
 
 
-def sweep_spec(grid: dict | None = None, seeds: int = 1, text_grid: dict | None = None) -> SweepSpec:
-    """A checked SweepSpec from typed {key: values} (a [sweep.grid] table, Python) and the command
-    line's {key: [text]} (--grid), the latter replacing a key both give."""
+def sweep_spec(grid: dict | None = None, seeds: int = 1, text_grid: dict | None = None,
+               extra_grid: dict | None = None) -> SweepSpec:
+    """A checked SweepSpec from typed {key: values} (a [sweep.grid] table), more typed ones
+    (la.sweep's grid=) and the command line's {key: [text]} (--grid), a later one replacing a
+    key an earlier one gives."""
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise UserError(f"--seeds {seeds!r}: give a whole number of at least 1")
-    if not grid and not text_grid:
+    if not grid and not text_grid and not extra_grid:
         raise UserError("the grid is empty: give --grid KEY=V1,V2,... (e.g. --grid model.latent_dim=2,4,8) "
                         "or a [sweep.grid] table in the --config file")
     checked: dict = {}
-    for source, from_text in ((grid or {}, False), (text_grid or {}, True)):
+    for source, from_text in ((grid or {}, False), (extra_grid or {}, False), (text_grid or {}, True)):
         seen = set()
         for key, values in source.items():
             section, name = _resolve_key(key)
@@ -181,10 +183,14 @@ def _value_text(v) -> str:
 def trial_name(settings: dict) -> str:
     """"latent_dim=4_beta=0.5_seed=0": the swept settings by field name (section.field where two
     swept keys share one), in the grid's order; a folder name on any file system."""
-    names = [k.split(".")[1] for k in settings]
+    def short_of(key: str) -> str:          # "model.name" -> "model", "model.latent_dim" -> "latent_dim"
+        section, name = key.split(".")
+        return section if name == "name" else name
+
+    names = [short_of(k) for k in settings]
     parts = []
     for key, v in settings.items():
-        short = key.split(".")[1]
+        short = short_of(key)
         parts.append(f"{short if names.count(short) == 1 else key}={_value_text(v)}")
     return "_".join(parts)
 
