@@ -8,8 +8,8 @@
     DIR/tune/               Ray Tune's own experiment files
     DIR/.lock               held by the `latentatlas sweep` writing the folder
 
-A record is what makes a trial *finished*: status "ok" under the same config hash, and its run
-folder's report.html present. Trials of a killed sweep have no record, or a run folder that the
+A record is what makes a trial *finished*: status "ok" under the same config hash with its run
+folder's report.html present, or "failed" under the same hash (run again with --retry-failed). Trials of a killed sweep have no record, or a run folder that the
 pipeline resumes from its last stage (training from its checkpoint).
 """
 
@@ -76,11 +76,15 @@ class SweepFolder:
     def write_record(self, name: str, record: dict) -> None:
         atomic_write_json(self.record_path(name), record)
 
-    def finished(self, name: str, config_hash: str) -> dict | None:
-        """The record of a trial finished with these settings (reused, not run again), else None."""
+    def finished(self, name: str, config_hash: str, failed_too: bool = True) -> dict | None:
+        """The record of a trial finished with these settings (reused, not run again), else None:
+        ok with its report.html there, or failed (unless failed_too is False: --retry-failed)."""
         record = self.read_record(name)
-        if (record and record.get("status") == "ok" and record.get("config_hash") == config_hash
-                and (self.trial_dir(name) / REPORT).is_file()):
+        if not record or record.get("config_hash") != config_hash:
+            return None
+        if record.get("status") == "ok" and (self.trial_dir(name) / REPORT).is_file():
+            return record
+        if record.get("status") == "failed" and failed_too:
             return record
         return None
 

@@ -5,8 +5,8 @@ write sweep.json and sweep.html.
     summary = run_sweep("runs/sweep", spec, preset="default-vae", tables=[given_options])
 
 Run it again with the same settings and the trials finished before are reused (not given to Ray
-at all; when all are, Ray does not start); a trial that was running when the sweep was killed
-runs again, its pipeline resuming from the stages it finished.
+at all; when all are, Ray does not start), the failed ones too unless retry_failed; a trial that
+was running when the sweep was killed runs again, its pipeline resuming from the stages it finished.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def plan(spec: SweepSpec, preset=None, tables=(), cpus_per_trial: float = 1.0) -
 
 
 def run_sweep(out, spec: SweepSpec, *, preset: str | None = None, tables=(), cpus_per_trial: float = 1.0,
-              gpus_per_trial: float = 0.0, address: str | None = None, quiet: bool = False,
-              wait: bool = False) -> dict:
+              gpus_per_trial: float = 0.0, address: str | None = None, retry_failed: bool = False,
+              quiet: bool = False, wait: bool = False) -> dict:
     """Run every trial not finished before into OUT/trials/<name>/; write OUT/sweep.json and
     OUT/sweep.html; return {"sweep_dir", "report", "trials": {name: status}, "ran", "reused", "ray"}."""
     from .report import write_sweep_report
@@ -67,18 +67,22 @@ def run_sweep(out, spec: SweepSpec, *, preset: str | None = None, tables=(), cpu
     folder = SweepFolder(out)
     with folder.lock(wait=wait):
         folder.path.mkdir(parents=True, exist_ok=True)
+        before = folder.read_sweep() if folder.is_sweep() else {}
         specs = {t.name: _spec_of(t, preset) for t in trials}
         sweep = {"grid": spec.to_dict()["grid"], "seeds": spec.seeds, "preset": preset,
                  "cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial,
                  "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  "trials": [{k: s[k] for k in ("name", "settings", "config_hash", "error")} for s in specs.values()]}
         folder.write_sweep(sweep)        # first: a sweep killed now is still a sweep folder
-        reused = [n for n, s in specs.items() if folder.finished(n, s["config_hash"])]
+        reused = [n for n, s in specs.items()
+                  if not s["error"] and folder.finished(n, s["config_hash"], failed_too=not retry_failed)]
         for name, s in specs.items():    # refused settings: the trial's failure, without Ray
             if s["error"]:
                 folder.write_record(name, record_of(s, "failed", 0.0, s["error"]))
         pending = {n: s for n, s in specs.items() if n not in reused and not s["error"]}
-        _say(quiet, f"sweep: {len(specs)} trials, {len(reused)} finished before (reused), {len(pending)} to run")
+        _say(quiet, f"sweep: {len(specs)} trials, {len(reused)} finished before (reused), {len(pending)} to run"
+                    + (f", {len(specs) - len(reused) - len(pending)} refused" if len(reused) + len(pending) < len(specs)
+                       else ""))
         ray_info = None
         t0 = time.perf_counter()
         if pending:
@@ -88,7 +92,7 @@ def run_sweep(out, spec: SweepSpec, *, preset: str | None = None, tables=(), cpu
                             f"{ray_info['gpus']:g} GPUs, {ray_info['nodes']} node(s); "
                             f"{cpus_per_trial:g} CPU and {gpus_per_trial:g} GPU per trial")
                 tune_trials(pending, folder.path, cpus_per_trial, gpus_per_trial, quiet)
-        sweep.update(ray=ray_info, seconds=round(time.perf_counter() - t0, 3),
+        sweep.update(ray=ray_info or before.get("ray"), seconds=round(time.perf_counter() - t0, 3),
                      finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         folder.write_sweep(sweep)
         report = write_sweep_report(folder.path)
