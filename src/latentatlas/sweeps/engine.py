@@ -130,6 +130,7 @@ def ray_session(address: str | None = None, quiet: bool = False):
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")   # no CSV/TensorBoard files per trial
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     started = not ray.is_initialized()
+    t0 = time.perf_counter()
     if started:
         kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": True,
                   "logging_level": "ERROR"}
@@ -146,7 +147,8 @@ def ray_session(address: str | None = None, quiet: bool = False):
     try:
         res = ray.cluster_resources()
         info = {"address": address or "local", "cpus": float(res.get("CPU", 0)), "gpus": float(res.get("GPU", 0)),
-                "nodes": len([n for n in ray.nodes() if n.get("Alive")])}
+                "nodes": len([n for n in ray.nodes() if n.get("Alive")]),
+                "start_seconds": round(time.perf_counter() - t0, 3)}
         yield info
     finally:
         if started:

@@ -38,9 +38,11 @@ def _node() -> str | None:
         return None
 
 
-def record_of(spec: dict, status: str, seconds: float, error: str | None = None, node=None) -> dict:
+def record_of(spec: dict, status: str, seconds: float, error: str | None = None, node=None,
+              cpu_seconds: float | None = None) -> dict:
     return {"name": spec["name"], "settings": spec["settings"], "config_hash": spec["config_hash"],
-            "status": status, "error": error, "seconds": round(seconds, 3), "node": node, "pid": os.getpid(),
+            "status": status, "error": error, "seconds": round(seconds, 3),
+            "cpu_seconds": None if cpu_seconds is None else round(cpu_seconds, 3), "node": node, "pid": os.getpid(),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
@@ -50,7 +52,7 @@ def execute(spec: dict, sweep_dir) -> dict:
     from ..settings import RunConfig
 
     folder = SweepFolder(sweep_dir)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()     # process_time: every thread of this worker
     status, error = "ok", None
     try:
         if spec.get("error"):
@@ -62,7 +64,7 @@ def execute(spec: dict, sweep_dir) -> dict:
         raise
     except BaseException as exc:           # noqa: BLE001 - every failure is the trial's record
         status, error = "failed", one_line(exc)
-    record = record_of(spec, status, time.perf_counter() - t0, error, _node())
+    record = record_of(spec, status, time.perf_counter() - t0, error, _node(), time.process_time() - c0)
     folder.write_record(spec["name"], record)
     return record
 
