@@ -96,17 +96,18 @@ def rate_distortion(points: list, colour_by: str) -> bytes:
 
 
 def active_dimensions(rows: list, threshold: float) -> bytes:
-    """rows: [(latent size, active dims by KL or None, PCA 90 % dim, PCA 95 % dim)], one per trial."""
+    """rows: [(latent size, active dims by KL, PCA 90 % dim, PCA 95 % dim, active units)], one per trial
+    (None where a trial has no such figure: an autoencoder has no KL)."""
     fig = new_figure(6.2, 4.6)
     ax = fig.subplots()
     sizes = [r[0] for r in rows]
     series = [(1, f"active (KL per dimension > {threshold:g} nats)", "o"), (2, "PCA: 90 % of the variance", "s"),
-              (3, "PCA: 95 % of the variance", "^")]
-    for (i, label, marker), color in zip(series, _colors(3)):
+              (3, "PCA: 95 % of the variance", "^"), (4, f"active units (Cov of the mean > {threshold:g})", "D")]
+    for (i, label, marker), color in zip(series, _colors(4)):
         have = [(r[0], r[i]) for r in rows if r[i] is not None]
         if not have:
             continue
-        jitter = {1: 0.97, 2: 1.0, 3: 1.03}[i]
+        jitter = {1: 0.96, 2: 0.99, 3: 1.02, 4: 1.05}[i]
         ax.scatter([s * jitter for s, _ in have], [v for _, v in have], marker=marker, color=color, s=32,
                    label=label, alpha=0.8)
     top = max(sizes) if sizes else 1

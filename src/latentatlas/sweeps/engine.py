@@ -210,7 +210,7 @@ def tune_trials(specs: dict, sweep_dir, cpus: float = 1.0, gpus: float = 0.0, qu
         {"cpu": cpus, "gpu": gpus})
     tuner = tune.Tuner(
         trainable, param_space={"trial": tune.grid_search(names)},
-        tune_config=tune.TuneConfig(reuse_actors=False),
+        tune_config=tune.TuneConfig(reuse_actors=True),   # one worker per slot: imports paid once
         run_config=tune.RunConfig(
             name=time.strftime("sweep-%Y%m%d-%H%M%S"), storage_path=str((folder.path / TUNE_DIR).resolve()),
             verbose=0, callbacks=[_callback(len(names), quiet)],

@@ -89,7 +89,7 @@ def _table_section(rows: list[dict], swept: list[str]) -> str:
         nums += "".join(f'<td class="num">{fmt(r.get(k))}</td>' for k, _ in extra)
         body.append(f"<tr><td>{_link(r)}</td>{cells}<td>{esc(r['status'])}</td>{nums}</tr>")
     note = (f'<p class="note">active dims: dimensions whose KL to the prior exceeds {ACTIVE_KL:g} nats per image on '
-            "the test images (VAEs); PCA 90/95 %: components of the test codes' spectrum holding that share of "
+            f"the test images; active units: dimensions whose mean varies over them by more than {ACTIVE_KL:g} (VAEs); PCA 90/95 %: components of the test codes' spectrum holding that share of "
             "their variance; probe / cluster: the best method of each trial (its report names it).</p>")
     return f'<div class="table-scroll"><table class="trials">{head}{"".join(body)}</table></div>{note}'
 
@@ -143,12 +143,14 @@ def _rate_distortion_section(rows: list[dict], swept: list[str]) -> str:
 def _active_section(rows: list[dict]) -> str:
     from ..figures.sweep import active_dimensions
 
-    have = [(int(r["latent_dim"]), r.get("active_dims"), r.get("pca_90"), r.get("pca_95")) for r in rows
+    have = [(int(r["latent_dim"]), r.get("active_dims"), r.get("pca_90"), r.get("pca_95"), r.get("active_units"))
+            for r in rows
             if r.get("status") == "ok" and r.get("latent_dim") is not None]
-    if not have:
-        return ""
+    if len({h[0] for h in have}) < 2:
+        return ""                      # one latent size: the panels against the swept settings show it
     return (_img(active_dimensions(have, ACTIVE_KL), "active dimensions against latent size", "plot")
-            + f'<p class="note">Per trial: dimensions whose KL exceeds {ACTIVE_KL:g} nats (VAEs), and the '
+            + f'<p class="note">Per trial: dimensions whose KL exceeds {ACTIVE_KL:g} nats and those whose mean '
+              f"varies over the images by more than {ACTIVE_KL:g} (active units; VAEs), and the "
               "components of the PCA spectrum of the test codes that hold 90 and 95 % of their variance. "
               "Points below the dotted line are dimensions the model has but does not use.</p>")
 

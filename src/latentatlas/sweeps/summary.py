@@ -5,6 +5,9 @@ Every figure is read from the trial's metrics.json (through stages.compare.headl
 
     active_dims     VAE: dimensions whose KL to the prior, averaged over the test images,
                     exceeds ACTIVE_KL nats (the others carry no information: posterior collapse)
+    active_units    VAE: dimensions whose mean moves with the image, Cov_x(E_q[z_j | x]) > ACTIVE_KL
+                    (Burda et al. 2016's activity: stricter early in training, when the KL is not
+                    yet pushed to zero but the means already ignore the image)
     pca_90, pca_95  components of the PCA spectrum of the test codes holding 90 / 95 % of their variance
 """
 
@@ -29,6 +32,7 @@ FIGURES = [
     ("fidelity", "sampling fidelity", "higher"),
     ("fd", "Frechet distance", "lower"),
     ("active_dims", "active dims (KL)", None),
+    ("active_units", "active units (Cov mu)", None),
     ("pca_95", "PCA 95% dims", None),
     ("seconds", "seconds", "lower"),
 ]
@@ -55,6 +59,7 @@ def latent_usage(run_dir) -> dict:
         kl = 0.5 * np.mean(mu ** 2 + np.exp(lv) - lv - 1.0, axis=0)
         out["kl_per_dim"] = [float(v) for v in kl]
         out["active_dims"] = int(np.sum(kl > ACTIVE_KL))
+        out["active_units"] = int(np.sum(np.var(mu, axis=0) > ACTIVE_KL))
     if len(mu) > 1:
         var = np.clip(np.linalg.eigvalsh(np.cov(mu, rowvar=False).reshape(mu.shape[1], mu.shape[1])), 0, None)[::-1]
         share = np.cumsum(var) / var.sum() if var.sum() > 0 else np.ones_like(var)
