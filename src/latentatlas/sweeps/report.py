@@ -132,7 +132,8 @@ def _rate_distortion_section(rows: list[dict], swept: list[str]) -> str:
               and r.get("test_recon") is not None]
     if not points:
         return ""
-    colour_by = next((k for k in swept if k != SEED_KEY), "name")
+    # coloured by the first swept setting that differs among these trials (model.name may be "vae" for all)
+    colour_by = next((k for k in swept if k != SEED_KEY and len({str(r.get(k)) for r in points}) > 1), "name")
     png = rate_distortion([(r["test_kl"], r["test_recon"], r.get(colour_by), r["name"]) for r in points], colour_by)
     return (_img(png, "rate-distortion plane", "plot")
             + '<p class="note">Each VAE trial at its final epoch: the KL term (rate, unweighted by beta) against '
@@ -173,7 +174,8 @@ def _maps_section(rows: list[dict]) -> str:
     from ..figures.sweep import map_multiples
 
     ok = [r for r in rows if r.get("status") == "ok"]
-    views = {v: [r for r in ok if f"xy_{v}" in RunDir(r["run_dir"]).read_maps()] for v in MAP_VIEWS}
+    keys = {r["name"]: set(RunDir(r["run_dir"]).read_maps()) for r in ok}      # each maps.npz read once here
+    views = {v: [r for r in ok if f"xy_{v}" in keys[r["name"]]] for v in MAP_VIEWS}
     view = max(MAP_VIEWS, key=lambda v: (len(views[v]), -MAP_VIEWS.index(v)))
     maps, names = [], []
     for r in views[view]:
