@@ -168,3 +168,19 @@ def test_a_ray_error_keeps_the_trial_s_own_line():
         cause = ValueError("bad value\nmore")
     assert one_line(Wrapped("ray::ImplicitFunc.train() (pid=1)\n...")) == "ValueError: bad value"
     assert one_line(UserError("the loss became NaN in epoch 1")) == "the loss became NaN in epoch 1"
+
+
+def test_a_search_needs_its_trial_count_and_a_known_searcher(tmp_path):
+    from latentatlas.sweeps import run_sweep
+    from latentatlas.sweeps.engine import _search
+
+    with pytest.raises(UserError, match="--search optuna needs --trials N"):
+        run_sweep(tmp_path / "sw", spec_of("model.latent_dim=2,4"), preset="default-vae", search="optuna")
+    assert not (tmp_path / "sw").exists()
+    pytest.importorskip("ray.tune")
+    with pytest.raises(UserError, match="the searchers are optuna"):
+        _search("hyperopt", {"model.latent_dim": [2, 4]}, {}, 2)
+    pytest.importorskip("optuna")
+    how = _search("optuna", {"model.latent_dim": [2, 4], "train.seed": [0, 1]}, {}, 3)
+    assert how["keys"] == ("model.latent_dim", "train.seed") and how["tune"]["num_samples"] == 3
+    assert sorted(how["param_space"]["model.latent_dim"].categories) == [2, 4]

@@ -41,6 +41,10 @@ def add_parser(sub):
                    help="share of a GPU per trial, e.g. 0.25: four small models on one card (default: 0)")
     p.add_argument("--address", default=None, metavar="ADDR",
                    help="a Ray cluster: HOST:PORT or ray://HOST:PORT (default: $RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--search", choices=("optuna",), default=None,
+                   help="let Tune's Optuna searcher pick --trials points of the grid, minimising the test loss "
+                        "(default: every point)")
+    p.add_argument("--trials", type=int, default=0, metavar="N", help="with --search: how many points it picks")
     p.add_argument("--retry-failed", action="store_true",
                    help="run the trials that failed before again (default: keep their recorded error)")
     p.add_argument("--list-presets", action="store_true", help="list the sweep presets and exit")
@@ -69,6 +73,7 @@ def run(args) -> int:
     summary = run_sweep(out, spec, preset=source.preset, tables=[*source.tables, given_tables(args)],
                         cpus_per_trial=float(_number(args.cpus_per_trial, source.sweep.get("cpus_per_trial", 1))),
                         gpus_per_trial=float(_number(args.gpus_per_trial, source.sweep.get("gpus_per_trial", 0))),
-                        address=args.address, retry_failed=args.retry_failed, wait=args.wait)
+                        address=args.address, retry_failed=args.retry_failed, search=args.search,
+                        samples=args.trials, wait=args.wait)
     print(format_summary(summary))
     return 0

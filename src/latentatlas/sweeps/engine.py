@@ -180,7 +180,7 @@ def _callback(total: int, quiet: bool):
         def _say(self, trial, text):
             Progress.done += 1
             if not quiet:
-                print(f"sweep: [{Progress.done}/{total}] {trial.config.get('trial')}: {text}",
+                print(f"sweep: [{Progress.done}/{total}] {self._name(trial)}: {text}",
                       file=sys.stderr, flush=True)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
@@ -193,33 +193,61 @@ def _callback(total: int, quiet: bool):
         def on_trial_error(self, iteration, trials, trial, **info):
             self._say(trial, "failed (the worker died; see the sweep report)")
 
+        def _name(self, trial):
+            return (trial.last_result or {}).get("trial") or trial.config.get("trial")
+
     return Progress()
 
 
-def tune_trials(specs: dict, sweep_dir, cpus: float = 1.0, gpus: float = 0.0, quiet: bool = False) -> dict:
-    """Run the trials `specs` ({name: spec}) on Ray Tune; {name: record} for each, written also
-    for a trial whose worker died before it could write its own."""
+def _search(search: str | None, grid: dict | None, specs: dict, samples: int) -> dict:
+    """What Tune samples: a grid over the names of the pending trials, or (--search optuna) a
+    choice per swept key for Tune's Optuna searcher, minimising the test loss, `samples` trials."""
+    from ray import tune
+
+    if not search:
+        return {"param_space": {"trial": tune.grid_search(list(specs))}, "keys": (), "tune": {}}
+    if search != "optuna":
+        raise UserError(f"--search {search!r}: the searchers are optuna (or leave it out for the whole grid)")
+    try:
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+    except ImportError:
+        raise UserError("--search optuna needs Optuna: pip install optuna") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = {k: tune.choice(list(v)) for k, v in grid.items()}
+    return {"param_space": space, "keys": tuple(grid),
+            "tune": {"search_alg": OptunaSearch(metric="test_loss", mode="min", seed=0), "num_samples": samples}}
+
+
+def tune_trials(specs: dict, sweep_dir, cpus: float = 1.0, gpus: float = 0.0, quiet: bool = False,
+                search: str | None = None, grid: dict | None = None, samples: int = 0) -> dict:
+    """Run the trials `specs` ({name: spec}) on Ray Tune (all of them, or those a searcher picks
+    from `grid`); {name: record} for each, written also for a trial whose worker died."""
     from ray import tune
 
     from .trial import run_trial
 
     folder = SweepFolder(sweep_dir)
-    names = list(specs)
+    how = _search(search, grid, specs, samples)
     trainable = tune.with_resources(
-        tune.with_parameters(run_trial, specs=specs, sweep_dir=str(folder.path.resolve())),
+        tune.with_parameters(run_trial, specs=specs, sweep_dir=str(folder.path.resolve()), keys=how["keys"]),
         {"cpu": cpus, "gpu": gpus})
     tuner = tune.Tuner(
-        trainable, param_space={"trial": tune.grid_search(names)},
-        tune_config=tune.TuneConfig(reuse_actors=True),   # one worker per slot: imports paid once
+        trainable, param_space=how["param_space"],
+        tune_config=tune.TuneConfig(reuse_actors=True, **how["tune"]),   # one worker per slot: imports paid once
         run_config=tune.RunConfig(
             name=time.strftime("sweep-%Y%m%d-%H%M%S"), storage_path=str((folder.path / TUNE_DIR).resolve()),
-            verbose=0, callbacks=[_callback(len(names), quiet)],
+            verbose=0, callbacks=[_callback(samples or len(specs), quiet)],
             failure_config=tune.FailureConfig(max_failures=0)))
-    results = tuner.fit()
     records = {}
-    for result in results:
-        name = (result.config or {}).get("trial")
-        if name is None:
+    for result in tuner.fit():
+        config = result.config or {}
+        name = (result.metrics or {}).get("trial") or config.get("trial")
+        if name is None and how["keys"] and all(k in config for k in how["keys"]):
+            from .grid import trial_name
+
+            name = trial_name({k: config[k] for k in how["keys"]})
+        if name is None or name not in specs:
             continue
         record = folder.read_record(name)
         if result.error is not None and not (record and record.get("config_hash") == specs[name]["config_hash"]):

@@ -146,8 +146,7 @@ def sweep_spec(grid: dict | None = None, seeds: int = 1, text_grid: dict | None 
             if full in seen:
                 raise UserError(f"grid key {full} is given twice; give its values once")
             seen.add(full)
-            checked.pop(full, None)
-            checked[full] = _checked(section, name, values, from_text)
+            checked[full] = _checked(section, name, values, from_text)   # a replaced key keeps its place
     if SEED_KEY in checked and seeds > 1:
         raise UserError(f"the grid sweeps {SEED_KEY} and --seeds is {seeds}: use one of the two")
     points = math.prod(len(v) for v in checked.values())

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..errors import UserError
 from ..settings import resolve_settings
 from .engine import check_reachable, check_resources, ray_session, tune_trials
 from .folder import SWEEP_REPORT, SweepFolder
@@ -37,6 +38,13 @@ def thread_settings(preset, tables, cpus_per_trial: float) -> dict:
     return fixed
 
 
+def _search_grid(spec: SweepSpec) -> dict:
+    """The grid a searcher chooses from, the seeds as one more key (last, as in the trial names)."""
+    from .grid import SEED_KEY
+
+    return dict(spec.grid, **({SEED_KEY: list(range(spec.seeds))} if spec.seeds > 1 else {}))
+
+
 def _spec_of(trial: Trial, preset) -> dict:
     return {"name": trial.name, "settings": trial.settings, "config_hash": trial.config_hash, "preset": preset,
             "config": trial.config.to_dict() if trial.config else None, "error": trial.error}
@@ -55,11 +63,13 @@ def plan(spec: SweepSpec, preset=None, tables=(), cpus_per_trial: float = 1.0) -
 
 def run_sweep(out, spec: SweepSpec, *, preset: str | None = None, tables=(), cpus_per_trial: float = 1.0,
               gpus_per_trial: float = 0.0, address: str | None = None, retry_failed: bool = False,
-              quiet: bool = False, wait: bool = False) -> dict:
+              search: str | None = None, samples: int = 0, quiet: bool = False, wait: bool = False) -> dict:
     """Run every trial not finished before into OUT/trials/<name>/; write OUT/sweep.json and
     OUT/sweep.html; return {"sweep_dir", "report", "trials": {name: status}, "ran", "reused", "ray"}."""
     from .report import write_sweep_report
 
+    if search and samples < 1:
+        raise UserError(f"--search {search} needs --trials N (how many points it picks), N >= 1")
     trials = plan(spec, preset, tables, cpus_per_trial)
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
@@ -69,7 +79,7 @@ def run_sweep(out, spec: SweepSpec, *, preset: str | None = None, tables=(), cpu
         folder.path.mkdir(parents=True, exist_ok=True)
         before = folder.read_sweep() if folder.is_sweep() else {}
         specs = {t.name: _spec_of(t, preset) for t in trials}
-        sweep = {"grid": spec.to_dict()["grid"], "seeds": spec.seeds, "preset": preset,
+        sweep = {"grid": spec.to_dict()["grid"], "seeds": spec.seeds, "preset": preset, "search": search,
                  "cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial,
                  "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  "trials": [{k: s[k] for k in ("name", "settings", "config_hash", "error")} for s in specs.values()]}
@@ -80,6 +90,8 @@ def run_sweep(out, spec: SweepSpec, *, preset: str | None = None, tables=(), cpu
             if s["error"]:
                 folder.write_record(name, record_of(s, "failed", 0.0, s["error"]))
         pending = {n: s for n, s in specs.items() if n not in reused and not s["error"]}
+        if search:                       # a searcher may pick any point: a finished one returns its record
+            pending = dict(specs)
         _say(quiet, f"sweep: {len(specs)} trials, {len(reused)} finished before (reused), {len(pending)} to run"
                     + (f", {len(specs) - len(reused) - len(pending)} refused" if len(reused) + len(pending) < len(specs)
                        else ""))
@@ -91,7 +103,10 @@ def run_sweep(out, spec: SweepSpec, *, preset: str | None = None, tables=(), cpu
                 _say(quiet, f"sweep: Ray at {ray_info['address']}: {ray_info['cpus']:g} CPUs, "
                             f"{ray_info['gpus']:g} GPUs, {ray_info['nodes']} node(s); "
                             f"{cpus_per_trial:g} CPU and {gpus_per_trial:g} GPU per trial")
-                tune_trials(pending, folder.path, cpus_per_trial, gpus_per_trial, quiet)
+                picked = tune_trials(pending, folder.path, cpus_per_trial, gpus_per_trial, quiet,
+                                     search=search, grid=_search_grid(spec), samples=samples)
+                if search:
+                    pending = {n: pending[n] for n in picked}
         sweep.update(ray=ray_info or before.get("ray"), seconds=round(time.perf_counter() - t0, 3),
                      finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         folder.write_sweep(sweep)

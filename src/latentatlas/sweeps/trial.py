@@ -69,7 +69,23 @@ def execute(spec: dict, sweep_dir) -> dict:
     return record
 
 
-def run_trial(config: dict, specs: dict, sweep_dir: str) -> dict:
-    """The Tune trainable: config = {"trial": name}; the final result is the trial's record."""
-    record = execute(specs[config["trial"]], sweep_dir)
-    return {k: record[k] for k in ("status", "error", "seconds", "node")}
+def _test_loss(sweep_dir, name: str) -> float:
+    """The trial's test loss for a searcher to minimise (a failed trial: a loss nothing beats)."""
+    from ..rundir import RunDir
+
+    loss = ((RunDir(SweepFolder(sweep_dir).trial_dir(name)).read_metrics().get("train") or {}).get("test_loss")
+            if SweepFolder(sweep_dir).trial_dir(name).is_dir() else None)
+    return float(loss) if isinstance(loss, (int, float)) else 1e30
+
+
+def run_trial(config: dict, specs: dict, sweep_dir: str, keys: tuple = ()) -> dict:
+    """The Tune trainable: config = {"trial": name} (a grid), or {key: value} for each swept key
+    (a searcher's choice, `keys` in the grid's order); the final result is the trial's record and
+    its test loss. A point a searcher picks again is not run again."""
+    from .grid import trial_name
+
+    name = config.get("trial") or trial_name({k: config[k] for k in keys})
+    spec = specs[name]
+    record = SweepFolder(sweep_dir).finished(name, spec["config_hash"]) or execute(spec, sweep_dir)
+    out = {k: record[k] for k in ("status", "error", "seconds", "node")}
+    return dict(out, trial=name, test_loss=_test_loss(sweep_dir, name))
