@@ -274,7 +274,8 @@ cores_check() {
         "$PY" -m latentatlas train --dataset mnist-sample --max-train-images 512 --epochs 1 --threads 1 \
             --out "$WORK/cores-run" --progress-every 0 > "$WORK/cores-train.log" 2>&1 \
             && "$PY" -m latentatlas encode "$WORK/cores-run" >> "$WORK/cores-train.log" 2>&1
-        run=(--run "$WORK/cores-run" --jobs 1,2 -- --projections pca:2,umap:2 --probes knn --clusterers kmeans
+        # pca only at tiny sizes: a UMAP compiles for tens of seconds in every analysis process
+        run=(--run "$WORK/cores-run" --jobs 1,2 -- --projections pca:2 --probes knn --clusterers kmeans
              --raw-max-samples 200 --projection-max-samples 2000 --no-interactive)
     fi
     # --one-process: every core once more with --lanes off, what the lanes (stages/lanes.py) give

@@ -4,6 +4,7 @@
     run = la.train(dataset="mnist", model="vae", latent_dim=10, epochs=5, out="runs/vae")
     run.encode().analyze().sample().report()
     la.open_run("runs/vae"), la.run(preset="demo", out="runs/demo")      (see latentatlas.api)
+    table = la.sweep(grid={"model.latent_dim": [2, 4, 8]}, seeds=3, out="runs/sweep")   # a DataFrame
 
 Importing the package is cheap on purpose (no torch, no scikit-learn): heavy
 libraries are imported inside the functions that use them, so that
@@ -17,9 +18,9 @@ from .errors import UserError  # noqa: E402,F401
 
 # name -> module that defines it, imported on first use (PEP 562).
 _LAZY = {"train": "latentatlas.api", "open_run": "latentatlas.api", "run": "latentatlas.api",
-         "Run": "latentatlas.api", "Figure": "latentatlas.api"}
+         "sweep": "latentatlas.api", "Run": "latentatlas.api", "Figure": "latentatlas.api"}
 
-__all__ = ["__version__", "UserError", "train", "open_run", "run", "Run", "Figure"]
+__all__ = ["__version__", "UserError", "train", "open_run", "run", "sweep", "Run", "Figure"]
 
 
 def __getattr__(name: str):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .errors import UserError
 
-__all__ = ["Run", "train", "run", "open_run", "Figure"]
+__all__ = ["Run", "train", "run", "sweep", "open_run", "Figure"]
 
 
 # ----------------------------------------------------------------------------- settings by name
@@ -141,6 +141,34 @@ def run(*, out=None, preset: str | None = None, config=None, force: bool = False
     run_pipeline(out, cfg, preset=chosen, force=force, sample_fallback=not dataset_given and preset in (None, "demo"),
                  baseline=baseline, skip=tuple(skip), quiet=quiet)
     return Run(out)
+
+
+def sweep(*, grid: dict | None = None, seeds: int | None = None, out=None, preset: str | None = None, config=None,
+          cpus_per_trial: float | None = None, gpus_per_trial: float | None = None, address: str | None = None,
+          retry_failed: bool = False, search: str | None = None, trials: int = 0, quiet: bool = False,
+          **settings):
+    """`latentatlas sweep`: one run per point of `grid` ({"model.latent_dim": [2, 4, 8]}, keys as
+    SECTION.FIELD or a field name one stage has) and per seed, on Ray Tune; `settings` apply to
+    every trial; search="optuna", trials=N lets Optuna pick N points. Returns the table as a pandas DataFrame, one row per trial, its column "run" the
+    trial as a Run (None where it has no run folder); .attrs["sweep_dir"] and ["report"]."""
+    from .settings import SECTIONS
+    from .sweeps import run_sweep, sweep_source, sweep_spec
+    from .sweeps.summary import as_dataframe, sweep_rows
+
+    source = sweep_source(preset, config)
+    spec = sweep_spec(source.sweep.get("grid"), seeds or source.sweep.get("seeds", 1), extra_grid=grid)
+    name = preset or "run"
+    out = out or (f"runs/{name}" if name.startswith("sweep") else f"runs/sweep-{name}")
+    summary = run_sweep(out, spec, preset=source.preset,
+                        tables=[*source.tables, settings_tables(settings, SECTIONS)],
+                        cpus_per_trial=float(cpus_per_trial or source.sweep.get("cpus_per_trial", 1)),
+                        gpus_per_trial=float(gpus_per_trial or source.sweep.get("gpus_per_trial", 0)),
+                        address=address, retry_failed=retry_failed, search=search, samples=trials, quiet=quiet)
+    rows = sweep_rows(out)
+    table = as_dataframe(rows, list(spec.grid) + (["train.seed"] if spec.seeds > 1 else []))
+    table["run"] = [Run(r["run_dir"]) if r.get("model") is not None else None for r in rows]
+    table.attrs.update(sweep_dir=summary["sweep_dir"], report=summary["report"])
+    return table
 
 
 def open_run(path) -> "Run":

@@ -20,7 +20,7 @@ from . import __version__
 from .errors import UserError
 
 # Order is the order shown in --help: the pipeline, then the tools around it.
-COMMANDS = ["run", "data", "train", "encode", "analyze", "sample", "interpolate", "judge", "report", "compare",
+COMMANDS = ["run", "sweep", "data", "train", "encode", "analyze", "sample", "interpolate", "judge", "report", "compare",
             "explore", "export"]
 
 

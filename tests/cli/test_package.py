@@ -21,7 +21,7 @@ import latentatlas
 
 REPO = Path(__file__).resolve().parents[2]
 TORCH = "torch==2.13.0"   # the build the Makefile installs; never an unpinned torch (GBs of CUDA)
-PACKAGE_DATA = ("latentatlas/presets/demo.toml", "latentatlas/data/sample/t10k-images-idx3-ubyte.gz",
+PACKAGE_DATA = ("latentatlas/presets/demo.toml", "latentatlas/presets/sweeps/sweep-beta.toml", "latentatlas/data/sample/t10k-images-idx3-ubyte.gz",
                 "latentatlas/data/sample/t10k-labels-idx1-ubyte.gz", "latentatlas/stages/report/report.css")
 
 
