@@ -44,7 +44,10 @@ def run(args) -> int:
     if not args.tensorboard and not args.mlflow and not args.wandb:
         raise UserError("say where to export: --tensorboard DIR, --mlflow and/or --wandb")
     RunDir(args.run_dir).require(CONFIG)
-    # a finished run without codes is encoded first (latents.npz is the encode stage's)
+    # a finished run without codes is encoded first (latents.npz is the encode stage's), before
+    # any tracker writes: a bad --device or a broken model then leaves no half-written logs
+    if args.tensorboard or args.wandb:
+        load_latents(args.run_dir, device=args.device)
     ensure_codes = lambda: load_latents(args.run_dir, device=args.device)  # noqa: E731
     if args.tensorboard:
         print(export_run("tensorboard", args.run_dir, ensure_codes=ensure_codes, log_dir=args.tensorboard))
