@@ -16,6 +16,16 @@ from .tables import (DASH, esc, fmt, get_path, is_matrix, is_scalar, kv_table, l
                      records_table, render_any)
 
 
+def _unusable_files(bad: list) -> str:
+    """The image folder's files that could not be used, each with its reason (all of them)."""
+    if not bad:
+        return ""
+    rows = {b.get("path", "?"): {"reason": b.get("reason"), "detail": b.get("detail") or DASH} for b in bad}
+    return (f'<h3>Files skipped: {len(bad)} could not be used</h3><p class="notice">These files in the image '
+            "folder were left out of training and analysis (<code>--strict-images</code> refuses such a "
+            "folder instead).</p>" + records_table(rows, ["reason", "detail"], "file"))
+
+
 def data_section(page: Page, ctx: dict) -> str:
     metrics, config, state = ctx["metrics"], ctx["config"], ctx["state"]
     parts = []
@@ -23,7 +33,9 @@ def data_section(page: Page, ctx: dict) -> str:
         parts.append(f'<p class="notice">{esc(state["data_note"])}</p>')
     data = metrics.get("data") or {}
     if data:
-        parts.append(kv_table({k: v for k, v in data.items() if k not in ("note", "class_names", "original_labels")}))
+        parts.append(kv_table({k: v for k, v in data.items()
+                               if k not in ("note", "class_names", "original_labels", "unusable_files")}))
+        parts.append(_unusable_files(data.get("unusable_files") or []))
         names = [str(c) for c in (data.get("class_names") or ctx["class_names"])]
         splits = {k: v for k, v in data.items() if isinstance(v, dict) and isinstance(v.get("class_counts"), list)}
         if splits and names:
