@@ -287,7 +287,9 @@ def probes_section(page: Page, ctx: dict) -> str:
     """The probes' tables and figures, led by what the codes carry of the class and of each
     factor of variation (mnist-color's hue) when the analysis measured it."""
     body = metrics_section(page, ctx, "probes", ["probes"])
-    factors = (ctx["metrics"].get("probes") or {}).get("factors")
+    probes = ctx["metrics"].get("probes") or {}
+    body = _against_baseline(probes) + body
+    factors = probes.get("factors")
     if not body or not isinstance(factors, dict):
         return body
     from ...estimators.factors import sentence
@@ -297,6 +299,31 @@ def probes_section(page: Page, ctx: dict) -> str:
     return (f"<p>What the codes carry: <b>{esc(line)}</b> (probes trained on the training codes, scored on "
             f"the test codes; R<sup>2</sup> 1 = predicted exactly, 0 = no better than the mean).{note}</p>"
             if line or note else "") + body
+
+
+def _against_baseline(section: dict) -> str:
+    """One line: each method's accuracy beside its balanced accuracy and macro F1, and the
+    majority-class baseline they must beat (on imbalanced classes accuracy alone flatters)."""
+    base = section.get("majority_baseline")
+    methods = {k: v for k, v in section.items() if isinstance(v, dict) and "balanced_accuracy" in v
+               and k != "majority_baseline"}
+    if not isinstance(base, dict) or not methods:
+        return ""
+    shown = "; ".join(f"{esc(k)}: accuracy {fmt(v['accuracy'])}, balanced accuracy {fmt(v['balanced_accuracy'])}"
+                      + (f", macro F1 {fmt(v['f1'])}" if "f1" in v else "") for k, v in methods.items())
+    return (f'<p class="notice">Against the majority-class baseline (every image called '
+            f'<b>{esc(base.get("class"))}</b>: accuracy {fmt(base.get("accuracy"))}, balanced accuracy '
+            f'{fmt(base.get("balanced_accuracy"))}): {shown}. Balanced accuracy is the mean recall over classes, '
+            f"so it is not raised by the largest class alone.</p>")
+
+
+def clustering_section(page: Page, ctx: dict) -> str:
+    body = metrics_section(page, ctx, "clustering", ["clustering"])
+    clustering = ctx["metrics"].get("clustering") or {}
+    methods = {k: v for k, v in clustering.items() if isinstance(v, dict) and "majority_baseline" in v}
+    if methods:       # the same baseline for every clusterer of the same points
+        clustering = {**methods, "majority_baseline": next(iter(methods.values()))["majority_baseline"]}
+    return _against_baseline(clustering) + body
 
 
 def figures_only(key: str):
@@ -313,7 +340,7 @@ BUILDERS = {
     "projections": projections_section,
     "pca": pca_section,
     "probes": probes_section,
-    "clustering": lambda p, c: metrics_section(p, c, "clustering", ["clustering"]),
+    "clustering": clustering_section,
     "generation": generation_section,
     "walks": lambda p, c: metrics_section(p, c, "walks", ["interpolation"]),
     "other": figures_only("other"),
