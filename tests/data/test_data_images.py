@@ -416,3 +416,18 @@ def test_old_folder_run_is_not_taken_for_todays_colour_settings():
     new = {"name": "folder:/photos", "image_size": 28, "color": "auto", "fit": "crop"}
     assert drop_later_defaults("data", new) == new
     assert drop_later_defaults("data", {**new, "name": "mnist"}) == {"name": "mnist", "image_size": 28}
+
+
+def test_data_info_suggests_the_first_run_preset_for_a_folder_of_a_few_thousand():
+    from latentatlas.commands.data import FIRST_RUN_PRESET, first_run_hint
+    from latentatlas.data import ImageDataset
+
+    def folder(n):
+        x, y = np.zeros((n, 3, 8, 8), np.uint8), np.arange(n) % 2
+        return ImageDataset("folder:/my photos", x, y, x[:10], y[:10], ["a", "b"], "here")
+
+    hint = first_run_hint(folder(3000))
+    assert f"--preset {FIRST_RUN_PRESET} --dataset 'folder:/my photos'" in hint
+    assert first_run_hint(folder(100)) is None
+    mnist = load_dataset("mnist-sample")
+    assert first_run_hint(mnist) is None

@@ -42,6 +42,7 @@ PAD_COLOUR = 0          # black: the background of digit-like data, and the usua
 # Why a file in a class folder cannot be used (the words the console and the report show).
 ZERO_BYTES, UNREADABLE, TRUNCATED, TOO_SMALL, UNSUPPORTED_MODE = (
     "zero bytes", "unreadable", "truncated", "too small", "unsupported mode")
+SHOW_READING_FROM = 500   # images: a bar for a read that takes more than a second or two
 SHOWN_IN_CONSOLE = 5       # the warning line names this many, then counts the rest
 # What Pillow raises on a file it cannot read (with Image.DecompressionBombError, added where PIL is imported)
 BROKEN = (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError)
@@ -286,12 +287,12 @@ def _read_all(paths: list[Path], size: int, fit: str, color: str, stack: _Stack,
     At most a small window of images is in flight, so memory stays the final array's."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from tqdm.auto import tqdm
+    from ..runtime.progress import progress_bar
 
     bad, n, workers = [], len(paths), _decode_workers(len(paths))
     todo, pending = iter(enumerate(paths)), deque()
-    with ThreadPoolExecutor(workers) as pool, tqdm(total=n, desc="reading images", unit="img", leave=False,
-                                                   disable=None if n >= 1000 else True) as bar:
+    with ThreadPoolExecutor(workers) as pool, progress_bar(n, "reading images", show=n >= SHOW_READING_FROM,
+                                                           unit="img") as bar:
         def submit_next() -> None:
             nxt = next(todo, None)
             if nxt is not None:

@@ -254,9 +254,30 @@ def pca_section(page: Page, ctx: dict) -> str:
     return "".join(parts)
 
 
+def _judge_line(judge: dict) -> str:
+    """How good the judge is, before any fidelity it gives: or why there is none."""
+    about = judge.get("judge") if isinstance(judge.get("judge"), dict) else {}
+    if about.get("graded") is False:
+        return f'<p class="notice">No judge: {esc(about.get("reason"))}.</p>'
+    if "test_accuracy" not in about:
+        return ""
+    cost = [f"{fmt(about.get('epochs'))} epochs" if about.get("epochs") else "",
+            f"{fmt(about.get('train_seconds'))} s" if about.get("train_seconds") else "",
+            f"{about['share_of_model_training']:.0%} of the model's training time"
+            if isinstance(about.get("share_of_model_training"), (int, float)) else "",
+            "from the cache" if about.get("cached") else ""]
+    cost = ", ".join(c for c in cost if c)
+    verdict = f"; {esc(about['verdict'])}" if about.get("verdict") else ""
+    return (f'<p class="notice">The judge (a pixel classifier of this dataset{", " + esc(cost) if cost else ""}) '
+            f"has test accuracy <b>{fmt(about['test_accuracy'])}</b> on real images{verdict}.</p>")
+
+
 def generation_section(page: Page, ctx: dict) -> str:
     body = metrics_section(page, ctx, "generation", ["generation", "judge"])
-    if body and not ctx["metrics"].get("judge"):
+    judge = ctx["metrics"].get("judge") or {}
+    if body and judge:
+        body = _judge_line(judge) + body
+    if body and not judge:
         cmd = f"latentatlas judge {ctx['run'].path}"
         body = (f'<p class="note">The independent judge did not grade these samples in this run; '
                 f"<code>{esc(cmd)}</code> adds its fidelity and Frechet distances (it trains once per "
