@@ -334,14 +334,14 @@ def _one_cycle(opt, lr: float, steps_per_epoch: int):
 
 
 def _within_budget(make_sched, sched, epochs: int, done: int, per_step: float, steps_per_epoch: int,
-                   max_seconds: float):
+                   max_seconds: float, started: int = 1):
     """(epochs, schedule): the epochs that fit `max_seconds` at `per_step` seconds a step (at least
-    one), with a one-cycle schedule over them resumed at step `done` when they are fewer."""
+    the `started` ones), with a one-cycle schedule over them resumed at step `done` when they are fewer."""
     import warnings
 
-    fit = max(1, min(epochs, int(max_seconds / (per_step * steps_per_epoch))))
-    if fit == epochs:
-        return epochs, sched
+    fit = max(started, min(epochs, int(max_seconds / (per_step * steps_per_epoch))))
+    if fit == epochs or fit * steps_per_epoch <= done:       # unchanged, or the budget ends training now
+        return fit, sched
     sched = make_sched(fit)
     with warnings.catch_warnings():          # catching up the new schedule, no optimiser step between
         warnings.simplefilter("ignore", UserWarning)
@@ -355,7 +355,7 @@ def _fit(net, x, y, opt, make_sched, loss_fn, batch_of, epochs: int, batch_size:
     """Both recipes' loop: `epochs` seeded shuffles, `batch_of(x, idx, g)` -> the float batch (the
     recipe's augmentation), one optimiser and schedule step per batch; (the seconds it took, the
     epochs it trained). With a time budget (max_seconds) the first TIMED_STEPS steps are timed and
-    the epochs cut to fit it (`_within_budget`)."""
+    the epochs cut to fit it, and checked again at each epoch's end (`_within_budget`)."""
     import torch
 
     from ..runtime.progress import progress_bar
@@ -381,11 +381,13 @@ def _fit(net, x, y, opt, make_sched, loss_fn, batch_of, epochs: int, batch_size:
             done += 1
             if step % LOSS_LOOK_EVERY == 0 or step == steps_per_epoch - 1:   # reading it waits for a GPU
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-            if max_seconds and done == min(TIMED_STEPS, steps_per_epoch):
+            # with a budget: fitted on the first steps, then again at each epoch's end (a shared
+            # machine's speed changes), so training ends within about a step of the budget's epoch
+            if max_seconds and (done == min(TIMED_STEPS, steps_per_epoch) or step == steps_per_epoch - 1):
                 loss.item()                                               # the steps so far, finished
                 per_step = (time.perf_counter() - t0) / done
                 epochs, sched = _within_budget(make_sched, sched, epochs, done, per_step, steps_per_epoch,
-                                               max_seconds)
+                                               max_seconds, epoch)
                 bar.total = epochs * steps_per_epoch
     bar.close()
     if device.type == "cuda":
