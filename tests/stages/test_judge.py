@@ -239,12 +239,16 @@ def test_too_few_images_per_class_means_no_judge_and_the_reason():
 
 
 def test_judge_quality_says_what_it_cost_and_whether_to_trust_it():
+    """A judge that calls everything the largest class scores that class's share: its balanced
+    accuracy gives it away, however high its accuracy."""
     from types import SimpleNamespace
 
-    from latentatlas.stages.judge import TRUSTED_ACCURACY, judge_quality
+    from latentatlas.stages.judge import judge_quality
 
-    good = judge_quality(SimpleNamespace(test_accuracy=0.93, train_seconds=30.0, epochs=4, budget_seconds=40.0), 160.0)
+    good = judge_quality(SimpleNamespace(test_accuracy=0.93, train_seconds=30.0, epochs=4, budget_seconds=40.0),
+                         160.0, 0.9, 0.2)
     assert good["trusted"] and good["share_of_model_training"] == 0.188 and "93.0%" in good["verdict"]
-    weak = judge_quality(SimpleNamespace(test_accuracy=TRUSTED_ACCURACY - 0.1, train_seconds=5.0, epochs=1,
-                                         budget_seconds=None), None)
-    assert not weak["trusted"] and "too weak" in weak["verdict"] and weak["share_of_model_training"] is None
+    lazy = judge_quality(SimpleNamespace(test_accuracy=0.594, train_seconds=5.0, epochs=1, budget_seconds=None),
+                         None, 0.111, 0.594)
+    assert not lazy["trusted"] and "too weak" in lazy["verdict"] and "59.4%" in lazy["verdict"]
+    assert lazy["share_of_model_training"] is None

@@ -72,17 +72,31 @@ def context_judge(ctx: RunContext, progress: bool = True):
     return ctx._judge
 
 
-def judge_quality(judge, train_seconds: float | None) -> dict:
-    """How far the judge's figures can be trusted: its test accuracy on real images, what it cost
-    beside the VAE's training, and a verdict in words."""
+def judge_quality(judge, train_seconds: float | None, balanced: float, majority: float) -> dict:
+    """How far the judge's figures can be trusted: its accuracy and balanced accuracy on real test
+    images beside the share of the largest class (what a judge that learned nothing scores), what
+    it cost beside the VAE's training, and a verdict in words. Trusted when its balanced accuracy
+    (the mean recall over classes, which the largest class alone cannot raise) reaches TRUSTED_ACCURACY."""
     share = judge.train_seconds / train_seconds if judge.train_seconds and train_seconds else None
-    verdict = (f"its test accuracy {judge.test_accuracy:.3f} is below {TRUSTED_ACCURACY}: too weak a judge for "
-               "fidelity figures to mean much (more images per class, or more training, would help)"
-               if judge.test_accuracy < TRUSTED_ACCURACY else
-               f"it labels {judge.test_accuracy:.1%} of real test images correctly: read each fidelity against that")
-    return {"epochs": judge.epochs, "budget_seconds": None if judge.budget_seconds is None
+    trusted = balanced >= TRUSTED_ACCURACY
+    verdict = (f"it labels {judge.test_accuracy:.1%} of real test images correctly (balanced accuracy "
+               f"{balanced:.3f}; calling every image the largest class would score {majority:.1%}): ")
+    verdict += ("read each fidelity against that" if trusted else
+                f"its balanced accuracy is below {TRUSTED_ACCURACY}, too weak a judge for fidelity figures to mean "
+                "much (more images per class or a longer training would help)")
+    return {"balanced_accuracy": round(float(balanced), 4), "majority_share": round(float(majority), 4),
+            "epochs": judge.epochs, "budget_seconds": None if judge.budget_seconds is None
             else round(judge.budget_seconds, 1), "share_of_model_training": None if share is None else round(share, 3),
-            "trusted": bool(judge.test_accuracy >= TRUSTED_ACCURACY), "verdict": verdict}
+            "trusted": bool(trusted), "verdict": verdict}
+
+
+def _on_real_test(judge, data) -> tuple[float, float]:
+    """(the judge's balanced accuracy on the real test images, the largest class's share of them)."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    counts = np.bincount(data.y_test, minlength=data.n_classes)
+    return (float(balanced_accuracy_score(data.y_test, judge.predict(data.x_test))),
+            float(counts.max() / max(1, counts.sum())))
 
 
 def _fd_to(judge, real_mu, real_sigma):
@@ -125,7 +139,7 @@ def judge_section(ctx: RunContext, cfg, samplers: dict | None = None, progress: 
         "judge": {"dataset_key": judge.key, "test_accuracy": judge.test_accuracy, "cached": judge.cached,
                   "train_seconds": judge.train_seconds, "architecture": judge.architecture,
                   "trained_on": "the dataset's training pixels (never latent codes)",
-                  **judge_quality(judge, _train_seconds(ctx))},
+                  **judge_quality(judge, _train_seconds(ctx), *_on_real_test(judge, data))},
         "n_per_sampler": n,
         "fd_features": judge.feature_description,
         "fd_real_test_n": int(len(data.x_test)),
