@@ -261,7 +261,8 @@ def _judge_line(judge: dict) -> str:
         return f'<p class="notice">No judge: {esc(about.get("reason"))}.</p>'
     if "test_accuracy" not in about:
         return ""
-    cost = [f"{fmt(about.get('epochs'))} epochs" if about.get("epochs") else "",
+    epochs = about.get("epochs")
+    cost = [f"{fmt(epochs)} epoch{'' if epochs == 1 else 's'}" if epochs else "",
             f"{fmt(about.get('train_seconds'))} s" if about.get("train_seconds") else "",
             f"{about['share_of_model_training']:.0%} of the model's training time"
             if isinstance(about.get("share_of_model_training"), (int, float)) else "",
