@@ -258,8 +258,8 @@ def test_image_folder_with_no_images(tmp_path, capsys):
 def test_image_folder_bad_image_and_empty_class(tmp_path, capsys):
     root = _make_image_folder(tmp_path / "imgs")
     (root / "dog" / "broken.png").write_bytes(b"not a png")
-    rc, out, err = run_cli(capsys, "data", "info", f"folder:{root}")
-    assert_one_line_error(rc, err, "broken.png", "not a readable image")
+    rc, out, err = run_cli(capsys, "data", "info", f"folder:{root}", "--strict-images")
+    assert_one_line_error(rc, err, "dog/broken.png (unreadable", "--strict-images")
     (root / "dog" / "broken.png").unlink()
     (root / "bird").mkdir()
     rc, out, err = run_cli(capsys, "data", "info", f"folder:{root}")

@@ -177,19 +177,94 @@ def _good_folder(root: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage"])
-def test_corrupt_image_names_the_file_and_the_count(tmp_path, capsys, damage):
-    root = _good_folder(tmp_path / "imgs")
-    bad = root / "b" / "002.jpg"
-    data = bad.read_bytes()
-    bad.write_bytes(data[:len(data) // 2] if damage == "truncated" else b"this is not a jpeg")
-    before = checksums(tmp_path)
+def _broken_folder(root: Path) -> dict:
+    """_good_folder plus one broken file of each kind a user meets; {relative path: reason}."""
+    _good_folder(root)
+    (root / "a" / "notes.png").write_text("a text file renamed .png")
+    photo = root / "a" / "big.jpg"
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(photo)
+    photo.write_bytes(photo.read_bytes()[:2000])             # the header survives, the scan is cut
+    (root / "b" / "empty.png").write_bytes(b"")
+    Image.new("RGB", (1, 1), RED).save(root / "b" / "dot.png")
+    return {"a/big.jpg": "truncated", "a/notes.png": "unreadable", "b/dot.png": "too small",
+            "b/empty.png": "zero bytes"}
+
+
+def test_every_bad_file_listed_in_one_pass_and_skipped(tmp_path, capsys):
+    root = tmp_path / "imgs"
+    broken = _broken_folder(root)
+    before = checksums(root)
     rc, out, err = run_cli(capsys, "data", "info", f"folder:{root}")
-    assert_one_line_error(rc, err, f"{bad}: not a readable image", "7 of 10 files read before it",
-                          "remove or replace it")
-    assert checksums(tmp_path) == before
-    with pytest.raises(UserError, match="(?i)truncated" if damage == "truncated" else "cannot identify"):
-        load_image_folder(root)
+    assert rc == 0, err
+    warning = err.strip().splitlines()
+    assert len(warning) == 1 and warning[0].startswith("latentatlas: warning: ") and "4 files cannot be used" in err
+    for path, reason in broken.items():
+        assert f"{path} ({reason})" in err
+    assert "images    8 training, 2 test" in out                # the 10 good ones, read
+    ds = load_dataset(f"folder:{root}", image_size=16)
+    assert {b["path"]: b["reason"] for b in ds.unusable} == broken
+    assert "4 unusable files skipped" in ds.source
+    assert checksums(root) == before                # nothing written into the folder
+
+
+def test_strict_images_refuses_listing_them_all(tmp_path, capsys):
+    root = tmp_path / "imgs"
+    broken = _broken_folder(root)
+    rc, out, err = run_cli(capsys, "data", "info", f"folder:{root}", "--strict-images")
+    assert_one_line_error(rc, err, "4 files cannot be used (--strict-images)", "truncated (",
+                          *[f"{p} ({r}" for p, r in broken.items()])
+    with pytest.raises(UserError, match="cannot be used"):
+        load_dataset(f"folder:{root}", strict_images=True)
+
+
+def test_console_names_the_first_few_and_counts_the_rest(tmp_path, capsys):
+    root = _good_folder(tmp_path / "imgs")
+    for i in range(8):
+        (root / "a" / f"z{i}.png").write_bytes(b"")
+    load_dataset(f"folder:{root}")
+    err = capsys.readouterr().err
+    assert "8 files cannot be used" in err and "a/z4.png (zero bytes) and 3 more" in err and "z5" not in err
+
+
+def test_a_class_left_with_no_usable_image(tmp_path):
+    root = _good_folder(tmp_path / "imgs")
+    for f in (root / "b").iterdir():
+        f.write_bytes(b"")
+    with pytest.raises(UserError, match="b hold no usable images.*5 files cannot be used"):
+        load_dataset(f"folder:{root}")
+
+
+def test_unconvertible_mode_is_named(tmp_path, monkeypatch):
+    from latentatlas.data import image_folder
+
+    root = _good_folder(tmp_path / "imgs")
+
+    def refuse(img):
+        raise ValueError(f"conversion from {img.mode} not supported")
+
+    monkeypatch.setattr(image_folder, "_normalise_mode", refuse)
+    with pytest.raises(UserError, match=r"a/000.jpg \(unsupported mode: RGB: conversion from RGB"):
+        image_folder.read_image_folder(root, 16, strict=True, cache=False)
+
+
+def test_second_read_comes_from_the_cache_until_a_file_changes(tmp_path, monkeypatch):
+    from latentatlas.data import image_folder
+
+    root = _good_folder(tmp_path / "imgs")
+    first = load_image_folder(root, 16)
+    decoded = []
+    real = image_folder._read_image
+    monkeypatch.setattr(image_folder, "_read_image", lambda *a: decoded.append(a[0]) or real(*a))
+    again = load_image_folder(root, 16)
+    assert decoded == [] and all(np.array_equal(u, v) for u, v in zip(first[:2], again[:2]))
+    assert again[2:] == first[2:]
+    load_image_folder(root, 20)                                   # other settings: decoded
+    assert len(decoded) == 10
+    changed = root / "a" / "001.jpg"
+    Image.new("RGB", (20, 20), RED).save(changed)
+    x, y, *_ = load_image_folder(root, 16)
+    assert len(decoded) == 20 and x[1, 0].min() > 200 and x[1, 1:].max() < 60     # now red
+    assert not any(p.suffix == ".npz" for p in root.rglob("*"))    # the cache lies elsewhere
 
 
 def test_bad_fit_and_color_values(tmp_path):
@@ -341,3 +416,18 @@ def test_old_folder_run_is_not_taken_for_todays_colour_settings():
     new = {"name": "folder:/photos", "image_size": 28, "color": "auto", "fit": "crop"}
     assert drop_later_defaults("data", new) == new
     assert drop_later_defaults("data", {**new, "name": "mnist"}) == {"name": "mnist", "image_size": 28}
+
+
+def test_data_info_suggests_the_first_run_preset_for_a_folder_of_a_few_thousand():
+    from latentatlas.commands.data import FIRST_RUN_PRESET, first_run_hint
+    from latentatlas.data import ImageDataset
+
+    def folder(n):
+        x, y = np.zeros((n, 3, 8, 8), np.uint8), np.arange(n) % 2
+        return ImageDataset("folder:/my photos", x, y, x[:10], y[:10], ["a", "b"], "here")
+
+    hint = first_run_hint(folder(3000))
+    assert f"--preset {FIRST_RUN_PRESET} --dataset 'folder:/my photos'" in hint
+    assert first_run_hint(folder(100)) is None
+    mnist = load_dataset("mnist-sample")
+    assert first_run_hint(mnist) is None

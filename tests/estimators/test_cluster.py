@@ -96,3 +96,14 @@ def test_mixtures_of_narrow_codes_fit_on_one_blas_thread():
         assert fit_mixture(Watch(), np.zeros((5, NARROW_MIXTURE_DIMS))).blas == {1}
         assert fit_mixture(Watch(), np.zeros((5, NARROW_MIXTURE_DIMS + 1))).blas == {2}
         assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} == {2}   # put back
+
+
+def test_clustering_reports_balanced_accuracy_and_the_majority_baseline():
+    from latentatlas.estimators.cluster import score_clustering
+
+    y = np.r_[np.zeros(80, int), np.ones(20, int)]
+    everything_in_one = score_clustering(y, np.zeros(100, int), ["a", "b"])
+    assert everything_in_one["accuracy"] == everything_in_one["majority_baseline"]["accuracy"] == 0.8
+    assert everything_in_one["balanced_accuracy"] == 0.5 and everything_in_one["majority_baseline"]["class"] == "a"
+    perfect = score_clustering(y, 1 - y, ["a", "b"])
+    assert perfect["accuracy"] == perfect["balanced_accuracy"] == 1.0

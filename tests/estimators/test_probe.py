@@ -150,3 +150,19 @@ def test_svm_trains_its_class_pairs_on_threads_from_4_jobs_with_the_same_answers
     # the threaded vote is OneVsOneClassifier's own
     Xs = many.pipeline_[0].transform(X[1000:])
     np.testing.assert_array_equal(pairwise.predict(Xs), pairwise.ovo_.predict(Xs))
+
+
+def test_imbalanced_classes_balanced_accuracy_and_the_majority_baseline():
+    """90 % of one class: the majority baseline's accuracy is that share, its balanced accuracy 1/k;
+    a probe that learned nothing scores near it, and balanced accuracy and macro F1 say so."""
+    from latentatlas.estimators.probe import evaluate_probe, majority_baseline, make_probe
+
+    rng = np.random.default_rng(0)
+    y_train = np.r_[np.zeros(270, int), np.ones(15, int), np.full(15, 2)]
+    y_test = np.r_[np.zeros(90, int), np.ones(5, int), np.full(5, 2)]
+    base = majority_baseline(y_train, y_test, ["big", "small", "tiny"])
+    assert base["class"] == "big" and base["accuracy"] == 0.9
+    assert abs(base["balanced_accuracy"] - 1 / 3) < 1e-9 and base["f1"] < 0.35
+    noise = make_probe("logreg").fit(rng.normal(size=(300, 4)), y_train)
+    scores = evaluate_probe(noise, rng.normal(size=(100, 4)), y_test, ["big", "small", "tiny"])
+    assert scores["accuracy"] >= 0.85 and scores["balanced_accuracy"] < 0.5 and scores["f1"] < 0.5

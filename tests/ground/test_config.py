@@ -18,7 +18,7 @@ STUDY_PRESETS = ["study000-cae-lda", "study001-vae-svm", "study002-fashion-ae2",
 def test_every_documented_preset_exists_and_validates():
     names = list_presets()
     for name in ["demo", "default-ae", "default-vae", "deep-ae", "n2d", "gpu-vae", "cifar10-vae",
-                 "svhn-ae"] + STUDY_PRESETS:
+                 "svhn-ae", "folder-64"] + STUDY_PRESETS:
         assert name in names
         cfg = load_preset(name)
         assert isinstance(cfg.data, DataConfig)

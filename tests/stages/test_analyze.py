@@ -106,8 +106,9 @@ def test_only_one_part(template_run, tmp_path):
     assert "analyze.probes.svm fit" not in m["timings"]                  # stale step of an earlier analysis
     assert "analyze.probes.logreg fit" in m["timings"] and "analyze.projections.pca_2d fit" in m["timings"]
     assert "probes" in m and "projections" not in m and "clustering" not in m
-    assert set(k for k in m["probes"] if isinstance(m["probes"][k], dict) and "accuracy" in m["probes"][k]) \
+    assert set(k for k in m["probes"] if isinstance(m["probes"][k], dict) and "solver" in m["probes"][k]) \
         == {"logreg"}
+    assert m["probes"]["majority_baseline"]["balanced_accuracy"] == 0.1        # 10 classes: the reference row
 
 
 def test_umap_layout_parallel_reaches_every_umap_and_is_said(template_run, tmp_path):

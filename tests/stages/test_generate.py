@@ -228,6 +228,7 @@ def test_sample_interpolate_judge_commands(ae_run, seeded_judge, capsys):
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(ae_run, capsys, argv, message):
     open_run(ae_run)                                                 # encode first: latents.npz is the encode stage's
+    capsys.readouterr()                                              # (its progress bar is not the command's)
     before = sorted(p.name for p in ae_run.rglob("*"))
     metrics = (ae_run / "metrics.json").read_bytes()
     rc = main([a.replace("{run}", str(ae_run)) for a in argv])

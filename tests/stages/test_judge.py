@@ -204,3 +204,46 @@ def test_judge_device_and_training_images_that_do_not_fit_the_gpu():
     assert classifier._on_device(TooBig(), torch.device("cuda")) == "pinned on the host"
     t = torch.zeros(3)
     assert classifier._on_device(t, torch.device("cpu")) is t
+
+
+# --------------------------------------------------------------------------- what the judge costs and is worth
+def test_a_time_budget_cuts_the_judges_epochs_and_is_recorded(tmp_path, monkeypatch):
+    """A budget far below one epoch: one epoch, not the ten asked for; the cache keeps the
+    epochs and the budget beside the test accuracy, as the report quotes them."""
+    from latentatlas.cache import cache_dir
+
+    monkeypatch.setenv("LATENTATLAS_CACHE", str(tmp_path / "cache"))
+    ds = small_mnist(600, 100)                                     # 5 steps an epoch
+    judge = load_or_train_judge(ds, epochs=10, progress=False, max_seconds=1e-3)
+    assert judge.epochs == 1 and judge.budget_seconds == 1e-3
+    meta = json.loads((cache_dir() / "judge" / f"{judge.key}.json").read_text())
+    assert (meta["epochs"], meta["budget_seconds"]) == (1, 1e-3)
+    again = load_or_train_judge(ds, progress=False)
+    assert again.cached and again.epochs == 1
+
+
+def test_too_few_images_per_class_means_no_judge_and_the_reason():
+    from latentatlas.stages.judge import MIN_TRAIN_PER_CLASS, too_few_to_judge
+
+    ds = small_mnist(600, 100)
+    assert too_few_to_judge(ds) is None
+    keep = np.r_[np.flatnonzero(ds.y_train != 3), np.flatnonzero(ds.y_train == 3)[:MIN_TRAIN_PER_CLASS - 1]]
+    few = ImageDataset(ds.name, ds.x_train[keep], ds.y_train[keep], ds.x_test, ds.y_test, ds.class_names, ds.source)
+    reason = too_few_to_judge(few)
+    assert f"'3' ({MIN_TRAIN_PER_CLASS - 1})" in reason and "no judge was trained" in reason
+
+
+def test_judge_quality_says_what_it_cost_and_whether_to_trust_it():
+    """A judge that calls everything the largest class scores that class's share: its balanced
+    accuracy gives it away, however high its accuracy."""
+    from types import SimpleNamespace
+
+    from latentatlas.stages.judge import judge_quality
+
+    good = judge_quality(SimpleNamespace(test_accuracy=0.93, train_seconds=30.0, epochs=4, budget_seconds=40.0),
+                         160.0, 0.9, 0.2)
+    assert good["trusted"] and good["share_of_model_training"] == 0.188 and "93.0%" in good["verdict"]
+    lazy = judge_quality(SimpleNamespace(test_accuracy=0.594, train_seconds=5.0, epochs=1, budget_seconds=None),
+                         None, 0.111, 0.594)
+    assert not lazy["trusted"] and "too weak" in lazy["verdict"] and "59.4%" in lazy["verdict"]
+    assert lazy["share_of_model_training"] is None

@@ -268,3 +268,23 @@ def test_class_names_are_escaped_inside_plotly_figures():
     assert names == ["&lt;b&gt;&amp;", "50&#37;{x}"]
     assert fig.data[0].hovertemplate == "&lt;b&gt;&amp;<extra></extra>"
     assert fig.data[0].customdata[0][0] == "<b>&"   # the caption sets it as textContent
+
+
+def test_report_lines_for_baselines_judge_quality_and_skipped_files():
+    """The sentences a user reads first: accuracy beside balanced accuracy and the majority
+    baseline, how good the judge is (or why there is none), and every file that was skipped."""
+    from latentatlas.stages.report.sections import _against_baseline, _judge_line, _unusable_files
+
+    probes = {"svm": {"accuracy": 0.816, "balanced_accuracy": 0.49, "f1": 0.51, "solver": "exact"},
+              "majority_baseline": {"class": "People & Body", "accuracy": 0.59, "balanced_accuracy": 0.1}}
+    line = _against_baseline(probes)
+    assert "People &amp; Body" in line and "accuracy 0.59" in line and "balanced accuracy 0.49" in line
+    assert _against_baseline({"svm": probes["svm"]}) == ""
+    judge = {"judge": {"test_accuracy": 0.71, "epochs": 3, "train_seconds": 40.0, "share_of_model_training": 0.2,
+                       "verdict": "read each fidelity against that"}}
+    assert "test accuracy <b>0.71" in _judge_line(judge) and "3 epochs, 40 s, 20% of the model" in _judge_line(judge)
+    none = _judge_line({"judge": {"graded": False, "reason": "class 'x' (4) has fewer than 20"}})
+    assert "No judge" in none and "(4) has fewer than 20" in none
+    table = _unusable_files([{"path": "a/x.png", "reason": "truncated", "detail": "image file is truncated"},
+                             {"path": "b/y.png", "reason": "zero bytes", "detail": ""}])
+    assert "2 could not be used" in table and "a/x.png" in table and "zero bytes" in table

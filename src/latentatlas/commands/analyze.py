@@ -64,11 +64,17 @@ def run(args) -> int:
 def _summary(out: dict) -> None:
     print(f"features: {out['features']}")
     for key, m in out.get("probes", {}).items():
-        if isinstance(m, dict) and "accuracy" in m:
-            print(f"probe   {key:<7s} accuracy {m['accuracy']:.4f}  macro F1 {m['f1']:.4f}  ({m['solver']})")
+        if isinstance(m, dict) and "solver" in m:
+            print(f"probe   {key:<7s} accuracy {m['accuracy']:.4f}  balanced {m['balanced_accuracy']:.4f}  "
+                  f"macro F1 {m['f1']:.4f}  ({m['solver']})")
+    base = out.get("probes", {}).get("majority_baseline")
+    if base:
+        print(f"probe   majority-class baseline ({base['class']}): accuracy {base['accuracy']:.4f}  "
+              f"balanced {base['balanced_accuracy']:.4f}  macro F1 {base['f1']:.4f}")
     for key, m in out.get("clustering", {}).items():
         if isinstance(m, dict) and "accuracy" in m:
-            print(f"cluster {key:<7s} accuracy {m['accuracy']:.4f}  NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}")
+            print(f"cluster {key:<7s} accuracy {m['accuracy']:.4f}  balanced {m['balanced_accuracy']:.4f}  "
+                  f"NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}  (majority baseline {m['majority_baseline']['accuracy']:.4f})")
     for key, m in out.get("projections", {}).items():
         if isinstance(m, dict) and "raw" in m and "latent" in m:
             r, lat = m["raw"], m["latent"]

@@ -162,4 +162,29 @@ def _info(args) -> int:
         orig = ds.original_labels[i] if ds.original_labels else i
         print(f"  {i:>5}  {name:<{width}}  {orig:>4}  {d['train']['class_counts'][i]:>6}  "
               f"{d['test']['class_counts'][i]:>6}")
+    if ds.unusable:
+        print(f"skipped   {len(ds.unusable)} file{'s' if len(ds.unusable) != 1 else ''} that cannot be used "
+              "(the warning above names the first; a run's report lists them all)")
+    hint = first_run_hint(ds)
+    if hint:
+        print(hint)
     return 0
+
+
+FIRST_RUN_PRESET = "folder-64"     # presets/folder-64.toml: a few thousand colour images, ~5 minutes on 2 cores
+FIRST_RUN_IMAGES = (500, 20000)    # the sizes it was chosen for (a few thousand; fine from hundreds to 20,000)
+
+
+def first_run_hint(ds) -> str | None:
+    """For an image folder of about the size the folder-64 preset was made for: the command of a first run."""
+    import shlex
+
+    from ..data.registry import entry_for
+
+    entry = entry_for(ds.name)
+    n = len(ds.y_train) + len(ds.y_test)
+    if entry is None or not entry.takes_path or not FIRST_RUN_IMAGES[0] <= n <= FIRST_RUN_IMAGES[1]:
+        return None
+    return (f"first run {n} images suit the {FIRST_RUN_PRESET} preset (64x64, every stage in about 5 minutes "
+            f"on 2 CPU cores):\n          latentatlas run --preset {FIRST_RUN_PRESET} --dataset {shlex.quote(ds.name)} "
+            "--out runs/first")

@@ -15,8 +15,13 @@ def generate_config_from_args(args, base: dict | None = None):
 def print_judge(section: dict) -> None:
     """The judge section as a few readable lines."""
     j = section["judge"]
+    if j.get("graded") is False:
+        print(f"judge: none: {j['reason']}")
+        return
     how = "cached" if j.get("cached") else f"trained in {j.get('train_seconds')} s"
     print(f"judge: test accuracy {j['test_accuracy']:.4f} ({how}; {j['dataset_key']})")
+    if j.get("verdict"):
+        print(f"  {j['verdict']}")
     n = section["n_per_sampler"]
     print(f"Frechet distance to {section['fd_real_test_n']} real test images, {n} images each (lower is better):")
     print(f"  {'real train images (floor)':32s} FD {section['fd_floor_train_vs_test']:8.3f}")

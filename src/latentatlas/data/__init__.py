@@ -4,7 +4,7 @@ Public API (stable; other stages code against it):
 
     load_dataset(name, data_dir=None, classes=None, image_size=None,
                  test_fraction=0.2, split_seed=0, download=True,
-                 color="auto", fit="crop") -> ImageDataset
+                 color="auto", fit="crop", strict_images=False) -> ImageDataset
     load_dataset_or_sample(data_dir=None, ...) -> (ImageDataset, note)
         full MNIST when found or fetched, else the embedded sample; the note says which
     parse_classes("1,4,8") -> ["1", "4", "8"]
@@ -46,6 +46,9 @@ class ImageDataset:
     # the analysis probes how much of each the codes carry.
     factors_train: dict[str, np.ndarray] = field(default_factory=dict)
     factors_test: dict[str, np.ndarray] = field(default_factory=dict)
+    # Files of a folder:PATH dataset that could not be used and were skipped:
+    # {"path" (relative to the folder), "reason", "detail"}
+    unusable: list[dict] = field(default_factory=list)
 
     def __post_init__(self):
         for key in ("x_train", "x_test"):

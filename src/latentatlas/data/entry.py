@@ -25,6 +25,7 @@ class DataRequest:
     image_size: int | None = None
     color: str = "auto"
     fit: str = "crop"
+    strict_images: bool = False  # folder:PATH: refuse a folder holding files that cannot be used
     timeout: float | None = None   # seconds on a silent mirror (None: the download's default)
 
 

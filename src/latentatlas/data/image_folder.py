@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import struct
 from collections import Counter, deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,32 @@ FIT_RULES = ("crop", "pad")
 LEGACY_FIT = "legacy"
 LEGACY_SUFFIXES = {".png", ".jpg", ".jpeg"}
 PAD_COLOUR = 0          # black: the background of digit-like data, and the usual letterbox
+
+# Why a file in a class folder cannot be used (the words the console and the report show).
+ZERO_BYTES, UNREADABLE, TRUNCATED, TOO_SMALL, UNSUPPORTED_MODE = (
+    "zero bytes", "unreadable", "truncated", "too small", "unsupported mode")
+SHOW_READING_FROM = 500   # images: a bar for a read that takes more than a second or two
+SHOWN_IN_CONSOLE = 5       # the warning line names this many, then counts the rest
+# What Pillow raises on a file it cannot read (with Image.DecompressionBombError, added where PIL is imported)
+BROKEN = (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError)
+
+
+def min_side(size: int) -> int:
+    """The smallest side an image may have to be brought to `size` (1x1 or 2-pixel strips are
+    no picture): a quarter of the target, at most 8 pixels, at least 2."""
+    return max(2, min(8, size // 4))
+
+
+class Unusable(Exception):
+    """A file that cannot be used: `reason` is one of the five words above, `detail` says more."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason, self.detail = reason, detail
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc).strip() or type(exc).__name__
 
 
 def _scan(folder: Path, suffixes: set[str]) -> tuple[list[Path], list[list[Path]], int]:
@@ -69,18 +96,29 @@ def _scan(folder: Path, suffixes: set[str]) -> tuple[list[Path], list[list[Path]
 def _open(path: Path, size: int):
     """(the first frame of the image at `path`, decoded, EXIF orientation applied; its frame count).
 
-    Decoding happens here (load), so a corrupt or truncated file fails here and nowhere else.
-    A JPEG much larger than the target is decoded at 1/2..1/8 scale (draft): same result to
-    the eye, a fraction of the time and memory for a folder of camera photos."""
+    Each way a file fails is told apart here (Unusable): not an image (unreadable), a picture
+    too small to be brought to `size`, pixel data cut short or damaged (truncated). A JPEG much
+    larger than the target is decoded at 1/2..1/8 scale (draft): same result to the eye, a
+    fraction of the time and memory for a folder of camera photos."""
     from PIL import Image, ImageOps
 
-    img = Image.open(path)
+    broken = (*BROKEN, Image.DecompressionBombError)
     try:
-        if img.format == "JPEG":
-            img.draft(None, (2 * size, 2 * size))       # keep >= 2x the target for antialiasing
-        img.load()
-        frames = getattr(img, "n_frames", 1)
-        ImageOps.exif_transpose(img, in_place=True)
+        img = Image.open(path)                          # reads the header only
+    except broken as exc:
+        raise Unusable(UNREADABLE, _why(exc).replace(f" {str(path)!r}", "")) from None
+    try:
+        w, h = img.size
+        if min(w, h) < min_side(size):
+            raise Unusable(TOO_SMALL, f"{w}x{h}, under {min_side(size)} pixels a side")
+        try:
+            if img.format == "JPEG":
+                img.draft(None, (2 * size, 2 * size))   # keep >= 2x the target for antialiasing
+            img.load()
+            frames = getattr(img, "n_frames", 1)
+            ImageOps.exif_transpose(img, in_place=True)
+        except broken as exc:
+            raise Unusable(TRUNCATED, _why(exc)) from None
     except BaseException:
         img.close()
         raise
@@ -146,25 +184,28 @@ def _to_size(img, size: int, fit: str):
     return out
 
 
-def _read_legacy(path: Path, size: int) -> np.ndarray:
+def _read_legacy(img, size: int) -> np.ndarray:
     """(size, size) grey exactly as folders were read before colour support (a stretch)."""
     from PIL import Image
 
-    with Image.open(path) as img:
-        img = img.convert("L")
-        if img.size != (size, size):
-            img = img.resize((size, size), Image.Resampling.BILINEAR)
-        return np.asarray(img)
+    img = img.convert("L")
+    if img.size != (size, size):
+        img = img.resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(img)
 
 
 def _read_image(path: Path, size: int, fit: str, color: str) -> tuple[np.ndarray, list[str]]:
-    """(uint8 (size, size) grey or (size, size, 3) RGB, what was done to it)."""
-    if fit == LEGACY_FIT:
-        return _read_legacy(path, size), []
+    """(uint8 (size, size) grey or (size, size, 3) RGB, what was done to it); Unusable when the
+    file cannot be used (see _open; a mode Pillow cannot convert: unsupported mode)."""
     done = []
     img, frames = _open(path, size)
     try:                                                 # close: a GIF or TIFF keeps its file open
-        norm, what = _normalise_mode(img)
+        if fit == LEGACY_FIT:
+            return _read_legacy(img, size), []
+        try:
+            norm, what = _normalise_mode(img)
+        except BROKEN as exc:
+            raise Unusable(UNSUPPORTED_MODE, f"{img.mode}: {_why(exc)}") from None
         if what:
             done.append(what)
         if frames > 1:
@@ -221,68 +262,145 @@ def _note(done: Counter, skipped: int) -> str:
     return parts
 
 
-def _unreadable(path: Path, exc: BaseException, i: int, n: int) -> UserError:
-    reason = str(exc).strip() or type(exc).__name__
-    return UserError(f"{path}: not a readable image ({reason}); {i} of {n} files read before it; "
-                     "remove or replace it")
+def _read_checked(path: Path, size: int, fit: str, color: str):
+    """`_read_image`'s result, or the Unusable that says why the file cannot be used."""
+    try:
+        if path.stat().st_size == 0:
+            raise Unusable(ZERO_BYTES)
+        return _read_image(path, size, fit, color)
+    except Unusable as exc:
+        return exc
+    except OSError as exc:                               # gone or unreadable (permissions) since the scan
+        return Unusable(UNREADABLE, _why(exc))
 
 
-def _read_all(paths: list[Path], size: int, fit: str, color: str, stack: _Stack, done: Counter) -> None:
-    """Every image into `stack`, in order, decoded on a few threads (Pillow decodes and resizes
-    without the GIL). At most a small window of images is in flight, so memory stays the
-    final array's; the first unreadable file in order stops the load, with its index."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from PIL import Image, UnidentifiedImageError
-    from tqdm.auto import tqdm
-
+def _decode_workers(n: int) -> int:
+    """Reader threads: one per usable core (Pillow decodes and resizes without the GIL)."""
     from ..runtime import usable_cores
 
-    bad = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error,
-           Image.DecompressionBombError)
-    n, workers = len(paths), min(8, usable_cores())
+    return max(1, min(usable_cores(), n))
+
+
+def _read_all(paths: list[Path], size: int, fit: str, color: str, stack: _Stack, done: Counter) -> list:
+    """Every image into `stack`, in order, decoded on one thread per core; returns
+    [(index, Unusable)] for the files that cannot be used (their rows of `stack` stay unfilled).
+    At most a small window of images is in flight, so memory stays the final array's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..runtime.progress import progress_bar
+
+    bad, n, workers = [], len(paths), _decode_workers(len(paths))
     todo, pending = iter(enumerate(paths)), deque()
-    with ThreadPoolExecutor(workers) as pool, tqdm(total=n, desc="reading images", unit="img", leave=False,
-                                                   disable=None if n >= 1000 else True) as bar:
+    with ThreadPoolExecutor(workers) as pool, progress_bar(n, "reading images", show=n >= SHOW_READING_FROM,
+                                                           unit="img") as bar:
         def submit_next() -> None:
             nxt = next(todo, None)
             if nxt is not None:
-                pending.append((*nxt, pool.submit(_read_image, nxt[1], size, fit, color)))
+                pending.append((nxt[0], pool.submit(_read_checked, nxt[1], size, fit, color)))
 
         for _ in range(4 * workers):
             submit_next()
         while pending:
-            i, path, future = pending.popleft()
-            try:
-                a, what = future.result()
-            except bad as exc:
-                for *_, later in pending:
-                    later.cancel()
-                raise _unreadable(path, exc, i, n) from None
+            i, future = pending.popleft()
+            got = future.result()
             submit_next()
-            stack.put(i, a)
-            done.update(what)
+            if isinstance(got, Unusable):
+                bad.append((i, got))
+            else:
+                stack.put(i, got[0])
+                done.update(got[1])
             bar.update()
+    return bad
 
 
-def load_image_folder(folder: str | Path, image_size: int | None = None, color: str = "auto",
-                      fit: str = "crop"):
-    """(x uint8 (N, C, S, S), y int64 (N,), class_names, note) from FOLDER/<class>/<image>.
+def describe_unusable(bad: list[dict], shown: int = SHOWN_IN_CONSOLE) -> str:
+    """ "3 files cannot be used: a/x.png (truncated), b/y.png (zero bytes), ... and 1 more"."""
+    names = ", ".join(f"{b['path']} ({b['reason']})" for b in bad[:shown])
+    more = f" and {len(bad) - shown} more" if len(bad) > shown else ""
+    return f"{len(bad)} file{'s' if len(bad) != 1 else ''} cannot be used: {names}{more}"
 
-    Classes are the sub-folders in sorted order. Modes, colour and size follow the module
-    docstring's rules (S = image_size, default 28); `note` counts what was converted and
-    skipped ("" when nothing was)."""
+
+def _refuse(folder: Path, bad: list[dict]) -> UserError:
+    every = "; ".join(f"{b['path']} ({b['reason']}{': ' + b['detail'] if b['detail'] else ''})" for b in bad)
+    return UserError(f"{folder}: {len(bad)} file{'s' if len(bad) != 1 else ''} cannot be used (--strict-images): "
+                     f"{every}; remove or replace them, or leave out --strict-images to skip them")
+
+
+@dataclass
+class FolderRead:
+    """What reading a folder gave: the images, their labels and class names, a note on what was
+    converted, and every file that could not be used ({path relative to the folder, reason, detail})."""
+
+    x: np.ndarray              # uint8 (N, C, S, S)
+    y: np.ndarray              # int64 (N,)
+    class_names: list[str]
+    note: str
+    unusable: list[dict] = field(default_factory=list)
+
+
+def _decode_folder(folder: Path, size: int, color: str, fit: str, class_dirs, files_per_class,
+                   skipped: int) -> FolderRead:
+    """Decode every file once (see _read_all) and drop the unusable ones."""
+    legacy = fit == LEGACY_FIT
+    paths = [f for files in files_per_class for f in files]
+    stack, done = _Stack(len(paths), size, "grey" if legacy else color), Counter()
+    y = np.repeat(np.arange(len(class_dirs), dtype=np.int64), [len(f) for f in files_per_class])
+    bad = _read_all(paths, size, fit, color, stack, done)
+    x = stack.result(done)
+    if bad:
+        keep = np.ones(len(paths), bool)
+        keep[[i for i, _ in bad]] = False
+        x, y = x[keep], y[keep]
+    unusable = [{"path": paths[i].relative_to(folder).as_posix(), "reason": e.reason, "detail": e.detail}
+                for i, e in bad]
+    note = "" if legacy else _note(done, skipped)
+    if unusable:
+        note += f"{'; ' if note else ''}{len(unusable)} unusable file{'s' if len(unusable) != 1 else ''} skipped"
+    return FolderRead(x, y, [d.name for d in class_dirs], note, unusable)
+
+
+def _check_classes(folder: Path, read: FolderRead) -> None:
+    counts = np.bincount(read.y, minlength=len(read.class_names))
+    empty = [name for name, c in zip(read.class_names, counts) if c == 0]
+    if empty:
+        raise UserError(f"{folder}: class folder(s) {', '.join(empty)} hold no usable images "
+                        f"({describe_unusable(read.unusable)}); add images or remove those folders")
+
+
+def read_image_folder(folder: str | Path, image_size: int | None = None, color: str = "auto",
+                      fit: str = "crop", strict: bool = False, cache: bool = True) -> FolderRead:
+    """FOLDER/<class>/<image> read in one pass: every file that cannot be used is listed (strict:
+    UserError naming them all), the rest decoded on every core. The result is cached under the
+    latentatlas cache folder (folder_cache.py), keyed by every file's path, size and mtime and
+    these settings, so a second read of an unchanged folder decodes nothing. Nothing is written
+    into the folder."""
+    from . import folder_cache
+
     if color not in ("auto", "rgb", "grey"):
         raise UserError(f"color {color!r} is not one of auto, rgb, grey")
     if fit not in (*FIT_RULES, LEGACY_FIT):
         raise UserError(f"fit {fit!r} is not one of {', '.join(FIT_RULES)}")
     folder = Path(folder).expanduser()
     size = check_image_size(image_size if image_size is not None else DEFAULT_IMAGE_SIZE)
-    legacy = fit == LEGACY_FIT
-    class_dirs, files_per_class, skipped = _scan(folder, LEGACY_SUFFIXES if legacy else IMAGE_SUFFIXES)
-    n = sum(len(f) for f in files_per_class)
-    stack, done = _Stack(n, size, "grey" if legacy else color), Counter()
-    y = np.repeat(np.arange(len(class_dirs), dtype=np.int64), [len(f) for f in files_per_class])
-    _read_all([f for files in files_per_class for f in files], size, fit, color, stack, done)
-    x = stack.result(done)
-    return x, y, [d.name for d in class_dirs], ("" if legacy else _note(done, skipped))
+    class_dirs, files_per_class, skipped = _scan(folder, LEGACY_SUFFIXES if fit == LEGACY_FIT else IMAGE_SUFFIXES)
+    key = folder_cache.key(folder, files_per_class, skipped, {"size": size, "color": color, "fit": fit})
+    read = folder_cache.load(key, FolderRead) if cache else None
+    if read is None:
+        read = _decode_folder(folder, size, color, fit, class_dirs, files_per_class, skipped)
+        if cache:
+            folder_cache.save(key, read)
+    if read.unusable and strict:
+        raise _refuse(folder, read.unusable)
+    _check_classes(folder, read)
+    return read
+
+
+def load_image_folder(folder: str | Path, image_size: int | None = None, color: str = "auto",
+                      fit: str = "crop", strict: bool = False):
+    """(x uint8 (N, C, S, S), y int64 (N,), class_names, note) from FOLDER/<class>/<image>.
+
+    Classes are the sub-folders in sorted order. Modes, colour and size follow the module
+    docstring's rules (S = image_size, default 28); `note` counts what was converted and
+    skipped ("" when nothing was). read_image_folder also lists the unusable files."""
+    r = read_image_folder(folder, image_size, color, fit, strict)
+    return r.x, r.y, r.class_names, r.note

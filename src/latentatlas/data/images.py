@@ -13,13 +13,14 @@ resizing of whole arrays); their names are importable from here as before.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..errors import UserError
 from . import ImageDataset
 from .entry import DataRequest, DatasetEntry
 from .image_folder import (DEFAULT_IMAGE_SIZE, FIT_RULES, IMAGE_SUFFIXES, LEGACY_FIT,  # noqa: F401
-                           LEGACY_SUFFIXES, PAD_COLOUR, load_image_folder)
+                           LEGACY_SUFFIXES, PAD_COLOUR, describe_unusable, load_image_folder, read_image_folder)
 from .npz import load_npz
 from .resize import check_image_size, resize_images  # noqa: F401
 from .split import seeded_split
@@ -31,7 +32,7 @@ def _user_dataset(req: DataRequest, read) -> ImageDataset:
     kind, _, path = req.name.partition(":")
     if not path:
         raise UserError(f"dataset {req.name!r} needs a path after '{kind}:', e.g. {kind}:/data/my_images")
-    x, y, x_te, y_te, names, note = read(path, req)
+    x, y, x_te, y_te, names, note, *unusable = read(path, req)
     if x_te is None:
         tr, te = seeded_split(len(y), req.test_fraction, req.split_seed)
         x, y, x_te, y_te = x[tr], y[tr], x[te], y[te]
@@ -39,13 +40,27 @@ def _user_dataset(req: DataRequest, read) -> ImageDataset:
     else:
         split = "its own train/test split"
     source = f"{Path(path).expanduser()} ({split})" + (f"; {note}" if note else "")
-    return ImageDataset(req.name, x, y, x_te, y_te, names, source, list(range(len(names))))
+    return ImageDataset(req.name, x, y, x_te, y_te, names, source, list(range(len(names))),
+                        unusable=unusable[0] if unusable else [])
+
+
+_warned: set[tuple] = set()     # (folder, unusable files) already warned about in this process
+
+
+def _warn_unusable(path: str, unusable: list[dict]) -> None:
+    """One warning line per folder and process (every stage reads the data: one line is enough)."""
+    seen = (str(Path(path).expanduser().resolve()), tuple(b["path"] for b in unusable))
+    if unusable and seen not in _warned:
+        _warned.add(seen)
+        print(f"latentatlas: warning: {path}: {describe_unusable(unusable)}; skipped (the report lists them; "
+              "--strict-images refuses such a folder)", file=sys.stderr, flush=True)
 
 
 def _read_folder(path: str, req: DataRequest):
     # colour and size are settled per image as it is read (to_color then has nothing to do)
-    x, y, names, note = load_image_folder(path, req.image_size, color=req.color, fit=req.fit)
-    return x, y, None, None, names, note
+    r = read_image_folder(path, req.image_size, color=req.color, fit=req.fit, strict=req.strict_images)
+    _warn_unusable(path, r.unusable)
+    return r.x, r.y, None, None, r.class_names, r.note, r.unusable
 
 
 def _read_npz(path: str, req: DataRequest):

@@ -89,7 +89,7 @@ def _finish(ds: ImageDataset, classes, image_size) -> ImageDataset:
 
 def load_dataset(name: str, data_dir=None, classes=None, image_size=None,
                  test_fraction: float = 0.2, split_seed: int = 0, download: bool = True,
-                 color: str = "auto", fit: str = "crop") -> ImageDataset:
+                 color: str = "auto", fit: str = "crop", strict_images: bool = False) -> ImageDataset:
     """Load a dataset by name; see the module docstring for names and search order.
 
     classes: labels or class names to keep (list, or "1,4,8"); relabelled 0..k-1.
@@ -98,6 +98,8 @@ def load_dataset(name: str, data_dir=None, classes=None, image_size=None,
     download: allow fetching a named dataset from its official site.
     color: "auto" keeps what the files are; "rgb" / "grey" convert to 3 / 1 channels.
     fit: how a folder's images reach image_size: "crop" (centre) or "pad".
+    strict_images: a folder holding files that cannot be used is refused (else they are skipped,
+        with one warning line, and listed in ImageDataset.unusable).
     """
     if not isinstance(name, str) or not name:
         raise UserError(f"dataset name {name!r} is empty; known: {known_names()}")
@@ -106,7 +108,8 @@ def load_dataset(name: str, data_dir=None, classes=None, image_size=None,
     if entry is None:
         raise UserError(f"unknown dataset {name!r}; known: {known_names()}")
     ds = entry.loader(DataRequest(name, data_dir=data_dir, download=download, test_fraction=test_fraction,
-                                  split_seed=split_seed, image_size=image_size, color=color, fit=fit))
+                                  split_seed=split_seed, image_size=image_size, color=color, fit=fit,
+                                  strict_images=strict_images))
     return to_color(_finish(ds, classes, image_size), color)
 
 

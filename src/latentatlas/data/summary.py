@@ -22,6 +22,8 @@ def describe_dataset(ds, note: str | None = None) -> dict:
          "train": split(ds.x_train, ds.y_train), "test": split(ds.x_test, ds.y_test)}
     if ds.factors_train:
         d["factors"] = sorted(ds.factors_train)
+    if ds.unusable:
+        d["unusable_files"] = list(ds.unusable)
     if note is not None:
         d["note"] = note
     return d

@@ -29,10 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from .augment import augment as _augment, digit_classes as _digit_classes, shifted as _shifted
 
 JUDGE_VERSION = 2          # bump when the architecture or training recipe changes (2: 6 epochs)
 FEATURE_DIM = 128          # penultimate-layer width: the space the FD is measured in
 LOSS_LOOK_EVERY = 50       # training steps between looks at the loss for the progress bar
+TIMED_STEPS = 10           # with a time budget: steps timed before the epochs are fitted to it
 
 # What each recipe is, as the judge's json and metrics.json quote it. The colour recipe's
 # name carries its own version: bump it when that recipe changes (the grey key stays as it was).
@@ -155,6 +157,8 @@ class Judge:
     cached: bool = False         # True when loaded from the cache, not trained now
     recipe: str = "grey"         # a key of RECIPES
     in_channels: int = 1
+    epochs: int | None = None    # trained for (fewer than the recipe's when a time budget cut them)
+    budget_seconds: float | None = None     # the time budget it was trained within, if any
 
     @property
     def n_classes(self) -> int:
@@ -248,22 +252,26 @@ def judge_device(device=None):
 
 
 def train_judge(dataset, epochs: int | None = None, batch_size: int = 128, lr: float | None = None,
-                seed: int = 0, threads: int | None = None, progress: bool = True, device=None) -> Judge:
+                seed: int = 0, threads: int | None = None, progress: bool = True, device=None,
+                max_seconds: float | None = None) -> Judge:
     """Train the judge on the dataset's training pixels with the recipe its data calls for
     (`recipe_for`); measure it on its test pixels. epochs / lr: the recipe's unless given.
 
     In-memory batches (a DataLoader would only add worker overhead at this size), on
     `judge_device(device)`; one-cycle learning rate, so a few epochs are enough. The shuffles
     and augmentations are drawn on the CPU from the seed, so the CPU's judge is the same on
-    every machine and a GPU's sees the same batches.
+    every machine and a GPU's sees the same batches. max_seconds: a time budget; the epochs are
+    cut (to at least one) so that training fits it, as measured on its first steps (`_fit`).
     """
     from ..runtime import torch_threads_kept
 
     with torch_threads_kept():
-        return _train_judge(dataset, epochs, batch_size, lr, seed, threads, progress, device)
+        judge = _train_judge(dataset, epochs, batch_size, lr, seed, threads, progress, device, max_seconds)
+    judge.budget_seconds = max_seconds
+    return judge
 
 
-def _train_judge(dataset, epochs, batch_size, lr, seed, threads, progress, device) -> Judge:
+def _train_judge(dataset, epochs, batch_size, lr, seed, threads, progress, device, max_seconds) -> Judge:
     import torch
 
     from ..runtime import usable_cores
@@ -278,9 +286,9 @@ def _train_judge(dataset, epochs, batch_size, lr, seed, threads, progress, devic
     channels = _channels(dataset)
     if recipe_for(channels) == "grey":
         return _train_grey(dataset, 6 if epochs is None else epochs, batch_size, 2e-3 if lr is None else lr,
-                           seed, progress, dev)
+                           seed, progress, dev, max_seconds)
     return _train_colour(dataset, channels, 20 if epochs is None else epochs, batch_size,
-                         0.1 if lr is None else lr, seed, progress, dev)
+                         0.1 if lr is None else lr, seed, progress, dev, max_seconds)
 
 
 def _on_device(t, device):
@@ -297,7 +305,8 @@ def _on_device(t, device):
         return t.pin_memory() if device.type == "cuda" else t
 
 
-def _train_grey(dataset, epochs: int, batch_size: int, lr: float, seed: int, progress: bool, device) -> Judge:
+def _train_grey(dataset, epochs: int, batch_size: int, lr: float, seed: int, progress: bool, device,
+                max_seconds=None) -> Judge:
     """The grey recipe, exactly as every grey judge so far was trained (AdamW, one-pixel shifts)."""
     import torch
     from torch import nn
@@ -309,27 +318,56 @@ def _train_grey(dataset, epochs: int, batch_size: int, lr: float, seed: int, pro
     y = torch.as_tensor(np.asarray(dataset.y_train), dtype=torch.long).to(device)
     steps_per_epoch = (len(y) + batch_size - 1) // batch_size
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch)
-    seconds = _fit(net, x, y, opt, sched, nn.CrossEntropyLoss(), _shifted, epochs, batch_size, g,
-                   f"judge: training on {dataset.name} pixels", progress)
-    judge = Judge(net, list(dataset.class_names), 0.0, dataset_key(dataset), round(seconds, 1))
+    seconds, epochs = _fit(net, x, y, opt, _one_cycle(opt, lr, steps_per_epoch), nn.CrossEntropyLoss(), _shifted,
+                           epochs, batch_size, g, f"judge: training on {dataset.name} pixels", progress, max_seconds)
+    judge = Judge(net, list(dataset.class_names), 0.0, dataset_key(dataset), round(seconds, 1), epochs=epochs)
     judge.test_accuracy = judge.accuracy(dataset.x_test, dataset.y_test)
     return judge
 
 
-def _fit(net, x, y, opt, sched, loss_fn, batch_of, epochs: int, batch_size: int, g, desc: str,
-         progress: bool) -> float:
-    """Both recipes' loop: `epochs` seeded shuffles, `batch_of(x, idx, g)` -> the float batch (the
-    recipe's augmentation), one optimiser and schedule step per batch; the seconds it took."""
+def _one_cycle(opt, lr: float, steps_per_epoch: int):
+    """epochs -> the one-cycle schedule over that many epochs (remade when a budget cuts them)."""
     import torch
-    from tqdm import tqdm
+
+    return lambda epochs: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs,
+                                                              steps_per_epoch=steps_per_epoch)
+
+
+def _within_budget(make_sched, sched, epochs: int, done: int, per_step: float, steps_per_epoch: int,
+                   max_seconds: float, started: int = 1):
+    """(epochs, schedule): the epochs that fit `max_seconds` at `per_step` seconds a step (at least
+    the `started` ones), with a one-cycle schedule over them resumed at step `done` when they are fewer."""
+    import warnings
+
+    fit = max(started, min(epochs, int(max_seconds / (per_step * steps_per_epoch))))
+    if fit == epochs or fit * steps_per_epoch <= done:       # unchanged, or the budget ends training now
+        return fit, sched
+    sched = make_sched(fit)
+    with warnings.catch_warnings():          # catching up the new schedule, no optimiser step between
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(done):
+            sched.step()
+    return fit, sched
+
+
+def _fit(net, x, y, opt, make_sched, loss_fn, batch_of, epochs: int, batch_size: int, g, desc: str,
+         progress: bool, max_seconds: float | None = None) -> tuple[float, int]:
+    """Both recipes' loop: `epochs` seeded shuffles, `batch_of(x, idx, g)` -> the float batch (the
+    recipe's augmentation), one optimiser and schedule step per batch; (the seconds it took, the
+    epochs it trained). With a time budget (max_seconds) the first TIMED_STEPS steps are timed and
+    the epochs cut to fit it, and checked again at each epoch's end (`_within_budget`)."""
+    import torch
+
+    from ..runtime.progress import progress_bar
 
     steps_per_epoch = (len(y) + batch_size - 1) // batch_size
     device = next(net.parameters()).device
+    sched, epoch, done = make_sched(epochs), 0, 0
     t0 = time.perf_counter()
     net.train()
-    bar = tqdm(total=epochs * steps_per_epoch, desc=desc, disable=None if progress else True, leave=False)
-    for _ in range(epochs):
+    bar = progress_bar(epochs * steps_per_epoch, desc, show=progress, unit="step")
+    while epoch < epochs:
+        epoch += 1
         perm = torch.randperm(len(y), generator=g)        # on the CPU, from the seed
         for step, i in enumerate(range(0, len(y), batch_size)):
             idx = perm[i:i + batch_size].to(x.device, non_blocking=True)
@@ -340,56 +378,27 @@ def _fit(net, x, y, opt, sched, loss_fn, batch_of, epochs: int, batch_size: int,
             opt.step()
             sched.step()
             bar.update(1)
+            done += 1
             if step % LOSS_LOOK_EVERY == 0 or step == steps_per_epoch - 1:   # reading it waits for a GPU
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            # with a budget: fitted on the first steps, then again at each epoch's end (a shared
+            # machine's speed changes), so training ends within about a step of the budget's epoch
+            if max_seconds and (done == min(TIMED_STEPS, steps_per_epoch) or step == steps_per_epoch - 1):
+                loss.item()                                               # the steps so far, finished
+                per_step = (time.perf_counter() - t0) / done
+                epochs, sched = _within_budget(make_sched, sched, epochs, done, per_step, steps_per_epoch,
+                                               max_seconds, epoch)
+                bar.total = epochs * steps_per_epoch
     bar.close()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - t0
     net.eval()
-    return seconds
-
-
-def _shifted(x, idx, g):
-    """The grey recipe's batch: one-pixel random shifts, cheap augmentation that buys the last
-    few tenths of a percent on MNIST without slowing an epoch."""
-    import torch
-
-    dx, dy = torch.randint(-1, 2, (2,), generator=g).tolist()
-    return torch.roll(x[idx], shifts=(dy, dx), dims=(2, 3))
-
-
-def _digit_classes(class_names) -> bool:
-    """Classes named 0-9 (SVHN, mnist-color): a mirrored digit is another symbol, so no flips."""
-    return all(str(c).strip() in set("0123456789") for c in class_names)
-
-
-def _augment(xb_u8, g, flip: bool, pad: int = 4):
-    """uint8 (B, C, H, W) -> float [0, 1]: a random crop of the image reflect-padded by `pad`
-    pixels (each image its own offset) and, with `flip`, a mirror image half of the time."""
-    import torch
-    import torch.nn.functional as F
-
-    xb = xb_u8.float().div_(255)
-    b, c, h, w = xb.shape
-    dev = xb.device                               # the offsets are drawn on the CPU (seeded), used there
-    pad = min(pad, h - 1, w - 1)                  # reflect padding needs a wider image than the pad
-    if pad > 0:
-        xp = F.pad(xb, (pad, pad, pad, pad), mode="reflect")
-        dy = torch.randint(0, 2 * pad + 1, (b,), generator=g).to(dev, non_blocking=True)
-        dx = torch.randint(0, 2 * pad + 1, (b,), generator=g).to(dev, non_blocking=True)
-        rows = (dy[:, None] + torch.arange(h, device=dev))[:, None, :, None]          # (B, 1, H, 1)
-        cols = (dx[:, None] + torch.arange(w, device=dev))[:, None, None, :]          # (B, 1, 1, W)
-        xb = xp[torch.arange(b, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None],
-                rows, cols]
-    if flip:
-        mirror = (torch.rand(b, generator=g) < 0.5).to(dev, non_blocking=True)[:, None, None, None]
-        xb = torch.where(mirror, xb.flip(3), xb)
-    return xb.contiguous()
+    return seconds, epochs
 
 
 def _train_colour(dataset, channels: int, epochs: int, batch_size: int, lr: float, seed: int,
-                  progress: bool, device) -> Judge:
+                  progress: bool, device, max_seconds=None) -> Judge:
     """The colour recipe (RECIPES[COLOUR_RECIPE]): the standard fast CIFAR-10 training of a
     ResNet (SGD with Nesterov momentum, one-cycle, label smoothing, crops and flips), which
     reaches its accuracy in tens of epochs rather than hundreds. The images stay uint8 in
@@ -405,11 +414,11 @@ def _train_colour(dataset, channels: int, epochs: int, batch_size: int, lr: floa
     flip = not _digit_classes(dataset.class_names)
     steps_per_epoch = (len(y) + batch_size - 1) // batch_size
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch)
-    seconds = _fit(net, x, y, opt, sched, nn.CrossEntropyLoss(label_smoothing=0.1),
-                   lambda xs, idx, gen: _augment(xs[idx], gen, flip), epochs, batch_size, g,
-                   f"judge: training on {dataset.name} pixels (colour recipe)", progress)
+    seconds, epochs = _fit(net, x, y, opt, _one_cycle(opt, lr, steps_per_epoch),
+                           nn.CrossEntropyLoss(label_smoothing=0.1), lambda xs, idx, gen: _augment(xs[idx], gen, flip),
+                           epochs, batch_size, g, f"judge: training on {dataset.name} pixels (colour recipe)",
+                           progress, max_seconds)
     judge = Judge(net, list(dataset.class_names), 0.0, dataset_key(dataset), round(seconds, 1),
-                  recipe=COLOUR_RECIPE, in_channels=channels)
+                  recipe=COLOUR_RECIPE, in_channels=channels, epochs=epochs)
     judge.test_accuracy = judge.accuracy(dataset.x_test, dataset.y_test)
     return judge

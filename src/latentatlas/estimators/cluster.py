@@ -144,17 +144,37 @@ def cluster_accuracy(y_true, y_pred) -> tuple[float, dict[int, int]]:
     return float(acc), mapping
 
 
+def _balanced(y_true, matched) -> float | None:
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    if not len(y_true):
+        return None
+    with warnings.catch_warnings():              # unmatched clusters (-1) are a class y_true lacks: wrong, as meant
+        warnings.simplefilter("ignore", UserWarning)
+        return float(balanced_accuracy_score(y_true, matched))
+
+
 def score_clustering(y_true, y_pred, class_names) -> dict:
-    """Cluster accuracy (Hungarian), NMI, ARI, and the cluster-to-label table."""
+    """Cluster accuracy (Hungarian), its balanced accuracy (mean per-class recall of the matched
+    clusters), NMI, ARI, the majority-class baseline (one cluster for every point: its accuracy is
+    the largest class's share), and the cluster-to-label table."""
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     acc, mapping = cluster_accuracy(y_true, y_pred)
     clusters = np.unique(y_pred)
+    matched = np.array([mapping.get(int(c), -1) for c in y_pred])      # -1: a cluster left unmatched
+    counts = np.bincount(y_true, minlength=len(class_names))
     table = [[int(((y_pred == c) & (y_true == j)).sum()) for j in range(len(class_names))] for c in clusters]
     return {
         "accuracy": acc,            # Hungarian-matched cluster accuracy
+        "balanced_accuracy": _balanced(y_true, matched),
+        "majority_baseline": {"class": str(class_names[int(np.argmax(counts))]),
+                              "accuracy": float(counts.max() / max(1, len(y_true))),
+                              "balanced_accuracy": 1.0 / max(1, int((counts > 0).sum()))},
         "nmi": float(normalized_mutual_info_score(y_true, y_pred)),
         "ari": float(adjusted_rand_score(y_true, y_pred)),
         "n_clusters_found": int(len(clusters)),

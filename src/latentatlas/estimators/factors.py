@@ -77,7 +77,8 @@ def probe_factor(name: str, X_train, f_train, X_test, f_test, n_jobs: int | None
 
 def class_entry(probes: dict) -> dict | None:
     """The class "factor": the best class probe's test accuracy (None if no probe ran)."""
-    scored = {k: v["accuracy"] for k, v in probes.items() if isinstance(v, dict) and "accuracy" in v}
+    scored = {k: v["accuracy"] for k, v in probes.items()
+              if isinstance(v, dict) and "accuracy" in v and k != "majority_baseline"}
     if not scored:
         return None
     best = max(scored, key=scored.get)

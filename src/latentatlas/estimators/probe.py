@@ -280,9 +280,23 @@ def make_probe(method, backend="cpu", **params):
     return build(PROBES, method, {}, params, backend=backend)
 
 
+def majority_baseline(y_train, y_test, class_names) -> dict:
+    """What a probe must beat on imbalanced classes: every test image given the training split's
+    most frequent class (scikit-learn's DummyClassifier); accuracy, balanced accuracy, macro
+    precision/recall/F1, as evaluate_probe reports them."""
+    from sklearn.dummy import DummyClassifier
+
+    dummy = DummyClassifier(strategy="most_frequent").fit(np.zeros((len(y_train), 1)), y_train)
+    scores = evaluate_probe(dummy, np.zeros((len(y_test), 1)), y_test, class_names)
+    return {"class": str(class_names[int(dummy.classes_[np.argmax(dummy.class_prior_)])]),
+            **{k: scores[k] for k in ("accuracy", "balanced_accuracy", "precision", "recall", "f1")}}
+
+
 def evaluate_probe(probe, X_test, y_test, class_names) -> dict:
-    """accuracy, macro precision/recall/F1, per-class report and confusion matrix (numbers)."""
-    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, precision_recall_fscore_support
+    """accuracy, balanced accuracy (the mean of per-class recalls: what accuracy says on balanced
+    classes), macro precision/recall/F1, per-class report and confusion matrix (numbers)."""
+    from sklearn.metrics import (accuracy_score, balanced_accuracy_score, classification_report, confusion_matrix,
+                                 precision_recall_fscore_support)
 
     t0 = time.perf_counter()
     y_pred = probe.predict(X_test)
@@ -293,6 +307,7 @@ def evaluate_probe(probe, X_test, y_test, class_names) -> dict:
     per_class = {name: {k: v for k, v in report[name].items()} for name in map(str, class_names)}
     return {
         "accuracy": float(accuracy_score(y_test, y_pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_test, y_pred)),
         "precision": float(p),      # macro averages over classes
         "recall": float(r),
         "f1": float(f),

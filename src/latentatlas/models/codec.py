@@ -15,12 +15,12 @@ import numpy as np
 def encode_images(model, images: np.ndarray, batch_size: int, device, desc: str = "encode"):
     """uint8 (N, C, H, W) -> (mean (N, d), logvar (N, d) or None), in batches, no grad."""
     import torch
-    from tqdm.auto import tqdm
+
+    from ..runtime.progress import progress_bar
 
     means, logvars = [], []
-    with torch.no_grad():
-        for start in tqdm(range(0, len(images), batch_size), desc=desc, leave=False,
-                          unit="batch", disable=None):
+    with torch.no_grad(), progress_bar(len(images), desc, unit="img", unit_scale=True) as bar:
+        for start in range(0, len(images), batch_size):
             x = torch.from_numpy(images[start:start + batch_size]).to(device)
             x = x.float().div_(255)                         # (B, C, H, W) in [0, 1]
             out = model.encode(x)
@@ -29,6 +29,7 @@ def encode_images(model, images: np.ndarray, batch_size: int, device, desc: str 
                 logvars.append(out[1].float().cpu().numpy())
             else:                                           # AE: z (B, d)
                 means.append(out.float().cpu().numpy())
+            bar.update(len(x))
     mean = np.concatenate(means).astype(np.float32)
     logvar = np.concatenate(logvars).astype(np.float32) if logvars else None
     return mean, logvar

@@ -64,6 +64,9 @@ class DataConfig:
                                  "rgb (3 channels), grey (1 channel)", flag="--color", metavar="MODE")
     fit: str = setting("crop", "how an image folder's pictures reach --image-size: crop (scale the short side, "
                                "cut the centre) or pad (scale the long side, pad the rest)", metavar="RULE")
+    strict_images: bool = setting(False, "refuse an image folder holding files that cannot be used (unreadable, "
+                                         "truncated, zero bytes, too small, unsupported mode), listing them all; "
+                                         "without it they are skipped with a warning and listed in the report")
 
     def __post_init__(self):
         _one_of("color", self.color, COLOR_MODES)
@@ -116,7 +119,8 @@ TRACKING_KEYS = ("tensorboard", "tensorboard_dir", "mlflow", "wandb")
 # runs: at that default they are left out of the fingerprint (and of the resume check), so
 # `run` reuses an old folder.
 LATER_DEFAULTS = {"train": {"compile": "auto", "lr_scaling": "none"},
-                  "data": {"color": "auto", "fit": "crop"},
+                  # strict_images: refuses a folder or reads the same images; never other data
+                  "data": {"color": "auto", "fit": "crop", "strict_images": False},
                   # exact below it: the graphs of every run written before (at most 70,000 codes)
                   "analysis": {"knn_exact_max_samples": 100000,
                                # seeded on the 2-core machines those runs were analysed on
@@ -129,7 +133,8 @@ def drop_later_defaults(section: str, table: dict) -> dict:
     """`table` without the later settings of `section` that sit at their reproducing default."""
     later = LATER_DEFAULTS.get(section, {})
     if section == "data" and read_before_colour(table.get("name")):
-        later = {}   # folders were read grey and stretched before colour: auto / crop is other data
+        # folders were read grey and stretched before colour: auto / crop is other data
+        later = {"strict_images": False}
     return {k: v for k, v in table.items() if later.get(k, object()) != v}
 
 

@@ -99,8 +99,7 @@ def generate_run(run_dir, cfg=None, progress: bool = True, wait: bool = False) -
 
 
 def _generate(run_dir, cfg, progress: bool) -> dict:
-    from tqdm.auto import tqdm
-
+    from ..runtime.progress import ticking
     from ..settings import GenerateConfig
     from .judge import judge_section   # the judge sits above latent/: imported here, where it is composed
     from .walks import interpolation_section
@@ -108,24 +107,16 @@ def _generate(run_dir, cfg, progress: bool) -> dict:
     cfg = cfg or GenerateConfig()
     t0 = time.perf_counter()
     ctx = open_encoded(run_dir)
-    parts = ["fit samplers", "sample", "judge", "interpolate"] if cfg.judge else ["fit samplers", "sample", "interpolate"]
-    bar = tqdm(total=len(parts), desc="generate", disable=not progress or None, leave=False)
     out = {}
-    bar.set_postfix_str("fit samplers")
-    samplers = fit_samplers(ctx, sampler_names(ctx, cfg.samplers), cfg.n_components, cfg.seed)
+    with ticking("generate: fit samplers", show=progress):
+        samplers = fit_samplers(ctx, sampler_names(ctx, cfg.samplers), cfg.n_components, cfg.seed)
     class_indices(cfg.classes, ctx.class_names)   # fail before writing anything
-    bar.update(1)
-    bar.set_postfix_str("sample")
-    out["generation"] = sample_section(ctx, cfg, samplers)
-    bar.update(1)
-    if cfg.judge:
-        bar.set_postfix_str("judge")
+    with ticking("generate: sample", show=progress):
+        out["generation"] = sample_section(ctx, cfg, samplers)
+    if cfg.judge:                                 # its training has a bar of its own, then the grading ticks
         out["judge"] = judge_section(ctx, cfg, samplers, progress=progress)
-        bar.update(1)
-    bar.set_postfix_str("interpolate")
-    out["interpolation"] = interpolation_section(ctx, cfg)
-    bar.update(1)
-    bar.close()
+    with ticking("generate: interpolate", show=progress):
+        out["interpolation"] = interpolation_section(ctx, cfg)
     ctx.run.record_timing("generate", time.perf_counter() - t0)
     return out
 

@@ -18,10 +18,16 @@ import numpy as np
 from ..errors import UserError
 from ..context import RunContext
 from ..models.codec import decode_codes
+from ..runtime.progress import ticking
 from .samplers import fit_samplers, sampler_label, sampler_names
 from ..estimators.frechet import feature_stats, frechet_distance
 
 SECTION = "generation"     # the report section the judge's figures go to
+# On the user's own data (folder:, npz:) the judge must cost little beside the model it grades:
+# it trains within this share of the VAE's training time (its epochs cut to fit, at least one).
+BUDGET_SHARE = 0.25
+MIN_TRAIN_PER_CLASS = 20   # fewer training images in a class: no judge can grade it (none is trained)
+TRUSTED_ACCURACY = 0.5     # below this test accuracy the judge's fidelity figures mean little
 
 
 def _subsample(n_total: int, n: int, seed: int) -> np.ndarray:
@@ -29,13 +35,83 @@ def _subsample(n_total: int, n: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(n_total, size=min(n, n_total), replace=False))
 
 
+def _train_seconds(ctx: RunContext) -> float | None:
+    seconds = (ctx.run.read_metrics().get("train") or {}).get("seconds")
+    return float(seconds) if isinstance(seconds, (int, float)) and seconds > 0 else None
+
+
+def judge_budget(ctx: RunContext) -> float | None:
+    """Seconds the judge may train: BUDGET_SHARE of the VAE's training time on the user's own data
+    (a folder or an .npz); None (the recipe's epochs) for the built-in datasets, whose judges are
+    trained once for everybody's runs."""
+    from ..data.registry import entry_for
+
+    entry = entry_for(ctx.dataset().name)
+    seconds = _train_seconds(ctx)
+    return BUDGET_SHARE * seconds if entry is not None and entry.takes_path and seconds else None
+
+
+def too_few_to_judge(data) -> str | None:
+    """Why no judge can grade this data (a class with too few training images), or None."""
+    counts = np.bincount(data.y_train, minlength=data.n_classes)
+    few = [f"{data.class_names[c]!r} ({counts[c]})" for c in np.flatnonzero(counts < MIN_TRAIN_PER_CLASS)]
+    if not few:
+        return None
+    return (f"class{'es' if len(few) > 1 else ''} {', '.join(few[:5])}{' ...' if len(few) > 5 else ''} "
+            f"{'have' if len(few) > 1 else 'has'} fewer than {MIN_TRAIN_PER_CLASS} training images: a pixel "
+            "classifier cannot learn such a class well enough to grade generated images of it, so no judge "
+            "was trained and no fidelity or Frechet distance is given (--classes can leave such classes out)")
+
+
 def context_judge(ctx: RunContext, progress: bool = True):
-    """The judge for the run's dataset: loaded (or trained and cached) once per context."""
+    """The judge for the run's dataset: loaded (or trained within judge_budget and cached) once per context."""
     if ctx._judge is None:
         from .judge_store import load_or_train_judge
 
-        ctx._judge = load_or_train_judge(ctx.dataset(), progress=progress, device=ctx.device)
+        ctx._judge = load_or_train_judge(ctx.dataset(), progress=progress, device=ctx.device,
+                                         max_seconds=judge_budget(ctx))
     return ctx._judge
+
+
+def judge_quality(judge, train_seconds: float | None, balanced: float, majority: float) -> dict:
+    """How far the judge's figures can be trusted: its accuracy and balanced accuracy on real test
+    images beside the share of the largest class (what a judge that learned nothing scores), what
+    it cost beside the VAE's training, and a verdict in words. Trusted when its balanced accuracy
+    (the mean recall over classes, which the largest class alone cannot raise) reaches TRUSTED_ACCURACY."""
+    share = judge.train_seconds / train_seconds if judge.train_seconds and train_seconds else None
+    trusted = balanced >= TRUSTED_ACCURACY
+    verdict = (f"it labels {judge.test_accuracy:.1%} of real test images correctly (balanced accuracy "
+               f"{balanced:.3f}; calling every image the largest class would score {majority:.1%}): ")
+    verdict += ("read each fidelity against that" if trusted else
+                f"its balanced accuracy is below {TRUSTED_ACCURACY}, too weak a judge for fidelity figures to mean "
+                "much (more images per class or a longer training would help)")
+    return {"balanced_accuracy": round(float(balanced), 4), "majority_share": round(float(majority), 4),
+            "epochs": judge.epochs, "budget_seconds": None if judge.budget_seconds is None
+            else round(judge.budget_seconds, 1), "share_of_model_training": None if share is None else round(share, 3),
+            "trusted": bool(trusted), "verdict": verdict}
+
+
+def _on_real_test(judge, data) -> tuple[float, float]:
+    """(the judge's balanced accuracy on the real test images, the largest class's share of them)."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    counts = np.bincount(data.y_test, minlength=data.n_classes)
+    return (float(balanced_accuracy_score(data.y_test, judge.predict(data.x_test))),
+            float(counts.max() / max(1, counts.sum())))
+
+
+def _fd_to(judge, real_mu, real_sigma):
+    return lambda images: frechet_distance(*feature_stats(judge.features(images)), real_mu, real_sigma)
+
+
+def _references(ctx: RunContext, judge, data, cfg):
+    """The real test images' feature statistics, and the references each sampler's FD compares with,
+    on as many images as each sampler gets: the floor (real train images) and the model's own
+    reconstructions of train images."""
+    real_mu, real_sigma = feature_stats(judge.features(data.x_test))   # (F,), (F, F): real test images
+    idx = _subsample(len(data.x_train), cfg.n_judge, cfg.seed)
+    floor = _fd_to(judge, real_mu, real_sigma)(data.x_train[idx])
+    return real_mu, real_sigma, floor, decode_codes(ctx.model, ctx.train_codes[idx]), idx
 
 
 def judge_section(ctx: RunContext, cfg, samplers: dict | None = None, progress: bool = True) -> dict:
@@ -43,27 +119,28 @@ def judge_section(ctx: RunContext, cfg, samplers: dict | None = None, progress: 
     from ..figures.images import distance_bars
 
     t0 = time.perf_counter()
+    data = ctx.dataset()
+    reason = too_few_to_judge(data)
+    if reason:
+        section = {"judge": {"graded": False, "reason": reason}, "figures": [],
+                   "seconds": round(time.perf_counter() - t0, 3)}
+        ctx.run.update_metrics("judge", section)
+        return section
     samplers = samplers or fit_samplers(ctx, sampler_names(ctx, cfg.samplers), cfg.n_components, cfg.seed)
     judge = context_judge(ctx, progress=progress)
-    data = ctx.dataset()
     if list(judge.class_names) != ctx.class_names:
         raise UserError("the judge's classes differ from this run's classes; delete the judge cache "
                         "(latentatlas judge --retrain) and run again")
     n = cfg.n_judge
-    real_mu, real_sigma = feature_stats(judge.features(data.x_test))   # (F,), (F, F): real test images
+    with ticking("judge: real-image references", show=progress):
+        real_mu, real_sigma, floor, recon, idx = _references(ctx, judge, data, cfg)
+    fd_to_test = _fd_to(judge, real_mu, real_sigma)
 
-    def fd_to_test(images) -> float:
-        return frechet_distance(*feature_stats(judge.features(images)), real_mu, real_sigma)
-
-    # References, on the same number of images as each sampler gets, so the FDs compare:
-    # the floor (real train images) and the model's own reconstructions of train images.
-    idx = _subsample(len(data.x_train), n, cfg.seed)
-    floor = fd_to_test(data.x_train[idx])
-    recon = decode_codes(ctx.model, ctx.train_codes[idx])
     section = {
         "judge": {"dataset_key": judge.key, "test_accuracy": judge.test_accuracy, "cached": judge.cached,
                   "train_seconds": judge.train_seconds, "architecture": judge.architecture,
-                  "trained_on": "the dataset's training pixels (never latent codes)"},
+                  "trained_on": "the dataset's training pixels (never latent codes)",
+                  **judge_quality(judge, _train_seconds(ctx), *_on_real_test(judge, data))},
         "n_per_sampler": n,
         "fd_features": judge.feature_description,
         "fd_real_test_n": int(len(data.x_test)),
@@ -75,7 +152,8 @@ def judge_section(ctx: RunContext, cfg, samplers: dict | None = None, progress: 
     }
     fds = {}
     for name, sampler in samplers.items():
-        rep = _grade_sampler(ctx, judge, name, sampler, cfg, fd_to_test, section["figures"])
+        with ticking(f"judge: grading {name} samples", show=progress):
+            rep = _grade_sampler(ctx, judge, name, sampler, cfg, fd_to_test, section["figures"])
         fds[sampler_label(name, sampler)] = rep["fd"]
         section["samplers"][name] = rep
     path, rel = ctx.figure("judge", "frechet")

@@ -34,6 +34,7 @@ def save_judge(judge: Judge) -> Path:
     atomic_write_json(meta, {"version": JUDGE_VERSION, "key": judge.key, "class_names": judge.class_names,
                              "n_classes": judge.n_classes, "feature_dim": FEATURE_DIM,
                              "test_accuracy": judge.test_accuracy, "train_seconds": judge.train_seconds,
+                             "epochs": judge.epochs, "budget_seconds": judge.budget_seconds,
                              "recipe": judge.recipe, "in_channels": judge.in_channels, **RECIPES[judge.recipe]})
     return weights
 
@@ -58,7 +59,8 @@ def load_cached_judge(key: str, device=None) -> Judge | None:
         return None
     net.to(judge_device(device)).eval()
     return Judge(net, list(meta["class_names"]), float(meta["test_accuracy"]), key,
-                 meta.get("train_seconds"), cached=True, recipe=recipe, in_channels=in_channels)
+                 meta.get("train_seconds"), cached=True, recipe=recipe, in_channels=in_channels,
+                 epochs=meta.get("epochs"), budget_seconds=meta.get("budget_seconds"))
 
 
 def load_or_train_judge(dataset, retrain: bool = False, progress: bool = True, device=None,

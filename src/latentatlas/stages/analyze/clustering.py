@@ -84,7 +84,10 @@ def _cluster_table_figure(ctx, steps, name: str, scores: dict, n_points: int) ->
     steps.run(f"{name} table figure", latent_figures.confusion_matrix, table, names, path, title,
               xlabel="true class", ylabel="cluster (matched class)", row_names=rows)
     steps.figure(path, title, "png", f"Cluster-to-label table of {shown} on {n_points:,} codes "
-                 f"({ctx.cfg.cluster_split} split, {ctx.feat_words}); no labels used to fit.")
+                 f"({ctx.cfg.cluster_split} split, {ctx.feat_words}); no labels used to fit. Balanced accuracy "
+                 f"{scores['balanced_accuracy']:.4f}; one cluster for every point (the majority-class baseline) "
+                 f"would score {scores['majority_baseline']['accuracy']:.4f} "
+                 f"({scores['majority_baseline']['class']}).")
 
 
 def _gmm_ellipses(ctx, steps, gmm, X, y, n_clusters: int) -> None:

@@ -21,8 +21,11 @@ class Steps:
         self.figure_keys: list[tuple[bool, str]] = []
 
     def run(self, step: str, fn, *args, **kwargs):
+        from ...runtime.progress import ticking
+
         t0 = time.perf_counter()
-        out = fn(*args, **kwargs)
+        with ticking(f"  {self.section} {step}", show=self.verbose):     # a long step is seen running
+            out = fn(*args, **kwargs)
         s = time.perf_counter() - t0
         self.timings[step] = round(s, 3)
         if self.record:                # a lane's process hands its timings back instead

@@ -16,6 +16,16 @@ from .tables import (DASH, esc, fmt, get_path, is_matrix, is_scalar, kv_table, l
                      records_table, render_any)
 
 
+def _unusable_files(bad: list) -> str:
+    """The image folder's files that could not be used, each with its reason (all of them)."""
+    if not bad:
+        return ""
+    rows = {b.get("path", "?"): {"reason": b.get("reason"), "detail": b.get("detail") or DASH} for b in bad}
+    return (f'<h3>Files skipped: {len(bad)} could not be used</h3><p class="notice">These files in the image '
+            "folder were left out of training and analysis (<code>--strict-images</code> refuses such a "
+            "folder instead).</p>" + records_table(rows, ["reason", "detail"], "file"))
+
+
 def data_section(page: Page, ctx: dict) -> str:
     metrics, config, state = ctx["metrics"], ctx["config"], ctx["state"]
     parts = []
@@ -23,7 +33,9 @@ def data_section(page: Page, ctx: dict) -> str:
         parts.append(f'<p class="notice">{esc(state["data_note"])}</p>')
     data = metrics.get("data") or {}
     if data:
-        parts.append(kv_table({k: v for k, v in data.items() if k not in ("note", "class_names", "original_labels")}))
+        parts.append(kv_table({k: v for k, v in data.items()
+                               if k not in ("note", "class_names", "original_labels", "unusable_files")}))
+        parts.append(_unusable_files(data.get("unusable_files") or []))
         names = [str(c) for c in (data.get("class_names") or ctx["class_names"])]
         splits = {k: v for k, v in data.items() if isinstance(v, dict) and isinstance(v.get("class_counts"), list)}
         if splits and names:
@@ -242,9 +254,31 @@ def pca_section(page: Page, ctx: dict) -> str:
     return "".join(parts)
 
 
+def _judge_line(judge: dict) -> str:
+    """How good the judge is, before any fidelity it gives: or why there is none."""
+    about = judge.get("judge") if isinstance(judge.get("judge"), dict) else {}
+    if about.get("graded") is False:
+        return f'<p class="notice">No judge: {esc(about.get("reason"))}.</p>'
+    if "test_accuracy" not in about:
+        return ""
+    epochs = about.get("epochs")
+    cost = [f"{fmt(epochs)} epoch{'' if epochs == 1 else 's'}" if epochs else "",
+            f"{fmt(about.get('train_seconds'))} s" if about.get("train_seconds") else "",
+            f"{about['share_of_model_training']:.0%} of the model's training time"
+            if isinstance(about.get("share_of_model_training"), (int, float)) else "",
+            "from the cache" if about.get("cached") else ""]
+    cost = ", ".join(c for c in cost if c)
+    verdict = f"; {esc(about['verdict'])}" if about.get("verdict") else ""
+    return (f'<p class="notice">The judge (a pixel classifier of this dataset{", " + esc(cost) if cost else ""}) '
+            f"has test accuracy <b>{fmt(about['test_accuracy'])}</b> on real images{verdict}.</p>")
+
+
 def generation_section(page: Page, ctx: dict) -> str:
     body = metrics_section(page, ctx, "generation", ["generation", "judge"])
-    if body and not ctx["metrics"].get("judge"):
+    judge = ctx["metrics"].get("judge") or {}
+    if body and judge:
+        body = _judge_line(judge) + body
+    if body and not judge:
         cmd = f"latentatlas judge {ctx['run'].path}"
         body = (f'<p class="note">The independent judge did not grade these samples in this run; '
                 f"<code>{esc(cmd)}</code> adds its fidelity and Frechet distances (it trains once per "
@@ -275,7 +309,9 @@ def probes_section(page: Page, ctx: dict) -> str:
     """The probes' tables and figures, led by what the codes carry of the class and of each
     factor of variation (mnist-color's hue) when the analysis measured it."""
     body = metrics_section(page, ctx, "probes", ["probes"])
-    factors = (ctx["metrics"].get("probes") or {}).get("factors")
+    probes = ctx["metrics"].get("probes") or {}
+    body = _against_baseline(probes) + body
+    factors = probes.get("factors")
     if not body or not isinstance(factors, dict):
         return body
     from ...estimators.factors import sentence
@@ -285,6 +321,31 @@ def probes_section(page: Page, ctx: dict) -> str:
     return (f"<p>What the codes carry: <b>{esc(line)}</b> (probes trained on the training codes, scored on "
             f"the test codes; R<sup>2</sup> 1 = predicted exactly, 0 = no better than the mean).{note}</p>"
             if line or note else "") + body
+
+
+def _against_baseline(section: dict) -> str:
+    """One line: each method's accuracy beside its balanced accuracy and macro F1, and the
+    majority-class baseline they must beat (on imbalanced classes accuracy alone flatters)."""
+    base = section.get("majority_baseline")
+    methods = {k: v for k, v in section.items() if isinstance(v, dict) and "balanced_accuracy" in v
+               and k != "majority_baseline"}
+    if not isinstance(base, dict) or not methods:
+        return ""
+    shown = "; ".join(f"{esc(k)}: accuracy {fmt(v['accuracy'])}, balanced accuracy {fmt(v['balanced_accuracy'])}"
+                      + (f", macro F1 {fmt(v['f1'])}" if "f1" in v else "") for k, v in methods.items())
+    return (f'<p class="notice">Against the majority-class baseline (every image called '
+            f'<b>{esc(base.get("class"))}</b>: accuracy {fmt(base.get("accuracy"))}, balanced accuracy '
+            f'{fmt(base.get("balanced_accuracy"))}): {shown}. Balanced accuracy is the mean recall over classes, '
+            f"so it is not raised by the largest class alone.</p>")
+
+
+def clustering_section(page: Page, ctx: dict) -> str:
+    body = metrics_section(page, ctx, "clustering", ["clustering"])
+    clustering = ctx["metrics"].get("clustering") or {}
+    methods = {k: v for k, v in clustering.items() if isinstance(v, dict) and "majority_baseline" in v}
+    if methods:       # the same baseline for every clusterer of the same points
+        clustering = {**methods, "majority_baseline": next(iter(methods.values()))["majority_baseline"]}
+    return _against_baseline(clustering) + body
 
 
 def figures_only(key: str):
@@ -301,7 +362,7 @@ BUILDERS = {
     "projections": projections_section,
     "pca": pca_section,
     "probes": probes_section,
-    "clustering": lambda p, c: metrics_section(p, c, "clustering", ["clustering"]),
+    "clustering": clustering_section,
     "generation": generation_section,
     "walks": lambda p, c: metrics_section(p, c, "walks", ["interpolation"]),
     "other": figures_only("other"),
