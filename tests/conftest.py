@@ -58,9 +58,9 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     worker's basetemp, popen-gwN, sits in the session's folder), so a judge trained by one worker
     serves the others; never the user's ~/.cache. Entries are keyed by content and written
     atomically, so workers can share it; a test that needs an empty cache sets its own."""
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    monkeypatch.setenv("LATENTATLAS_CACHE", str(root / "cache"))
+    from cache_helpers import session_cache_dir
+
+    monkeypatch.setenv("LATENTATLAS_CACHE", str(session_cache_dir(tmp_path_factory)))
     monkeypatch.setenv("MPLBACKEND", "Agg")
 
 

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from cache_helpers import session_cache_dir
 from PIL import Image
 
 from latentatlas.cli import main
@@ -25,7 +26,7 @@ def seeded_judge(tmp_path_factory):
     from latentatlas.stages.judge_store import load_or_train_judge
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LATENTATLAS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        mp.setenv("LATENTATLAS_CACHE", str(session_cache_dir(tmp_path_factory)))
         return load_or_train_judge(load_dataset("mnist-sample"), epochs=1, progress=False)
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cache_helpers import session_cache_dir
 
 pytest.importorskip("ray.tune")
 
@@ -57,7 +58,7 @@ def sweep(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RAY_TMPDIR", ray_tmp)
         mp.setenv("RAY_AUTH_TOKEN", secrets.token_hex(16))       # else Ray writes ~/.ray/auth_token
-        mp.setenv("LATENTATLAS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        mp.setenv("LATENTATLAS_CACHE", str(session_cache_dir(tmp_path_factory)))
         mp.setenv("MPLBACKEND", "Agg")
         mp.delenv("RAY_ADDRESS", raising=False)
         t0 = time.perf_counter()

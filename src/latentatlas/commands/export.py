@@ -46,6 +46,14 @@ def run(args) -> int:
     RunDir(args.run_dir).require(CONFIG)
     # a finished run without codes is encoded first (latents.npz is the encode stage's), before
     # any tracker writes: a bad --device or a broken model then leaves no half-written logs
+    if args.tensorboard:
+        from ..tracking.tensorboard import summary_writer_class
+
+        summary_writer_class()                    # a missing package is named before any work
+    if args.wandb:
+        from ..tracking.wandb import import_wandb
+
+        import_wandb()
     if args.tensorboard or args.wandb:
         load_latents(args.run_dir, device=args.device)
     ensure_codes = lambda: load_latents(args.run_dir, device=args.device)  # noqa: E731
