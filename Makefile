@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q --upgrade pip
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)"
 	@$(PY) -m pip install -q -e ".[test]"
+	@# numba compiles pynndescent's and umap's cached kernels on first import (~15 s); do it once
+	@# here, so that no run, demo or test process pays it again
+	@$(PY) -c "import pynndescent, umap" 2>/dev/null || true
 	@touch $(STAMP)
 
 demo: $(STAMP)

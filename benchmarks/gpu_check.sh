@@ -223,8 +223,9 @@ from bench_run import synthetic_cifar; synthetic_cifar(Path('$WORK/synthetic/cif
         what="$what [SYNTHETIC images in CIFAR-10's format: time only]"
     fi
     if (( TINY )); then
-        extra+=(--max-train-images 512 --epochs 1 --threads 1 --projections pca:2 --probes knn --clusterers kmeans
-                --no-judge --sampler gaussian --no-interactive --raw-max-samples 200)
+        # two classes: the tiny run checks the path, and encoding all 60,000 images took half its time
+        extra+=(--classes 0,1 --max-train-images 512 --epochs 1 --threads 1 --projections pca:2 --probes knn
+                --clusterers kmeans --no-judge --sampler gaussian --no-interactive --raw-max-samples 200)
     fi
     limit="$(cap 150)" t0=$SECONDS
     timeout "$limit" "$PY" -m latentatlas run --preset cifar10-vae --out "$WORK/cifar10" "${extra[@]}" \
@@ -275,8 +276,10 @@ cores_check() {
             --out "$WORK/cores-run" --progress-every 0 > "$WORK/cores-train.log" 2>&1 \
             && "$PY" -m latentatlas encode "$WORK/cores-run" >> "$WORK/cores-train.log" 2>&1
         # pca only at tiny sizes: a UMAP compiles for tens of seconds in every analysis process
+        # --lanes on: the lanes even at 1 job, so the tiny sizes still compare lanes with one process
         run=(--run "$WORK/cores-run" --jobs 1,2 -- --projections pca:2 --probes knn --clusterers kmeans
-             --raw-max-samples 200 --projection-max-samples 2000 --no-interactive)
+             --raw-max-samples 200 --projection-max-samples 2000 --quality-max-samples 300 --no-interactive
+             --lanes on)
     fi
     # --one-process: every core once more with --lanes off, what the lanes (stages/lanes.py) give
     if "$PY" "$ROOT/benchmarks/bench_cores.py" --work "$WORK/cores" --out "$WORK/cores.json" --one-process \

@@ -4,10 +4,6 @@ without CUDA, a GPU out of memory)."""
 
 import json
 import math
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -263,37 +259,6 @@ def test_gpu_out_of_memory_for_the_data_is_one_line(tmp_path, capsys, monkeypatc
 
 
 # -- the GPU check script, on the CPU ----------------------------------------------------------
-
-def _gpu_check(tmp_path, part: str):
-    """benchmarks/gpu_check.sh's `part` on this CPU at tiny sizes; it must exit 0."""
-    env = {**os.environ, "GPU_CHECK_ALLOW_CPU": "1", "GPU_CHECK_ONLY": part,
-           "GPU_CHECK_WORK": str(tmp_path), "PYTHON": sys.executable}
-    res = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], check=False, capture_output=True,
-                         text=True, env=env, cwd=ROOT, timeout=600)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return res
-
-
-def test_gpu_check_script_runs_on_the_cpu_with_tiny_sizes(tmp_path):
-    res = _gpu_check(tmp_path, "training")
-    table = res.stdout
-    for row in ("default VAE s/epoch", "default VAE 5-epoch test loss", "deep-ae (Muon) s/epoch",
-                "pythae", "run --dataset", "--compile none", "gpu-vae"):
-        assert row in table, row
-    assert "failed" not in table and "timed out" not in table, table
-    assert "missing:" not in table, table           # every package a row needs is installed here
-    # the Pythae comparison ran (pythae is in the test extras): a ratio, not "skipped"
-    assert re.search(r"^pythae: .*\|\s*[0-9.]+x\s*\|", table, re.M), table
-    assert "Traceback" not in res.stdout + res.stderr
-
-
-def test_gpu_check_cores_part_prints_both_rows(tmp_path):
-    """GPU_CHECK_ONLY=cores (item 2): every core against 2 jobs, and one process against lanes."""
-    res = _gpu_check(tmp_path, "cores")
-    assert re.search(r"every core vs 2 jobs \(whole analyze\)\s*\|\s*[0-9.]+x", res.stdout), res.stdout
-    assert re.search(r"every core: one process / lanes \(wall\)\s*\|\s*[0-9.]+x", res.stdout), res.stdout
-    assert "failed" not in res.stdout and "Traceback" not in res.stdout + res.stderr
-
 
 # -- run folders written before these settings -------------------------------------------------
 
