@@ -3,14 +3,16 @@
 Full datasets come only through LATENTATLAS_DATA (CI sets it).
 
 `slow` is not set by hand: tests/durations.json holds each test's measured seconds (setup, call
-and teardown) from a full run on the 2-core reference machine, and every test at or over
-SLOW_SECONDS there is marked slow at collection, so `make test-fast` (-m "not slow") runs the
-quick ones. `make durations` measures them again (`--record-durations`); CI prints the slowest
+and teardown) and each module or session fixture's build seconds, from a full run on the 2-core
+reference machine; every test at or over SLOW_SECONDS there, or needing a fixture that took that
+long to build, is marked slow at collection, so `make test-fast` (-m "not slow") runs the quick
+ones. `make durations` measures them again (`--record-durations`); CI prints the slowest
 (`--durations`) so growth is seen. A test not measured yet counts as fast until then.
 """
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -24,24 +26,72 @@ def pytest_addoption(parser):
                      help=f"write each test's seconds to {DURATIONS.name} (the slow marker's source)")
 
 
+def _measured() -> dict[str, dict[str, float]]:
+    """{"tests": nodeid -> seconds, "fixtures": name -> seconds} (a flat file: tests only)."""
+    data = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
+    return data if "tests" in data else {"tests": data, "fixtures": {}}
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)   # optional: -p no:xdist runs need no scheduler
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile hands out the longest files first (tests/measured_order.py)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from measured_order import LongestFileFirst
+
+    return LongestFileFirst(config, log, _measured()["tests"])
+
+
 def pytest_collection_modifyitems(config, items):
-    measured = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
+    # A test is slow if it took a second, or if it needs a module or session fixture that took one
+    # to build: that cost lands on whichever of its users runs first, so `-m "not slow"` would
+    # otherwise pay it in a "fast" test.
+    measured = _measured()
+    costly = {name for name, s in measured["fixtures"].items() if s >= SLOW_SECONDS}
     for item in items:
-        if measured.get(item.nodeid, 0.0) >= SLOW_SECONDS:
+        if measured["tests"].get(item.nodeid, 0.0) >= SLOW_SECONDS or costly & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
 
 
 _seconds: dict[str, float] = {}
+_fixture_seconds: dict[str, float] = {}
+_built_now: dict[str, float] = {}        # this worker: the wider fixtures built for the test being set up
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    if fixturedef.scope == "function":      # built for each test: already in that test's own seconds
+        return (yield)
+    t0 = time.perf_counter()
+    try:
+        return (yield)
+    finally:
+        _built_now[fixturedef.argname] = _built_now.get(fixturedef.argname, 0.0) + time.perf_counter() - t0
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if call.when == "setup" and _built_now:   # user_properties travel to xdist's controller
+        report.user_properties.append(("fixture_seconds", dict(_built_now)))
+        _built_now.clear()
+    return report
 
 
 def pytest_runtest_logreport(report):
     _seconds[report.nodeid] = _seconds.get(report.nodeid, 0.0) + report.duration
+    for key, value in report.user_properties:
+        if key == "fixture_seconds":
+            for name, s in value.items():
+                _fixture_seconds[name] = max(_fixture_seconds.get(name, 0.0), s)
 
 
 def pytest_sessionfinish(session):
     config = session.config
     if config.getoption("--record-durations") and not hasattr(config, "workerinput"):   # xdist: the controller
-        DURATIONS.write_text(json.dumps({k: round(v, 3) for k, v in sorted(_seconds.items())}, indent=0) + "\n")
+        data = {"tests": {k: round(v, 3) for k, v in sorted(_seconds.items())},
+                "fixtures": {k: round(v, 3) for k, v in sorted(_fixture_seconds.items())}}
+        DURATIONS.write_text(json.dumps(data, indent=0) + "\n")
 
 
 @pytest.fixture(scope="session")

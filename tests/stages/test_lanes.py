@@ -19,7 +19,9 @@ from latentatlas.stages.analyze import analyze_run
 from latentatlas.settings import AnalysisConfig
 from test_analyze import fake_run
 
-CFG = dict(projections=["pca:2", "lda:2", "tsne:2", "umap:2"], probes=["svm", "logreg", "knn"],
+# UMAP once, inside N2D in the clustering lane: each fresh process compiles umap-learn's numba
+# layout (~17 s), and that one lane already shows a numba estimator giving the same result there.
+CFG = dict(projections=["pca:2", "lda:2", "tsne:2"], probes=["svm", "logreg", "knn"],
            clusterers=["gmm", "kmeans", "n2d"], projection_max_samples=1500, raw_max_samples=400,
            quality_max_samples=400, hover_images=20, n_jobs=2)
 
@@ -93,11 +95,11 @@ def test_lanes_write_what_one_process_writes(tmp_path, capfd):
         assert steps(m3) == steps(m1)
     # every step's timing recorded, the children's too; figures on disk, the same set both ways
     assert set(m3["timings"]) >= {"analyze.probes.svm fit", "analyze.clustering.n2d fit",
-                                  "analyze.projections.raw umap_2d fit", "analyze.projections.tsne_2d fit"}
+                                  "analyze.projections.raw tsne_2d fit", "analyze.projections.tsne_2d fit"}
     assert sorted(p.name for p in (three / "figures").iterdir()) == sorted(p.name for p in (one / "figures").iterdir())
     assert out["probes"]["svm"]["accuracy"] == m1["probes"]["svm"]["accuracy"]
     from latentatlas.rundir import RunDir
-    assert set(RunDir(three).read_maps()) == set(RunDir(one).read_maps()) >= {"xy_tsne", "xy_umap"}  # the explorer's
+    assert set(RunDir(three).read_maps()) == set(RunDir(one).read_maps()) >= {"xy_tsne", "xy_pca"}  # the explorer's
 
 
 def _pool(n=1):
