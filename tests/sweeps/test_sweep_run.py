@@ -16,21 +16,12 @@ from pathlib import Path
 
 import pytest
 from cache_helpers import session_cache_dir
+from sweep_helpers import TINY
 
 pytest.importorskip("ray.tune")
 
 from latentatlas.sweeps import SWEEP_REPORT, SweepFolder, run_sweep, sweep_spec  # noqa: E402
 
-TINY = {
-    "data": {"name": "mnist-sample", "test_fraction": 0.05},
-    "model": {"name": "vae"},
-    "train": {"epochs": 1, "max_train_images": 300, "progress_images": 16, "progress_every": 0},
-    "analysis": {"projections": ["pca:2"], "probes": ["logreg"], "clusterers": ["kmeans"], "raw_baseline": False,
-                 "interactive": False, "n_init": 1, "quality_max_samples": 200, "projection_max_samples": 1000,
-                 "cluster_split": "test"},
-    "generate": {"samplers": ["gaussian"], "judge": False, "tour": False, "traverse": False, "n_per_class": 2,
-                 "steps": 2, "manifold_n": 2},
-}
 GRID = {"model.latent_dim": [2, 3, 0, 10**9]}
 
 
