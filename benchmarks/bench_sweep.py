@@ -66,13 +66,14 @@ def _machine_busy() -> float:
 
 
 class Watch:
-    """Samples (time, the machine's busy CPU seconds, this process tree's CPU seconds) every 0.25 s
-    while the sweep runs; a process that ends keeps its last CPU time."""
+    """Samples (time, the machine's busy CPU seconds, this process tree's CPU seconds) every 0.5 s
+    while the sweep runs; a process that ends keeps its last CPU time. The sampling thread's own CPU
+    is left out of the tree's (it counts as other work: the sweep does not do it)."""
 
     def __init__(self):
         import psutil
 
-        self.me, self.cpu, self.samples = psutil.Process(), {}, []
+        self.me, self.cpu, self.samples, self.own = psutil.Process(), {}, [], 0.0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -80,14 +81,16 @@ class Watch:
         import psutil
 
         while not self.stop.is_set():
+            c0 = time.thread_time()
             for p in [self.me, *self.me.children(recursive=True)]:
                 try:
                     t = p.cpu_times()
                     self.cpu[p.pid] = t.user + t.system
                 except psutil.Error:
                     pass
-            self.samples.append((time.time(), _machine_busy(), sum(self.cpu.values())))
-            self.stop.wait(0.25)
+            self.samples.append((time.time(), _machine_busy(), sum(self.cpu.values()) - self.own))
+            self.own += time.thread_time() - c0
+            self.stop.wait(0.5)
 
     def __enter__(self):
         self.thread.start()
