@@ -12,8 +12,9 @@ The figure (the issue's): the ideal is the trials' summed CPU time (each trial's
 its Ray worker, from its record) divided by the cores; the trials' phase runs from the moment Ray
 is ready (after its start-up, which is its own figure) to the end of the last trial (each record
 holds its start and end on the wall clock); the figure is phase / ideal (1.0 = no core ever idle
-and nothing else ran). Ray's shut-down, the planning and the sweep report are outside it and
-printed apart.
+and nothing else ran), and again from the first trial's start (the workers' boot then counts as
+Ray's start-up). Ray's shut-down, the planning and the sweep report are outside it and printed
+apart.
 
 Where the rest went, from the same records: the workers' start (Ray ready -> first trial), the
 cores' idle slot time between and after trials, and the trials' wait for a core (their wall time
@@ -123,8 +124,9 @@ def timeline(records: list, ray: dict, cores: int, watch: Watch | None) -> dict:
     phase = end - ready
     cpu = sum(r["cpu_seconds"] for r in records)
     wall = sum(r["seconds"] for r in records)
+    first = min(r["started_at"] for r in records) - ready
     out = {"cpu": cpu, "ideal": cpu / cores, "phase": phase, "ratio": phase / (cpu / cores),
-           "first": min(r["started_at"] for r in records) - ready, "idle": phase * cores - wall,
+           "first": first, "ratio_first": (phase - first) / (cpu / cores), "idle": phase * cores - wall,
            "wait": wall - cpu, "imports": _imports(records), "workers": len({r["pid"] for r in records})}
     if watch is not None and watch.samples:
         busy, tree = watch.between(ready, end)
@@ -157,6 +159,8 @@ def print_figures(args, cores: int, summary: dict, t: dict, wall: float, seq: fl
     print(f"  in the phase: {t['workers']} workers started their first trial {t['first']:.1f} s after Ray was "
           f"ready; the cores' slots idle {t['idle']:.1f} s in all; the trials waited {t['wait']:.1f} s for a core "
           f"(wall over CPU); each worker's first trial {t['imports']:.1f} s more CPU (imports)")
+    print(f"  from the first trial's start (the workers' boot counted as Ray's start-up, "
+          f"{ray.get('start_seconds', 0) + t['first']:.1f} s then): {t['ratio_first']:.2f}x the ideal")
     if "others" in t:
         print(f"  the machine's other work took {t['others']:.1f} of the phase's {t['phase'] * cores:.1f} "
               f"core-seconds; this sweep's processes outside its trials (Ray, the driver) {t['ours_outside']:.1f} s; "
