@@ -42,13 +42,14 @@ def ray_env(mp, cache_dir):
 
 
 def processes_using(path) -> list[int]:
-    """The pids whose command line names `path` (Ray's processes name their session folder)."""
+    """The pids whose command line or environment names `path`: Ray's processes name their session
+    folder, and its workers (retitled "ray::...") keep RAY_TMPDIR in their environment."""
     out = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
-            if str(path).encode() in (proc / "cmdline").read_bytes():
+            if any(str(path).encode() in (proc / part).read_bytes() for part in ("cmdline", "environ")):
                 out.append(int(proc.name))
         except OSError:
             continue

@@ -58,11 +58,12 @@ def test_a_sweep_killed_with_sigkill_resumes_keeping_its_finished_trials(tmp_pat
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(30)
         assert first.returncode == -signal.SIGKILL, first.stderr.read().decode()[-2000:]
+        # Ray's processes share the driver's fate (a worker may first end the trial it was running)
+        assert _wait_gone(ray_tmp) == []
         kept = _finished(folder)
         assert 1 <= len(kept) < len(NAMES)                  # killed half-way: one or two trials done
         before = {n: (folder.record_path(n).stat().st_mtime_ns, folder.read_record(n),
                       (folder.trial_dir(n) / "model.safetensors").stat().st_mtime_ns) for n in kept}
-        assert _wait_gone(ray_tmp) == []                    # Ray's processes share the driver's fate
 
         again = subprocess.run(command, capture_output=True, text=True, timeout=300)
         assert _wait_gone(ray_tmp) == []
