@@ -1,5 +1,5 @@
-"""A sweep on every core against the same trials one after another, and how close the sweep comes
-to the ideal.
+"""A sweep on every core against the same trials one after another, how close the sweep comes to
+the ideal, and where the rest of the time went.
 
     python benchmarks/bench_sweep.py                       # 8 tiny trials (latent sizes 2..9)
     python benchmarks/bench_sweep.py --trials 8 --images 2000 --epochs 1 --skip-sequential
@@ -8,17 +8,31 @@ to the ideal.
    every core (what a loop of `latentatlas run` does), wall time summed;
 2. the sweep: `run_sweep` on a local Ray, one core per trial, side by side.
 
-Printed: both wall times and the speed-up; Ray's start-up; the ideal, i.e. the trials' summed CPU
-time (each Ray worker's process time, from its record) divided by the cores; and the sweep's
-trial phase over that ideal (1.0 = no core ever idle). Trials on the embedded "mnist-sample".
+The figure (the issue's): the ideal is the trials' summed CPU time (each trial's process time in
+its Ray worker, from its record) divided by the cores; the trials' phase runs from the moment Ray
+is ready (after its start-up, which is its own figure) to the end of the last trial (each record
+holds its start and end on the wall clock); the figure is phase / ideal (1.0 = no core ever idle
+and nothing else ran), and again from the first trial's start (the workers' boot then counts as
+Ray's start-up). Ray's shut-down, the planning and the sweep report are outside it and printed
+apart.
+
+Where the rest went, from the same records: the workers' start (Ray ready -> first trial), the
+cores' idle slot time between and after trials, and the trials' wait for a core (their wall time
+over their CPU time). On a shared machine other work takes cores from the trials: with psutil,
+the CPU that the machine spent outside this sweep's processes during the phase (/proc/stat minus
+the sweep's process tree) is printed, and the figure again over the core-seconds it left.
+Trials on the embedded "mnist-sample".
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -45,6 +59,114 @@ def sequential(root: Path, spec, base: dict) -> float:
     return time.perf_counter() - t0
 
 
+def _machine_busy() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class Watch:
+    """Samples (time, the machine's busy CPU seconds, this process tree's CPU seconds) every 0.5 s
+    while the sweep runs; a process that ends keeps its last CPU time. The sampling thread's own CPU
+    is left out of the tree's (it counts as other work: the sweep does not do it)."""
+
+    def __init__(self):
+        import psutil
+
+        self.me, self.cpu, self.samples, self.own = psutil.Process(), {}, [], 0.0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        import psutil
+
+        while not self.stop.is_set():
+            c0 = time.thread_time()
+            for p in [self.me, *self.me.children(recursive=True)]:
+                try:
+                    t = p.cpu_times()
+                    self.cpu[p.pid] = t.user + t.system
+                except psutil.Error:
+                    pass
+            self.samples.append((time.time(), _machine_busy(), sum(self.cpu.values()) - self.own))
+            self.own += time.thread_time() - c0
+            self.stop.wait(0.5)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    def between(self, t0: float, t1: float) -> tuple[float, float]:
+        """(the machine's busy CPU s, this tree's CPU s) from the samples nearest t0 and t1."""
+        a = min(self.samples, key=lambda s: abs(s[0] - t0))
+        b = min(self.samples, key=lambda s: abs(s[0] - t1))
+        return b[1] - a[1], b[2] - a[2]
+
+
+def _imports(records: list) -> float:
+    """Each worker's first trial's CPU time over its later trials' median (imports, first compiles)."""
+    by_pid: dict = {}
+    for r in sorted(records, key=lambda r: r["started_at"]):
+        by_pid.setdefault(r["pid"], []).append(r["cpu_seconds"])
+    extra = [c[0] - statistics.median(c[1:]) for c in by_pid.values() if len(c) > 1]
+    return sum(extra) / len(extra) if extra else float("nan")
+
+
+def timeline(records: list, ray: dict, cores: int, watch: Watch | None) -> dict:
+    """The figure and its parts, from the trials' records and Ray's start (see the module's text)."""
+    ready = ray["ready_at"]
+    end = max(r["ended_at"] for r in records)
+    phase = end - ready
+    cpu = sum(r["cpu_seconds"] for r in records)
+    wall = sum(r["seconds"] for r in records)
+    first = min(r["started_at"] for r in records) - ready
+    out = {"cpu": cpu, "ideal": cpu / cores, "phase": phase, "ratio": phase / (cpu / cores),
+           "first": first, "ratio_first": (phase - first) / (cpu / cores), "idle": phase * cores - wall,
+           "wait": wall - cpu, "imports": _imports(records), "workers": len({r["pid"] for r in records})}
+    if watch is not None and watch.samples:
+        busy, tree = watch.between(ready, end)
+        out["others"] = max(0.0, busy - tree)
+        out["ours_outside"] = tree - cpu
+        out["left"] = phase * cores - out["others"]
+        out["ratio_left"] = out["left"] / cpu
+    return out
+
+
+def _watch() -> Watch | None:
+    try:
+        return Watch()
+    except ImportError:
+        return None
+
+
+def print_figures(args, cores: int, summary: dict, t: dict, wall: float, seq: float | None) -> None:
+    ray = summary["ray"] or {}
+    print(f"{args.trials} trials ({t['ok']} ok), {args.images} images x {args.epochs} epoch(s), {cores} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    if seq is not None:
+        print(f"one after another (every core each): {seq:7.1f} s")
+    print(f"sweep on Ray, 1 core per trial:     {wall:7.1f} s   (Ray start-up {ray.get('start_seconds', 0):.1f} s, "
+          f"shut-down {ray.get('stop_seconds', 0):.1f} s; planning and the sweep report included)")
+    if seq is not None:
+        print(f"speed-up of the sweep:              {seq / wall:7.2f}x")
+    print(f"ideal = the trials' CPU time {t['cpu']:.1f} s / {cores} cores = {t['ideal']:.1f} s; the trials' phase "
+          f"(Ray ready -> last trial's end) {t['phase']:.1f} s = {t['ratio']:.2f}x the ideal")
+    print(f"  in the phase: {t['workers']} workers started their first trial {t['first']:.1f} s after Ray was "
+          f"ready; the cores' slots idle {t['idle']:.1f} s in all; the trials waited {t['wait']:.1f} s for a core "
+          f"(wall over CPU); each worker's first trial {t['imports']:.1f} s more CPU (imports)")
+    print(f"  from the first trial's start (the workers' boot counted as Ray's start-up, "
+          f"{ray.get('start_seconds', 0) + t['first']:.1f} s then): {t['ratio_first']:.2f}x the ideal")
+    if "others" in t:
+        print(f"  the machine's other work took {t['others']:.1f} of the phase's {t['phase'] * cores:.1f} "
+              f"core-seconds; this sweep's processes outside its trials (Ray, the driver) {t['ours_outside']:.1f} s; "
+              f"over the core-seconds left ({t['left']:.1f}): {t['ratio_left']:.2f}x the ideal")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=8)
@@ -60,28 +182,19 @@ def main(argv=None) -> int:
     cores = usable_cores()
     spec = sweep_spec({"model.latent_dim": list(range(2, 2 + args.trials))})
     base = tables(args.images, args.epochs)
+    watch = _watch()
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         root = Path(tmp)
         seq = None if args.skip_sequential else sequential(root / "sequential", spec, base)
         t0 = time.perf_counter()
-        summary = run_sweep(root / "sweep", spec, preset=None, tables=[base], cpus_per_trial=1, quiet=True)
+        with watch or contextlib.nullcontext():
+            summary = run_sweep(root / "sweep", spec, preset=None, tables=[base], cpus_per_trial=1, quiet=True)
         wall = time.perf_counter() - t0
         folder = SweepFolder(summary["sweep_dir"])
         records = [folder.read_record(n) for n in summary["trials"]]
-        ray_start = (summary["ray"] or {}).get("start_seconds") or 0.0
-    cpu = sum(r.get("cpu_seconds") or 0.0 for r in records)
-    ideal = cpu / cores
-    phase = summary["seconds"] - ray_start          # the trials' phase: Ray started, until the last ended
-    ok = sum(r["status"] == "ok" for r in records)
-    print(f"{args.trials} trials ({ok} ok), {args.images} images x {args.epochs} epoch(s), {cores} cores, "
-          f"load average {os.getloadavg()[0]:.1f}")
-    if seq is not None:
-        print(f"one after another (every core each): {seq:7.1f} s")
-    print(f"sweep on Ray, 1 core per trial:     {wall:7.1f} s   (Ray start-up {ray_start:.1f} s)")
-    if seq is not None:
-        print(f"speed-up of the sweep:              {seq / wall:7.2f}x")
-    print(f"ideal (trials' CPU time {cpu:.1f} s / {cores} cores): {ideal:.1f} s; the trials' phase took "
-          f"{phase:.1f} s = {phase / ideal if ideal else float('nan'):.2f}x the ideal")
+    figures = timeline([r for r in records if r["status"] == "ok"], summary["ray"], cores, watch)
+    figures["ok"] = sum(r["status"] == "ok" for r in records)
+    print_figures(args, cores, summary, figures, wall, seq)
     return 0
 
 

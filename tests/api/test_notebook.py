@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 
@@ -33,11 +36,18 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
     from nbclient import NotebookClient
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
+    ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")     # the sweep's Ray: short socket paths
+    monkeypatch.setenv("RAY_TMPDIR", ray_tmp)
+    monkeypatch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(16))   # else Ray writes ~/.ray/auth_token
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
     work = tmp_path / "work"
     work.mkdir()
     client = NotebookClient(nb, kernel_name=_kernel(tmp_path, monkeypatch), timeout=600,
                             resources={"metadata": {"path": str(work)}})
-    client.execute()   # any cell that raises (but the one tagged raises-exception) fails the test
+    try:
+        client.execute()   # any cell that raises (but the one tagged raises-exception) fails the test
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
 
     outputs = {i: c.get("outputs", []) for i, c in enumerate(nb.cells) if c.cell_type == "code"}
     kinds = [set(k for o in outs for k in o.get("data", {})) for outs in outputs.values()]
@@ -46,6 +56,12 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
     assert "runs/quickstart" in summary["data"]["text/html"]
     assert sum("image/png" in k for k in kinds) >= 3                # the figures show inline
     assert (work / "runs" / "quickstart" / "report.html").is_file()
+    # la.sweep: the table shows as a DataFrame, every trial ok, and the sweep report is written
+    table = next(o["data"]["text/html"] for outs in outputs.values() for o in outs
+                 if "latent_dim=8" in o.get("data", {}).get("text/html", ""))
+    assert "latent_dim=2" in table and table.count(">ok<") == 2
+    assert (work / "runs" / "quickstart-sweep" / "sweep.html").is_file()
+    assert (work / "runs" / "quickstart-sweep" / "trials" / "latent_dim=8" / "report.html").is_file()
     # the mistake at the end: one line, not a page of traceback
     errors = [o for outs in outputs.values() for o in outs if o.get("output_type") == "error"]
     assert len(errors) == 1 and errors[0]["ename"] == "UserError"

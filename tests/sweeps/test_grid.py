@@ -184,3 +184,19 @@ def test_a_search_needs_its_trial_count_and_a_known_searcher(tmp_path):
     how = _search("optuna", {"model.latent_dim": [2, 4], "train.seed": [0, 1]}, {}, 3)
     assert how["keys"] == ("model.latent_dim", "train.seed") and how["tune"]["num_samples"] == 3
     assert sorted(how["param_space"]["model.latent_dim"].categories) == [2, 4]
+
+
+def test_sweep_reads_a_config_s_sweep_section_and_run_refuses_it_pointing_at_sweep(tmp_path, capsys):
+    """`sweep --config` takes its grid from [sweep.grid] (here one point, refused before Ray:
+    the proof it was read); `run --config` on the same file says to use `sweep`, in one line."""
+    from latentatlas.cli import main
+
+    path = tmp_path / "sweep.toml"
+    path.write_text('[sweep]\nseeds = 1\n[sweep.grid]\n"model.latent_dim" = [4]\n[train]\nepochs = 1\n')
+    assert main(["sweep", "--config", str(path), "--out", str(tmp_path / "sw")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the grid has one point (model.latent_dim=4)" in err[0]
+    assert main(["run", "--config", str(path), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"use `latentatlas sweep --config {path}`" in err[0], err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "sw").exists()

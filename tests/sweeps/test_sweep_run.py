@@ -16,21 +16,12 @@ from pathlib import Path
 
 import pytest
 from cache_helpers import session_cache_dir
+from sweep_helpers import TINY
 
 pytest.importorskip("ray.tune")
 
 from latentatlas.sweeps import SWEEP_REPORT, SweepFolder, run_sweep, sweep_spec  # noqa: E402
 
-TINY = {
-    "data": {"name": "mnist-sample", "test_fraction": 0.05},
-    "model": {"name": "vae"},
-    "train": {"epochs": 1, "max_train_images": 300, "progress_images": 16, "progress_every": 0},
-    "analysis": {"projections": ["pca:2"], "probes": ["logreg"], "clusterers": ["kmeans"], "raw_baseline": False,
-                 "interactive": False, "n_init": 1, "quality_max_samples": 200, "projection_max_samples": 1000,
-                 "cluster_split": "test"},
-    "generate": {"samplers": ["gaussian"], "judge": False, "tour": False, "traverse": False, "n_per_class": 2,
-                 "steps": 2, "manifold_n": 2},
-}
 GRID = {"model.latent_dim": [2, 3, 0, 10**9]}
 
 
@@ -98,6 +89,7 @@ def test_each_trial_is_an_ordinary_run_folder_with_its_own_report(sweep):
     assert config["train"]["threads"] == 1 and config["analysis"]["n_jobs"] == 1    # its share of the cores
     record = SweepFolder(sweep["out"]).read_record(run.path.name)
     assert record["node"] and record["seconds"] > 0 and record["pid"] != os.getpid()   # ran in a Ray worker
+    assert abs(record["ended_at"] - record["started_at"] - record["seconds"]) < 1.0     # its place in time
 
 
 def test_the_same_sweep_again_through_la_sweep_reuses_every_trial_and_returns_a_dataframe(sweep):
@@ -130,6 +122,9 @@ def test_sweep_json_holds_the_grid_and_every_trial(sweep):
     data = json.loads((sweep["out"] / "sweep.json").read_text())
     assert data["grid"] == GRID and data["seeds"] == 1
     assert len(data["trials"]) == 4 and data["ray"]["cpus"] >= 1 and data["ray"]["nodes"] == 1
+    assert data["ray"]["ready_at"] < min(SweepFolder(sweep["out"]).read_record(n)["started_at"]
+                                         for n in ("latent_dim=2", "latent_dim=3"))
+    assert data["ray"]["start_seconds"] > 0 and data["ray"]["stop_seconds"] >= 0
 
 
 def test_the_table_has_every_figure_and_the_failures(sweep):

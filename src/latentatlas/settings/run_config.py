@@ -60,6 +60,9 @@ class RunConfig:
             raise UserError(f"{source}: expected a table of sections ({', '.join(SECTIONS)}, study)")
         allowed = SECTIONS + ("study",)
         for key in raw:
+            if key == "sweep":           # a sweep's file: many runs, not one
+                raise UserError(f"{source}: a [sweep] section is for many runs: use `latentatlas sweep "
+                                f"--config {source}` (or remove [sweep] to train one run)")
             if key not in allowed:
                 raise UserError(f"{source}: unknown section {key!r}; the sections are {', '.join(allowed)}")
         kwargs = {section: build_dataclass(sec_cls, raw[section], section, source)

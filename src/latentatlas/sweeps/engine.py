@@ -122,7 +122,8 @@ def _import_ray():
 def ray_session(address: str | None = None, quiet: bool = False):
     """Ray connected for the block: a Ray already started in this process (a notebook), the
     cluster at `address` / RAY_ADDRESS, or a local one on every usable core. Yields
-    {"address", "cpus", "gpus", "nodes"}; shuts down only what it started."""
+    {"address", "cpus", "gpus", "nodes", "start_seconds", "ready_at"} (epoch seconds), with
+    "stop_seconds" added on leaving; shuts down only what it started."""
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
         check_reachable(address)
@@ -143,16 +144,22 @@ def ray_session(address: str | None = None, quiet: bool = False):
         else:
             from ..runtime import usable_cores
 
+            # Tune's trial actors carry a runtime env of their own, so the workers Ray prestarts for
+            # the driver are never theirs: they would only take the cores while the trials' start
+            os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
             ray.init(num_cpus=usable_cores(), **kwargs)
+    info: dict = {"address": address or "local"}
     try:
         res = ray.cluster_resources()
-        info = {"address": address or "local", "cpus": float(res.get("CPU", 0)), "gpus": float(res.get("GPU", 0)),
-                "nodes": len([n for n in ray.nodes() if n.get("Alive")]),
-                "start_seconds": round(time.perf_counter() - t0, 3)}
+        info.update(cpus=float(res.get("CPU", 0)), gpus=float(res.get("GPU", 0)),
+                    nodes=len([n for n in ray.nodes() if n.get("Alive")]),
+                    start_seconds=round(time.perf_counter() - t0, 3), ready_at=time.time())
         yield info
     finally:
         if started:
+            t1 = time.perf_counter()
             ray.shutdown()
+            info["stop_seconds"] = round(time.perf_counter() - t1, 3)
 
 
 def check_resources(info: dict, cpus: float, gpus: float) -> None:

@@ -39,10 +39,13 @@ def _node() -> str | None:
 
 
 def record_of(spec: dict, status: str, seconds: float, error: str | None = None, node=None,
-              cpu_seconds: float | None = None) -> dict:
+              cpu_seconds: float | None = None, started_at: float | None = None) -> dict:
+    """A trial's record; started_at / ended_at are the epoch seconds (time.time) of its start and end,
+    which place it on the sweep's timeline (benchmarks/bench_sweep.py: idle cores, start-up)."""
     return {"name": spec["name"], "settings": spec["settings"], "config_hash": spec["config_hash"],
             "status": status, "error": error, "seconds": round(seconds, 3),
             "cpu_seconds": None if cpu_seconds is None else round(cpu_seconds, 3), "node": node, "pid": os.getpid(),
+            "started_at": started_at, "ended_at": time.time(),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
@@ -52,7 +55,7 @@ def execute(spec: dict, sweep_dir) -> dict:
     from ..settings import RunConfig
 
     folder = SweepFolder(sweep_dir)
-    t0, c0 = time.perf_counter(), time.process_time()     # process_time: every thread of this worker
+    t0, c0, started = time.perf_counter(), time.process_time(), time.time()   # process_time: every thread
     status, error = "ok", None
     try:
         if spec.get("error"):
@@ -64,7 +67,7 @@ def execute(spec: dict, sweep_dir) -> dict:
         raise
     except BaseException as exc:           # noqa: BLE001 - every failure is the trial's record
         status, error = "failed", one_line(exc)
-    record = record_of(spec, status, time.perf_counter() - t0, error, _node(), time.process_time() - c0)
+    record = record_of(spec, status, time.perf_counter() - t0, error, _node(), time.process_time() - c0, started)
     folder.write_record(spec["name"], record)
     return record
 
