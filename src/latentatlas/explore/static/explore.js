@@ -14,7 +14,7 @@ const $ = (id) => document.getElementById(id);
 // Everything the page knows; exposed as window.explore so that tests (and curious users) can read it.
 const explore = { ready: false, meta: null, points: null, view: null, colour: "class", mode: "explore",
                   selected: null, walkA: null, lastDecode: null, lastWalk: null, lastSelection: null,
-                  errors: [] };
+                  selectionIndices: null, categories: {}, errors: [] };
 window.explore = explore;
 
 function status(text, isError) {
@@ -59,7 +59,7 @@ async function apiPoints(path) {
   const length = view.getUint32(4, true), base = 8 + length;
   const head = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 8, length)));
   const kinds = { float32: Float32Array, int32: Int32Array, uint32: Uint32Array, uint16: Uint16Array, uint8: Uint8Array };
-  const out = { view: head.view, n: head.n };
+  const out = { view: head.view, n: head.n, categories: head.categories || null };
   for (const [name, [dtype, offset, count]] of Object.entries(head.columns)) {
     out[name] = new kinds[dtype](buf, base + offset, count);
   }
@@ -74,6 +74,10 @@ function groupsFor(colour) {
     const k = colour === "class" ? names.length : key.reduce((m, v) => Math.max(m, v), -1) + 1;  // no spread: 1M args overflow
     const title = (g) => colour === "class" ? names[g] : `cluster ${g}`;
     return { key, groups: Array.from({ length: k }, (_, g) => ({ name: title(g), color: PALETTE[g % PALETTE.length] })) };
+  }
+  const cats = explore.categories[colour];
+  if (cats) {  // a categorical field (a CSV column of words): its codes index the names
+    return { key: p[colour], groups: cats.map((name, g) => ({ name, color: name === "(blank)" ? "#dddddd" : PALETTE[g % PALETTE.length] })) };
   }
   if (colour === "probe_error") {
     return { key: p.probe_error, groups: [{ name: "probe correct", color: "#bbbbbb" }, { name: "probe wrong", color: "#d62728" }] };
@@ -94,25 +98,40 @@ function continuousMarker(colour) {
            ...(cyclic ? { cmin: 0, cmax: 1 } : {}), colorbar: { title: { text: c.title }, thickness: 12 } };
 }
 
+// A selection keeps every other point on the map, greyed (plotly's selectedpoints / unselected).
+const UNSELECTED = { marker: { color: "#cfcfcf", opacity: 0.35 } };
+
+function selectionMask() {  // by point index: 1 where selected; null when nothing is
+  const sel = explore.selectionIndices;
+  if (!sel) return null;
+  const mask = new Uint8Array(explore.meta.n_points);
+  for (const i of sel) mask[i] = 1;
+  return mask;
+}
+
 function buildTraces() {
-  const p = explore.points, grouping = groupsFor(explore.colour);
+  const p = explore.points, grouping = groupsFor(explore.colour), mask = selectionMask();
   const trace = (x, y, index, extra) => ({ type: "scattergl", mode: "markers", x, y, customdata: index,
-                                           hoverinfo: "none", meta: "points", ...extra });
+                                           hoverinfo: "none", meta: "points", unselected: UNSELECTED, ...extra });
   if (!grouping) {
-    return [trace(p.x, p.y, p.index, { name: explore.colour, showlegend: false, marker: continuousMarker(explore.colour) })];
+    const picked = mask ? Array.from(p.index).flatMap((i, row) => (mask[i] ? [row] : [])) : null;
+    return [trace(p.x, p.y, p.index, { name: explore.colour, showlegend: false, marker: continuousMarker(explore.colour),
+                                       selectedpoints: picked })];
   }
   // One trace per group, filled as typed arrays in two passes (count, then copy): a million points
   // in tens of milliseconds, where Array.filter/map of closures took seconds.
   const { key, groups } = grouping, counts = new Int32Array(groups.length);
   for (let i = 0; i < p.n; i++) counts[key[i]]++;
   const cols = groups.map((_, g) => ({ x: new Float32Array(counts[g]), y: new Float32Array(counts[g]),
-                                       index: new Int32Array(counts[g]), k: 0 }));
+                                       index: new Int32Array(counts[g]), k: 0, picked: mask ? [] : null }));
   for (let i = 0; i < p.n; i++) {
     const c = cols[key[i]], k = c.k++;
     c.x[k] = p.x[i]; c.y[k] = p.y[i]; c.index[k] = p.index[i];
+    if (mask && mask[p.index[i]]) c.picked.push(k);
   }
   return groups.map((g, j) => trace(cols[j].x, cols[j].y, cols[j].index, {
-    name: g.name, marker: { size: 4, color: g.color, opacity: 0.75 } })).filter((t) => t.x.length > 0);
+    name: g.name, marker: { size: 4, color: g.color, opacity: 0.75 }, selectedpoints: cols[j].picked }))
+    .filter((t) => t.x.length > 0);
 }
 
 function highlightTrace() {
@@ -151,6 +170,7 @@ async function loadView(name) {
   explore.lastDecode = null;
   const t0 = performance.now();
   explore.points = await apiPoints(`api/points?view=${encodeURIComponent(name)}`);
+  await ensureColour(explore.colour);
   const t1 = performance.now();
   const rowOf = new Int32Array(explore.meta.n_points).fill(-1), idx = explore.points.index;
   for (let row = 0; row < idx.length; row++) rowOf[idx[row]] = row;
@@ -159,6 +179,27 @@ async function loadView(name) {
   // where the time of a view goes (benchmarks/bench_explore_scale.py prints it), in ms
   explore.timings = { since_page_start: Math.round(t0), points: Math.round(t1 - t0), draw: Math.round(performance.now() - t1) };
   status(`${explore.points.n.toLocaleString()} points`);
+}
+
+// A field (fields.py: reconstruction error, KL, a latent dimension, a CSV column) travels only
+// when chosen: one packed column for the points of this view, in their order.
+async function ensureColour(name) {
+  const c = explore.meta.colourings.find((m) => m.name === name);
+  if (!c || !c.field || explore.points[name]) return;
+  if (c.lazy) status(`computing ${c.title} (once per run)...`);
+  const col = await apiPoints(`api/field?view=${encodeURIComponent(explore.view)}&name=${encodeURIComponent(name)}`);
+  explore.points[name] = col[name];
+  explore.categories[name] = col.categories;
+}
+
+async function setColour(name) {
+  try {
+    explore.colour = name;
+    await ensureColour(name);
+    await drawMap();
+    status(`coloured by ${$("colour").selectedOptions[0]?.text || name}`);
+    changed();
+  } catch (e) { status(e.message, true); }
 }
 
 // ------------------------------------------------------------------ hover: the image under the mouse
@@ -221,6 +262,7 @@ async function decodeAt(x, y) {
     const gd = $("map");  // mark the place on the map (the highlight ring, with no point index)
     Plotly.restyle(gd, { x: [[x]], y: [[y]], customdata: [[null]] }, [gd.data.length - 1]);
     status("decoded");
+    changed();
   } catch (e) { status(e.message, true); }
 }
 
@@ -246,6 +288,7 @@ async function showPoint(i) {
     buildSliders();
     $("point-panel").hidden = false;
     highlight([i]);
+    changed();
   } catch (e) { status(e.message, true); }
 }
 
@@ -331,13 +374,14 @@ function pickWalkEnd(i) {
 async function walk(body, title) {
   try {
     const r = await apiJson("api/walk", body);
-    explore.lastWalk = r;
+    explore.lastWalk = { ...r, body };
     $("walk-title").textContent = title;
     $("walk-strip").src = r.strip;
     $("walk-gif").href = r.gif;
     $("walk-rule").textContent = `rule: ${r.rule}`;
     reveal("walk-panel");
     status(`walk of ${r.steps} steps`);
+    changed();
   } catch (e) { status(e.message, true); }
 }
 
@@ -346,9 +390,15 @@ async function onSelected(ev) {
   if (!ev || !ev.points) return;
   const indices = [...new Set(ev.points.filter((p) => p.data.meta === "points").map((p) => p.customdata))];
   if (!indices.length) return;
-  explore.selectionIndices = indices.sort((a, b) => a - b);
   explore.selectionRange = ev.range || null;  // the box in data coordinates
   explore.selectionLasso = ev.lassoPoints || null;  // the lasso's polygon in data coordinates
+  await selectIndices(indices.sort((a, b) => a - b), false);  // plotly has greyed the others already
+}
+
+// The selection's class counts, mean image and decoded mean code; the other points stay, greyed.
+async function selectIndices(indices, redraw) {
+  explore.selectionIndices = indices;
+  if (redraw) await drawMap();
   try {
     const r = await apiJson("api/select", { indices: explore.selectionIndices });
     explore.lastSelection = r;
@@ -362,7 +412,18 @@ async function onSelected(ev) {
       return tr;
     }));
     reveal("select-panel");
+    changed();
   } catch (e) { status(e.message, true); }
+}
+
+async function clearSelection() {
+  explore.selectionIndices = explore.lastSelection = explore.selectionRange = explore.selectionLasso = null;
+  $("select-panel").hidden = true;
+  // plotly keeps a drawn box or lasso (layout.selections) and would select by it again; its
+  // clearing marks every point selected, so the traces are drawn afresh after it
+  if (($("map").layout.selections || []).length) await Plotly.relayout($("map"), { selections: [] });
+  await drawMap();
+  changed();
 }
 
 async function downloadCsv() {
@@ -413,16 +474,21 @@ async function start() {
   $("view").replaceChildren(...m.views.map((v) => new Option(`${v.title} (${v.n_points.toLocaleString()})`, v.name)));
   $("colour").replaceChildren(...m.colourings.filter((c) => c.available).map((c) => new Option(c.title, c.name)));
   if (!m.views.length) return status("this run has no 2-D view", true);
-  await loadView(m.views[0].name);
+  const saved = readState();  // share.js: a state in the URL's hash (view, colour, zoom, selection, decodes)
+  if (saved && m.colourings.some((c) => c.name === saved.c && c.available)) explore.colour = $("colour").value = saved.c;
+  await loadView(m.views.some((v) => v.name === saved?.v) ? saved.v : m.views[0].name);
+  $("view").value = explore.view;
   const gd = $("map");
   gd.on("plotly_hover", onHover);
   gd.on("plotly_unhover", () => { $("tooltip").hidden = true; });
   gd.on("plotly_click", onPointClick);
   gd.on("plotly_relayout", onRelayout);
   gd.on("plotly_selected", onSelected);
+  gd.on("plotly_deselect", clearSelection);
   gd.addEventListener("click", onMapClick);
-  $("view").addEventListener("change", (e) => loadView(e.target.value));
-  $("colour").addEventListener("change", (e) => { explore.colour = e.target.value; drawMap(); });
+  installSprites(gd);  // sprites.js: thumbnails in place of dots when zoomed in
+  $("view").addEventListener("change", (e) => loadView(e.target.value).then(changed));
+  $("colour").addEventListener("change", (e) => setColour(e.target.value));
   for (const r of document.querySelectorAll("input[name=mode]")) {
     r.addEventListener("change", (e) => {
       explore.mode = e.target.value;
@@ -432,10 +498,13 @@ async function start() {
   }
   $("search").addEventListener("keydown", (e) => { if (e.key === "Enter") search(e.target.value); });
   $("select-csv").addEventListener("click", downloadCsv);
+  $("select-clear").addEventListener("click", clearSelection);
   $("slider-reset").addEventListener("click", () => {
     for (const input of $("sliders").querySelectorAll("input")) input.value = 0;
     if (explore.selected) sliderChanged();
   });
+  if (saved) await restoreState(saved);
+  gd.on("plotly_relayout", changed);  // a zoom or pan: the link follows
   explore.ready = true;
 }
 
