@@ -706,7 +706,7 @@ def test_cli_warns_when_listening_beyond_loopback(monkeypatch, capsys, tmp_path)
     import latentatlas.explore.state as state_mod
 
     seen = {}
-    monkeypatch.setattr(state_mod.ExploreState, "load", classmethod(lambda cls, run, views, threads, device=None: "state"))
+    monkeypatch.setattr(state_mod.ExploreState, "load", classmethod(lambda cls, run, views, threads, device=None, columns=None: "state"))
     monkeypatch.setattr(server_mod, "serve", lambda state, host, port, policy, open_browser: seen.update(
         host=host, port=port, hosts=policy.allowed_hosts, browser=open_browser))
     assert cli_main(["explore", str(tmp_path), "--host", "0.0.0.0", "--allow-host", "box.lan", "--port", "0",
