@@ -483,6 +483,14 @@ def test_colour_by_a_field_and_a_selection_keeps_the_rest_greyed(page, server, t
     np.testing.assert_allclose(drawn, state.fields.column("recon_error")[0][np.asarray(p["index"])], rtol=1e-6)
     page.select_option("#colour", "z3")
     page.wait_for_function("window.explore.colour === 'z3' && window.explore.points.z3 !== undefined")
+    row, sx, sy = isolated_point(page)                 # the tooltip names the field's value
+    page.mouse.move(sx - 30, sy)
+    page.mouse.move(sx, sy, steps=4)
+    page.wait_for_function(f"document.getElementById('tooltip-image').src.includes('api/image/{p['index'][row]}?')")
+    import re
+
+    shown = re.search(r"latent z3 (\S+)$", page.text_content("#tooltip-text"))
+    assert shown and float(shown.group(1)) == pytest.approx(state.codes[p["index"][row], 3], rel=5e-3, abs=1e-3)
     n = drag_box(page, (0.3, 0.3), (0.6, 0.6))
     assert 0 < n < state.n
     # every point still drawn; the selected ones picked, the others in plotly's greyed style

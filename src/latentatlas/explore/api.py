@@ -150,19 +150,25 @@ def meta(state: ExploreState, limits: Limits) -> dict:
 
 def points(state: ExploreState, view_name) -> bytes:
     """Every point of one view as packed typed arrays (packing.py): x, y (float32), index (int32),
-    label, cluster, probe_pred (uint16), probe_error (uint8), variance and factor_<name> (float32)."""
+    label, cluster, probe_pred (uint8, or uint16 past 255 classes), probe_error (uint8), variance
+    and factor_<name> (float32)."""
     view = as_view(state, view_name)
     idx = view.index
     label, pred = state.labels[idx], state.colourings["probe_pred"][idx]
     cols = {"x": view.xy[:, 0].astype(np.float32), "y": view.xy[:, 1].astype(np.float32),
-            "index": idx.astype(np.int32), "label": label.astype(np.uint16),
-            "cluster": state.colourings["cluster"][idx].astype(np.uint16), "probe_pred": pred.astype(np.uint16),
+            "index": idx.astype(np.int32), "label": _category(label),
+            "cluster": _category(state.colourings["cluster"][idx]), "probe_pred": _category(pred),
             "probe_error": (pred != label).astype(np.uint8)}
     if "variance" in state.colourings:
         cols["variance"] = state.colourings["variance"][idx].astype(np.float32)
     for name in state.factors:
         cols[f"factor_{name}"] = state.colourings[f"factor_{name}"][idx].astype(np.float32)
     return pack(cols, view=view.name, n=len(idx))
+
+
+def _category(codes: np.ndarray) -> np.ndarray:
+    """Category codes in the fewest bytes: a million class labels are 1 MB as uint8, not 2."""
+    return codes.astype(np.uint8 if len(codes) == 0 or int(codes.max()) < 256 else np.uint16)
 
 
 def field(state: ExploreState, view_name, name) -> bytes:

@@ -211,11 +211,19 @@ function onHover(ev) {
   const p = explore.points, row = explore.rowOf.get(i);
   const factors = explore.meta.colourings.filter((c) => c.name.startsWith("factor_"))
     .map((c) => ` ${c.title} ${p[c.name][row].toFixed(2)}`).join("");
-  $("tooltip-text").textContent = `#${i} ${explore.meta.class_names[p.label[row]]}${factors}`;
+  $("tooltip-text").textContent = `#${i} ${explore.meta.class_names[p.label[row]]}${factors}${fieldWords(row)}`;
   const e = ev.event || {};
   tip.style.left = `${(e.clientX || 0) + 14}px`;
   tip.style.top = `${(e.clientY || 0) + 14}px`;
   tip.hidden = false;
+}
+
+function fieldWords(row) {  // the value of the field the map is coloured by (a CSV column, an error...)
+  const c = explore.meta.colourings.find((m) => m.name === explore.colour);
+  const v = c && c.field ? explore.points[c.name]?.[row] : undefined;
+  if (v === undefined) return "";
+  const cats = explore.categories[c.name];
+  return ` ${c.title} ${cats ? cats[v] : Number.isNaN(v) ? "(blank)" : v.toPrecision(3)}`;
 }
 
 // ------------------------------------------------------------------ clicks: a point, or empty space
