@@ -145,12 +145,21 @@ async function drawMap() {
     margin: { l: 40, r: 10, t: 30, b: 30 }, dragmode: dragmodeFor(explore.mode), hovermode: "closest",
     title: { text: `${view.title} of ${explore.meta.n_points.toLocaleString()} points (${view.n_points.toLocaleString()} mapped)`,
              font: { size: 13 } },
-    xaxis: { zeroline: false }, yaxis: { zeroline: false }, legend: { itemsizing: "constant" },
-    newshape: { line: { color: "#000", width: 2 } }, uirevision: explore.view,
+    xaxis: { zeroline: false, ...keptRange("xaxis") }, yaxis: { zeroline: false, ...keptRange("yaxis") },
+    legend: { itemsizing: "constant" }, newshape: { line: { color: "#000", width: 2 } }, uirevision: explore.view,
   };
   const config = { scrollZoom: true, displaylogo: false, responsive: true,
                    modeBarButtonsToRemove: ["toImage"] };
   await Plotly.react($("map"), [...buildTraces(), highlightTrace()], layout, config);
+  explore.drawnView = explore.view;
+}
+
+// A zoom set by code (a restored link, a search) survives a redraw of the same view; plotly's
+// uirevision keeps only the zooms made with the mouse. A new view starts from its whole extent.
+function keptRange(axis) {
+  const full = $("map")._fullLayout;
+  if (explore.drawnView !== explore.view || !full || !full[axis] || full[axis].autorange) return {};
+  return { range: full[axis].range.slice() };
 }
 
 function dragmodeFor(mode) {
