@@ -20,6 +20,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 SHOTS = Path("/tmp/explore-shots")
+# how many points of the map plotly counts as selected (its selectedpoints, over every trace)
+PICKED = "document.getElementById('map').data.filter(t => t.meta === 'points').reduce((s, t) => s + (t.selectedpoints || []).length, 0)"
 
 
 @pytest.fixture(scope="module")
@@ -347,6 +349,9 @@ def test_box_selection_exports_the_right_indices(page, server, tmp_path):
     got = sorted(int(r.split(",")[0]) for r in rows[1:])
     assert got == expect
     assert page.evaluate("window.explore.lastSelection.n") == len(got)
+    # the other points stay on the map, greyed; the selected ones are plotly's selectedpoints
+    assert page.evaluate(PICKED) == len(got) and page.evaluate("window.explore.mapPointCount()") == len(x)
+    assert page.evaluate("document.getElementById('map')._fullData[0].unselected.marker.color") == "#cfcfcf"
     shot(page, tmp_path, "06-select")
     assert page.errors == []
 
@@ -470,17 +475,16 @@ def drag_box(page, a, b):
     return page.evaluate("window.explore.lastSelection.n")
 
 
-PICKED = "document.getElementById('map').data.filter(t => t.meta === 'points').reduce((s, t) => s + (t.selectedpoints || []).length, 0)"
-
 
 def test_colour_by_a_field_and_a_selection_keeps_the_rest_greyed(page, server, tmp_path):
     _, state = server
-    page.select_option("#colour", "recon_error")
-    page.wait_for_function(f"window.explore.colour === 'recon_error' && window.explore.mapPointCount() === {state.n} "
+    page.select_option("#colour", "kl")             # (reconstruction error's values: the API's tests)
+    page.wait_for_function(f"window.explore.colour === 'kl' && window.explore.mapPointCount() === {state.n} "
                            f"&& document.getElementById('map')._fullData[0].marker.color.length === {state.n}")
     p = points(page)
     drawn = np.asarray(page.evaluate("Array.from(document.getElementById('map').data[0].marker.color)"))
-    np.testing.assert_allclose(drawn, state.fields.column("recon_error")[0][np.asarray(p["index"])], rtol=1e-6)
+    mu, lv = state.codes[np.asarray(p["index"])], state.logvar[np.asarray(p["index"])]
+    np.testing.assert_allclose(drawn, -0.5 * (1 + lv - mu ** 2 - np.exp(lv)).sum(axis=1), rtol=1e-4, atol=1e-5)
     page.select_option("#colour", "z3")
     page.wait_for_function("window.explore.colour === 'z3' && window.explore.points.z3 !== undefined")
     row, sx, sy = isolated_point(page)                 # the tooltip names the field's value
@@ -491,9 +495,11 @@ def test_colour_by_a_field_and_a_selection_keeps_the_rest_greyed(page, server, t
 
     shown = re.search(r"latent z3 (\S+)$", page.text_content("#tooltip-text"))
     assert shown and float(shown.group(1)) == pytest.approx(state.codes[p["index"][row], 3], rel=5e-3, abs=1e-3)
-    n = drag_box(page, (0.3, 0.3), (0.6, 0.6))
-    assert 0 < n < state.n
-    # every point still drawn; the selected ones picked, the others in plotly's greyed style
+    picked = sorted(np.random.default_rng(1).choice(state.n, 500, replace=False).tolist())
+    n = len(picked)          # as a restored link selects (a box drawn by the mouse: the box test)
+    page.evaluate("(ix) => selectIndices(ix, true)", picked)
+    page.wait_for_selector("#select-panel:not([hidden])", timeout=15_000)
+    # every point still drawn; the selected ones picked, the others in the greyed style
     page.wait_for_function(f"{PICKED} === {n}")
     assert page.evaluate("window.explore.mapPointCount()") == state.n
     assert page.evaluate("document.getElementById('map')._fullData[0].unselected.marker") == {
@@ -544,11 +550,10 @@ def test_the_link_restores_view_colour_zoom_selection_and_decode(page, browser, 
     page.wait_for_function("window.explore.points.view === 'lda'")
     page.select_option("#colour", "cluster")
     page.wait_for_function("window.explore.colour === 'cluster'")
-    n = drag_box(page, (0.25, 0.25), (0.7, 0.7))
-    page.check("input[value=explore]")
-    sx, sy = empty_spot(page, state)
-    page.mouse.move(sx, sy)
-    page.mouse.click(sx, sy)
+    picked = sorted(np.random.default_rng(0).choice(state.n, 300, replace=False).tolist())
+    n = len(picked)       # (the mouse's box and lasso are tested above; here what the link keeps of them)
+    page.evaluate("(ix) => selectIndices(ix, true)", picked)
+    page.evaluate("decodeAt(0.123, -0.25)")
     page.wait_for_selector("#decode-panel:not([hidden])", timeout=10_000)
     page.evaluate("Plotly.relayout('map', {'xaxis.range': [-1.5, 2.5], 'yaxis.range': [-2, 1]})")
     page.wait_for_function("readState() && JSON.stringify(readState().x) === '[-1.5,2.5]' && readState().s && "
@@ -564,7 +569,7 @@ def test_the_link_restores_view_colour_zoom_selection_and_decode(page, browser, 
                 select: document.getElementById('view').value}; }""")
     assert (got["view"], got["select"], got["colour"]) == ("lda", "lda", "cluster")
     np.testing.assert_allclose(got["x"] + got["y"], [-1.5, 2.5, -2, 1])
-    assert got["sel"] == before["sel"] and len(got["sel"]) == n
+    assert got["sel"] == before["sel"] == picked
     assert (got["dec"]["x"], got["dec"]["y"], got["dec"]["code"]) == (before["dec"]["x"], before["dec"]["y"],
                                                                      before["dec"]["code"])
     again.wait_for_function(f"{PICKED} === {n}")
