@@ -576,3 +576,28 @@ def test_the_link_restores_view_colour_zoom_selection_and_decode(page, browser, 
     shot(again, tmp_path, "10-restored")
     assert again.errors == [] and page.errors == []
     again.context.close()
+
+
+def test_colour_by_the_users_csv_columns(browser, server, tmp_path, monkeypatch):
+    from latentatlas.explore.columns import read_columns
+    from latentatlas.explore.fields import Fields
+
+    _, state = server
+    csv = tmp_path / "mine.csv"                       # a few rows named by index: every other point is blank
+    csv.write_text("index,score,batch\n" + "".join(f"{i},{i / 7:.3f},{'ab'[i % 2]}\n" for i in range(0, 300, 3)))
+    monkeypatch.setattr(state, "fields", Fields(state, read_columns(csv, state.n)))
+    page = next(open_page(browser, server[0], tmp_path))
+    page.select_option("#colour", "col_batch")        # words: one trace per category, "(blank)" included
+    page.wait_for_function(f"window.explore.colour === 'col_batch' && window.explore.mapPointCount() === {state.n}")
+    names = page.evaluate("document.getElementById('map').data.filter(t => t.meta === 'points').map(t => [t.name, t.x.length])")
+    assert dict(names) == {"a": 50, "b": 50, "(blank)": state.n - 100}
+    page.select_option("#colour", "col_score")        # numbers: a colour scale; the blank ones light grey
+    page.wait_for_function(f"window.explore.colour === 'col_score' && window.explore.mapPointCount() === {state.n}")
+    traces = page.evaluate("document.getElementById('map')._fullData.filter(t => t.meta === 'points').map(t => "
+                           "[t.name, t.x.length, Array.isArray(t.marker.color) || ArrayBuffer.isView(t.marker.color) ? "
+                           "Array.from(t.marker.color) : t.marker.color])")
+    assert [t[:2] for t in traces] == [["col_score", 100], ["(blank)", state.n - 100]] and traces[1][2] == "#dddddd"
+    assert sorted(traces[0][2]) == pytest.approx(sorted(i / 7 for i in range(0, 300, 3)), abs=1e-3)
+    shot(page, tmp_path, "11-csv-columns")
+    assert page.errors == []
+    page.context.close()

@@ -91,9 +91,9 @@ function groupsFor(colour) {
 const HUE_SCALE = [[0, "#ff0000"], [1 / 6, "#ffff00"], [2 / 6, "#00ff00"], [3 / 6, "#00ffff"],
                    [4 / 6, "#0000ff"], [5 / 6, "#ff00ff"], [1, "#ff0000"]];
 
-function continuousMarker(colour) {
+function continuousMarker(colour, values = explore.points[colour]) {
   const c = explore.meta.colourings.find((m) => m.name === colour) || { title: colour, kind: "continuous" };
-  const values = explore.points[colour], cyclic = c.kind === "cyclic";
+  const cyclic = c.kind === "cyclic";
   return { size: 4, color: values, colorscale: cyclic ? HUE_SCALE : "Viridis", showscale: true,
            ...(cyclic ? { cmin: 0, cmax: 1 } : {}), colorbar: { title: { text: c.title }, thickness: 12 } };
 }
@@ -102,11 +102,7 @@ function buildTraces() {
   const p = explore.points, grouping = groupsFor(explore.colour), mask = selectionMask();
   const trace = (x, y, index, extra) => ({ type: "scattergl", mode: "markers", x, y, customdata: index,
                                            hoverinfo: "none", meta: "points", unselected: UNSELECTED, ...extra });
-  if (!grouping) {
-    const picked = mask ? Array.from(p.index).flatMap((i, row) => (mask[i] ? [row] : [])) : null;
-    return [trace(p.x, p.y, p.index, { name: explore.colour, showlegend: false, marker: continuousMarker(explore.colour),
-                                       selectedpoints: picked })];
-  }
+  if (!grouping) return continuousTraces(trace, mask);
   // One trace per group, filled as typed arrays in two passes (count, then copy): a million points
   // in tens of milliseconds, where Array.filter/map of closures took seconds.
   const { key, groups } = grouping, counts = new Int32Array(groups.length);
@@ -121,6 +117,20 @@ function buildTraces() {
   return groups.map((g, j) => trace(cols[j].x, cols[j].y, cols[j].index, {
     name: g.name, marker: { size: 4, color: g.color, opacity: 0.75 }, selectedpoints: cols[j].picked }))
     .filter((t) => t.x.length > 0);
+}
+
+// One trace on a colour scale; the points a field leaves blank (NaN: a CSV's empty cells) in a
+// light grey trace of their own, where plotly would draw NaN in its dark default.
+function continuousTraces(trace, mask) {
+  const p = explore.points, values = p[explore.colour], valueRows = [], blankRows = [];
+  for (let r = 0; r < p.n; r++) (Number.isNaN(values[r]) ? blankRows : valueRows).push(r);
+  const pickedOf = (rows) => (mask ? rows.flatMap((r, k) => (mask[p.index[r]] ? [k] : [])) : null);
+  const first = { name: explore.colour, showlegend: false, selectedpoints: pickedOf(valueRows) };
+  if (!blankRows.length) return [trace(p.x, p.y, p.index, { ...first, marker: continuousMarker(explore.colour) })];
+  const cols = (rows) => [Float32Array.from(rows, (r) => p.x[r]), Float32Array.from(rows, (r) => p.y[r]),
+                          Int32Array.from(rows, (r) => p.index[r])];
+  return [trace(...cols(valueRows), { ...first, marker: continuousMarker(explore.colour, Float32Array.from(valueRows, (r) => values[r])) }),
+          trace(...cols(blankRows), { name: "(blank)", selectedpoints: pickedOf(blankRows), marker: { size: 4, color: "#dddddd" } })];
 }
 
 function highlightTrace() {
