@@ -596,8 +596,8 @@ def test_colour_by_the_users_csv_columns(browser, server, tmp_path, monkeypatch)
     traces = page.evaluate("document.getElementById('map')._fullData.filter(t => t.meta === 'points').map(t => "
                            "[t.name, t.x.length, Array.isArray(t.marker.color) || ArrayBuffer.isView(t.marker.color) ? "
                            "Array.from(t.marker.color) : t.marker.color])")
-    assert [t[:2] for t in traces] == [["col_score", 100], ["(blank)", state.n - 100]] and traces[1][2] == "#dddddd"
-    assert sorted(traces[0][2]) == pytest.approx(sorted(i / 7 for i in range(0, 300, 3)), abs=1e-3)
+    assert [t[:2] for t in traces] == [["(blank)", state.n - 100], ["col_score", 100]] and traces[0][2] == "#dddddd"
+    assert sorted(traces[1][2]) == pytest.approx(sorted(i / 7 for i in range(0, 300, 3)), abs=1e-3)
     shot(page, tmp_path, "11-csv-columns")
     assert page.errors == []
     page.context.close()

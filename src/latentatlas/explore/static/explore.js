@@ -129,8 +129,9 @@ function continuousTraces(trace, mask) {
   if (!blankRows.length) return [trace(p.x, p.y, p.index, { ...first, marker: continuousMarker(explore.colour) })];
   const cols = (rows) => [Float32Array.from(rows, (r) => p.x[r]), Float32Array.from(rows, (r) => p.y[r]),
                           Int32Array.from(rows, (r) => p.index[r])];
-  return [trace(...cols(valueRows), { ...first, marker: continuousMarker(explore.colour, Float32Array.from(valueRows, (r) => values[r])) }),
-          trace(...cols(blankRows), { name: "(blank)", selectedpoints: pickedOf(blankRows), marker: { size: 4, color: "#dddddd" } })];
+  return [trace(...cols(blankRows), { name: "(blank)", showlegend: false, selectedpoints: pickedOf(blankRows),  // drawn under
+                                      marker: { size: 4, color: "#dddddd" } }),
+          trace(...cols(valueRows), { ...first, marker: continuousMarker(explore.colour, Float32Array.from(valueRows, (r) => values[r])) })];
 }
 
 function highlightTrace() {
