@@ -18,7 +18,9 @@ Printed:
    tooltip, over `--hovers` points (the issue's goal: 50 ms);
 3. pan and zoom: frames per second, each frame a change of the axes' range drawn to the end
    (Plotly.relayout, then gl.finish() on the map's WebGL canvases);
-4. the server's memory: resident now and its peak (VmHWM), goal 1.5 GB.
+4. zoomed in: the time to draw up to 300 points as their images (sprites.js); the time to
+   colour the map by a latent dimension (one /api/field column, then the map drawn again);
+5. the server's memory: resident now and its peak (VmHWM), goal 1.5 GB.
 
 Chromium here has no GPU (--disable-gpu: WebGL through SwiftShader, on the CPU), so frame rates
 are a floor; a machine with a GPU draws faster.
@@ -147,6 +149,29 @@ def pan_and_zoom_fps(page, frames: int = 10) -> tuple[float, float]:
     return page.evaluate(FRAMES, ["pan", frames]), page.evaluate(FRAMES, ["zoom", frames])
 
 
+# Zoom onto one point until at most 300 points are in view, then time the images drawn in place of
+# the dots (sprites.js: one /api/sprites atlas, drawn on a canvas) from the range change on.
+SPRITES = """async () => { const p = window.explore.points, gd = document.getElementById('map');
+    const xr = gd._fullLayout.xaxis.range, yr = gd._fullLayout.yaxis.range, x = p.x[0], y = p.y[0];
+    let f = 0.05, count = Infinity, box;
+    while (count > 300) {
+        box = [[x - f * (xr[1] - xr[0]), x + f * (xr[1] - xr[0])], [y - f * (yr[1] - yr[0]), y + f * (yr[1] - yr[0])]];
+        count = 0;
+        for (let i = 0; i < p.n; i++) if (p.x[i] >= box[0][0] && p.x[i] <= box[0][1] && p.y[i] >= box[1][0] && p.y[i] <= box[1][1]) count++;
+        f /= 2;
+    }
+    const t0 = performance.now();
+    await Plotly.relayout(gd, {'xaxis.range': box[0], 'yaxis.range': box[1]});
+    while (window.explore.sprites.drawn !== count) await new Promise((r) => setTimeout(r, 5));
+    const ms = performance.now() - t0;
+    await Plotly.relayout(gd, {'xaxis.autorange': true, 'yaxis.autorange': true});
+    return [count, ms]; }"""
+
+# Colour by one latent dimension: /api/field's column fetched, then the map drawn again.
+COLOUR = """async () => { const t0 = performance.now(); await setColour('z0');
+    const ms = performance.now() - t0; await setColour('class'); return ms; }"""
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--points", type=int, default=1_000_000)
@@ -202,6 +227,9 @@ def measure(proc, page, args, errors) -> int:
           f"{1000 * sorted(t)[int(0.9 * (len(t) - 1))]:.0f} ms over {len(t)} points (goal 50 ms)")
     pan, zoom = pan_and_zoom_fps(page)
     print(f"frames per second in headless Chromium (no GPU: WebGL in SwiftShader): pan {pan:.2f}, zoom {zoom:.2f}")
+    count, ms = page.evaluate(SPRITES)
+    print(f"zoomed in: {count} images drawn in place of their dots {ms:.0f} ms after the range changed")
+    print(f"colour by z0 (one /api/field column, map drawn again): {page.evaluate(COLOUR):.0f} ms")
     rss, peak = memory_mb(proc.pid)
     print(f"server memory: {rss:.0f} MB resident, peak {peak:.0f} MB (goal 1,536 MB)")
     if errors:

@@ -146,7 +146,8 @@ def test_meta_describes_views_classes_and_colourings(client, state):
     assert m["views"][1]["rules"][0] == "exact"
     assert sum(m["class_counts"]) == state.n and len(m["class_names"]) == 10
     assert {c["name"]: c["available"] for c in m["colourings"]} == {
-        "class": True, "cluster": True, "probe_error": True, "variance": True}
+        "class": True, "cluster": True, "probe_error": True, "variance": True,
+        "recon_error": True, "kl": True, "z0": True, "z1": True}
     assert m["sliders"]["basis"] == "dims" and len(m["sliders"]["vectors"]) == 2
 
 
@@ -159,6 +160,103 @@ def test_points_cover_every_code(client, state, view):
         rows = np.asarray(p["index"])
         np.testing.assert_allclose(np.column_stack([p["x"], p["y"]]), state.codes[rows], rtol=1e-4, atol=1e-5)
     assert p["label"] == state.labels[np.asarray(p["index"])].tolist()
+
+
+def field_of(client, view, name) -> tuple[dict, np.ndarray]:
+    from latentatlas.explore.packing import unpack
+
+    r = client.get(f"/api/field?view={view}&name={name}")
+    assert r.status_code == 200, r.text
+    head, cols = unpack(r.content)
+    return head, cols[name]
+
+
+def test_colour_by_reconstruction_error_kl_and_each_latent_dimension(client, state, run2d):
+    import torch
+
+    rows = np.asarray(points_of(client, "pca")["index"])
+    head, kl = field_of(client, "pca", "kl")
+    mu, sigma = torch.from_numpy(state.codes[rows]), torch.exp(0.5 * torch.from_numpy(state.logvar[rows]))
+    want = torch.distributions.kl_divergence(torch.distributions.Normal(mu, sigma),
+                                             torch.distributions.Normal(0.0, 1.0)).sum(dim=1).numpy()
+    np.testing.assert_allclose(kl, want, rtol=1e-4, atol=1e-5)
+    assert head["categories"] is None and kl.dtype == np.float32
+    np.testing.assert_array_equal(field_of(client, "pca", "z1")[1], state.codes[rows, 1])
+    _, err = field_of(client, "pca", "recon_error")
+    with torch.inference_mode():           # the error of five points, computed here from the model itself
+        x = state.model.decode(torch.from_numpy(state.codes[rows[:5]])).numpy()[:, 0]
+    want = ((x - state.images[rows[:5]] / 255.0) ** 2).mean(axis=(1, 2))
+    np.testing.assert_allclose(err[:5], want, rtol=1e-4)
+    assert err.min() >= 0 and err.std() > 0
+    from latentatlas.rundir import RunDir
+
+    np.testing.assert_array_equal(RunDir(run2d).read_maps()["recon_error"][rows], err)    # saved for the next start
+    for query in ("view=pca&name=nope", "view=pca&name=z2", "view=pca", "name=kl", "view=umap&name=kl"):
+        r = client.get(f"/api/field?{query}")
+        assert r.status_code == 400 and len(r.json()["error"].splitlines()) == 1, query
+
+
+def test_user_columns_from_a_csv_colour_the_map(client, state, tmp_path, monkeypatch):
+    from latentatlas.explore.columns import BLANK, read_columns
+    from latentatlas.explore.fields import Fields
+
+    csv = tmp_path / "mine.csv"
+    csv.write_text("index,score,batch\n3,0.5,b\n1,-2e3,a\n7,,a\n")
+    cols = read_columns(csv, state.n)
+    monkeypatch.setattr(state, "fields", Fields(state, cols))
+    meta = {c["name"]: c["kind"] for c in client.get("/api/meta").json()["colourings"]}
+    assert meta["col_score"] == "continuous" and meta["col_batch"] == "category"
+    rows = np.asarray(points_of(client, "pca")["index"])
+    _, score = field_of(client, "pca", "col_score")
+    by_point = dict(zip(rows.tolist(), score.tolist()))
+    assert (by_point[3], by_point[1]) == (0.5, -2000.0) and np.isnan(by_point[7]) and np.isnan(by_point[0])
+    head, batch = field_of(client, "pca", "col_batch")
+    names = [head["categories"][c] for c in batch.tolist()]
+    by_point = dict(zip(rows.tolist(), names))
+    assert (by_point[3], by_point[1], by_point[7], by_point[0]) == ("b", "a", "a", BLANK)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "header row"), ("a,b\n1\n", "line 2 has 1 fields"), ("index,a\n1,2\n1,3\n", "twice"),
+    ("index,a\n99999999,1\n", "out of range"), ("index,a\n-1,1\n", "non-negative"),
+    ("a,a\n1,2\n", "twice"), ("a\n1\n2\n", "2 rows, but the run has"), (",a\n1,2\n", "needs a name"),
+    ("index\n1\n", "no column besides index"), (b"a\n\xff\xfe\n", "UTF-8")])
+def test_bad_columns_csv_is_one_line(tmp_path, text, words):
+    from latentatlas.errors import UserError
+    from latentatlas.explore.columns import read_columns
+
+    path = tmp_path / "bad.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(UserError, match=words) as exc:
+        read_columns(path, 1000)
+    assert len(str(exc.value).splitlines()) == 1 and str(path) in str(exc.value)
+
+
+def test_cli_bad_columns_csv_exits_2_with_one_line(run2d, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("score\n1\n2\n")
+    assert cli_main(["explore", str(run2d), "--columns", str(bad), "--no-browser", "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "2 rows, but the run has" in err[0]
+    assert cli_main(["explore", str(run2d), "--columns", str(tmp_path / "none.csv"), "--no-browser"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_sprites_are_one_atlas_of_the_asked_images_in_order(client, state):
+    from latentatlas.explore.sprites import MAX_SPRITES, layout
+
+    ask = [5, 3, 900, 3, 0]
+    r = client.post("/api/sprites", json={"indices": ask})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    sheet, (h, w) = png_pixels(r.content), state.images.shape[1:3]
+    cols, nrows = layout(len(ask))
+    assert sheet.shape[:2] == (nrows * h, cols * w)
+    for k, i in enumerate(ask):
+        rr, cc = divmod(k, cols)
+        np.testing.assert_array_equal(sheet[rr * h:(rr + 1) * h, cc * w:(cc + 1) * w], state.images[i])
+    for body, status in (({"indices": []}, 400), ({"indices": list(range(MAX_SPRITES + 1))}, 400),
+                         ({"indices": [state.n]}, 404), ({"indices": ["1"]}, 400), ({}, 400)):
+        assert client.post("/api/sprites", json=body).status_code == status, body
 
 
 def test_image_is_the_dataset_image(client, state):
@@ -608,7 +706,7 @@ def test_cli_warns_when_listening_beyond_loopback(monkeypatch, capsys, tmp_path)
     import latentatlas.explore.state as state_mod
 
     seen = {}
-    monkeypatch.setattr(state_mod.ExploreState, "load", classmethod(lambda cls, run, views, threads, device=None: "state"))
+    monkeypatch.setattr(state_mod.ExploreState, "load", classmethod(lambda cls, run, views, threads, device=None, columns=None: "state"))
     monkeypatch.setattr(server_mod, "serve", lambda state, host, port, policy, open_browser: seen.update(
         host=host, port=port, hosts=policy.allowed_hosts, browser=open_browser))
     assert cli_main(["explore", str(tmp_path), "--host", "0.0.0.0", "--allow-host", "box.lan", "--port", "0",

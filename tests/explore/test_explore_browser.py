@@ -20,6 +20,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 SHOTS = Path("/tmp/explore-shots")
+# how many points of the map plotly counts as selected (its selectedpoints, over every trace)
+PICKED = "document.getElementById('map').data.filter(t => t.meta === 'points').reduce((s, t) => s + (t.selectedpoints || []).length, 0)"
 
 
 @pytest.fixture(scope="module")
@@ -347,6 +349,9 @@ def test_box_selection_exports_the_right_indices(page, server, tmp_path):
     got = sorted(int(r.split(",")[0]) for r in rows[1:])
     assert got == expect
     assert page.evaluate("window.explore.lastSelection.n") == len(got)
+    # the other points stay on the map, greyed; the selected ones are plotly's selectedpoints
+    assert page.evaluate(PICKED) == len(got) and page.evaluate("window.explore.mapPointCount()") == len(x)
+    assert page.evaluate("document.getElementById('map')._fullData[0].unselected.marker.color") == "#cfcfcf"
     shot(page, tmp_path, "06-select")
     assert page.errors == []
 
@@ -448,3 +453,151 @@ def test_colour_run_hover_click_and_colour_by_hue(colour_page, colour_server, tm
     np.testing.assert_array_equal(uri_pixels(sel["image"]), state.images[sel["index"]])
     shot(page, tmp_path, "colour-02-point")
     assert page.errors == []
+
+
+# ------------------------------------------------------------------ colour by a field, selections greyed, sprites, links
+def plot_box(page):
+    return page.evaluate("""() => { const gd = document.getElementById('map'), xa = gd._fullLayout.xaxis,
+        ya = gd._fullLayout.yaxis, b = gd.getBoundingClientRect();
+        return [b.left + xa._offset, b.top + ya._offset, xa._length, ya._length]; }""")
+
+
+def drag_box(page, a, b):
+    """Box-select from fraction a to fraction b of the plot area; waits for the selection panel."""
+    page.check("input[value=select]")
+    x0, y0, w, h = plot_box(page)
+    page.mouse.move(x0 + a[0] * w, y0 + a[1] * h)
+    page.mouse.down()
+    page.mouse.move(x0 + (a[0] + b[0]) / 2 * w, y0 + (a[1] + b[1]) / 2 * h, steps=5)
+    page.mouse.move(x0 + b[0] * w, y0 + b[1] * h, steps=5)
+    page.mouse.up()
+    page.wait_for_selector("#select-panel:not([hidden])", timeout=15_000)
+    return page.evaluate("window.explore.lastSelection.n")
+
+
+
+def test_colour_by_a_field_and_a_selection_keeps_the_rest_greyed(page, server, tmp_path):
+    _, state = server
+    page.select_option("#colour", "kl")             # (reconstruction error's values: the API's tests)
+    page.wait_for_function(f"window.explore.colour === 'kl' && window.explore.mapPointCount() === {state.n} "
+                           f"&& document.getElementById('map')._fullData[0].marker.color.length === {state.n}")
+    p = points(page)
+    drawn = np.asarray(page.evaluate("Array.from(document.getElementById('map').data[0].marker.color)"))
+    mu, lv = state.codes[np.asarray(p["index"])], state.logvar[np.asarray(p["index"])]
+    np.testing.assert_allclose(drawn, -0.5 * (1 + lv - mu ** 2 - np.exp(lv)).sum(axis=1), rtol=1e-4, atol=1e-5)
+    page.select_option("#colour", "z3")
+    page.wait_for_function("window.explore.colour === 'z3' && window.explore.points.z3 !== undefined")
+    row, sx, sy = isolated_point(page)                 # the tooltip names the field's value
+    page.mouse.move(sx - 30, sy)
+    page.mouse.move(sx, sy, steps=4)
+    page.wait_for_function(f"document.getElementById('tooltip-image').src.includes('api/image/{p['index'][row]}?')")
+    import re
+
+    shown = re.search(r"latent z3 (\S+)$", page.text_content("#tooltip-text"))
+    assert shown and float(shown.group(1)) == pytest.approx(state.codes[p["index"][row], 3], rel=5e-3, abs=1e-3)
+    picked = sorted(np.random.default_rng(1).choice(state.n, 500, replace=False).tolist())
+    n = len(picked)          # as a restored link selects (a box drawn by the mouse: the box test)
+    page.evaluate("(ix) => selectIndices(ix, true)", picked)
+    page.wait_for_selector("#select-panel:not([hidden])", timeout=15_000)
+    # every point still drawn; the selected ones picked, the others in the greyed style
+    page.wait_for_function(f"{PICKED} === {n}")
+    assert page.evaluate("window.explore.mapPointCount()") == state.n
+    assert page.evaluate("document.getElementById('map')._fullData[0].unselected.marker") == {
+        "color": "#cfcfcf", "opacity": 0.35}
+    assert page.locator("#select-counts tr").count() > 0
+    assert uri_pixels(page.get_attribute("#select-decoded", "src")).shape == state.images.shape[1:]
+    page.select_option("#colour", "class")            # a new colouring keeps the selection
+    page.wait_for_function(f"window.explore.colour === 'class' && {PICKED} === {n} && "
+                           f"window.explore.mapPointCount() === {state.n}")
+    shot(page, tmp_path, "08-selection-greyed")
+    page.click("#select-clear")
+    page.wait_for_function(f"{PICKED} === 0 && window.explore.selectionIndices === null")
+    assert page.locator("#select-panel").is_hidden() and page.errors == []
+
+
+def test_zoomed_in_the_map_draws_images_in_place_of_dots(page, server, tmp_path):
+    _, state = server
+    p = points(page)
+    row, sx, sy = isolated_point(page)
+    x, y = p["x"][row], p["y"][row]
+    span = np.ptp(p["x"]) * 0.04, np.ptp(p["y"]) * 0.04
+    page.evaluate("([r]) => Plotly.relayout('map', {'xaxis.range': r[0], 'yaxis.range': r[1]})",
+                  [[[x - span[0], x + span[0]], [y - span[1], y + span[1]]]])
+    xs, ys = np.asarray(p["x"]), np.asarray(p["y"])
+    rng = page.evaluate("[document.getElementById('map')._fullLayout.xaxis.range, "
+                        "document.getElementById('map')._fullLayout.yaxis.range]")
+    inside = int(((xs >= min(rng[0])) & (xs <= max(rng[0])) & (ys >= min(rng[1])) & (ys <= max(rng[1]))).sum())
+    page.wait_for_function(f"window.explore.sprites.drawn === {inside}", timeout=15_000)
+    # the canvas holds the point's own image at its place (opaque), and nothing far from every point
+    cx, cy = to_screen(page, x, y)
+    alpha = page.evaluate("""([cx, cy]) => { const c = document.getElementById('sprite-layer'),
+        b = c.getBoundingClientRect(), r = c.width / b.width;
+        return c.getContext('2d').getImageData(Math.round((cx - b.left) * r), Math.round((cy - b.top) * r), 1, 1).data[3]; }""",
+                          [cx, cy])
+    assert alpha == 255
+    page.mouse.move(cx - 40, cy)
+    page.mouse.move(cx, cy, steps=4)                  # the images let the mouse through to plotly
+    page.wait_for_function(f"document.getElementById('tooltip-image').src.includes('api/image/{p['index'][row]}?')")
+    shot(page, tmp_path, "09-sprites")
+    page.evaluate("Plotly.relayout('map', {'xaxis.autorange': true, 'yaxis.autorange': true})")
+    page.wait_for_function("window.explore.sprites.drawn === 0")
+    assert page.errors == []
+
+
+def test_the_link_restores_view_colour_zoom_selection_and_decode(page, browser, server, tmp_path):
+    _, state = server
+    page.select_option("#view", "lda")
+    page.wait_for_function("window.explore.points.view === 'lda'")
+    page.select_option("#colour", "cluster")
+    page.wait_for_function("window.explore.colour === 'cluster'")
+    picked = sorted(np.random.default_rng(0).choice(state.n, 300, replace=False).tolist())
+    n = len(picked)       # (the mouse's box and lasso are tested above; here what the link keeps of them)
+    page.evaluate("(ix) => selectIndices(ix, true)", picked)
+    page.evaluate("decodeAt(0.123, -0.25)")
+    page.wait_for_selector("#decode-panel:not([hidden])", timeout=10_000)
+    page.evaluate("Plotly.relayout('map', {'xaxis.range': [-1.5, 2.5], 'yaxis.range': [-2, 1]})")
+    page.wait_for_function("readState() && JSON.stringify(readState().x) === '[-1.5,2.5]' && readState().s && "
+                           "readState().d")                       # the hash itself holds it all (it is debounced)
+    before = page.evaluate("({sel: window.explore.selectionIndices, dec: window.explore.lastDecode})")
+    link = page.evaluate("location.href")
+    again = next(open_page(browser, link, tmp_path))
+    again.wait_for_selector("#decode-panel:not([hidden])", timeout=15_000)
+    again.wait_for_function(f"window.explore.lastSelection && window.explore.lastSelection.n === {n}")
+    got = again.evaluate("""() => { const gd = document.getElementById('map');
+        return {view: window.explore.view, colour: window.explore.colour, x: gd._fullLayout.xaxis.range,
+                y: gd._fullLayout.yaxis.range, sel: window.explore.selectionIndices, dec: window.explore.lastDecode,
+                select: document.getElementById('view').value}; }""")
+    assert (got["view"], got["select"], got["colour"]) == ("lda", "lda", "cluster")
+    np.testing.assert_allclose(got["x"] + got["y"], [-1.5, 2.5, -2, 1])
+    assert got["sel"] == before["sel"] == picked
+    assert (got["dec"]["x"], got["dec"]["y"], got["dec"]["code"]) == (before["dec"]["x"], before["dec"]["y"],
+                                                                     before["dec"]["code"])
+    again.wait_for_function(f"{PICKED} === {n}")
+    shot(again, tmp_path, "10-restored")
+    assert again.errors == [] and page.errors == []
+    again.context.close()
+
+
+def test_colour_by_the_users_csv_columns(browser, server, tmp_path, monkeypatch):
+    from latentatlas.explore.columns import read_columns
+    from latentatlas.explore.fields import Fields
+
+    _, state = server
+    csv = tmp_path / "mine.csv"                       # a few rows named by index: every other point is blank
+    csv.write_text("index,score,batch\n" + "".join(f"{i},{i / 7:.3f},{'ab'[i % 2]}\n" for i in range(0, 300, 3)))
+    monkeypatch.setattr(state, "fields", Fields(state, read_columns(csv, state.n)))
+    page = next(open_page(browser, server[0], tmp_path))
+    page.select_option("#colour", "col_batch")        # words: one trace per category, "(blank)" included
+    page.wait_for_function(f"window.explore.colour === 'col_batch' && window.explore.mapPointCount() === {state.n}")
+    names = page.evaluate("document.getElementById('map').data.filter(t => t.meta === 'points').map(t => [t.name, t.x.length])")
+    assert dict(names) == {"a": 50, "b": 50, "(blank)": state.n - 100}
+    page.select_option("#colour", "col_score")        # numbers: a colour scale; the blank ones light grey
+    page.wait_for_function(f"window.explore.colour === 'col_score' && window.explore.mapPointCount() === {state.n}")
+    traces = page.evaluate("document.getElementById('map')._fullData.filter(t => t.meta === 'points').map(t => "
+                           "[t.name, t.x.length, Array.isArray(t.marker.color) || ArrayBuffer.isView(t.marker.color) ? "
+                           "Array.from(t.marker.color) : t.marker.color])")
+    assert [t[:2] for t in traces] == [["(blank)", state.n - 100], ["col_score", 100]] and traces[0][2] == "#dddddd"
+    assert sorted(traces[1][2]) == pytest.approx(sorted(i / 7 for i in range(0, 300, 3)), abs=1e-3)
+    shot(page, tmp_path, "11-csv-columns")
+    assert page.errors == []
+    page.context.close()

@@ -3,6 +3,7 @@
     latentatlas explore runs/vae10
     latentatlas explore runs/vae10 --port 8765 --no-browser
     latentatlas explore runs/vae10 --views pca,umap
+    latentatlas explore runs/vae10 --columns my-columns.csv
 
 Serves a page on 127.0.0.1 (a random token in the printed URL is needed on
 every request): the map of every point in each 2-D view, hover for the image,
@@ -33,6 +34,9 @@ def add_parser(sub):
                         "or a choice of latent, pca, lda, umap, tsne")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="another Host header to accept (e.g. this machine's name when --host 0.0.0.0)")
+    p.add_argument("--columns", metavar="CSV",
+                   help="your own per-point columns to colour the map by: a CSV with a header, one row per "
+                        "point (train then test, as latents.npz) or an `index` column naming each row's point")
     p.add_argument("--threads", type=int, default=1, help="torch threads for decoding")
     add_device_option(p, "the decoder")
     return p
@@ -52,7 +56,8 @@ def run(args) -> int:
         print(f"latentatlas explore: warning: listening on {args.host}, not loopback: other machines can "
               "reach this server (the token still guards every request)", file=sys.stderr)
     views = [v.strip() for v in args.views.split(",") if v.strip()]
-    state = ExploreState.load(args.run_dir, views=views, threads=args.threads, device=args.device)
+    state = ExploreState.load(args.run_dir, views=views, threads=args.threads, device=args.device,
+                              columns=args.columns)
     policy = Policy.for_host(args.host, args.allow_host)
     serve(state, args.host, args.port, policy, open_browser=not args.no_browser)
     return 0

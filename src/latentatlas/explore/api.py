@@ -15,6 +15,7 @@ import numpy as np
 from ..estimators.factors import CIRCULAR
 from .packing import pack
 from .security import Limits, RequestError
+from .sprites import MAX_SPRITES, atlas
 from .state import VIEW_TITLES, ExploreState, NonFiniteDecode, gif, png, strip
 
 MAX_NUMBER = 1e9          # any other number a client sends (bounds far tighter apply to codes and places)
@@ -128,6 +129,9 @@ def meta(state: ExploreState, limits: Limits) -> dict:
     colourings += [{"name": f"factor_{name}", "title": name, "kind": "cyclic" if name in CIRCULAR else "continuous",
                     "available": True, "description": f"the image's {name}, as the dataset made it"}
                    for name in state.factors]
+    # fields.py: reconstruction error, KL, each latent dimension, the user's CSV columns, fetched
+    # one column at a time from /api/field when chosen (the points' body stays small)
+    colourings += [{**f, "available": True, "field": True} for f in state.fields.meta()]
     views = [{"name": v.name, "title": VIEW_TITLES[v.name], "n_points": len(v.index),
               "rules": v.inverse.rules, "rule": v.inverse.describe(v.inverse.rules[0]), "source": v.source,
               "bounds": v.bounds}
@@ -140,24 +144,54 @@ def meta(state: ExploreState, limits: Limits) -> dict:
             "colourings": colourings, "probe": {"words": state.probe_words, "test_accuracy": state.probe_accuracy},
             "sliders": state.sliders, "code_limit": state.code_limit,
             "limits": {"max_path_points": limits.max_path_points, "max_steps": limits.max_steps,
-                       "max_body": limits.max_body, "max_neighbours": limits.max_neighbours}}
+                       "max_body": limits.max_body, "max_neighbours": limits.max_neighbours,
+                       "max_sprites": MAX_SPRITES}}
 
 
 def points(state: ExploreState, view_name) -> bytes:
     """Every point of one view as packed typed arrays (packing.py): x, y (float32), index (int32),
-    label, cluster, probe_pred (uint16), probe_error (uint8), variance and factor_<name> (float32)."""
+    label, cluster, probe_pred (uint8, or uint16 past 255 classes), probe_error (uint8), variance
+    and factor_<name> (float32)."""
     view = as_view(state, view_name)
     idx = view.index
     label, pred = state.labels[idx], state.colourings["probe_pred"][idx]
     cols = {"x": view.xy[:, 0].astype(np.float32), "y": view.xy[:, 1].astype(np.float32),
-            "index": idx.astype(np.int32), "label": label.astype(np.uint16),
-            "cluster": state.colourings["cluster"][idx].astype(np.uint16), "probe_pred": pred.astype(np.uint16),
+            "index": idx.astype(np.int32), "label": _category(label),
+            "cluster": _category(state.colourings["cluster"][idx]), "probe_pred": _category(pred),
             "probe_error": (pred != label).astype(np.uint8)}
     if "variance" in state.colourings:
         cols["variance"] = state.colourings["variance"][idx].astype(np.float32)
     for name in state.factors:
         cols[f"factor_{name}"] = state.colourings[f"factor_{name}"][idx].astype(np.float32)
     return pack(cols, view=view.name, n=len(idx))
+
+
+def _category(codes: np.ndarray) -> np.ndarray:
+    """Category codes in the fewest bytes: a million class labels are 1 MB as uint8, not 2."""
+    return codes.astype(np.uint8 if len(codes) == 0 or int(codes.max()) < 256 else np.uint16)
+
+
+def field(state: ExploreState, view_name, name) -> bytes:
+    """One per-point field (fields.py) for the points of one view, packed like /api/points: a
+    column named after the field, float32 or uint16 (then the head's "categories" names the codes)."""
+    view = as_view(state, view_name)
+    try:
+        values, categories = state.fields.column(name) if isinstance(name, str) else (None, None)
+    except KeyError:
+        values = None
+    if values is None:
+        raise RequestError(400, "unknown field; GET /api/meta lists the colourings (those with field: true)")
+    return pack({name: values[view.index]}, view=view.name, n=len(view.index), field=name,
+                categories=categories)
+
+
+def sprites(state: ExploreState, body: dict) -> bytes:
+    """{indices: [...]} (at most MAX_SPRITES) -> one PNG atlas of their images, in that order (sprites.py)."""
+    value = body.get("indices")
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_SPRITES:
+        raise RequestError(400, f"indices must be a list of 1..{MAX_SPRITES} point indices")
+    rows = _as_indices(state, value, keep_order=True)
+    return atlas(state.images, rows)
 
 
 def image(state: ExploreState, index: str) -> bytes:
@@ -300,11 +334,12 @@ def _csv(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
 
 
-def _as_indices(state: ExploreState, value) -> np.ndarray:
+def _as_indices(state: ExploreState, value, keep_order: bool = False) -> np.ndarray:
     if not isinstance(value, list) or not 1 <= len(value) <= state.n:
         raise RequestError(400, f"indices must be a list of 1..{state.n} point indices")
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         raise RequestError(400, "indices must be integers")
     if not 0 <= min(value) <= max(value) < state.n:     # Python ints: 10**30 is refused, not an OverflowError
         raise RequestError(404, f"an index is out of range (0..{state.n - 1})")
-    return np.unique(np.asarray(value, np.int64))
+    rows = np.asarray(value, np.int64)
+    return rows if keep_order else np.unique(rows)

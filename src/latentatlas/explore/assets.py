@@ -19,7 +19,7 @@ from importlib import resources
 
 MEDIA = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
          ".css": "text/css; charset=utf-8"}
-PAGE_FILES = ("index.html", "explore.js", "explore.css")
+PAGE_FILES = ("index.html", "explore.js", "selection.js", "sprites.js", "share.js", "explore.css")
 IMMUTABLE = "private, max-age=31536000, immutable"
 
 

@@ -19,8 +19,9 @@ def iframe(url: str, width: str = "100%", height: int = 800):
     return IFrame(url, width=width, height=height)
 
 
-def explore_inline(run_dir, views=("auto",), port: int = 0, height: int = 800, threads: int = 1):
+def explore_inline(run_dir, views=("auto",), port: int = 0, height: int = 800, threads: int = 1, columns=None):
     """Load the run, serve it on 127.0.0.1 from a daemon thread of this kernel, return the IFrame.
+    `columns`: a CSV of your own per-point columns to colour by (as `explore --columns`).
 
     The server lives as long as the kernel; its `.server` attribute stops it (`.server.should_exit = True`)."""
     import uvicorn
@@ -29,7 +30,7 @@ def explore_inline(run_dir, views=("auto",), port: int = 0, height: int = 800, t
     from .server import create_app, url_for, uvicorn_config
     from .state import ExploreState
 
-    state = ExploreState.load(run_dir, views=list(views), threads=threads)
+    state = ExploreState.load(run_dir, views=list(views), threads=threads, columns=columns)
     policy = Policy.for_host("127.0.0.1")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", port))

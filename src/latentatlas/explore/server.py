@@ -9,6 +9,8 @@ Routes (all need the token; see security.py):
     GET  /api/meta            views, classes, colourings, sliders, limits
     GET  /api/points?view=V   coordinates, labels and colour arrays of one view, as packed
                               typed arrays (packing.py), not JSON
+    GET  /api/field?view=V&name=F   one per-point field (fields.py), packed the same way
+    POST /api/sprites         {indices} -> one PNG atlas of their images (sprites.py)
     GET  /api/image/<i>       PNG of point i        GET  /api/point/<i>   image, reconstruction,
                                                                           probe, neighbours
     POST /api/decode          {code} or {view, x, y[, rule]}
@@ -107,6 +109,11 @@ def _routes(state, policy: Policy, assets: Assets) -> list:
         return Response(api.image(state, request.path_params["index"]), media_type="image/png",
                         headers={"cache-control": "private, max-age=3600"})
 
+    fields = WorkQueue("per-point field computations", 2)        # a first recon_error decodes every code
+
+    def png(request, body):
+        return Response(api.sprites(state, body), media_type="image/png", headers=HEADERS)
+
     def csv(request, body):
         return Response(api.selection_csv(state, body), media_type="text/csv",
                         headers={**HEADERS, "content-disposition": 'attachment; filename="selection.csv"'})
@@ -121,6 +128,8 @@ def _routes(state, policy: Policy, assets: Assets) -> list:
         get("/", page), get("/static/{name}", page),
         get("/api/meta", lambda r, b: api.meta(state, limits)),
         get("/api/points", lambda r, b: api.points(state, r.query_params.get("view"))),
+        get("/api/field", lambda r, b: api.field(state, r.query_params.get("view"), r.query_params.get("name")),
+            lambda b: (fields,)),
         get("/api/image/{index}", image),
         get("/api/point/{index}", lambda r, b: api.point(state, r.path_params["index"], r.query_params.get("k")),
             decoding),
@@ -129,6 +138,7 @@ def _routes(state, policy: Policy, assets: Assets) -> list:
         post("/api/traverse", lambda r, b: api.traverse(state, b, limits)),
         post("/api/select", lambda r, b: api.selection(state, b)),
         post("/api/select.csv", csv, None),
+        post("/api/sprites", png, None),
     ]
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..rundir import CONFIG, LATENTS, MAPS, MODEL_JSON, WEIGHTS, RunDir
+from .fields import Fields
 from .inverse import InverseMap
 
 VIEW_TITLES = {"latent": "latent (2-d)", "pca": "PCA", "lda": "LDA", "umap": "UMAP", "tsne": "t-SNE"}
@@ -75,14 +76,22 @@ class ExploreState:
     probe_words: str = ""
     probe_accuracy: float | None = None
     sliders: dict = field(default_factory=dict)
+    fields: object = None                            # fields.Fields: recon error, KL, z<j>, the user's columns
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self):
+        if self.fields is None:
+            self.fields = Fields(self)
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, run_dir, views=("auto",), threads: int = 1, progress: bool = True, device=None) -> ExploreState:
+    def load(cls, run_dir, views=("auto",), threads: int = 1, progress: bool = True, device=None,
+             columns=None) -> ExploreState:
         """The run through its run context (encoded first if it has no codes yet), on `device`
-        (None: the one runtime rule, cuda -> mps -> cpu)."""
+        (None: the one runtime rule, cuda -> mps -> cpu); `columns`: the user's CSV (columns.py)."""
         import torch
+
+        from .columns import read_columns
 
         from ..models import check_fits_data
         from ..stages.encode import open_encoded
@@ -95,6 +104,7 @@ class ExploreState:
         labels = np.concatenate([latents["train_labels"], latents["test_labels"]]).astype(np.int64)
         logvar = (np.concatenate([latents["train_logvar"], latents["test_logvar"]]).astype(np.float32)
                   if "train_logvar" in latents else None)
+        user_columns = read_columns(columns, len(codes)) if columns else {}    # a bad CSV fails before any work
         data = ctx.dataset(needed_by="the explorer needs the run's images")
         images = display_images(np.concatenate([data.x_train, data.x_test]))
         if len(images) != len(codes):
@@ -105,6 +115,7 @@ class ExploreState:
         state = cls(rd, model, codes, labels, list(latents["class_names"]), len(latents["train_mean"]),
                     latents["kind"], images, dataset=str(getattr(data, "name", "")), logvar=logvar,
                     factors=_factors(data))
+        state.fields = Fields(state, user_columns)
         state._prepare(resolve_views(views, codes.shape[1], len(state.class_names)), progress)
         return state
 

@@ -14,7 +14,7 @@ const $ = (id) => document.getElementById(id);
 // Everything the page knows; exposed as window.explore so that tests (and curious users) can read it.
 const explore = { ready: false, meta: null, points: null, view: null, colour: "class", mode: "explore",
                   selected: null, walkA: null, lastDecode: null, lastWalk: null, lastSelection: null,
-                  errors: [] };
+                  selectionIndices: null, categories: {}, errors: [] };
 window.explore = explore;
 
 function status(text, isError) {
@@ -59,7 +59,7 @@ async function apiPoints(path) {
   const length = view.getUint32(4, true), base = 8 + length;
   const head = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 8, length)));
   const kinds = { float32: Float32Array, int32: Int32Array, uint32: Uint32Array, uint16: Uint16Array, uint8: Uint8Array };
-  const out = { view: head.view, n: head.n };
+  const out = { view: head.view, n: head.n, categories: head.categories || null };
   for (const [name, [dtype, offset, count]] of Object.entries(head.columns)) {
     out[name] = new kinds[dtype](buf, base + offset, count);
   }
@@ -75,6 +75,10 @@ function groupsFor(colour) {
     const title = (g) => colour === "class" ? names[g] : `cluster ${g}`;
     return { key, groups: Array.from({ length: k }, (_, g) => ({ name: title(g), color: PALETTE[g % PALETTE.length] })) };
   }
+  const cats = explore.categories[colour];
+  if (cats) {  // a categorical field (a CSV column of words): its codes index the names
+    return { key: p[colour], groups: cats.map((name, g) => ({ name, color: name === "(blank)" ? "#dddddd" : PALETTE[g % PALETTE.length] })) };
+  }
   if (colour === "probe_error") {
     return { key: p.probe_error, groups: [{ name: "probe correct", color: "#bbbbbb" }, { name: "probe wrong", color: "#d62728" }] };
   }
@@ -87,32 +91,47 @@ function groupsFor(colour) {
 const HUE_SCALE = [[0, "#ff0000"], [1 / 6, "#ffff00"], [2 / 6, "#00ff00"], [3 / 6, "#00ffff"],
                    [4 / 6, "#0000ff"], [5 / 6, "#ff00ff"], [1, "#ff0000"]];
 
-function continuousMarker(colour) {
+function continuousMarker(colour, values = explore.points[colour]) {
   const c = explore.meta.colourings.find((m) => m.name === colour) || { title: colour, kind: "continuous" };
-  const values = explore.points[colour], cyclic = c.kind === "cyclic";
+  const cyclic = c.kind === "cyclic";
   return { size: 4, color: values, colorscale: cyclic ? HUE_SCALE : "Viridis", showscale: true,
            ...(cyclic ? { cmin: 0, cmax: 1 } : {}), colorbar: { title: { text: c.title }, thickness: 12 } };
 }
 
 function buildTraces() {
-  const p = explore.points, grouping = groupsFor(explore.colour);
+  const p = explore.points, grouping = groupsFor(explore.colour), mask = selectionMask();
   const trace = (x, y, index, extra) => ({ type: "scattergl", mode: "markers", x, y, customdata: index,
-                                           hoverinfo: "none", meta: "points", ...extra });
-  if (!grouping) {
-    return [trace(p.x, p.y, p.index, { name: explore.colour, showlegend: false, marker: continuousMarker(explore.colour) })];
-  }
+                                           hoverinfo: "none", meta: "points", unselected: UNSELECTED, ...extra });
+  if (!grouping) return continuousTraces(trace, mask);
   // One trace per group, filled as typed arrays in two passes (count, then copy): a million points
   // in tens of milliseconds, where Array.filter/map of closures took seconds.
   const { key, groups } = grouping, counts = new Int32Array(groups.length);
   for (let i = 0; i < p.n; i++) counts[key[i]]++;
   const cols = groups.map((_, g) => ({ x: new Float32Array(counts[g]), y: new Float32Array(counts[g]),
-                                       index: new Int32Array(counts[g]), k: 0 }));
+                                       index: new Int32Array(counts[g]), k: 0, picked: mask ? [] : null }));
   for (let i = 0; i < p.n; i++) {
     const c = cols[key[i]], k = c.k++;
     c.x[k] = p.x[i]; c.y[k] = p.y[i]; c.index[k] = p.index[i];
+    if (mask && mask[p.index[i]]) c.picked.push(k);
   }
   return groups.map((g, j) => trace(cols[j].x, cols[j].y, cols[j].index, {
-    name: g.name, marker: { size: 4, color: g.color, opacity: 0.75 } })).filter((t) => t.x.length > 0);
+    name: g.name, marker: { size: 4, color: g.color, opacity: 0.75 }, selectedpoints: cols[j].picked }))
+    .filter((t) => t.x.length > 0);
+}
+
+// One trace on a colour scale; the points a field leaves blank (NaN: a CSV's empty cells) in a
+// light grey trace of their own, where plotly would draw NaN in its dark default.
+function continuousTraces(trace, mask) {
+  const p = explore.points, values = p[explore.colour], valueRows = [], blankRows = [];
+  for (let r = 0; r < p.n; r++) (Number.isNaN(values[r]) ? blankRows : valueRows).push(r);
+  const pickedOf = (rows) => (mask ? rows.flatMap((r, k) => (mask[p.index[r]] ? [k] : [])) : null);
+  const first = { name: explore.colour, showlegend: false, selectedpoints: pickedOf(valueRows) };
+  if (!blankRows.length) return [trace(p.x, p.y, p.index, { ...first, marker: continuousMarker(explore.colour) })];
+  const cols = (rows) => [Float32Array.from(rows, (r) => p.x[r]), Float32Array.from(rows, (r) => p.y[r]),
+                          Int32Array.from(rows, (r) => p.index[r])];
+  return [trace(...cols(blankRows), { name: "(blank)", showlegend: false, selectedpoints: pickedOf(blankRows),  // drawn under
+                                      marker: { size: 4, color: "#dddddd" } }),
+          trace(...cols(valueRows), { ...first, marker: continuousMarker(explore.colour, Float32Array.from(valueRows, (r) => values[r])) })];
 }
 
 function highlightTrace() {
@@ -126,12 +145,21 @@ async function drawMap() {
     margin: { l: 40, r: 10, t: 30, b: 30 }, dragmode: dragmodeFor(explore.mode), hovermode: "closest",
     title: { text: `${view.title} of ${explore.meta.n_points.toLocaleString()} points (${view.n_points.toLocaleString()} mapped)`,
              font: { size: 13 } },
-    xaxis: { zeroline: false }, yaxis: { zeroline: false }, legend: { itemsizing: "constant" },
-    newshape: { line: { color: "#000", width: 2 } }, uirevision: explore.view,
+    xaxis: { zeroline: false, ...keptRange("xaxis") }, yaxis: { zeroline: false, ...keptRange("yaxis") },
+    legend: { itemsizing: "constant" }, newshape: { line: { color: "#000", width: 2 } }, uirevision: explore.view,
   };
   const config = { scrollZoom: true, displaylogo: false, responsive: true,
                    modeBarButtonsToRemove: ["toImage"] };
   await Plotly.react($("map"), [...buildTraces(), highlightTrace()], layout, config);
+  explore.drawnView = explore.view;
+}
+
+// A zoom set by code (a restored link, a search) survives a redraw of the same view; plotly's
+// uirevision keeps only the zooms made with the mouse. A new view starts from its whole extent.
+function keptRange(axis) {
+  const full = $("map")._fullLayout;
+  if (explore.drawnView !== explore.view || !full || !full[axis] || full[axis].autorange) return {};
+  return { range: full[axis].range.slice() };
 }
 
 function dragmodeFor(mode) {
@@ -151,6 +179,7 @@ async function loadView(name) {
   explore.lastDecode = null;
   const t0 = performance.now();
   explore.points = await apiPoints(`api/points?view=${encodeURIComponent(name)}`);
+  await ensureColour(explore.colour);
   const t1 = performance.now();
   const rowOf = new Int32Array(explore.meta.n_points).fill(-1), idx = explore.points.index;
   for (let row = 0; row < idx.length; row++) rowOf[idx[row]] = row;
@@ -159,6 +188,27 @@ async function loadView(name) {
   // where the time of a view goes (benchmarks/bench_explore_scale.py prints it), in ms
   explore.timings = { since_page_start: Math.round(t0), points: Math.round(t1 - t0), draw: Math.round(performance.now() - t1) };
   status(`${explore.points.n.toLocaleString()} points`);
+}
+
+// A field (fields.py: reconstruction error, KL, a latent dimension, a CSV column) travels only
+// when chosen: one packed column for the points of this view, in their order.
+async function ensureColour(name) {
+  const c = explore.meta.colourings.find((m) => m.name === name);
+  if (!c || !c.field || explore.points[name]) return;
+  if (c.lazy) status(`computing ${c.title} (once per run)...`);
+  const col = await apiPoints(`api/field?view=${encodeURIComponent(explore.view)}&name=${encodeURIComponent(name)}`);
+  explore.points[name] = col[name];
+  explore.categories[name] = col.categories;
+}
+
+async function setColour(name) {
+  try {
+    explore.colour = name;
+    await ensureColour(name);
+    await drawMap();
+    status(`coloured by ${$("colour").selectedOptions[0]?.text || name}`);
+    changed();
+  } catch (e) { status(e.message, true); }
 }
 
 // ------------------------------------------------------------------ hover: the image under the mouse
@@ -170,11 +220,19 @@ function onHover(ev) {
   const p = explore.points, row = explore.rowOf.get(i);
   const factors = explore.meta.colourings.filter((c) => c.name.startsWith("factor_"))
     .map((c) => ` ${c.title} ${p[c.name][row].toFixed(2)}`).join("");
-  $("tooltip-text").textContent = `#${i} ${explore.meta.class_names[p.label[row]]}${factors}`;
+  $("tooltip-text").textContent = `#${i} ${explore.meta.class_names[p.label[row]]}${factors}${fieldWords(row)}`;
   const e = ev.event || {};
   tip.style.left = `${(e.clientX || 0) + 14}px`;
   tip.style.top = `${(e.clientY || 0) + 14}px`;
   tip.hidden = false;
+}
+
+function fieldWords(row) {  // the value of the field the map is coloured by (a CSV column, an error...)
+  const c = explore.meta.colourings.find((m) => m.name === explore.colour);
+  const v = c && c.field ? explore.points[c.name]?.[row] : undefined;
+  if (v === undefined) return "";
+  const cats = explore.categories[c.name];
+  return ` ${c.title} ${cats ? cats[v] : Number.isNaN(v) ? "(blank)" : v.toPrecision(3)}`;
 }
 
 // ------------------------------------------------------------------ clicks: a point, or empty space
@@ -221,6 +279,7 @@ async function decodeAt(x, y) {
     const gd = $("map");  // mark the place on the map (the highlight ring, with no point index)
     Plotly.restyle(gd, { x: [[x]], y: [[y]], customdata: [[null]] }, [gd.data.length - 1]);
     status("decoded");
+    changed();
   } catch (e) { status(e.message, true); }
 }
 
@@ -246,6 +305,7 @@ async function showPoint(i) {
     buildSliders();
     $("point-panel").hidden = false;
     highlight([i]);
+    changed();
   } catch (e) { status(e.message, true); }
 }
 
@@ -331,75 +391,15 @@ function pickWalkEnd(i) {
 async function walk(body, title) {
   try {
     const r = await apiJson("api/walk", body);
-    explore.lastWalk = r;
+    explore.lastWalk = { ...r, body };
     $("walk-title").textContent = title;
     $("walk-strip").src = r.strip;
     $("walk-gif").href = r.gif;
     $("walk-rule").textContent = `rule: ${r.rule}`;
     reveal("walk-panel");
     status(`walk of ${r.steps} steps`);
+    changed();
   } catch (e) { status(e.message, true); }
-}
-
-// ------------------------------------------------------------------ selections
-async function onSelected(ev) {
-  if (!ev || !ev.points) return;
-  const indices = [...new Set(ev.points.filter((p) => p.data.meta === "points").map((p) => p.customdata))];
-  if (!indices.length) return;
-  explore.selectionIndices = indices.sort((a, b) => a - b);
-  explore.selectionRange = ev.range || null;  // the box in data coordinates
-  explore.selectionLasso = ev.lassoPoints || null;  // the lasso's polygon in data coordinates
-  try {
-    const r = await apiJson("api/select", { indices: explore.selectionIndices });
-    explore.lastSelection = r;
-    $("select-n").textContent = r.n.toLocaleString();
-    $("select-mean").src = r.mean_image;
-    $("select-decoded").src = r.decoded_mean;
-    $("select-counts").replaceChildren(...Object.entries(r.counts).filter(([, c]) => c > 0).map(([name, c]) => {
-      const tr = document.createElement("tr");
-      tr.innerHTML = "<td></td><td></td>";
-      tr.children[0].textContent = name; tr.children[1].textContent = c;
-      return tr;
-    }));
-    reveal("select-panel");
-  } catch (e) { status(e.message, true); }
-}
-
-async function downloadCsv() {
-  try {
-    const blob = await (await api("api/select.csv", { indices: explore.selectionIndices })).blob();
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
-    a.download = "selection.csv";
-    document.body.append(a);
-    a.click();
-    a.remove();
-  } catch (e) { status(e.message, true); }
-}
-
-// ------------------------------------------------------------------ search
-function search(text) {
-  text = text.trim();
-  if (!text) return;
-  const names = explore.meta.class_names, gd = $("map");
-  // "123" or "#123": a point's index; "class 3" or a class name that is not a number: a class
-  const asClass = text.match(/^class\s+(.+)$/i);
-  if (asClass) text = asClass[1];
-  else if (/^#?\d+$/.test(text)) {
-    text = text.replace("#", "");
-    const i = Number(text);
-    if (i >= explore.meta.n_points) return status(`no point #${i}`, true);
-    if (!explore.rowOf.has(i)) return status(`#${i} is not on this view`, true);
-    return showPoint(i);
-  }
-  const k = names.findIndex((n) => n.toLowerCase() === text.toLowerCase());
-  if (k < 0) return status(`no class "${text}"`, true);
-  if (explore.colour !== "class") { $("colour").value = "class"; explore.colour = "class"; }
-  drawMap().then(() => {
-    const vis = gd.data.map((t) => (t.meta !== "points" || t.name === names[k]) ? true : "legendonly");
-    Plotly.restyle(gd, { visible: vis });
-    status(`showing class ${names[k]} only (double-click the legend to show all)`);
-  });
 }
 
 // ------------------------------------------------------------------ start
@@ -413,16 +413,21 @@ async function start() {
   $("view").replaceChildren(...m.views.map((v) => new Option(`${v.title} (${v.n_points.toLocaleString()})`, v.name)));
   $("colour").replaceChildren(...m.colourings.filter((c) => c.available).map((c) => new Option(c.title, c.name)));
   if (!m.views.length) return status("this run has no 2-D view", true);
-  await loadView(m.views[0].name);
+  const saved = readState();  // share.js: a state in the URL's hash (view, colour, zoom, selection, decodes)
+  if (saved && m.colourings.some((c) => c.name === saved.c && c.available)) explore.colour = $("colour").value = saved.c;
+  await loadView(m.views.some((v) => v.name === saved?.v) ? saved.v : m.views[0].name);
+  $("view").value = explore.view;
   const gd = $("map");
   gd.on("plotly_hover", onHover);
   gd.on("plotly_unhover", () => { $("tooltip").hidden = true; });
   gd.on("plotly_click", onPointClick);
   gd.on("plotly_relayout", onRelayout);
   gd.on("plotly_selected", onSelected);
+  gd.on("plotly_deselect", clearSelection);
   gd.addEventListener("click", onMapClick);
-  $("view").addEventListener("change", (e) => loadView(e.target.value));
-  $("colour").addEventListener("change", (e) => { explore.colour = e.target.value; drawMap(); });
+  installSprites(gd);  // sprites.js: thumbnails in place of dots when zoomed in
+  $("view").addEventListener("change", (e) => loadView(e.target.value).then(changed));
+  $("colour").addEventListener("change", (e) => setColour(e.target.value));
   for (const r of document.querySelectorAll("input[name=mode]")) {
     r.addEventListener("change", (e) => {
       explore.mode = e.target.value;
@@ -432,10 +437,13 @@ async function start() {
   }
   $("search").addEventListener("keydown", (e) => { if (e.key === "Enter") search(e.target.value); });
   $("select-csv").addEventListener("click", downloadCsv);
+  $("select-clear").addEventListener("click", clearSelection);
   $("slider-reset").addEventListener("click", () => {
     for (const input of $("sliders").querySelectorAll("input")) input.value = 0;
     if (explore.selected) sliderChanged();
   });
+  if (saved) await restoreState(saved);
+  gd.on("plotly_relayout", changed);  // a zoom or pan: the link follows
   explore.ready = true;
 }
 
