@@ -4,7 +4,7 @@ Full datasets come only through LATENTATLAS_DATA (CI sets it).
 
 `slow` is not set by hand: tests/durations.json holds each test's measured seconds (setup, call
 and teardown) and each module or session fixture's build seconds, from a full run on the 2-core
-reference machine; every test at or over SLOW_SECONDS there, or needing a fixture that took that
+reference machine; every test at or over SLOW_SECONDS (tests/measured_order.py) there, or needing a fixture that took that
 long to build, is marked slow at collection, so `make test-fast` (-m "not slow") runs the quick
 ones. `make durations` measures them again (`--record-durations`); CI prints the slowest
 (`--durations`) so growth is seen. A test not measured yet counts as fast until then.
@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from measured_order import read_measured, is_slow
 
 DURATIONS = Path(__file__).with_name("durations.json")
-SLOW_SECONDS = 1.0
 
 
 def pytest_addoption(parser):
@@ -27,9 +27,7 @@ def pytest_addoption(parser):
 
 
 def _measured() -> dict[str, dict[str, float]]:
-    """{"tests": nodeid -> seconds, "fixtures": name -> seconds} (a flat file: tests only)."""
-    data = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
-    return data if "tests" in data else {"tests": data, "fixtures": {}}
+    return read_measured(DURATIONS)
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)   # optional: -p no:xdist runs need no scheduler
@@ -43,13 +41,9 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_collection_modifyitems(config, items):
-    # A test is slow if it took a second, or if it needs a module or session fixture that took one
-    # to build: that cost lands on whichever of its users runs first, so `-m "not slow"` would
-    # otherwise pay it in a "fast" test.
-    measured = _measured()
-    costly = {name for name, s in measured["fixtures"].items() if s >= SLOW_SECONDS}
+    measured = _measured()                  # slow: see tests/measured_order.py
     for item in items:
-        if measured["tests"].get(item.nodeid, 0.0) >= SLOW_SECONDS or costly & set(item.fixturenames):
+        if is_slow(item.nodeid, item.fixturenames, measured):
             item.add_marker(pytest.mark.slow)
 
 

@@ -1,5 +1,11 @@
-"""The order in which pytest-xdist hands out test files: the longest first, by measured seconds.
+"""What tests/durations.json says: which tests are slow, and the order in which pytest-xdist
+hands out test files (the longest first).
 
+Slow: a test that took SLOW_SECONDS, or that needs a module or session fixture that took that long
+to build: that cost lands on whichever of the fixture's users runs first, so `-m "not slow"` would
+otherwise pay it in a "fast" test.
+
+Order:
 `make test` runs `--dist loadfile` (a file stays on one worker, so its module fixtures are built
 once). xdist hands the files out in collection order, so a long file collected late (the
 benchmark scripts' tests, say) starts when the other worker has little left and runs alone: the
@@ -10,7 +16,24 @@ workers busy to the end.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from xdist.scheduler import LoadFileScheduling
+
+SLOW_SECONDS = 1.0
+
+
+def read_measured(path: Path) -> dict[str, dict[str, float]]:
+    """{"tests": nodeid -> seconds, "fixtures": name -> build seconds} (a flat file: tests only)."""
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    return data if "tests" in data else {"tests": data, "fixtures": {}}
+
+
+def is_slow(nodeid: str, fixturenames, measured: dict[str, dict[str, float]]) -> bool:
+    if measured["tests"].get(nodeid, 0.0) >= SLOW_SECONDS:
+        return True
+    return any(measured["fixtures"].get(name, 0.0) >= SLOW_SECONDS for name in fixturenames)
 
 
 class LongestFileFirst(LoadFileScheduling):
