@@ -13,6 +13,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+# One token per process: Ray's core keeps the first token it read for the whole process, so a second
+# cluster started with another one in the same pytest worker fails to reach its own GCS.
+RAY_TOKEN = secrets.token_hex(16)
+
 TINY = {
     "data": {"name": "mnist-sample", "test_fraction": 0.05},
     "model": {"name": "vae"},
@@ -31,7 +35,7 @@ def ray_env(mp, cache_dir):
     the environment (else Ray writes ~/.ray/auth_token), no RAY_ADDRESS; yields the temp folder."""
     ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     mp.setenv("RAY_TMPDIR", ray_tmp)
-    mp.setenv("RAY_AUTH_TOKEN", secrets.token_hex(16))
+    mp.setenv("RAY_AUTH_TOKEN", RAY_TOKEN)
     mp.setenv("LATENTATLAS_CACHE", str(cache_dir))
     mp.setenv("MPLBACKEND", "Agg")
     mp.delenv("RAY_ADDRESS", raising=False)

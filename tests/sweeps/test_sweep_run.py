@@ -8,7 +8,6 @@ in /tmp and its token lives in the environment: nothing is written into $HOME.
 
 import json
 import os
-import secrets
 import shutil
 import tempfile
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from cache_helpers import session_cache_dir
-from sweep_helpers import TINY
+from sweep_helpers import RAY_TOKEN, TINY
 
 pytest.importorskip("ray.tune")
 
@@ -48,7 +47,7 @@ def sweep(tmp_path_factory):
     home_before = _home_state()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RAY_TMPDIR", ray_tmp)
-        mp.setenv("RAY_AUTH_TOKEN", secrets.token_hex(16))       # else Ray writes ~/.ray/auth_token
+        mp.setenv("RAY_AUTH_TOKEN", RAY_TOKEN)                   # else Ray writes ~/.ray/auth_token
         mp.setenv("LATENTATLAS_CACHE", str(session_cache_dir(tmp_path_factory)))
         mp.setenv("MPLBACKEND", "Agg")
         mp.delenv("RAY_ADDRESS", raising=False)
