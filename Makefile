@@ -47,7 +47,7 @@ test-fast: $(STAMP)
 
 # Measure every test again: the source of the slow marker.
 durations: $(STAMP)
-	$(PYTEST) --record-durations
+	$(PYTEST) --record-durations --durations=25
 
 # The layers (import-linter's contracts in pyproject.toml) and ruff.
 lint: $(STAMP)
