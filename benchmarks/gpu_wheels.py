@@ -6,9 +6,10 @@
 The GPU machine the speed issue is checked on has python3 with torch, numpy, scipy, scikit-learn,
 matplotlib, numba, pillow and more (IMAGE below), and no network. latentatlas also needs openTSNE,
 umap-learn, plotly, ...; the torch backend TorchDR; the sweeps Ray Tune; the Pythae comparison
-Pythae. This script downloads, on a machine with PyPI, a wheel for each of those and for each of their requirements
-that the image lacks (resolved recursively from the wheels' own metadata for the target Python),
-into the folder gpu_check.sh installs from (`pip install --no-index --no-deps --target`).
+Pythae. This script downloads, on a machine with PyPI, a wheel for each of those and for each of
+their requirements that the image lacks (resolved recursively from the wheels' own metadata for
+the target Python), into the folder gpu_check.sh installs from (`pip install --no-index --no-deps
+--target`).
 
 Versions: by default each package at the version installed beside this script's interpreter (the
 one the test suite ran with), else the newest that fits; --newest takes the newest everywhere.
