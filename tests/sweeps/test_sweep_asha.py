@@ -15,10 +15,8 @@ from sweep_helpers import TINY, ray_env
 
 pytest.importorskip("ray.tune")
 
-from latentatlas.errors import UserError  # noqa: E402
 from latentatlas.runtime import usable_cores  # noqa: E402
 from latentatlas.sweeps import SWEEP_REPORT, SweepFolder, run_sweep, sweep_spec  # noqa: E402
-from latentatlas.sweeps.early import check_scheduler  # noqa: E402
 
 
 def test_asha_stops_the_worse_trial_records_it_and_keeps_it_on_resume(tmp_path, tmp_path_factory):
@@ -40,5 +38,3 @@ def test_asha_stops_the_worse_trial_records_it_and_keeps_it_on_resume(tmp_path, 
         again = run_sweep(out, spec, **kw)          # resumed: the stopped trial is finished, not failed
     assert again["ran"] == [] and sorted(again["reused"]) == sorted([good, bad]) and again["ray"] is None
     assert again["trials"] == summary["trials"]
-    with pytest.raises(UserError, match="--scheduler 'hyperband': the schedulers are asha"):
-        check_scheduler("hyperband")

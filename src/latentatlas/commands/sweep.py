@@ -45,8 +45,8 @@ def add_parser(sub):
                    help="let Tune's Optuna searcher pick --trials points of the grid, minimising the test loss "
                         "(default: every point)")
     p.add_argument("--trials", type=int, default=0, metavar="N", help="with --search: how many points it picks")
-    p.add_argument("--scheduler", choices=("asha",), default=None,
-                   help="Tune's ASHA scheduler: stop the trials whose test loss after an epoch trails the others' "
+    p.add_argument("--scheduler", default=None, metavar="asha",      # checked in one line: sweeps/early.py
+                   help="asha: Tune's ASHA scheduler, to stop the trials whose test loss after an epoch trails the others' "
                         "(a trial stopped early is recorded as such, and kept when the sweep runs again)")
     p.add_argument("--retry-failed", action="store_true",
                    help="run the trials that failed before again (default: keep their recorded error)")
