@@ -184,9 +184,12 @@ def test_bad_dataset_leaves_no_folder(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_stopped_training_is_resumed_by_the_next_run(tmp_path, tiny_config, monkeypatch, capsys):
+@pytest.mark.parametrize("after_an_epoch", [False, True])
+def test_stopped_training_is_resumed_by_the_next_run(tmp_path, tiny_config, monkeypatch, capsys, after_an_epoch):
     """Ctrl-C in training (train_run saves a checkpoint and raises KeyboardInterrupt): the next
-    `run` resumes it instead of starting again."""
+    `run` resumes it instead of starting again; also when an epoch's weights, model.json and
+    history are there (stopped from outside the loop, as a sweep's scheduler stops it, training
+    writes no "completed": false): a train stage that never finished is not done."""
     import latentatlas.stages.train as train_mod
 
     real = train_mod.train_run
@@ -201,6 +204,11 @@ def test_stopped_training_is_resumed_by_the_next_run(tmp_path, tiny_config, monk
             atomic_write_json(rd / "config.json", {"data": {"name": "mnist-sample"}})
             (rd / "checkpoint").mkdir()
             (rd / "checkpoint" / "last.safetensors").write_bytes(b"x")
+            if after_an_epoch:
+                from latentatlas.rundir import HISTORY, MODEL_JSON, WEIGHTS
+
+                for name in (WEIGHTS, MODEL_JSON, HISTORY):
+                    (rd / name).write_bytes(b"x")
             raise KeyboardInterrupt
         return real(run_dir, data, model, train, resume=False, overwrite=True)
 

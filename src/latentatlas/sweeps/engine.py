@@ -194,6 +194,8 @@ def _callback(total: int, quiet: bool):
             result = trial.last_result or {}
             if result.get("status") == "failed":
                 self._say(trial, f"failed: {result.get('error')}")
+            elif result.get("status") == "stopped":
+                self._say(trial, result.get("note") or "stopped early")
             elif "status" not in result and "epoch" in result:     # its last word an epoch's: stopped
                 self._say(trial, f"stopped early after epoch {result['epoch']}")
             else:
@@ -279,7 +281,7 @@ def _driver_record(folder: SweepFolder, spec: dict, result) -> dict | None:
         record = record_of(spec, "failed", 0.0, one_line(result.error))
     elif "status" not in metrics and "epoch" in metrics:     # its last result an epoch's: stopped there
         note = TrialStopped(int(metrics["epoch"]), metrics.get("test_loss")).note()
-        record = record_of(spec, "stopped", 0.0, note=note)
+        record = record_of(spec, "stopped", float(metrics.get("time_total_s") or 0.0), note=note)
     else:
         return record
     folder.write_record(spec["name"], record)
