@@ -3,6 +3,7 @@ the ideal, and where the rest of the time went.
 
     python benchmarks/bench_sweep.py                       # 8 tiny trials (latent sizes 2..9)
     python benchmarks/bench_sweep.py --trials 8 --images 2000 --epochs 1 --skip-sequential
+    python benchmarks/bench_sweep.py --packing --dataset mnist   # on a GPU: 0.25 against 1 GPU per trial
 
 1. one after another: each trial's settings through pipeline.run_pipeline in this process, on
    every core (what a loop of `latentatlas run` does), wall time summed;
@@ -21,7 +22,13 @@ cores' idle slot time between and after trials, and the trials' wait for a core 
 over their CPU time). On a shared machine other work takes cores from the trials: with psutil,
 the CPU that the machine spent outside this sweep's processes during the phase (/proc/stat minus
 the sweep's process tree) is printed, and the figure again over the core-seconds it left.
-Trials on the embedded "mnist-sample".
+Trials on the embedded "mnist-sample" (--dataset picks another).
+
+--packing (gpu_check.sh's sweep row): the same trials twice on one GPU, with --gpus-per-trial
+0.25 (four trials share the card) and with 1 (one at a time), the same cores per trial in both
+(a quarter of them, so the cores let four run side by side); trials per minute over each sweep's
+trials' phase (Ray ready -> the last trial's end, Ray's start-up left out) and their ratio, in
+one line. Without CUDA it prints one line that the row is unmeasured (no GPU) and exits 0.
 """
 
 from __future__ import annotations
@@ -39,8 +46,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
-def tables(images: int, epochs: int) -> dict:
-    return {"data": {"name": "mnist-sample"}, "model": {"name": "vae"},
+PACKED, ALONE = 0.25, 1.0     # --packing: GPUs per trial, four trials on the card against one
+
+
+def tables(images: int, epochs: int, dataset: str = "mnist-sample") -> dict:
+    return {"data": {"name": dataset}, "model": {"name": "vae"},
             "train": {"epochs": epochs, "max_train_images": images, "progress_every": 0, "progress_images": 16},
             "analysis": {"projections": ["pca:2"], "probes": ["logreg"], "clusterers": ["kmeans"],
                          "raw_baseline": False, "interactive": False, "n_init": 1, "quality_max_samples": 500,
@@ -167,13 +177,69 @@ def print_figures(args, cores: int, summary: dict, t: dict, wall: float, seq: fl
               f"over the core-seconds left ({t['left']:.1f}): {t['ratio_left']:.2f}x the ideal")
 
 
+def trials_per_minute(records: list, ready_at: float) -> float:
+    """Trials finished per minute of the trials' phase: Ray ready -> the last trial's end."""
+    return 60.0 * len(records) / (max(r["ended_at"] for r in records) - ready_at)
+
+
+def packing_line(packed: float | None, alone: float | None, trials: int) -> str:
+    """gpu_check.sh's sweep row, in one line: each rate and their ratio, or why it is unmeasured."""
+    what = f"packing ({trials} trials, {PACKED:g} vs {ALONE:g} GPU per trial):"
+    if packed is None or alone is None:
+        return f"{what} unmeasured (no GPU)"
+    return (f"{what} {packed:.1f} trials/min packed, {alone:.1f} trials/min one at a time, "
+            f"ratio {packed / alone:.2f}x")
+
+
+def _one_sweep(root: Path, spec, base: dict, cpus: float, gpus: float) -> float:
+    """One sweep on a fresh local Ray; its trials per minute (every trial must end ok)."""
+    from latentatlas.sweeps import SweepFolder, run_sweep
+
+    summary = run_sweep(root, spec, preset=None, tables=[base], cpus_per_trial=cpus, gpus_per_trial=gpus,
+                        quiet=True)
+    folder = SweepFolder(summary["sweep_dir"])
+    records = [folder.read_record(n) for n in summary["trials"]]
+    failed = [r for r in records if r["status"] != "ok"]
+    if failed:
+        raise SystemExit(f"bench_sweep: {len(failed)} trial(s) failed at {gpus:g} GPU per trial: "
+                         f"{failed[0]['error']}")
+    return trials_per_minute(records, summary["ray"]["ready_at"])
+
+
+def packing(args) -> int:
+    """--packing: the same trials at 0.25 and at 1 GPU per trial (see the module's text)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        print(packing_line(None, None, args.trials))
+        return 0
+    from latentatlas.runtime import usable_cores
+    from latentatlas.sweeps import sweep_spec
+
+    cpus = max(1, usable_cores() // 4)
+    spec = sweep_spec({"model.latent_dim": list(range(2, 2 + args.trials))})
+    base = tables(args.images, args.epochs, args.dataset)
+    base["train"]["device"] = "cuda"
+    with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
+        packed = _one_sweep(Path(tmp) / "packed", spec, base, cpus, PACKED)
+        alone = _one_sweep(Path(tmp) / "alone", spec, base, cpus, ALONE)
+    print(f"{torch.cuda.get_device_name(0)}, {cpus} cores per trial, {args.images} images x {args.epochs} epoch(s)")
+    print(packing_line(packed, alone, args.trials))
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=8)
     ap.add_argument("--images", type=int, default=2000, help="training images per trial")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--skip-sequential", action="store_true", help="only the sweep (and its ideal)")
+    ap.add_argument("--dataset", default="mnist-sample", help="the trials' data (default: mnist-sample)")
+    ap.add_argument("--packing", action="store_true",
+                    help=f"on a GPU: {PACKED:g} against {ALONE:g} GPU per trial, trials per minute (gpu_check.sh)")
     args = ap.parse_args(argv)
+    if args.packing:
+        return packing(args)
 
     from latentatlas.runtime import usable_cores
     from latentatlas.sweeps import SweepFolder, run_sweep, sweep_spec
@@ -181,7 +247,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     cores = usable_cores()
     spec = sweep_spec({"model.latent_dim": list(range(2, 2 + args.trials))})
-    base = tables(args.images, args.epochs)
+    base = tables(args.images, args.epochs, args.dataset)
     watch = _watch()
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         root = Path(tmp)

@@ -18,13 +18,17 @@
 #                       the real archive when $LATENTATLAS_DATA holds it, else random images in
 #                       CIFAR-10's format (wall time representative, quality not; the row says so)
 #     analysis_checks   the analysis on the GPU (the speed-analysis branch)
+#     sweep_check       issue 27: 8 tiny MNIST trials of `latentatlas sweep` with --gpus-per-trial 0.25
+#                       (four share the card) against 1 (one at a time), trials per minute and the
+#                       ratio (benchmarks/bench_sweep.py --packing); last, in what is left of the 8
+#                       minutes (GPU_CHECK_ONLY=sweep alone); without CUDA the row says unmeasured
 #     cores_check       only with GPU_CHECK_ONLY=cores, outside the 8 minutes (minutes more on a
 #                       16-core machine): item 2, the CPU-only analysis of the 70,000 MNIST codes
 #                       of `run`'s folder (or a fresh default-vae) with 2 jobs and with every core
 #                       (benchmarks/bench_cores.py)
 #
 # Environment: PYTHON (python3), GPU_CHECK_WORK (a fresh temporary folder), GPU_CHECK_WHEELS,
-# GPU_CHECK_ONLY=training|analysis|cores (one part), GPU_CHECK_ALLOW_CPU=1 (no GPU: tiny sizes on
+# GPU_CHECK_ONLY=training|analysis|sweep|cores (one part), GPU_CHECK_ALLOW_CPU=1 (no GPU: tiny sizes on
 # the CPU, to test this script; its figures are not the GPU's).
 set -uo pipefail
 
@@ -267,6 +271,25 @@ analysis_checks() {
     fi
 }
 
+# issue 27: sweep packing, 0.25 against 1 GPU per trial (bench_sweep.py --packing). No GPU (the
+# tiny CPU sizes): unmeasured, nothing run; under a minute left of the 8: not run, and why
+sweep_check() {
+    local what="sweep packing: trials/min at 0.25 vs 1 GPU per trial (8 tiny MNIST trials)" target="> 1x: packing helps"
+    local limit rc line
+    if (( TINY )); then row "$what" "unmeasured (no GPU)" "$target"; return; fi
+    if (( BUDGET_S - SECONDS < 60 )); then
+        row "$what" "not run: the 8 minutes were spent (GPU_CHECK_ONLY=sweep runs it alone)" "$target"; return
+    fi
+    limit="$(cap 240)"
+    timeout "$limit" "$PY" "$ROOT/benchmarks/bench_sweep.py" --packing --dataset mnist --trials 8 --images 2000 \
+        --epochs 1 > "$WORK/sweep.log" 2>&1
+    rc=$?
+    line="$(grep '^packing' "$WORK/sweep.log" | tail -n 1)"
+    if (( rc == 124 )); then row "$what" "timed out after ${limit} s" "$target"
+    elif (( rc != 0 )) || [[ -z "$line" ]]; then row "$what" "failed: $(last_line "$WORK/sweep.log")" "$target"
+    else row "$what" "${line#*: }" "$target"; fi
+}
+
 # issue 14 item 2: every core against 2 jobs, the CPU-only analysis of one run's codes
 cores_check() {
     local run=() out="$WORK/cores.log"
@@ -319,8 +342,9 @@ main() {
     case "${GPU_CHECK_ONLY:-all}" in
         training) training_checks ;;
         analysis) analysis_checks ;;
+        sweep) sweep_check ;;
         cores) cores_check ;;
-        *) training_checks; analysis_checks ;;
+        *) training_checks; analysis_checks; sweep_check ;;
     esac
     print_table
 }

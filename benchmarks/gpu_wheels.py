@@ -5,10 +5,11 @@
 
 The GPU machine the speed issue is checked on has python3 with torch, numpy, scipy, scikit-learn,
 matplotlib, numba, pillow and more (IMAGE below), and no network. latentatlas also needs openTSNE,
-umap-learn, plotly, ...; the torch backend TorchDR; the Pythae comparison Pythae. This script
-downloads, on a machine with PyPI, a wheel for each of those and for each of their requirements
-that the image lacks (resolved recursively from the wheels' own metadata for the target Python),
-into the folder gpu_check.sh installs from (`pip install --no-index --no-deps --target`).
+umap-learn, plotly, ...; the torch backend TorchDR; the sweeps Ray Tune; the Pythae comparison
+Pythae. This script downloads, on a machine with PyPI, a wheel for each of those and for each of
+their requirements that the image lacks (resolved recursively from the wheels' own metadata for
+the target Python), into the folder gpu_check.sh installs from (`pip install --no-index --no-deps
+--target`).
 
 Versions: by default each package at the version installed beside this script's interpreter (the
 one the test suite ran with), else the newest that fits; --newest takes the newest everywhere.
@@ -69,9 +70,12 @@ PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x
 
 
 def roots() -> list[Requirement]:
-    """latentatlas's dependencies, its `gpu` extra (TorchDR) and Pythae (the comparison)."""
+    """latentatlas's dependencies, its `gpu` extra (TorchDR), its `sweep` extra (Ray Tune, Optuna: the
+    sweep packing row; ray[tune]'s own extras, pandas, pyarrow, fsspec, requests, are in the image)
+    and Pythae (the comparison)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    specs = project["dependencies"] + project["optional-dependencies"]["gpu"] + ["pythae"]
+    extras = project["optional-dependencies"]
+    specs = project["dependencies"] + extras["gpu"] + extras["sweep"] + ["pythae"]
     return [Requirement(s) for s in specs]
 
 

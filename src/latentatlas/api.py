@@ -145,11 +145,12 @@ def run(*, out=None, preset: str | None = None, config=None, force: bool = False
 
 def sweep(*, grid: dict | None = None, seeds: int | None = None, out=None, preset: str | None = None, config=None,
           cpus_per_trial: float | None = None, gpus_per_trial: float | None = None, address: str | None = None,
-          retry_failed: bool = False, search: str | None = None, trials: int = 0, quiet: bool = False,
-          **settings):
+          retry_failed: bool = False, search: str | None = None, trials: int = 0, scheduler: str | None = None,
+          quiet: bool = False, **settings):
     """`latentatlas sweep`: one run per point of `grid` ({"model.latent_dim": [2, 4, 8]}, keys as
     SECTION.FIELD or a field name one stage has) and per seed, on Ray Tune; `settings` apply to
-    every trial; search="optuna", trials=N lets Optuna pick N points. Returns the table as a pandas DataFrame, one row per trial, its column "run" the
+    every trial; search="optuna", trials=N lets Optuna pick N points; scheduler="asha" stops the
+    worse trials early on their test loss per epoch. Returns the table as a pandas DataFrame, one row per trial, its column "run" the
     trial as a Run (None where it has no run folder); .attrs["sweep_dir"] and ["report"]."""
     from .settings import SECTIONS
     from .sweeps import run_sweep, sweep_source, sweep_spec
@@ -163,7 +164,8 @@ def sweep(*, grid: dict | None = None, seeds: int | None = None, out=None, prese
                         tables=[*source.tables, settings_tables(settings, SECTIONS)],
                         cpus_per_trial=float(cpus_per_trial or source.sweep.get("cpus_per_trial", 1)),
                         gpus_per_trial=float(gpus_per_trial or source.sweep.get("gpus_per_trial", 0)),
-                        address=address, retry_failed=retry_failed, search=search, samples=trials, quiet=quiet)
+                        address=address, retry_failed=retry_failed, search=search, samples=trials,
+                        scheduler=scheduler, quiet=quiet)
     rows = sweep_rows(out)
     table = as_dataframe(rows, list(spec.grid) + (["train.seed"] if spec.seeds > 1 else []))
     table["run"] = [Run(r["run_dir"]) if r.get("model") is not None else None for r in rows]

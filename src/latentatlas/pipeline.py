@@ -105,6 +105,8 @@ def is_done(run: RunDir, stage: str, cfg: RunConfig, state: dict) -> bool:
         return False
     if stage == "train" and not (run.read_metrics().get("train") or {}).get("completed", True):
         return False  # stopped early (Ctrl-C): not done
+    if stage == "train" and not record.get("finished"):
+        return False  # remembered at its start, never finished (a sweep's scheduler stopped it): not done
     return _outputs_present(run, record, stage)
 
 

@@ -4,6 +4,8 @@ the ideal, and where the rest went, on a timeline made up here so every number i
 from __future__ import annotations
 
 import importlib.util
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,18 @@ def test_the_machine_s_other_work_is_its_busy_time_less_the_sweep_s_processes():
     t = bench.timeline(records, {"ready_at": 100.0}, cores=2, watch=Samples())
     assert t["others"] == 2.0 and t["ours_outside"] == 4.0       # 20 busy = 18 of the sweep's + 2 others'
     assert t["left"] == 26.0 and t["ratio_left"] == pytest.approx(26.0 / 14.0)
+
+
+def test_packing_is_trials_per_minute_of_each_phase_and_says_unmeasured_without_a_gpu(monkeypatch, capsys):
+    bench = _bench()
+    # four trials packed end at t=130 (Ray ready at 100): 8/min; alone the last ends at 220: 2/min
+    packed = bench.trials_per_minute([{"ended_at": 115.0 + 5 * i} for i in range(4)], ready_at=100.0)
+    alone = bench.trials_per_minute([{"ended_at": 160.0 + 20 * i} for i in range(4)], ready_at=100.0)
+    assert packed == pytest.approx(8.0) and alone == pytest.approx(2.0)
+    line = bench.packing_line(packed, alone, trials=4)
+    assert line.endswith("8.0 trials/min packed, 2.0 trials/min one at a time, ratio 4.00x"), line
+    # a torch without CUDA (the real one's import alone takes seconds)
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=types.SimpleNamespace(is_available=lambda: False)))
+    assert bench.main(["--packing", "--trials", "8"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == ["packing (8 trials, 0.25 vs 1 GPU per trial): unmeasured (no GPU)"], out

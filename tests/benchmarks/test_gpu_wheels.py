@@ -58,10 +58,10 @@ def test_closure_follows_requirements_but_not_the_image_extras_or_backports(tmp_
         assert name not in fetched
 
 
-def test_the_roots_are_the_package_its_gpu_extra_and_pythae():
+def test_the_roots_are_the_package_its_gpu_and_sweep_extras_and_pythae():
     gw = _module()
     names = {canonicalize_name(r.name) for r in gw.roots()}
-    assert {"opentsne", "umap-learn", "plotly", "safetensors", "torchdr", "pythae", "torch"} <= names
+    assert {"opentsne", "umap-learn", "plotly", "safetensors", "torchdr", "pythae", "torch", "ray", "optuna"} <= names
 
 
 def test_pins_follow_this_environment_when_they_fit():

@@ -184,9 +184,9 @@ def test_bad_dataset_leaves_no_folder(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_stopped_training_is_resumed_by_the_next_run(tmp_path, tiny_config, monkeypatch, capsys):
-    """Ctrl-C in training (train_run saves a checkpoint and raises KeyboardInterrupt): the next
-    `run` resumes it instead of starting again."""
+def _stop_then_resume(tmp_path, tiny_config, monkeypatch, capsys, leave=()):
+    """The first training stops (KeyboardInterrupt) leaving a config, a checkpoint and `leave`; the
+    next `run` must resume it, not start again nor reuse it."""
     import latentatlas.stages.train as train_mod
 
     real = train_mod.train_run
@@ -201,6 +201,8 @@ def test_stopped_training_is_resumed_by_the_next_run(tmp_path, tiny_config, monk
             atomic_write_json(rd / "config.json", {"data": {"name": "mnist-sample"}})
             (rd / "checkpoint").mkdir()
             (rd / "checkpoint" / "last.safetensors").write_bytes(b"x")
+            for name in leave:
+                (rd / name).write_bytes(b"x")
             raise KeyboardInterrupt
         return real(run_dir, data, model, train, resume=False, overwrite=True)
 
@@ -211,6 +213,22 @@ def test_stopped_training_is_resumed_by_the_next_run(tmp_path, tiny_config, monk
     assert main(["run", "--config", str(tiny_config), "--out", str(out), "--skip", "analyze,generate"]) == 0
     assert calls == ["fresh", "resume"]
     assert "resuming" in capsys.readouterr().err
+
+
+def test_stopped_training_is_resumed_by_the_next_run(tmp_path, tiny_config, monkeypatch, capsys):
+    """Ctrl-C in training (train_run saves a checkpoint and raises KeyboardInterrupt): the next
+    `run` resumes it instead of starting again."""
+    _stop_then_resume(tmp_path, tiny_config, monkeypatch, capsys)
+
+
+@pytest.mark.slow          # about 5 s (not yet in tests/durations.json)
+def test_training_stopped_after_an_epoch_is_resumed_not_reused(tmp_path, tiny_config, monkeypatch, capsys):
+    """Stopped from outside the loop after an epoch's weights, model.json and history were written
+    (as a sweep's scheduler stops a trial: no "completed": false in metrics.json): a train stage
+    that never finished is not done, so the next `run` resumes it."""
+    from latentatlas.rundir import HISTORY, MODEL_JSON, WEIGHTS
+
+    _stop_then_resume(tmp_path, tiny_config, monkeypatch, capsys, leave=(WEIGHTS, MODEL_JSON, HISTORY))
 
 
 def test_list_presets(capsys):

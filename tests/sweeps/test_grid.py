@@ -186,6 +186,18 @@ def test_a_search_needs_its_trial_count_and_a_known_searcher(tmp_path):
     assert sorted(how["param_space"]["model.latent_dim"].categories) == [2, 4]
 
 
+def test_an_unknown_scheduler_is_refused_in_one_line_before_anything_is_written(tmp_path, capsys):
+    from latentatlas.cli import main
+
+    out = tmp_path / "sw"
+    assert main(["sweep", "--preset", "default-vae", "--grid", "model.latent_dim=2,4", "--scheduler", "hyperband",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["latentatlas: error: --scheduler 'hyperband': the schedulers are asha "
+                   "(or leave it out to run every trial to the end)"], err
+    assert not out.exists()
+
+
 def test_sweep_reads_a_config_s_sweep_section_and_run_refuses_it_pointing_at_sweep(tmp_path, capsys):
     """`sweep --config` takes its grid from [sweep.grid] (here one point, refused before Ray:
     the proof it was read); `run --config` on the same file says to use `sweep`, in one line."""

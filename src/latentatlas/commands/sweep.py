@@ -45,6 +45,9 @@ def add_parser(sub):
                    help="let Tune's Optuna searcher pick --trials points of the grid, minimising the test loss "
                         "(default: every point)")
     p.add_argument("--trials", type=int, default=0, metavar="N", help="with --search: how many points it picks")
+    p.add_argument("--scheduler", default=None, metavar="asha",      # checked in one line: sweeps/early.py
+                   help="asha: Tune's ASHA scheduler, to stop the trials whose test loss after an epoch trails the others' "
+                        "(a trial stopped early is recorded as such, and kept when the sweep runs again)")
     p.add_argument("--retry-failed", action="store_true",
                    help="run the trials that failed before again (default: keep their recorded error)")
     p.add_argument("--list-presets", action="store_true", help="list the sweep presets and exit")
@@ -74,6 +77,6 @@ def run(args) -> int:
                         cpus_per_trial=float(_number(args.cpus_per_trial, source.sweep.get("cpus_per_trial", 1))),
                         gpus_per_trial=float(_number(args.gpus_per_trial, source.sweep.get("gpus_per_trial", 0))),
                         address=args.address, retry_failed=args.retry_failed, search=args.search,
-                        samples=args.trials, wait=args.wait)
+                        samples=args.trials, scheduler=args.scheduler, wait=args.wait)
     print(format_summary(summary))
     return 0

@@ -194,6 +194,10 @@ def _callback(total: int, quiet: bool):
             result = trial.last_result or {}
             if result.get("status") == "failed":
                 self._say(trial, f"failed: {result.get('error')}")
+            elif result.get("status") == "stopped":
+                self._say(trial, result.get("note") or "stopped early")
+            elif "status" not in result and "epoch" in result:     # its last word an epoch's: stopped
+                self._say(trial, f"stopped early after epoch {result['epoch']}")
             else:
                 self._say(trial, f"ok in {result.get('seconds', 0):.1f} s")
 
@@ -227,15 +231,19 @@ def _search(search: str | None, grid: dict | None, specs: dict, samples: int) ->
 
 
 def tune_trials(specs: dict, sweep_dir, cpus: float = 1.0, gpus: float = 0.0, quiet: bool = False,
-                search: str | None = None, grid: dict | None = None, samples: int = 0) -> dict:
+                search: str | None = None, grid: dict | None = None, samples: int = 0,
+                scheduler: str | None = None) -> dict:
     """Run the trials `specs` ({name: spec}) on Ray Tune (all of them, or those a searcher picks
-    from `grid`); {name: record} for each, written also for a trial whose worker died."""
+    from `grid`; --scheduler asha stops the worse ones early); {name: record} for each, written
+    also for a trial whose worker died or that the scheduler stopped before it wrote its own."""
     from ray import tune
 
+    from .early import make_scheduler
     from .trial import run_trial
 
     folder = SweepFolder(sweep_dir)
     how = _search(search, grid, specs, samples)
+    how["tune"]["scheduler"] = make_scheduler(scheduler, specs)
     trainable = tune.with_resources(
         tune.with_parameters(run_trial, specs=specs, sweep_dir=str(folder.path.resolve()), keys=how["keys"]),
         {"cpu": cpus, "gpu": gpus})
@@ -256,9 +264,25 @@ def tune_trials(specs: dict, sweep_dir, cpus: float = 1.0, gpus: float = 0.0, qu
             name = trial_name({k: config[k] for k in how["keys"]})
         if name is None or name not in specs:
             continue
-        record = folder.read_record(name)
-        if result.error is not None and not (record and record.get("config_hash") == specs[name]["config_hash"]):
-            record = record_of(specs[name], "failed", 0.0, one_line(result.error))
-            folder.write_record(name, record)
-        records[name] = record
+        records[name] = _driver_record(folder, specs[name], result)
     return records
+
+
+def _driver_record(folder: SweepFolder, spec: dict, result) -> dict | None:
+    """The trial's record; the driver writes it where the worker could not: its worker died (failed),
+    or the scheduler stopped it and the worker has not written its own yet (stopped)."""
+    from .early import TrialStopped
+
+    record = folder.read_record(spec["name"])
+    if record and record.get("config_hash") == spec["config_hash"]:
+        return record
+    metrics = result.metrics or {}
+    if result.error is not None:
+        record = record_of(spec, "failed", 0.0, one_line(result.error))
+    elif "status" not in metrics and "epoch" in metrics:     # its last result an epoch's: stopped there
+        note = TrialStopped(int(metrics["epoch"]), metrics.get("test_loss")).note()
+        record = record_of(spec, "stopped", float(metrics.get("time_total_s") or 0.0), note=note)
+    else:
+        return record
+    folder.write_record(spec["name"], record)
+    return record

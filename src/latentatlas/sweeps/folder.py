@@ -76,15 +76,17 @@ class SweepFolder:
     def write_record(self, name: str, record: dict) -> None:
         atomic_write_json(self.record_path(name), record)
 
-    def finished(self, name: str, config_hash: str, failed_too: bool = True) -> dict | None:
+    def finished(self, name: str, config_hash: str, failed_too: bool = True, stopped_too: bool = True) -> dict | None:
         """The record of a trial finished with these settings (reused, not run again), else None:
-        ok with its report.html there, or failed (unless failed_too is False: --retry-failed)."""
+        ok with its report.html there, failed (unless failed_too is False: --retry-failed), or
+        stopped early by a scheduler (unless stopped_too is False: a sweep without --scheduler)."""
         record = self.read_record(name)
         if not record or record.get("config_hash") != config_hash:
             return None
-        if record.get("status") == "ok" and (self.trial_dir(name) / REPORT).is_file():
+        status = record.get("status")
+        if status == "ok" and (self.trial_dir(name) / REPORT).is_file():
             return record
-        if record.get("status") == "failed" and failed_too:
+        if (status == "failed" and failed_too) or (status == "stopped" and stopped_too):
             return record
         return None
 

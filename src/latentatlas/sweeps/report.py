@@ -80,10 +80,13 @@ def _table_section(rows: list[dict], swept: list[str]) -> str:
     body = []
     for r in rows:
         cells = "".join(f"<td>{fmt(r.get(k))}</td>" for k in swept)
-        if r["status"] == "failed":         # the one-line error across the figures it has none of
-            span = max(1, len(figures) + len(extra))
-            body.append(f'<tr class="failed-row"><td>{_link(r)}</td>{cells}<td><span class="failed">failed</span>'
-                        f'</td><td colspan="{span}" class="error">{esc(r.get("error") or "")}</td></tr>')
+        if r["status"] in ("failed", "stopped"):   # its error or note across the figures it has none of
+            span, kind = max(1, len(figures) + len(extra)), r["status"]
+            text = r.get("error") if kind == "failed" else r.get("note")
+            label = "failed" if kind == "failed" else "stopped early"
+            body.append(f'<tr class="{kind}-row"><td>{_link(r)}</td>{cells}<td><span class="{kind}">{label}</span>'
+                        f'</td><td colspan="{span}" class="{"error" if kind == "failed" else "note"}">'
+                        f'{esc(text or "")}</td></tr>')
             continue
         nums = "".join(f'<td class="num">{fmt(r.get(k))}</td>' for k, _, _ in figures)
         nums += "".join(f'<td class="num">{fmt(r.get(k))}</td>' for k, _ in extra)
@@ -206,8 +209,10 @@ def render_sweep_report(path) -> str:
     body = "".join(f'<section class="card" id="{k}"><h2>{esc(t)}</h2>{c}</section>' for k, t, c in sections)
     n_ok = sum(r["status"] == "ok" for r in rows)
     n_failed = sum(r["status"] == "failed" for r in rows)
+    n_stopped = sum(r["status"] == "stopped" for r in rows) or None     # its badge only with a scheduler
     grid = "; ".join(f"{k} = {', '.join(map(str, v))}" for k, v in (sweep.get("grid") or {}).items())
-    badges = [("trials", len(rows)), ("ok", n_ok), ("failed", n_failed), ("seeds", sweep.get("seeds")),
+    badges = [("trials", len(rows)), ("ok", n_ok), ("failed", n_failed), ("stopped early", n_stopped),
+              ("scheduler", sweep.get("scheduler")), ("seeds", sweep.get("seeds")),
               ("base preset", sweep.get("preset"))]
     badge_html = "".join(f'<span class="badge">{esc(k)} <b>{fmt(v)}</b></span>' for k, v in badges if v is not None)
     generated = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
@@ -224,6 +229,8 @@ def render_sweep_report(path) -> str:
 img.plot {{ max-width: 100%; }}
 tr.failed-row td {{ background: #fff4f2; }}
 span.failed {{ color: #b3261e; font-weight: 600; }}
+tr.stopped-row td {{ background: #f6f6f0; }}
+span.stopped {{ color: #6b5d00; font-weight: 600; }}
 td.error {{ font-family: ui-monospace, monospace; font-size: 0.85em; }}
 </style>
 </head>

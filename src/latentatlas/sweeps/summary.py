@@ -73,7 +73,8 @@ def trial_row(folder: SweepFolder, trial: dict) -> dict:
     name = trial["name"]
     record = folder.read_record(name) or {}
     row = {"name": name, **trial["settings"], "status": record.get("status") or "not run",
-           "error": record.get("error") or trial.get("error"), "seconds": _num(record.get("seconds")),
+           "error": record.get("error") or trial.get("error"), "note": record.get("note"),
+           "seconds": _num(record.get("seconds")),
            "node": record.get("node"), "run_dir": str(folder.trial_dir(name))}
     run = RunDir(folder.trial_dir(name))
     if not run.is_run():
@@ -112,7 +113,7 @@ def as_dataframe(rows: list[dict], swept: list[str]):
     """The table as a pandas DataFrame: one row per trial, the swept settings first."""
     import pandas as pd
 
-    cols = ["name", *swept, "status", "error", *[k for k, _, _ in FIGURES if k != "seconds"], "latent_dim",
+    cols = ["name", *swept, "status", "error", "note", *[k for k, _, _ in FIGURES if k != "seconds"], "latent_dim",
             "test_kl", "test_recon", "pca_90", "seconds", "node", "run_dir"]
     seen, order = set(), []
     for c in cols:

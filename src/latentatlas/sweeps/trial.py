@@ -39,11 +39,12 @@ def _node() -> str | None:
 
 
 def record_of(spec: dict, status: str, seconds: float, error: str | None = None, node=None,
-              cpu_seconds: float | None = None, started_at: float | None = None) -> dict:
-    """A trial's record; started_at / ended_at are the epoch seconds (time.time) of its start and end,
-    which place it on the sweep's timeline (benchmarks/bench_sweep.py: idle cores, start-up)."""
+              cpu_seconds: float | None = None, started_at: float | None = None, note: str | None = None) -> dict:
+    """A trial's record; status "ok", "failed" (with its one-line error) or "stopped" (--scheduler:
+    stopped early, with a note); started_at / ended_at are the epoch seconds (time.time) of its start
+    and end, which place it on the sweep's timeline (benchmarks/bench_sweep.py: idle cores, start-up)."""
     return {"name": spec["name"], "settings": spec["settings"], "config_hash": spec["config_hash"],
-            "status": status, "error": error, "seconds": round(seconds, 3),
+            "status": status, "error": error, "note": note, "seconds": round(seconds, 3),
             "cpu_seconds": None if cpu_seconds is None else round(cpu_seconds, 3), "node": node, "pid": os.getpid(),
             "started_at": started_at, "ended_at": time.time(),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -54,20 +55,26 @@ def execute(spec: dict, sweep_dir) -> dict:
     from ..pipeline import run_pipeline
     from ..settings import RunConfig
 
+    from .early import TrialStopped, reporting
+
     folder = SweepFolder(sweep_dir)
     t0, c0, started = time.perf_counter(), time.process_time(), time.time()   # process_time: every thread
-    status, error = "ok", None
+    status, error, note = "ok", None, None
     try:
         if spec.get("error"):
             raise UserError(spec["error"])
         cfg = RunConfig.from_dict(spec["config"], source=f"trial {spec['name']}")
         # wait: a trial of a killed sweep may still be finishing; the pipeline then reuses its stages
-        run_pipeline(folder.trial_dir(spec["name"]), cfg, preset=spec.get("preset"), quiet=True, wait=True)
+        with reporting(spec["name"], cfg.train.epochs, on=bool(spec.get("scheduler"))):  # --scheduler: to Tune
+            run_pipeline(folder.trial_dir(spec["name"]), cfg, preset=spec.get("preset"), quiet=True, wait=True)
     except KeyboardInterrupt:
         raise
+    except TrialStopped as stop:           # the scheduler's decision, not a failure
+        status, note = "stopped", stop.note()
     except BaseException as exc:           # noqa: BLE001 - every failure is the trial's record
         status, error = "failed", one_line(exc)
-    record = record_of(spec, status, time.perf_counter() - t0, error, _node(), time.process_time() - c0, started)
+    record = record_of(spec, status, time.perf_counter() - t0, error, _node(), time.process_time() - c0, started,
+                       note=note)
     folder.write_record(spec["name"], record)
     return record
 
@@ -89,6 +96,7 @@ def run_trial(config: dict, specs: dict, sweep_dir: str, keys: tuple = ()) -> di
 
     name = config.get("trial") or trial_name({k: config[k] for k in keys})
     spec = specs[name]
-    record = SweepFolder(sweep_dir).finished(name, spec["config_hash"]) or execute(spec, sweep_dir)
-    out = {k: record[k] for k in ("status", "error", "seconds", "node")}
+    record = (SweepFolder(sweep_dir).finished(name, spec["config_hash"], stopped_too=bool(spec.get("scheduler")))
+              or execute(spec, sweep_dir))
+    out = {k: record.get(k) for k in ("status", "error", "note", "seconds", "node")}
     return dict(out, trial=name, test_loss=_test_loss(sweep_dir, name))

@@ -18,12 +18,14 @@ This package imports neither torch nor the trackers' packages until a tracker is
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 
 from .base import Backend, Tracker, Trackers, warn_off
 
 __all__ = ["BACKENDS", "Backend", "Tracker", "Trackers", "backend", "trackers_for", "after_report",
-           "export_run", "warn_off"]
+           "export_run", "warn_off", "added_trackers"]
 
 # name (the TrainConfig switch and the CLI flag) -> its module in this package
 BACKENDS = ("tensorboard", "mlflow", "wandb")
@@ -33,6 +35,21 @@ def backend(name: str) -> Backend:
     if name not in BACKENDS:
         raise ValueError(f"unknown tracker {name!r}; one of {', '.join(BACKENDS)}")
     return importlib.import_module(f".{name}", __name__)
+
+
+# trackers every training in this thread gets besides the settings' ones (added_trackers)
+_ADDED: contextvars.ContextVar[tuple] = contextvars.ContextVar("latentatlas_added_trackers", default=())
+
+
+@contextlib.contextmanager
+def added_trackers(*trackers: Tracker):
+    """Every training started in the block (this thread) tells these trackers too: a sweep's
+    trial reports each epoch's test loss to Ray Tune's scheduler this way (sweeps/early.py)."""
+    token = _ADDED.set(_ADDED.get() + trackers)
+    try:
+        yield
+    finally:
+        _ADDED.reset(token)
 
 
 def wanted(train_cfg) -> list[str]:
@@ -47,7 +64,7 @@ def trackers_for(train_cfg, run_dir, resume: bool = False, main: bool = True) ->
     """
     if not main:
         return Trackers([], run_dir)
-    made = []
+    made = list(_ADDED.get())
     for name in wanted(train_cfg):
         try:
             made.append(backend(name).open_tracker(run_dir, train_cfg, resume=resume))

@@ -7,7 +7,8 @@
 
 A tracker that raises anything (a folder that cannot be written, a tracking server that
 does not answer, a missing package) is switched off after ONE warning line on stderr;
-training, its files and the other trackers carry on.
+training, its files and the other trackers carry on. A BaseException is not caught: a sweep's
+trial stopped by its scheduler (sweeps/early.py's TrialStopped) ends training that way.
 """
 
 from __future__ import annotations
