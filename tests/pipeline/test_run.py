@@ -221,7 +221,6 @@ def test_stopped_training_is_resumed_by_the_next_run(tmp_path, tiny_config, monk
     _stop_then_resume(tmp_path, tiny_config, monkeypatch, capsys)
 
 
-@pytest.mark.slow          # about 5 s (not yet in tests/durations.json)
 def test_training_stopped_after_an_epoch_is_resumed_not_reused(tmp_path, tiny_config, monkeypatch, capsys):
     """Stopped from outside the loop after an epoch's weights, model.json and history were written
     (as a sweep's scheduler stops a trial: no "completed": false in metrics.json): a train stage

@@ -14,7 +14,6 @@ from cache_helpers import session_cache_dir
 from sweep_helpers import TINY, ray_env
 
 pytest.importorskip("ray.tune")
-pytestmark = pytest.mark.slow          # a local Ray and two trials: about 20 s (not yet in tests/durations.json)
 
 from latentatlas.runtime import usable_cores  # noqa: E402
 from latentatlas.sweeps import SWEEP_REPORT, SweepFolder, run_sweep, sweep_spec  # noqa: E402
