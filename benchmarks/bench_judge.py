@@ -3,8 +3,8 @@
 On the user's own data the judge trains within BUDGET_SHARE (a quarter) of the VAE's training
 time (stages/judge.py). On a shared machine wall times swing with the load, but the ratio of two
 steps timed in turn in one process does not: this prints the seconds of one training step of
-the preset's VAE and of the judge (each at its batch size on the dataset's images, fp32,
-alternating `--steps` times each, medians), the epochs the budget buys at that ratio with the preset's VAE
+the preset's VAE and of the judge (each at its batch size on the dataset's images, the judge's
+with its augmentation, fp32, alternating `--steps` times each, medians), the epochs the budget buys at that ratio with the preset's VAE
 epochs, then trains the judge for those epochs (`--epochs` overrides) and prints its test
 accuracy, balanced accuracy and the majority-class baselines.
 
@@ -33,7 +33,9 @@ def main(argv=None) -> int:
     import torch
 
     from latentatlas.data import load_dataset
-    from latentatlas.estimators.classifier import DEFAULTS, _recipe, build_net, class_weights, train_judge
+    from latentatlas.estimators.augment import augment
+    from latentatlas.estimators.classifier import (DEFAULTS, POOLED_RECIPE, _recipe, build_net, class_weights,
+                                                   pooled_u8, train_judge)
     from latentatlas.models import model_from_config
     from latentatlas.settings import load_preset
     from latentatlas.stages.judge import BUDGET_SHARE
@@ -53,7 +55,9 @@ def main(argv=None) -> int:
     vae = model_from_config(cfg.model, ds.x_train.shape[-2:], ds.channels)
     judge = build_net(ds.n_classes, recipe=recipe, in_channels=ds.channels)
     xv = torch.as_tensor(ds.x_train[:cfg.train.batch_size]).float().div_(255)     # the VAE's batch
-    xb = torch.as_tensor(ds.x_train[:batch]).float().div_(255)                   # the judge's
+    xb = torch.as_tensor(ds.x_train[:batch])                                      # the judge's, as it trains:
+    xb, pad = (pooled_u8(xb), 2) if recipe == POOLED_RECIPE else (xb, 4)           # pooled once, then crops
+    g = torch.Generator().manual_seed(0)
     yb = torch.as_tensor(ds.y_train[:batch])
     vae_opt = torch.optim.Adam(vae.parameters(), lr=cfg.train.lr)
     judge_opt = torch.optim.AdamW(judge.parameters(), lr=lr)
@@ -66,7 +70,7 @@ def main(argv=None) -> int:
         vae_opt.step()
 
     def judge_step():
-        loss = loss_fn(judge(xb), yb)
+        loss = loss_fn(judge(augment(xb, g, True, pad)), yb)
         judge_opt.zero_grad()
         loss.backward()
         judge_opt.step()

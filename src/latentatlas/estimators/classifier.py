@@ -56,9 +56,10 @@ RECIPES = {
                          "features": "the judge's global average-pooled last layer (128 ReLU channels)",
                          "training": "AdamW 3e-3 (weight decay 5e-4), one-cycle, 20 epochs, batch 64, "
                                      "class-balanced cross-entropy (weights inverse to the class counts), "
-                                     "label smoothing 0.1, random 4-pixel-padded crops, horizontal flips "
-                                     "unless the classes are digits; BatchNorm statistics recomputed on "
-                                     "the training images at the end"},
+                                     "label smoothing 0.1, the training images pooled once, random crops "
+                                     "of them padded by 4 pixels per 64, horizontal flips unless the "
+                                     "classes are digits; BatchNorm statistics recomputed on the training "
+                                     "images at the end"},
 }
 COLOUR_RECIPE = "colour-v1"
 POOLED_RECIPE = "colour-pooled-v1"
@@ -361,7 +362,10 @@ def _train_colour(dataset, recipe: str, epochs: int, batch_size: int, lr: float,
     torch.manual_seed(seed)
     channels = _channels(dataset)
     net = build_net(dataset.n_classes, recipe=recipe, in_channels=channels).to(device)
-    x = _on_device(torch.as_tensor(np.array(dataset.x_train, dtype=np.uint8)), device)   # (N, C, H, W) uint8
+    x, pad = torch.as_tensor(np.array(dataset.x_train, dtype=np.uint8)), 4                # (N, C, H, W) uint8
+    if recipe == POOLED_RECIPE:           # pooled once here, not in every step; crops padded in proportion
+        x, pad = pooled_u8(x), max(1, round(4 * POOLED_SIZE / max(x.shape[-2:])))
+    x = _on_device(x, device)
     y = torch.as_tensor(np.asarray(dataset.y_train), dtype=torch.long).to(device)
     flip = not _digit_classes(dataset.class_names)
     steps_per_epoch = (len(y) + batch_size - 1) // batch_size
@@ -373,7 +377,7 @@ def _train_colour(dataset, recipe: str, epochs: int, batch_size: int, lr: float,
         opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
         loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
     seconds, epochs = _fit(net, x, y, opt, _one_cycle(opt, lr, steps_per_epoch), loss_fn,
-                           lambda xs, idx, gen: _augment(xs[idx], gen, flip), epochs, batch_size, g,
+                           lambda xs, idx, gen: _augment(xs[idx], gen, flip, pad), epochs, batch_size, g,
                            f"judge: training on {dataset.name} pixels ({recipe} recipe)", progress, max_seconds)
     if recipe == POOLED_RECIPE:
         _recompute_batchnorm(net, x)
@@ -396,6 +400,19 @@ def _recompute_batchnorm(net, x_u8, batch_size: int = 256) -> None:
         update_bn((x_u8[i:i + batch_size].to(device).float().div_(255) for i in range(0, len(x_u8), batch_size)),
                   net)
     net.eval()
+
+
+def pooled_u8(x_u8, chunk: int = 1024):
+    """uint8 (N, C, H, W) average-pooled as the pooled network's first layer pools (to at most
+    POOLED_SIZE a side), rounded back to uint8 (an error of at most half a grey level)."""
+    import torch
+    import torch.nn.functional as F
+
+    if max(x_u8.shape[-2:]) <= POOLED_SIZE:
+        return x_u8
+    parts = [F.adaptive_avg_pool2d(x_u8[i:i + chunk].float(), POOLED_SIZE).round_().to(torch.uint8)
+             for i in range(0, len(x_u8), chunk)]
+    return torch.cat(parts)
 
 
 def class_weights(labels, n_classes: int):
