@@ -90,9 +90,11 @@ def build_pooled_net(n_classes: int, in_channels: int = 3, feature_dim: int = FE
     """The judge for colour images larger than 32 px (a 64x64 folder): the image average-pooled to
     POOLED_SIZE, then five 3x3 convolutions with BatchNorm, four of them stride 2 (32 -> 16 -> 8 ->
     4 -> 2) at widths 32-64-64-128-128, and a global average pool. 0.28 M weights and 5.5 M
-    multiply-adds an image forward, a fifth of the folder-64 VAE's 30 M, so that within a quarter
-    of the VAE's training time (stages/judge.py BUDGET_SHARE) it trains for about as many epochs
-    as the VAE, not the one epoch the ResNet-9 recipe got at 64x64 (96 M multiply-adds an image)."""
+    multiply-adds an image forward, a fifth of the folder-64 VAE's 30 M (a training step, its
+    images pooled once beforehand, costs about a fifth of the VAE's too: benchmarks/bench_judge.py),
+    so that within a quarter of the VAE's training time (stages/judge.py BUDGET_SHARE) it trains
+    for about as many epochs as the VAE, not the one epoch the ResNet-9 recipe got at 64x64
+    (96 M multiply-adds an image)."""
     import torch
     from torch import nn
 
