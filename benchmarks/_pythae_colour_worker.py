@@ -1,30 +1,40 @@
 """Worker for bench_colour.py, run INSIDE the benchmark-only Pythae environment.
 
-Trains Pythae's VAE on the images bench_colour.py saved (x_fit), with Pythae's own networks for
-CIFAR (pythae.models.nn.benchmarks.cifar: Encoder_Conv_VAE_CIFAR / Decoder_Conv_AE_CIFAR,
-4x4 stride-2 convolutions 128-256-512-1024) when the images are 3x32x32, else Pythae's
-default MLP; Pythae's own loss (reconstruction_loss "mse": 0.5 * summed squared error, KL
+Trains Pythae's VAE on the images bench_colour.py saved (x_fit). The network: with MODEL_JSON
+(bench_colour.py --pythae-network ours) latentatlas's own encoder and decoder, built from our run's
+model.json (the very same modules and weights count, wrapped as in _pythae_worker.py); else
+Pythae's own networks for CIFAR (pythae.models.nn.benchmarks.cifar: Encoder_Conv_VAE_CIFAR /
+Decoder_Conv_AE_CIFAR, 4x4 stride-2 convolutions 128-256-512-1024) when the images are 3x32x32,
+else Pythae's default MLP. Pythae's own loss (reconstruction_loss "mse": 0.5 * summed squared error, KL
 weight 1), Adam, no schedule. Then, with the trained model in eval mode, one sampled z per
 test image (as latentatlas evaluates): the test squared error per value and the KL per image;
 and the posterior means of all train (x_train) and test images, which bench_colour.py scores with
 latentatlas's own probe and clustering. Writes OUT.npz and prints one JSON line.
 
-    python _pythae_colour_worker.py IMAGES.npz OUT.npz LATENT EPOCHS BATCH LR THREADS
+    python _pythae_colour_worker.py IMAGES.npz OUT.npz LATENT EPOCHS BATCH LR THREADS [MODEL_JSON]
 """
 
 import json
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 
-def build(shape, latent):
+def build(shape, latent, spec_json=None):
     from pythae.models import VAE, VAEConfig
 
     cfg = VAEConfig(input_dim=tuple(shape), latent_dim=int(latent), reconstruction_loss="mse")
+    if spec_json:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+        from _pythae_worker import Decoder, Encoder          # beside this file
+        from latentatlas.models import build_model
+
+        net = build_model(json.loads(spec_json))
+        return VAE(cfg, encoder=Encoder(net), decoder=Decoder(net)), "latentatlas's network"
     if tuple(shape) == (3, 32, 32):
         from pythae.models.nn.benchmarks.cifar import Decoder_Conv_AE_CIFAR, Encoder_Conv_VAE_CIFAR
 
@@ -50,7 +60,7 @@ def measure(model, x_u8, batch=500):
     return sq / (n * x_u8[0].size), kl / n, np.concatenate(means)
 
 
-def main(images, out, latent, epochs, batch, lr, threads):
+def main(images, out, latent, epochs, batch, lr, threads, spec_json=None):
     from pythae.pipelines import TrainingPipeline
     from pythae.trainers import BaseTrainerConfig
 
@@ -58,7 +68,7 @@ def main(images, out, latent, epochs, batch, lr, threads):
     torch.manual_seed(0)
     data = np.load(images)
     x_fit, x_train, x_test = data["x_fit"], data["x_train"], data["x_test"]     # x_fit: trained on
-    model, net = build(x_train.shape[1:], latent)
+    model, net = build(x_train.shape[1:], latent, spec_json)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         tcfg = BaseTrainerConfig(output_dir=tmp, num_epochs=int(epochs), learning_rate=float(lr),

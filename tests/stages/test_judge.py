@@ -10,7 +10,7 @@ from scipy import linalg
 from latentatlas.data import ImageDataset, load_dataset
 from colour_data import write_colour_npz
 from latentatlas.errors import UserError
-from latentatlas.estimators.classifier import COLOUR_RECIPE, dataset_key, recipe_for
+from latentatlas.estimators.classifier import COLOUR_RECIPE, POOLED_RECIPE, dataset_key, recipe_for
 from latentatlas.stages.judge_store import load_or_train_judge
 from latentatlas.estimators.frechet import feature_stats, frechet_distance, frechet_distance_features
 from latentatlas.stages.judge import label_report
@@ -139,6 +139,7 @@ def test_grey_judge_key_and_recipe_are_unchanged():
     assert ds.x_train.shape[1:] == (1, 28, 28)
     assert dataset_key(ds) == "g-10c-7053ea1ff5de"
     assert recipe_for(1) == "grey" and recipe_for(3) == COLOUR_RECIPE
+    assert recipe_for(1, 64) == "grey" and recipe_for(3, 32) == COLOUR_RECIPE and recipe_for(3, 64) == POOLED_RECIPE
 
 
 def test_colour_judge_trains_on_a_tiny_colour_npz_and_predicts(tmp_path, monkeypatch):
@@ -166,6 +167,37 @@ def test_colour_judge_trains_on_a_tiny_colour_npz_and_predicts(tmp_path, monkeyp
     np.testing.assert_allclose(again.features(ds.x_test[:40]), feats, rtol=1e-5, atol=1e-5)
     with pytest.raises(UserError, match=r"expects images \(N, 3, H, W\)"):
         judge.predict(ds.x_test[:4, :1])
+
+
+def test_pooled_judge_learns_every_class_of_a_lopsided_64px_colour_set(tmp_path, monkeypatch):
+    """64x64 colour images, one class holding 70 % of them: the pooled recipe (class-balanced loss)
+    tells every class apart in a few epochs, and its cache entry says what it is."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from colour_data import colour_images
+    from latentatlas.cache import cache_dir
+
+    monkeypatch.setenv("LATENTATLAS_CACHE", str(tmp_path / "cache"))
+    x, y = colour_images(1200, size=64, classes=4, seed=1)
+    keep = np.flatnonzero((y == 0) | (np.arange(len(y)) % 7 == 0))[:400]           # class 0: about 70 %
+    x, y = x[keep], y[keep]
+    ds = ImageDataset("lopsided", x[:300], y[:300], x[300:], y[300:], ["red", "green", "blue", "yellow"], "test")
+    assert np.bincount(ds.y_train).max() / len(ds.y_train) > 0.6
+    judge = load_or_train_judge(ds, epochs=3, progress=False)
+    assert judge.recipe == POOLED_RECIPE and judge.in_channels == 3
+    assert balanced_accuracy_score(ds.y_test, judge.predict(ds.x_test)) >= 0.9
+    feats = judge.features(ds.x_test[:20])
+    assert feats.shape == (20, 128) and feats.min() >= 0
+    meta = json.loads((cache_dir() / "judge" / f"{judge.key}.json").read_text())
+    assert meta["recipe"] == POOLED_RECIPE and "class-balanced" in meta["training"]
+    assert load_or_train_judge(ds, progress=False).cached
+
+
+def test_class_weights_are_inverse_to_the_counts():
+    from latentatlas.estimators.classifier import class_weights
+
+    w = class_weights(np.array([0, 0, 0, 1, 2, 2]), 4).numpy()
+    np.testing.assert_allclose(w, [6 / 12, 6 / 4, 6 / 8, 0.0])
 
 
 def test_colour_augmentation_crops_and_flips_but_keeps_digits_unflipped():

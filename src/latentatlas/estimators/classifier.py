@@ -10,8 +10,12 @@ its penultimate-layer features the space of the Frechet distance (`estimators.fr
 
 The recipe is chosen by the data (`recipe_for`) and recorded in the json:
     grey     one channel, any size: the MNIST/Fashion-MNIST judge (unchanged since v2)
-    colour   three channels: a quarter-width ResNet-9 with BatchNorm, random crops and
-             (unless the classes are digits) horizontal flips, label smoothing, one-cycle SGD
+    colour   three channels, at most 32 px (CIFAR-10, SVHN): a quarter-width ResNet-9 with BatchNorm,
+             random crops and (unless the classes are digits) horizontal flips, label smoothing,
+             one-cycle SGD
+    pooled   three channels, larger than 32 px (a 64x64 folder): average-pooled to 32 px, a small
+             strided CNN, class-balanced loss, one-cycle AdamW: tens of epochs within the budget
+             a folder's judge gets, where the ResNet got one
 
     train_judge(dataset, ...) -> Judge               (stages.judge_store.load_or_train_judge: cached)
     Judge.predict(images) / .features(images) / .test_accuracy
@@ -30,9 +34,9 @@ import numpy as np
 
 from ..errors import UserError
 from .augment import augment as _augment, digit_classes as _digit_classes, shifted as _shifted
+from .judge_nets import FEATURE_DIM, POOLED_SIZE, build_colour_net, build_grey_net, build_pooled_net
 
 JUDGE_VERSION = 2          # bump when the architecture or training recipe changes (2: 6 epochs)
-FEATURE_DIM = 128          # penultimate-layer width: the space the FD is measured in
 LOSS_LOOK_EVERY = 50       # training steps between looks at the loss for the progress bar
 TIMED_STEPS = 10           # with a time budget: steps timed before the epochs are fitted to it
 
@@ -47,103 +51,41 @@ RECIPES = {
                   "training": "SGD Nesterov 0.1 (momentum 0.9, weight decay 5e-4), one-cycle, 20 epochs, "
                               "batch 128, label smoothing 0.1, random 4-pixel-padded crops, horizontal flips "
                               "unless the classes are digits"},
+    "colour-pooled-v1": {"architecture": f"average-pooled to {POOLED_SIZE} px, 5 strided 3x3 conv layers "
+                                         "(32-64-64-128-128, BatchNorm), global average pool",
+                         "features": "the judge's global average-pooled last layer (128 ReLU channels)",
+                         "training": "AdamW 3e-3 (weight decay 5e-4), one-cycle, 20 epochs, batch 64, "
+                                     "class-balanced cross-entropy (weights inverse to the class counts), "
+                                     "label smoothing 0.1, the training images pooled once, random crops "
+                                     "of them padded by 4 pixels per 64, horizontal flips unless the "
+                                     "classes are digits; BatchNorm statistics recomputed on the training "
+                                     "images at the end"},
 }
 COLOUR_RECIPE = "colour-v1"
+POOLED_RECIPE = "colour-pooled-v1"
+# per recipe: (epochs, batch size, learning rate) unless train_judge is given them
+DEFAULTS = {"grey": (6, 128, 2e-3), COLOUR_RECIPE: (20, 128, 0.1), POOLED_RECIPE: (20, 64, 3e-3)}
 
 
 # --------------------------------------------------------------------------- the network
-def recipe_for(channels: int) -> str:
-    """The recipe for data of this many channels: grey images keep the judge (and the cache
-    keys) of every run so far; colour images get the stronger colour recipe, any size."""
-    return "grey" if int(channels) == 1 else COLOUR_RECIPE
+def recipe_for(channels: int, size: int | None = None) -> str:
+    """The recipe for data of this many channels and this image side: grey images keep the judge
+    (and the cache keys) of every run so far; colour images of at most POOLED_SIZE px (CIFAR-10,
+    SVHN, mnist-color) the ResNet recipe; larger colour images the pooled recipe."""
+    if int(channels) == 1:
+        return "grey"
+    return POOLED_RECIPE if size is not None and int(size) > POOLED_SIZE else COLOUR_RECIPE
 
 
 def build_net(n_classes: int, feature_dim: int = FEATURE_DIM, recipe: str = "grey", in_channels: int = 1):
     """The recipe's network, seeded: the same initial weights every time."""
     if recipe == "grey":
-        return _build_grey_net(n_classes, feature_dim)
+        return build_grey_net(n_classes, feature_dim)
     if recipe == COLOUR_RECIPE:
-        return _build_colour_net(n_classes, in_channels, feature_dim)
+        return build_colour_net(n_classes, in_channels, feature_dim)
+    if recipe == POOLED_RECIPE:
+        return build_pooled_net(n_classes, in_channels, feature_dim)
     raise ValueError(f"unknown judge recipe {recipe!r}")
-
-
-def _build_grey_net(n_classes: int, feature_dim: int = FEATURE_DIM):
-    """Two conv blocks and a 128-unit hidden layer: enough for >= 0.99 on MNIST,
-    >= 0.91 on Fashion-MNIST, and about 10-20 s an epoch on 2 CPU cores."""
-    import torch
-    from torch import nn
-
-    class JudgeNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.n_classes = n_classes
-            # Strided convolutions rather than conv + max-pool at full resolution: the
-            # 28x28 layers dominate CPU time, and this is ~2x faster for the same accuracy.
-            self.conv = nn.Sequential(
-                nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.ReLU(),               # (B, 32, 14, 14)
-                nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.BatchNorm2d(64), nn.ReLU(),  # (B, 64, 7, 7)
-                nn.Conv2d(64, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),   # (B, 64, 7, 7)
-                # Any input size ends as 7x7, so user image folders of other sizes work.
-                nn.AdaptiveAvgPool2d(7),
-            )
-            self.hidden = nn.Sequential(nn.Flatten(), nn.Linear(64 * 7 * 7, feature_dim), nn.ReLU())
-            self.dropout = nn.Dropout(0.3)
-            self.head = nn.Linear(feature_dim, n_classes)
-
-        def features(self, x):          # x (B, 1, H, W) in [0, 1] -> (B, feature_dim)
-            return self.hidden(self.conv(x))
-
-        def forward(self, x):           # -> logits (B, n_classes)
-            return self.head(self.dropout(self.features(x)))
-
-    torch.manual_seed(0)
-    return JudgeNet()
-
-
-def _build_colour_net(n_classes: int, in_channels: int = 3, feature_dim: int = FEATURE_DIM):
-    """ResNet-9 (Page 2018, "How to train your ResNet": 94% on CIFAR-10 in 24 epochs at widths
-    64-128-256-512) at a quarter of its widths, 16-32-64-128: 16x fewer multiply-adds (about
-    24 M per 32x32 image), which makes an epoch of 50,000 images affordable on a CPU. Networks of
-    this size and depth (ResNet-20: 0.27 M weights) reach about 0.90 on CIFAR-10 with crops, flips
-    and a one-cycle schedule; the judge needs 0.80. Max-pools with ceil_mode and a global max-pool
-    take any image size (28x28 -> 4x4 -> 1, 64x64 -> 8x8 -> 1)."""
-    import torch
-    from torch import nn
-
-    def conv_bn(c_in, c_out):
-        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
-
-    class Residual(nn.Module):
-        def __init__(self, c):
-            super().__init__()
-            self.body = nn.Sequential(*conv_bn(c, c), *conv_bn(c, c))
-
-        def forward(self, x):
-            return x + self.body(x)
-
-    w = (feature_dim // 8, feature_dim // 4, feature_dim // 2, feature_dim)      # 16, 32, 64, 128
-
-    class ColourJudgeNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.n_classes = n_classes
-            self.conv = nn.Sequential(
-                *conv_bn(in_channels, w[0]),                                          # (B, 16, 32, 32)
-                *conv_bn(w[0], w[1]), nn.MaxPool2d(2, ceil_mode=True), Residual(w[1]),   # (B, 32, 16, 16)
-                *conv_bn(w[1], w[2]), nn.MaxPool2d(2, ceil_mode=True),                  # (B, 64, 8, 8)
-                *conv_bn(w[2], w[3]), nn.MaxPool2d(2, ceil_mode=True), Residual(w[3]),   # (B, 128, 4, 4)
-                nn.AdaptiveMaxPool2d(1), nn.Flatten(),                                  # (B, 128)
-            )
-            self.head = nn.Linear(feature_dim, n_classes)
-
-        def features(self, x):          # x (B, C, H, W) in [0, 1] -> (B, feature_dim), >= 0
-            return self.conv(x)
-
-        def forward(self, x):           # -> logits (B, n_classes)
-            return self.head(self.features(x))
-
-    torch.manual_seed(0)
-    return ColourJudgeNet()
 
 
 # --------------------------------------------------------------------------- the judge
@@ -231,7 +173,7 @@ def dataset_key(dataset) -> str:
         h.update(arr.tobytes())
     h.update(json.dumps(list(dataset.class_names)).encode())
     h.update(f"v{JUDGE_VERSION}".encode())
-    recipe = recipe_for(_channels(dataset))
+    recipe = _recipe(dataset)
     if recipe != "grey":          # grey keys stay exactly as they were: cached judges stay valid
         h.update(recipe.encode())
     slug = re.sub(r"[^A-Za-z0-9]+", "-", Path(str(dataset.name)).name).strip("-").lower() or "data"
@@ -243,6 +185,11 @@ def _channels(dataset) -> int:
     return int(x.shape[1]) if x.ndim == 4 else 1
 
 
+def _recipe(dataset) -> str:
+    """recipe_for the dataset's channels and its images' longer side."""
+    return recipe_for(_channels(dataset), max(dataset.x_train.shape[-2:]))
+
+
 def judge_device(device=None):
     """Where the judge trains and labels: `device` if given, else the CUDA GPU when there is one,
     else the CPU (the rule every stage uses: runtime.choose_device)."""
@@ -251,11 +198,12 @@ def judge_device(device=None):
     return choose_device(device)
 
 
-def train_judge(dataset, epochs: int | None = None, batch_size: int = 128, lr: float | None = None,
+def train_judge(dataset, epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
                 seed: int = 0, threads: int | None = None, progress: bool = True, device=None,
                 max_seconds: float | None = None) -> Judge:
     """Train the judge on the dataset's training pixels with the recipe its data calls for
-    (`recipe_for`); measure it on its test pixels. epochs / lr: the recipe's unless given.
+    (`recipe_for`); measure it on its test pixels. epochs / batch_size / lr: the recipe's
+    (DEFAULTS) unless given.
 
     In-memory batches (a DataLoader would only add worker overhead at this size), on
     `judge_device(device)`; one-cycle learning rate, so a few epochs are enough. The shuffles
@@ -283,12 +231,13 @@ def _train_judge(dataset, epochs, batch_size, lr, seed, threads, progress, devic
     dev = judge_device(device)
     if dev.type == "cuda":          # fixed batch shapes: let cuDNN pick its fastest convolutions once
         torch.backends.cudnn.benchmark = True
-    channels = _channels(dataset)
-    if recipe_for(channels) == "grey":
-        return _train_grey(dataset, 6 if epochs is None else epochs, batch_size, 2e-3 if lr is None else lr,
-                           seed, progress, dev, max_seconds)
-    return _train_colour(dataset, channels, 20 if epochs is None else epochs, batch_size,
-                         0.1 if lr is None else lr, seed, progress, dev, max_seconds)
+    recipe = _recipe(dataset)
+    default_epochs, default_batch, default_lr = DEFAULTS[recipe]
+    epochs, batch_size = default_epochs if epochs is None else epochs, batch_size or default_batch
+    lr = default_lr if lr is None else lr
+    if recipe == "grey":
+        return _train_grey(dataset, epochs, batch_size, lr, seed, progress, dev, max_seconds)
+    return _train_colour(dataset, recipe, epochs, batch_size, lr, seed, progress, dev, max_seconds)
 
 
 def _on_device(t, device):
@@ -397,28 +346,80 @@ def _fit(net, x, y, opt, make_sched, loss_fn, batch_of, epochs: int, batch_size:
     return seconds, epochs
 
 
-def _train_colour(dataset, channels: int, epochs: int, batch_size: int, lr: float, seed: int,
+def _train_colour(dataset, recipe: str, epochs: int, batch_size: int, lr: float, seed: int,
                   progress: bool, device, max_seconds=None) -> Judge:
-    """The colour recipe (RECIPES[COLOUR_RECIPE]): the standard fast CIFAR-10 training of a
-    ResNet (SGD with Nesterov momentum, one-cycle, label smoothing, crops and flips), which
-    reaches its accuracy in tens of epochs rather than hundreds. The images stay uint8 in
-    memory (150 MB for CIFAR-10's 50,000 rather than 600 MB as floats)."""
+    """The colour recipes. COLOUR_RECIPE: the standard fast CIFAR-10 training of a ResNet (SGD with
+    Nesterov momentum, one-cycle, label smoothing, crops and flips), which reaches its accuracy in
+    tens of epochs rather than hundreds. POOLED_RECIPE: the small pooled network with one-cycle
+    AdamW (which needs no warm-up of its momentum to learn in a few epochs) and a cross-entropy
+    weighted inverse to the class counts, so that a folder whose largest class holds most images
+    is not learned as that class alone. The images stay uint8 in memory (150 MB for CIFAR-10's
+    50,000 rather than 600 MB as floats)."""
     import torch
     from torch import nn
 
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    net = build_net(dataset.n_classes, recipe=COLOUR_RECIPE, in_channels=channels).to(device)
-    x = _on_device(torch.as_tensor(np.array(dataset.x_train, dtype=np.uint8)), device)   # (N, C, H, W) uint8
+    channels = _channels(dataset)
+    net = build_net(dataset.n_classes, recipe=recipe, in_channels=channels).to(device)
+    x, pad = torch.as_tensor(np.array(dataset.x_train, dtype=np.uint8)), 4                # (N, C, H, W) uint8
+    if recipe == POOLED_RECIPE:           # pooled once here, not in every step; crops padded in proportion
+        x, pad = pooled_u8(x), max(1, round(4 * POOLED_SIZE / max(x.shape[-2:])))
+    x = _on_device(x, device)
     y = torch.as_tensor(np.asarray(dataset.y_train), dtype=torch.long).to(device)
     flip = not _digit_classes(dataset.class_names)
     steps_per_epoch = (len(y) + batch_size - 1) // batch_size
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    seconds, epochs = _fit(net, x, y, opt, _one_cycle(opt, lr, steps_per_epoch),
-                           nn.CrossEntropyLoss(label_smoothing=0.1), lambda xs, idx, gen: _augment(xs[idx], gen, flip),
-                           epochs, batch_size, g, f"judge: training on {dataset.name} pixels (colour recipe)",
-                           progress, max_seconds)
+    if recipe == POOLED_RECIPE:
+        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
+        loss_fn = nn.CrossEntropyLoss(weight=class_weights(dataset.y_train, dataset.n_classes).to(device),
+                                      label_smoothing=0.1)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    seconds, epochs = _fit(net, x, y, opt, _one_cycle(opt, lr, steps_per_epoch), loss_fn,
+                           lambda xs, idx, gen: _augment(xs[idx], gen, flip, pad), epochs, batch_size, g,
+                           f"judge: training on {dataset.name} pixels ({recipe} recipe)", progress, max_seconds)
+    if recipe == POOLED_RECIPE:
+        _recompute_batchnorm(net, x)
     judge = Judge(net, list(dataset.class_names), 0.0, dataset_key(dataset), round(seconds, 1),
-                  recipe=COLOUR_RECIPE, in_channels=channels, epochs=epochs)
+                  recipe=recipe, in_channels=channels, epochs=epochs)
     judge.test_accuracy = judge.accuracy(dataset.x_test, dataset.y_test)
     return judge
+
+
+def _recompute_batchnorm(net, x_u8, batch_size: int = 256) -> None:
+    """BatchNorm's running statistics, recomputed as plain averages over the training images
+    (torch.optim.swa_utils.update_bn). Their running averages (momentum 0.1) still lean on their
+    initial values after the few dozen steps a time budget may leave, and a judge that normalises
+    with them calls every image one class; one pass without gradients costs a fraction of an epoch."""
+    import torch
+    from torch.optim.swa_utils import update_bn
+
+    device = next(net.parameters()).device
+    with torch.no_grad():
+        update_bn((x_u8[i:i + batch_size].to(device).float().div_(255) for i in range(0, len(x_u8), batch_size)),
+                  net)
+    net.eval()
+
+
+def pooled_u8(x_u8, chunk: int = 1024):
+    """uint8 (N, C, H, W) average-pooled as the pooled network's first layer pools (to at most
+    POOLED_SIZE a side), rounded back to uint8 (an error of at most half a grey level)."""
+    import torch
+    import torch.nn.functional as F
+
+    if max(x_u8.shape[-2:]) <= POOLED_SIZE:
+        return x_u8
+    parts = [F.adaptive_avg_pool2d(x_u8[i:i + chunk].float(), POOLED_SIZE).round_().to(torch.uint8)
+             for i in range(0, len(x_u8), chunk)]
+    return torch.cat(parts)
+
+
+def class_weights(labels, n_classes: int):
+    """Cross-entropy weights inverse to the class counts, 1 on average over the images
+    (n / (k * count_c)): every class weighs alike in the loss. A class with no image gets 0."""
+    import torch
+
+    counts = np.bincount(np.asarray(labels), minlength=n_classes).astype(np.float64)
+    w = np.divide(len(labels), n_classes * counts, out=np.zeros(n_classes), where=counts > 0)
+    return torch.as_tensor(w, dtype=torch.float32)
