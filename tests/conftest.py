@@ -49,27 +49,38 @@ def pytest_collection_modifyitems(config, items):
 
 _seconds: dict[str, float] = {}
 _fixture_seconds: dict[str, float] = {}
-_built_now: dict[str, float] = {}        # this worker: the wider fixtures built for the test being set up
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(fixturedef, request):
-    if fixturedef.scope == "function":      # built for each test: already in that test's own seconds
-        return (yield)
-    t0 = time.perf_counter()
-    try:
-        return (yield)
-    finally:
-        _built_now[fixturedef.argname] = _built_now.get(fixturedef.argname, 0.0) + time.perf_counter() - t0
+class _FixtureClock:
+    """Times each module or session fixture's build and hands it, with the setup report, to xdist's
+    controller (user_properties travel there). A plugin, not conftest hooks: a session fixture's
+    hooks are the session's, above this folder, where conftest hooks are not called."""
+
+    def __init__(self):
+        self.built_now: dict[str, float] = {}     # for the test being set up
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        if fixturedef.scope == "function":        # built for each test: already in its own seconds
+            return (yield)
+        t0 = time.perf_counter()
+        try:
+            return (yield)
+        finally:
+            self.built_now[fixturedef.argname] = self.built_now.get(fixturedef.argname, 0.0) + time.perf_counter() - t0
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if call.when == "setup" and self.built_now:
+            report.user_properties.append(("fixture_seconds", dict(self.built_now)))
+            self.built_now.clear()
+        return report
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
-    report = yield
-    if call.when == "setup" and _built_now:   # user_properties travel to xdist's controller
-        report.user_properties.append(("fixture_seconds", dict(_built_now)))
-        _built_now.clear()
-    return report
+def pytest_configure(config):
+    if config.getoption("--record-durations"):
+        config.pluginmanager.register(_FixtureClock(), "latentatlas-fixture-clock")
 
 
 def pytest_runtest_logreport(report):
