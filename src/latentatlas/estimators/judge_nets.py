@@ -7,6 +7,33 @@ FEATURE_DIM = 128          # penultimate-layer width: the space the FD is measur
 POOLED_SIZE = 32           # the pooled recipe's input: larger images are average-pooled to this
 
 
+def _conv_bn(c_in: int, c_out: int, stride: int = 1) -> list:
+    """A 3x3 convolution, BatchNorm, ReLU (no bias: BatchNorm's shift is one)."""
+    from torch import nn
+
+    return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
+def _conv_and_head(n_classes: int, conv, feature_dim: int):
+    """The colour recipes' shape: `conv` to (B, feature_dim) features, then one linear head."""
+    from torch import nn
+
+    class ConvHeadNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.n_classes = n_classes
+            self.conv = conv
+            self.head = nn.Linear(feature_dim, n_classes)
+
+        def features(self, x):          # x (B, C, H, W) in [0, 1] -> (B, feature_dim), >= 0
+            return self.conv(x)
+
+        def forward(self, x):           # -> logits (B, n_classes)
+            return self.head(self.features(x))
+
+    return ConvHeadNet()
+
+
 def build_grey_net(n_classes: int, feature_dim: int = FEATURE_DIM):
     """Two conv blocks and a 128-unit hidden layer: enough for >= 0.99 on MNIST,
     >= 0.91 on Fashion-MNIST, and about 10-20 s an epoch on 2 CPU cores."""
@@ -50,40 +77,23 @@ def build_colour_net(n_classes: int, in_channels: int = 3, feature_dim: int = FE
     import torch
     from torch import nn
 
-    def conv_bn(c_in, c_out):
-        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
-
     class Residual(nn.Module):
         def __init__(self, c):
             super().__init__()
-            self.body = nn.Sequential(*conv_bn(c, c), *conv_bn(c, c))
+            self.body = nn.Sequential(*_conv_bn(c, c), *_conv_bn(c, c))
 
         def forward(self, x):
             return x + self.body(x)
 
     w = (feature_dim // 8, feature_dim // 4, feature_dim // 2, feature_dim)      # 16, 32, 64, 128
-
-    class ColourJudgeNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.n_classes = n_classes
-            self.conv = nn.Sequential(
-                *conv_bn(in_channels, w[0]),                                          # (B, 16, 32, 32)
-                *conv_bn(w[0], w[1]), nn.MaxPool2d(2, ceil_mode=True), Residual(w[1]),   # (B, 32, 16, 16)
-                *conv_bn(w[1], w[2]), nn.MaxPool2d(2, ceil_mode=True),                  # (B, 64, 8, 8)
-                *conv_bn(w[2], w[3]), nn.MaxPool2d(2, ceil_mode=True), Residual(w[3]),   # (B, 128, 4, 4)
-                nn.AdaptiveMaxPool2d(1), nn.Flatten(),                                  # (B, 128)
-            )
-            self.head = nn.Linear(feature_dim, n_classes)
-
-        def features(self, x):          # x (B, C, H, W) in [0, 1] -> (B, feature_dim), >= 0
-            return self.conv(x)
-
-        def forward(self, x):           # -> logits (B, n_classes)
-            return self.head(self.features(x))
-
     torch.manual_seed(0)
-    return ColourJudgeNet()
+    return _conv_and_head(n_classes, nn.Sequential(
+        *_conv_bn(in_channels, w[0]),                                          # (B, 16, 32, 32)
+        *_conv_bn(w[0], w[1]), nn.MaxPool2d(2, ceil_mode=True), Residual(w[1]),   # (B, 32, 16, 16)
+        *_conv_bn(w[1], w[2]), nn.MaxPool2d(2, ceil_mode=True),                  # (B, 64, 8, 8)
+        *_conv_bn(w[2], w[3]), nn.MaxPool2d(2, ceil_mode=True), Residual(w[3]),   # (B, 128, 4, 4)
+        nn.AdaptiveMaxPool2d(1), nn.Flatten(),                                  # (B, 128)
+    ), feature_dim)
 
 
 def build_pooled_net(n_classes: int, in_channels: int = 3, feature_dim: int = FEATURE_DIM):
@@ -98,28 +108,11 @@ def build_pooled_net(n_classes: int, in_channels: int = 3, feature_dim: int = FE
     import torch
     from torch import nn
 
-    def conv_bn(c_in, c_out, stride=1):
-        return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
-
     w = (feature_dim // 4, feature_dim // 2, feature_dim // 2, feature_dim, feature_dim)    # 32, 64, 64, 128, 128
-
-    class PooledJudgeNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.n_classes = n_classes
-            self.conv = nn.Sequential(
-                nn.AdaptiveAvgPool2d(POOLED_SIZE),                                      # (B, C, 32, 32)
-                *conv_bn(in_channels, w[0], 2), *conv_bn(w[0], w[1], 2),                # (B, 64, 8, 8)
-                *conv_bn(w[1], w[2]), *conv_bn(w[2], w[3], 2), *conv_bn(w[3], w[4], 2),  # (B, 128, 2, 2)
-                nn.AdaptiveAvgPool2d(1), nn.Flatten(),                                  # (B, 128)
-            )
-            self.head = nn.Linear(feature_dim, n_classes)
-
-        def features(self, x):          # x (B, C, H, W) in [0, 1] -> (B, feature_dim), >= 0
-            return self.conv(x)
-
-        def forward(self, x):           # -> logits (B, n_classes)
-            return self.head(self.features(x))
-
     torch.manual_seed(0)
-    return PooledJudgeNet()
+    return _conv_and_head(n_classes, nn.Sequential(
+        nn.AdaptiveAvgPool2d(POOLED_SIZE),                                      # (B, C, 32, 32)
+        *_conv_bn(in_channels, w[0], 2), *_conv_bn(w[0], w[1], 2),              # (B, 64, 8, 8)
+        *_conv_bn(w[1], w[2]), *_conv_bn(w[2], w[3], 2), *_conv_bn(w[3], w[4], 2),  # (B, 128, 2, 2)
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(),                                  # (B, 128)
+    ), feature_dim)
