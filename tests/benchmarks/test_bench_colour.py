@@ -3,20 +3,16 @@ emoji-datasource-twitter (here a tiny package of the same layout, so nothing is 
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import tarfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench_helpers import load_benchmark
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("bench_colour", ROOT / "benchmarks" / "bench_colour.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("bench_colour")
 
 
 def _package(root: Path, emoji: list[dict], files: list[str]) -> None:

@@ -3,20 +3,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 
+from bench_helpers import load_benchmark
 from colour_data import write_colour_npz
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bench_judge_prints_the_ratio_the_budget_and_the_judges_figures(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LATENTATLAS_CACHE", str(tmp_path / "cache"))
-    spec = importlib.util.spec_from_file_location("bench_judge", ROOT / "benchmarks" / "bench_judge.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("bench_judge")
     npz = write_colour_npz(tmp_path / "c.npz", n_train=64, n_test=16, size=64)
     assert bench.main(["--dataset", f"npz:{npz}", "--steps", "2", "--epochs", "1", "--threads", "1"]) == 0
     out = capsys.readouterr().out

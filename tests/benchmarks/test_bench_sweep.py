@@ -3,21 +3,15 @@ the ideal, and where the rest went, on a timeline made up here so every number i
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import types
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from bench_helpers import load_benchmark
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_sweep", ROOT / "benchmarks" / "bench_sweep.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_sweep")
 
 
 def test_the_figure_is_the_phase_from_ray_ready_over_the_summed_cpu_time_per_core():
